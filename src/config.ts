@@ -1,0 +1,227 @@
+/**
+ * Every setting of the gateway: its flag, its env var, its default and what it means.
+ * The README's settings table is checked against this list by a test.
+ * Precedence: command-line flag, then env var, then default.
+ */
+import { Context, Data, Layer } from "effect"
+import { existsSync, readFileSync } from "node:fs"
+
+type Kind = "string" | "int" | "seconds" | "enum"
+
+interface SettingSpec<K extends Kind> {
+  readonly flag: string
+  readonly env: string
+  readonly kind: K
+  readonly description: string
+  readonly default?: string
+  readonly values?: ReadonlyArray<string>
+}
+
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+export const settings = {
+  host: { flag: "--host", env: "ORKA_HOST", kind: "string", default: "0.0.0.0", description: "Address to listen on." },
+  port: { flag: "--port", env: "ORKA_PORT", kind: "int", default: "8080", description: "Port to listen on." },
+  namespace: {
+    flag: "--namespace",
+    env: "ORKA_NAMESPACE",
+    kind: "string",
+    description: "Namespace whose Providers and Secrets are served. Default: the pod's namespace (service-account mount), else `default`."
+  },
+  chatProvider: {
+    flag: "--chat-provider",
+    env: "ORKA_CHAT_PROVIDER",
+    kind: "string",
+    description: "Provider for bare model names (no `provider/` prefix). Without it, a Provider named `default` is used."
+  },
+  manifests: {
+    flag: "--manifests",
+    env: "ORKA_MANIFESTS",
+    kind: "string",
+    description: "Local mode: read Provider and Secret objects from this YAML file or directory instead of a cluster; reloaded on change."
+  },
+  tokenAuthFile: {
+    flag: "--token-auth-file",
+    env: "ORKA_TOKEN_AUTH_FILE",
+    kind: "string",
+    description: "Static tokens in kube-apiserver's CSV format `token,user,uid,\"group1,group2\"`; reloaded on change."
+  },
+  auth: {
+    flag: "--auth",
+    env: "ORKA_AUTH",
+    kind: "enum",
+    values: ["auto", "none"],
+    default: "auto",
+    description: "`none` accepts every request without a token (local experiments only). `auto` requires one."
+  },
+  maxBodyBytes: {
+    flag: "--max-body-bytes",
+    env: "ORKA_MAX_BODY_BYTES",
+    kind: "int",
+    default: "20971520",
+    description: "Largest request body accepted; larger ones get 413."
+  },
+  defaultMaxTokens: {
+    flag: "--default-max-tokens",
+    env: "ORKA_DEFAULT_MAX_TOKENS",
+    kind: "int",
+    default: "4096",
+    description: "`max_tokens` sent to providers that require one (Anthropic) when the client sets none."
+  },
+  upstreamTimeout: {
+    flag: "--upstream-timeout",
+    env: "ORKA_UPSTREAM_TIMEOUT",
+    kind: "seconds",
+    default: "600",
+    description: "Seconds to wait for a provider's response headers (a non-streamed answer arrives with them)."
+  },
+  streamIdleTimeout: {
+    flag: "--stream-idle-timeout",
+    env: "ORKA_STREAM_IDLE_TIMEOUT",
+    kind: "seconds",
+    default: "300",
+    description: "Seconds a provider's stream may stay silent before it is failed with a timeout error."
+  },
+  upstreamRetries: {
+    flag: "--upstream-retries",
+    env: "ORKA_UPSTREAM_RETRIES",
+    kind: "int",
+    default: "2",
+    description: "Retries of a provider call that failed with 429, 5xx, 529 or a connection error, before anything reached the client."
+  },
+  retryMaxWait: {
+    flag: "--retry-max-wait",
+    env: "ORKA_RETRY_MAX_WAIT",
+    kind: "seconds",
+    default: "30",
+    description: "Longest single wait before a retry; a provider asking for more (`retry-after`) gets its error passed on."
+  },
+  logLevel: {
+    flag: "--log-level",
+    env: "ORKA_LOG_LEVEL",
+    kind: "enum",
+    values: ["debug", "info", "warn", "error"],
+    default: "info",
+    description: "Least severe log level written."
+  }
+} as const satisfies Record<string, SettingSpec<Kind>>
+
+export type SettingName = keyof typeof settings
+
+export interface GatewayConfigShape {
+  readonly host: string
+  readonly port: number
+  readonly namespace: string
+  readonly chatProvider: string | undefined
+  readonly manifests: string | undefined
+  readonly tokenAuthFile: string | undefined
+  readonly auth: "auto" | "none"
+  readonly maxBodyBytes: number
+  readonly defaultMaxTokens: number
+  /** milliseconds */
+  readonly upstreamTimeout: number
+  /** milliseconds */
+  readonly streamIdleTimeout: number
+  readonly upstreamRetries: number
+  /** milliseconds */
+  readonly retryMaxWait: number
+  readonly logLevel: "debug" | "info" | "warn" | "error"
+}
+
+export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly message: string }> {}
+
+export class GatewayConfig extends Context.Service<GatewayConfig, GatewayConfigShape>()("orka/GatewayConfig") {
+  static readonly layer = (config: GatewayConfigShape) => Layer.succeed(GatewayConfig, config)
+}
+
+const podNamespace = (): string | undefined => {
+  if (!existsSync(serviceAccountNamespaceFile)) return undefined
+  return readFileSync(serviceAccountNamespaceFile, "utf8").trim() || undefined
+}
+
+const parseValue = (name: SettingName, raw: string, source: string): string | number => {
+  const spec: SettingSpec<Kind> = settings[name]
+  switch (spec.kind) {
+    case "string":
+      return raw
+    case "enum":
+      if (!spec.values?.includes(raw)) {
+        throw new ConfigError({ message: `${source}: expected one of ${spec.values?.join(", ")}, got "${raw}"` })
+      }
+      return raw
+    case "int":
+    case "seconds": {
+      const n = Number(raw)
+      if (raw.trim() === "" || !Number.isFinite(n) || n < 0 || (spec.kind === "int" && !Number.isInteger(n))) {
+        throw new ConfigError({ message: `${source}: expected a non-negative ${spec.kind === "int" ? "integer" : "number"}, got "${raw}"` })
+      }
+      return spec.kind === "seconds" ? Math.round(n * 1000) : n
+    }
+  }
+}
+
+/**
+ * Reads `serve`'s flags (`--flag value` or `--flag=value`) and the environment.
+ * Throws ConfigError with a message fit for the terminal.
+ */
+export const parseConfig = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>>
+): GatewayConfigShape => {
+  const byFlag = new Map(Object.entries(settings).map(([name, spec]) => [spec.flag, name as SettingName]))
+  const values = new Map<SettingName, string | number>()
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const eq = arg.indexOf("=")
+    const flag = eq > 0 ? arg.slice(0, eq) : arg
+    const name = byFlag.get(flag)
+    if (name === undefined) throw new ConfigError({ message: `unknown argument "${arg}" (see --help)` })
+    const raw = eq > 0 ? arg.slice(eq + 1) : argv[++i]
+    if (raw === undefined) throw new ConfigError({ message: `${flag} needs a value` })
+    values.set(name, parseValue(name, raw, flag))
+  }
+  for (const [name, spec] of Object.entries(settings) as Array<[SettingName, SettingSpec<Kind>]>) {
+    if (values.has(name)) continue
+    const fromEnv = env[spec.env]
+    if (fromEnv !== undefined && fromEnv !== "") values.set(name, parseValue(name, fromEnv, spec.env))
+    else if (spec.default !== undefined) values.set(name, parseValue(name, spec.default, `default of ${spec.flag}`))
+  }
+
+  const get = <T extends string | number>(name: SettingName) => values.get(name) as T
+  const config: GatewayConfigShape = {
+    host: get("host"),
+    port: get("port"),
+    namespace: get<string>("namespace") ?? podNamespace() ?? "default",
+    chatProvider: get("chatProvider"),
+    manifests: get("manifests"),
+    tokenAuthFile: get("tokenAuthFile"),
+    auth: get("auth"),
+    maxBodyBytes: get("maxBodyBytes"),
+    defaultMaxTokens: get("defaultMaxTokens"),
+    upstreamTimeout: get("upstreamTimeout"),
+    streamIdleTimeout: get("streamIdleTimeout"),
+    upstreamRetries: get("upstreamRetries"),
+    retryMaxWait: get("retryMaxWait"),
+    logLevel: get("logLevel")
+  }
+  if (config.port > 65535) throw new ConfigError({ message: `--port must be at most 65535, got ${config.port}` })
+  return config
+}
+
+/** Defaults for tests: every default, local mode off, auth off. */
+export const testConfig = (overrides: Partial<GatewayConfigShape> = {}): GatewayConfigShape => ({
+  ...parseConfig([], {}),
+  namespace: "default",
+  auth: "none",
+  retryMaxWait: 2_000,
+  ...overrides
+})
+
+export const usage = (): string => {
+  const rows = Object.values(settings as Record<string, SettingSpec<Kind>>).map((s) => {
+    const dflt = s.default === undefined ? "" : ` (default ${s.default})`
+    return `  ${s.flag.padEnd(22)} ${s.env.padEnd(26)} ${s.description}${dflt}`
+  })
+  return ["Usage: orka-gateway serve [flags]", "", "Flags (each also read from its env var):", ...rows].join("\n")
+}

@@ -1,0 +1,90 @@
+/**
+ * The neutral conversation every dialect decodes into and every backend encodes from.
+ *
+ * Shapes follow the Anthropic Messages model (content blocks, tool results inside user turns) because
+ * it is the richer of the two; OpenAI's flat `tool` messages map onto it losslessly.
+ * Plain readonly data: no classes, so parts can be built in tests with object literals.
+ */
+
+export interface TextPart {
+  readonly type: "text"
+  readonly text: string
+}
+
+export type ImageSource =
+  | { readonly kind: "base64"; readonly mediaType: string; readonly data: string }
+  | { readonly kind: "url"; readonly url: string }
+
+export interface ImagePart {
+  readonly type: "image"
+  readonly source: ImageSource
+  /** OpenAI's `image_url.detail`, kept for OpenAI-shaped providers */
+  readonly detail?: string
+}
+
+export interface ToolCallPart {
+  readonly type: "tool_call"
+  readonly id: string
+  readonly name: string
+  /** the arguments as JSON text, exactly as the model produced them */
+  readonly arguments: string
+}
+
+export interface ToolResultPart {
+  readonly type: "tool_result"
+  readonly callId: string
+  readonly content: ReadonlyArray<TextPart | ImagePart>
+  readonly isError?: boolean
+}
+
+export interface ThinkingPart {
+  readonly type: "thinking"
+  readonly text: string
+  readonly signature?: string
+}
+
+export type Part = TextPart | ImagePart | ToolCallPart | ToolResultPart | ThinkingPart
+
+export interface Message {
+  readonly role: "user" | "assistant"
+  readonly content: ReadonlyArray<Part>
+}
+
+export interface ToolDefinition {
+  readonly name: string
+  readonly description?: string
+  /** JSON Schema of the arguments object */
+  readonly parameters: Record<string, unknown>
+}
+
+export type ToolChoice =
+  | { readonly type: "auto" }
+  | { readonly type: "none" }
+  | { readonly type: "required" }
+  | { readonly type: "tool"; readonly name: string }
+
+/** A dialect's fields the IR does not model, forwarded untouched to a provider of the same dialect. */
+export interface Extensions {
+  readonly openai?: Readonly<Record<string, unknown>>
+  readonly anthropic?: Readonly<Record<string, unknown>>
+}
+
+export interface Conversation {
+  /** the model id sent upstream (the part after `provider/`) */
+  readonly model: string
+  readonly system: ReadonlyArray<TextPart>
+  readonly messages: ReadonlyArray<Message>
+  readonly tools: ReadonlyArray<ToolDefinition>
+  readonly toolChoice?: ToolChoice
+  readonly parallelToolCalls?: boolean
+  readonly maxTokens?: number
+  readonly temperature?: number
+  readonly topP?: number
+  readonly stop?: ReadonlyArray<string>
+  /** an end-user id for abuse tracking (OpenAI `user`, Anthropic `metadata.user_id`) */
+  readonly user?: string
+  readonly extensions: Extensions
+}
+
+export const textOf = (parts: ReadonlyArray<Part>): string =>
+  parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("")

@@ -1,0 +1,59 @@
+/**
+ * What a backend answers: a whole `Completion`, or a stream of `StreamEvent`s.
+ *
+ * Stream contract (every backend keeps it, every dialect encoder relies on it):
+ *   1. exactly one `start`, first;
+ *   2. then any interleaving of `text`, `thinking`, `tool_call_start` / `tool_call_delta`;
+ *      tool calls are numbered 0, 1, 2… by `index` in the order they start, and a call's deltas
+ *      follow its own start;
+ *   3. exactly one `finish`, last (unless the stream fails, which is a typed stream error).
+ */
+import type { Part } from "./conversation.ts"
+
+export type FinishReason = "end_turn" | "stop_sequence" | "max_tokens" | "tool_use" | "content_filter" | "refusal"
+
+export interface Usage {
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly cacheReadTokens?: number
+  readonly cacheWriteTokens?: number
+}
+
+export const emptyUsage: Usage = { inputTokens: 0, outputTokens: 0 }
+
+export const addUsage = (a: Usage, b: Usage): Usage => {
+  const cacheRead = (a.cacheReadTokens ?? 0) + (b.cacheReadTokens ?? 0)
+  const cacheWrite = (a.cacheWriteTokens ?? 0) + (b.cacheWriteTokens ?? 0)
+  return {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    ...(cacheRead > 0 ? { cacheReadTokens: cacheRead } : {}),
+    ...(cacheWrite > 0 ? { cacheWriteTokens: cacheWrite } : {})
+  }
+}
+
+export interface Completion {
+  /** the upstream's response id */
+  readonly id: string
+  /** the model the upstream says answered */
+  readonly model: string
+  /** text, thinking and tool_call parts, in the order the model produced them */
+  readonly content: ReadonlyArray<Part>
+  readonly finishReason: FinishReason
+  /** the stop sequence that ended the turn, when the upstream says which */
+  readonly stopSequence?: string
+  readonly usage: Usage
+}
+
+export type StreamEvent =
+  | { readonly type: "start"; readonly id: string; readonly model: string; readonly usage?: Usage }
+  | { readonly type: "text"; readonly text: string }
+  | { readonly type: "thinking"; readonly text: string; readonly signature?: string }
+  | { readonly type: "tool_call_start"; readonly index: number; readonly id: string; readonly name: string }
+  | { readonly type: "tool_call_delta"; readonly index: number; readonly arguments: string }
+  | {
+    readonly type: "finish"
+    readonly reason: FinishReason
+    readonly stopSequence?: string
+    readonly usage: Usage
+  }

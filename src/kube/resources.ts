@@ -1,0 +1,87 @@
+/**
+ * Kubernetes resource schemas. The Provider schema validates objects at run time and is the source
+ * of the CRD YAML, so it is a superset of Orka's `core.orka.ai/v1alpha1` Provider.
+ */
+import { Schema } from "effect"
+
+export const Group = "core.orka.ai"
+export const Version = "v1alpha1"
+export const ApiVersion = `${Group}/${Version}`
+
+export const ObjectMeta = Schema.Struct({
+  name: Schema.String,
+  namespace: Schema.optionalKey(Schema.String),
+  uid: Schema.optionalKey(Schema.String),
+  resourceVersion: Schema.optionalKey(Schema.String),
+  generation: Schema.optionalKey(Schema.Number),
+  creationTimestamp: Schema.optionalKey(Schema.String),
+  labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  annotations: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+})
+
+export const ProviderTypes = ["anthropic", "openai", "azure-openai", "mock"] as const
+export type ProviderType = (typeof ProviderTypes)[number]
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
+export const ProviderSpec = Schema.Struct({
+  type: Schema.Literals(ProviderTypes),
+  secretRef: Schema.optionalKey(Schema.Struct({
+    name: Schema.NonEmptyString,
+    key: Schema.optionalKey(Schema.NonEmptyString)
+  })),
+  baseURL: Schema.optionalKey(Schema.String),
+  defaultModel: Schema.optionalKey(Schema.String),
+  azure: Schema.optionalKey(Schema.Struct({
+    deploymentName: Schema.optionalKey(Schema.String),
+    apiVersion: Schema.optionalKey(Schema.String)
+  })),
+  rateLimit: Schema.optionalKey(Schema.Struct({
+    requestsPerMinute: Schema.optionalKey(PositiveInt),
+    tokensPerMinute: Schema.optionalKey(PositiveInt)
+  })),
+  models: Schema.optionalKey(Schema.Array(Schema.NonEmptyString))
+})
+export type ProviderSpec = typeof ProviderSpec.Type
+
+export const Condition = Schema.Struct({
+  type: Schema.String,
+  status: Schema.Literals(["True", "False", "Unknown"]),
+  reason: Schema.optionalKey(Schema.String),
+  message: Schema.optionalKey(Schema.String),
+  lastTransitionTime: Schema.optionalKey(Schema.String),
+  observedGeneration: Schema.optionalKey(Schema.Number)
+})
+
+export const ProviderStatus = Schema.Struct({
+  ready: Schema.optionalKey(Schema.Boolean),
+  lastValidated: Schema.optionalKey(Schema.String),
+  message: Schema.optionalKey(Schema.String),
+  conditions: Schema.optionalKey(Schema.Array(Condition))
+})
+
+export const Provider = Schema.Struct({
+  apiVersion: Schema.Literal(ApiVersion),
+  kind: Schema.Literal("Provider"),
+  metadata: ObjectMeta,
+  spec: ProviderSpec,
+  status: Schema.optionalKey(ProviderStatus)
+})
+export type Provider = typeof Provider.Type
+
+/** Secrets are read, never validated beyond their shape: `data` is base64, `stringData` plain. */
+export const Secret = Schema.Struct({
+  apiVersion: Schema.Literal("v1"),
+  kind: Schema.Literal("Secret"),
+  metadata: ObjectMeta,
+  data: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  stringData: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+})
+export type Secret = typeof Secret.Type
+
+export const secretValue = (secret: Secret, key: string): string | undefined => {
+  const plain = secret.stringData?.[key]
+  if (plain !== undefined) return plain
+  const encoded = secret.data?.[key]
+  return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8")
+}

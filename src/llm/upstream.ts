@@ -1,0 +1,186 @@
+/**
+ * The one way the gateway talks to a provider over HTTP: a JSON POST that is retried on transient
+ * failures (429, 5xx, 529, connection errors) with exponential backoff and jitter, honoring
+ * `retry-after`, and whose failures become GatewayErrors with the status a client should see.
+ *
+ * Retries happen only here, before a response is handed to the caller, so nothing has reached the
+ * client yet. A caller that is interrupted (client gone) aborts the request in flight.
+ */
+import { NodeHttpClient } from "@effect/platform-node"
+import { Context, Effect, Layer, Stream } from "effect"
+import { Sse } from "effect/encoding"
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
+import { GatewayConfig } from "../config.ts"
+import { type GatewayError, gatewayError } from "../errors.ts"
+
+export interface UpstreamCall {
+  /** the Provider's name, used in error messages */
+  readonly provider: string
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  /** JSON text */
+  readonly body: string
+}
+
+export interface UpstreamShape {
+  /** Resolves with a 2xx response once its headers arrive; its body is not read. */
+  readonly send: (call: UpstreamCall) => Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError>
+  /** The response body as bytes, failing with a timeout error after `--stream-idle-timeout` of silence. */
+  readonly body: (provider: string, response: HttpClientResponse.HttpClientResponse) => Stream.Stream<Uint8Array, GatewayError>
+  /** The response body as SSE events (same idle limit). */
+  readonly events: (provider: string, response: HttpClientResponse.HttpClientResponse) => Stream.Stream<Sse.Event, GatewayError>
+  /** The response body as JSON. */
+  readonly json: (provider: string, response: HttpClientResponse.HttpClientResponse) => Effect.Effect<unknown, GatewayError>
+}
+
+interface Failure {
+  readonly error: GatewayError
+  readonly retryable: boolean
+}
+
+const errorBodyLimit = 64 * 1024
+
+/** `retry-after` (seconds or an HTTP date) or `retry-after-ms`, in milliseconds. */
+export const retryAfterMillis = (headers: Readonly<Record<string, string | undefined>>, now = Date.now()): number | undefined => {
+  const ms = headers["retry-after-ms"]
+  if (ms !== undefined && Number.isFinite(Number(ms))) return Math.max(0, Number(ms))
+  const value = headers["retry-after"]
+  if (value === undefined) return undefined
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Number(value) * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/** The provider's own error message, from either the OpenAI or the Anthropic envelope. */
+export const upstreamMessage = (body: string): string | undefined => {
+  try {
+    const json = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown }
+    if (typeof json.error === "string") return json.error
+    if (typeof json.error?.message === "string") return json.error.message
+    if (typeof json.message === "string") return json.message
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  const text = body.trim().slice(0, 500)
+  return text === "" ? undefined : text
+}
+
+/** Maps a provider's error status to what the gateway's caller should see. */
+export const statusFailure = (
+  provider: string,
+  status: number,
+  body: string,
+  retryAfterMs: number | undefined
+): Failure => {
+  const detail = upstreamMessage(body)
+  const said = (fallback: string) => `provider ${provider}: ${detail ?? fallback} (upstream HTTP ${status})`
+  const retryAfter = retryAfterMs === undefined ? {} : { retryAfter: Math.ceil(retryAfterMs / 1000) }
+  if (status === 401 || status === 403) {
+    return {
+      retryable: false,
+      error: gatewayError("api_error", `provider ${provider} rejected the gateway's credentials (upstream HTTP ${status}); check the Provider's Secret`, {
+        status: 502,
+        code: "upstream_authentication_failed"
+      })
+    }
+  }
+  if (status === 404) return { retryable: false, error: gatewayError("not_found", said("not found"), { code: "model_not_found" }) }
+  if (status === 413) return { retryable: false, error: gatewayError("request_too_large", said("request too large")) }
+  if (status === 408) return { retryable: true, error: gatewayError("timeout", said("request timeout")) }
+  if (status === 429) return { retryable: true, error: gatewayError("rate_limit", said("rate limited"), retryAfter) }
+  if (status === 503 || status === 529) return { retryable: true, error: gatewayError("overloaded", said("overloaded"), retryAfter) }
+  if (status === 504) return { retryable: true, error: gatewayError("timeout", said("gateway timeout")) }
+  if (status >= 500) return { retryable: true, error: gatewayError("api_error", said("server error"), { status: 502 }) }
+  return { retryable: false, error: gatewayError("invalid_request", said("bad request"), { status: status === 422 ? 400 : status }) }
+}
+
+export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/Upstream") {
+  static readonly make = Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const config = yield* GatewayConfig
+
+    const attempt = (call: UpstreamCall): Effect.Effect<HttpClientResponse.HttpClientResponse, Failure> => {
+      const request = HttpClientRequest.post(call.url).pipe(
+        HttpClientRequest.setHeaders(call.headers),
+        HttpClientRequest.bodyText(call.body, "application/json")
+      )
+      return client.execute(request).pipe(
+        Effect.timeoutOrElse({
+          duration: config.upstreamTimeout,
+          orElse: () =>
+            Effect.fail<Failure>({
+              retryable: false,
+              error: gatewayError("timeout", `provider ${call.provider} did not answer within ${config.upstreamTimeout / 1000}s`)
+            })
+        }),
+        Effect.catchTag("HttpClientError", (e): Effect.Effect<never, Failure> =>
+          Effect.fail({
+            retryable: true,
+            error: gatewayError("api_error", `could not reach provider ${call.provider}: ${e.reason._tag === "TransportError" ? transportDetail(e.reason.cause) : e.reason._tag}`, { status: 502 })
+          })),
+        Effect.flatMap((response) => {
+          if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
+          return response.text.pipe(
+            Effect.map((t) => t.slice(0, errorBodyLimit)),
+            Effect.orElseSucceed(() => ""),
+            Effect.flatMap((body) => Effect.fail(statusFailure(call.provider, response.status, body, retryAfterMillis(response.headers))))
+          )
+        })
+      )
+    }
+
+    const send = (call: UpstreamCall) => {
+      const loop = (n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
+        attempt(call).pipe(Effect.catch((failure) => {
+          if (!failure.retryable || n >= config.upstreamRetries) return Effect.fail(failure.error)
+          const backoff = 250 * 2 ** n * (0.8 + Math.random() * 0.4)
+          const asked = failure.error.retryAfter === undefined ? 0 : failure.error.retryAfter * 1000
+          const wait = Math.max(backoff, asked)
+          if (wait > config.retryMaxWait) return Effect.fail(failure.error)
+          return Effect.sleep(wait).pipe(Effect.andThen(loop(n + 1)))
+        }))
+      return loop(0)
+    }
+
+    const body = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
+      response.stream.pipe(
+        Stream.mapError(() => gatewayError("api_error", `the connection to provider ${provider} broke mid-response`, { status: 502 })),
+        Stream.timeoutOrElse({
+          duration: config.streamIdleTimeout,
+          orElse: () =>
+            Stream.fail(gatewayError("timeout", `provider ${provider} sent nothing for ${config.streamIdleTimeout / 1000}s`))
+        })
+      )
+
+    const events = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
+      body(provider, response).pipe(
+        Stream.decodeText,
+        Stream.pipeThroughChannel(Sse.decode()),
+        Stream.mapError((e) =>
+          e._tag === "GatewayError" ? e : gatewayError("api_error", `provider ${provider} sent a malformed event stream`, { status: 502 }))
+      )
+
+    const json = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
+      body(provider, response).pipe(
+        Stream.decodeText,
+        Stream.mkString,
+        Effect.flatMap((text) =>
+          Effect.try({
+            try: () => JSON.parse(text) as unknown,
+            catch: () => gatewayError("api_error", `provider ${provider} answered with invalid JSON`, { status: 502 })
+          }))
+      )
+
+    return Upstream.of({ send, body, events, json })
+  })
+
+  /** Needs GatewayConfig and an HttpClient. */
+  static readonly layerWithoutClient = Layer.effect(Upstream, Upstream.make)
+  static readonly layer = Upstream.layerWithoutClient.pipe(Layer.provide(NodeHttpClient.layerUndici))
+}
+
+const transportDetail = (cause: unknown): string => {
+  const code = (cause as { cause?: { code?: unknown }; code?: unknown } | undefined)?.cause?.code ??
+    (cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" ? code : "connection failed"
+}

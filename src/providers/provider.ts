@@ -1,0 +1,104 @@
+/**
+ * A Provider resource joined with its Secret: everything a backend needs to call the upstream.
+ * `resolveProvider` applies the spec's defaults and explains, in Provider-status terms, why an
+ * object cannot serve.
+ */
+import { Redacted, Result } from "effect"
+import type { Provider, ProviderType, Secret } from "../kube/resources.ts"
+import { secretValue } from "../kube/resources.ts"
+
+export interface ResolvedProvider {
+  readonly name: string
+  readonly namespace: string
+  readonly type: ProviderType
+  /** without a trailing slash */
+  readonly baseURL: string
+  /** absent only for types that need no key (`mock`) */
+  readonly apiKey: Redacted.Redacted<string> | undefined
+  readonly defaultModel: string | undefined
+  /** extra model ids to list, beside the default model */
+  readonly models: ReadonlyArray<string>
+  readonly azure: { readonly deploymentName: string | undefined; readonly apiVersion: string } | undefined
+  readonly createdAt: string | undefined
+}
+
+/** Reasons match the `Ready` condition reasons written to Provider status. */
+export type NotReadyReason = "InvalidSpec" | "SecretNotFound" | "SecretKeyMissing"
+
+export interface NotReady {
+  readonly reason: NotReadyReason
+  readonly message: string
+}
+
+export const defaultBaseURL: Record<ProviderType, string | undefined> = {
+  anthropic: "https://api.anthropic.com",
+  openai: "https://api.openai.com/v1",
+  "azure-openai": undefined,
+  mock: "mock://local"
+}
+
+export const defaultSecretKey = "api-key"
+export const defaultAzureApiVersion = "2024-02-15-preview"
+
+const needsKey = (type: ProviderType): boolean => type !== "mock"
+
+const validURL = (url: string): boolean => {
+  try {
+    const u = new URL(url)
+    return u.protocol === "http:" || u.protocol === "https:" || u.protocol === "mock:"
+  } catch {
+    return false
+  }
+}
+
+export const resolveProvider = (
+  provider: Provider,
+  findSecret: (namespace: string, name: string) => Secret | undefined,
+  fallbackNamespace: string
+): Result.Result<ResolvedProvider, NotReady> => {
+  const { spec, metadata } = provider
+  const namespace = metadata.namespace ?? fallbackNamespace
+  const invalid = (message: string) => Result.fail<NotReady>({ reason: "InvalidSpec", message })
+
+  const baseURL = (spec.baseURL ?? defaultBaseURL[spec.type])?.replace(/\/+$/, "")
+  if (baseURL === undefined) return invalid(`spec.baseURL is required for type ${spec.type}`)
+  if (!validURL(baseURL)) return invalid(`spec.baseURL is not an http(s) URL: ${baseURL}`)
+
+  let apiKey: Redacted.Redacted<string> | undefined
+  if (needsKey(spec.type)) {
+    if (spec.secretRef === undefined) return invalid(`spec.secretRef is required for type ${spec.type}`)
+    const key = spec.secretRef.key ?? defaultSecretKey
+    const secret = findSecret(namespace, spec.secretRef.name)
+    if (secret === undefined) {
+      return Result.fail({ reason: "SecretNotFound", message: `Secret ${namespace}/${spec.secretRef.name} not found` })
+    }
+    const value = secretValue(secret, key)?.trim()
+    if (value === undefined || value === "") {
+      return Result.fail({
+        reason: "SecretKeyMissing",
+        message: `Secret ${namespace}/${spec.secretRef.name} has no non-empty key "${key}"`
+      })
+    }
+    apiKey = Redacted.make(value)
+  }
+
+  return Result.succeed({
+    name: metadata.name,
+    namespace,
+    type: spec.type,
+    baseURL,
+    apiKey,
+    defaultModel: spec.defaultModel || undefined,
+    models: spec.models ?? [],
+    azure: spec.type === "azure-openai" || spec.azure !== undefined
+      ? { deploymentName: spec.azure?.deploymentName || undefined, apiVersion: spec.azure?.apiVersion || defaultAzureApiVersion }
+      : undefined,
+    createdAt: metadata.creationTimestamp
+  })
+}
+
+/** The model ids a Provider answers to in the model lists, `provider/model` first. */
+export const listedModels = (p: ResolvedProvider): ReadonlyArray<string> => {
+  const models = [...(p.defaultModel === undefined ? [] : [p.defaultModel]), ...p.models]
+  return [...new Set(models)]
+}
