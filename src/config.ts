@@ -168,7 +168,7 @@ export const parseConfig = (
   argv: ReadonlyArray<string>,
   env: Readonly<Record<string, string | undefined>>
 ): GatewayConfigShape => {
-  const byFlag = new Map(Object.entries(settings).map(([name, spec]) => [spec.flag, name as SettingName]))
+  const byFlag = new Map<string, SettingName>(Object.entries(settings).map(([name, spec]) => [spec.flag, name as SettingName]))
   const values = new Map<SettingName, string | number>()
 
   for (let i = 0; i < argv.length; i++) {
