@@ -1,0 +1,19 @@
+/** Liveness and readiness, for kubelet probes and load balancers. */
+import { Context, Effect } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { ProviderRegistry } from "../providers/registry.ts"
+
+/** Flipped when the process starts to shut down, so readiness fails before connections close. */
+export class Lifecycle extends Context.Service<Lifecycle, { draining: boolean }>()("orka/Lifecycle") {}
+
+export const HealthRoutes = HttpRouter.use(Effect.fn(function*(router) {
+  const registry = yield* ProviderRegistry
+  const lifecycle = yield* Lifecycle
+  yield* router.add("GET", "/healthz", HttpServerResponse.jsonUnsafe({ status: "ok" }))
+  yield* router.add("GET", "/readyz", Effect.gen(function*() {
+    if (lifecycle.draining) return HttpServerResponse.jsonUnsafe({ status: "shutting down" }, { status: 503 })
+    return (yield* registry.isSynced)
+      ? HttpServerResponse.jsonUnsafe({ status: "ready" })
+      : HttpServerResponse.jsonUnsafe({ status: "loading providers" }, { status: 503 })
+  }))
+}))

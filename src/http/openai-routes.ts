@@ -1,0 +1,93 @@
+/** The OpenAI front door: `/openai/v1/chat/completions` and `/openai/v1/models`. */
+import { Effect, Stream } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { Authenticator } from "../auth/auth.ts"
+import { GatewayConfig } from "../config.ts"
+import { decodeChatRequest } from "../dialect/openai/request.ts"
+import { encodeCompletion } from "../dialect/openai/response.ts"
+import { encodeStream, errorFrame } from "../dialect/openai/stream.ts"
+import { type GatewayError, invalidRequest } from "../errors.ts"
+import { Backends } from "../llm/backends.ts"
+import { openaiCompatibleTarget } from "../llm/openai.ts"
+import { forward, type RawAnswer, withModel } from "../llm/passthrough.ts"
+import { Upstream } from "../llm/upstream.ts"
+import { ProviderRegistry } from "../providers/registry.ts"
+import { noteRequest } from "./access-log.ts"
+import { authenticate } from "./authenticate.ts"
+import { readJsonBody } from "./body.ts"
+import { awaitFirst, errorResponse, json, sse } from "./respond.ts"
+
+/** `X-Orka-Tools`: server-side tools are not offered yet, so both values mean a plain proxy. */
+const toolsHeader = (headers: Readonly<Record<string, string | undefined>>): Effect.Effect<void, GatewayError> => {
+  const value = headers["x-orka-tools"]?.trim().toLowerCase()
+  return value === undefined || value === "enabled" || value === "disabled"
+    ? Effect.void
+    : Effect.fail(invalidRequest(`X-Orka-Tools must be "enabled" or "disabled", got "${value}"`))
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
+  const config = yield* GatewayConfig
+  const registry = yield* ProviderRegistry
+  const backends = yield* Backends
+  const upstream = yield* Upstream
+  const auth = yield* Authenticator
+
+  const chatCompletions = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const identity = yield* authenticate(auth, request)
+    noteRequest(request, { user: identity.user })
+    yield* toolsHeader(request.headers)
+    const body = yield* readJsonBody(config.maxBodyBytes)
+    const decoded = yield* decodeChatRequest(body)
+    const { model, provider } = yield* registry.resolve(decoded.model)
+    noteRequest(request, { provider: provider.name, model, stream: decoded.stream })
+    const meta = { model: decoded.model, created: nowSeconds(), includeUsage: decoded.includeUsage }
+
+    if (provider.type === "openai" || provider.type === "azure-openai") {
+      const answer = yield* forward(upstream, {
+        provider: provider.name,
+        ...openaiCompatibleTarget(provider, model),
+        body: withModel(body as Record<string, unknown>, model)
+      })
+      if (!decoded.stream) return yield* collect(answer)
+      return sse(answer.body.pipe(
+        Stream.decodeText,
+        Stream.catch((e) => Stream.succeed(errorFrame(e)))
+      ))
+    }
+
+    const backend = backends.forType(provider.type)
+    const conversation = { ...decoded.conversation, model }
+    if (!decoded.stream) return json(encodeCompletion(yield* backend.complete(conversation, provider), meta))
+    const events = yield* awaitFirst(backend.stream(conversation, provider))
+    return sse(encodeStream(events, meta))
+  }).pipe(Effect.catchTag("GatewayError", (e) => Effect.succeed(errorResponse("openai", e))))
+
+  const listModels = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const identity = yield* authenticate(auth, request)
+    noteRequest(request, { user: identity.user })
+    return json({
+      object: "list",
+      data: registry.models().map(({ id, provider }) => ({
+        id,
+        object: "model",
+        created: provider.createdAt === undefined ? 0 : Math.floor(Date.parse(provider.createdAt) / 1000),
+        owned_by: provider.name
+      }))
+    })
+  }).pipe(Effect.catchTag("GatewayError", (e) => Effect.succeed(errorResponse("openai", e))))
+
+  yield* router.add("POST", "/openai/v1/chat/completions", chatCompletions)
+  yield* router.add("GET", "/openai/v1/models", listModels)
+}))
+
+/**
+ * A non-streamed pass-through answer, read whole before the status is sent so that a connection
+ * that breaks mid-body becomes an error response rather than a truncated 200.
+ */
+const collect = (answer: RawAnswer) =>
+  Effect.map(Stream.runCollect(answer.body), (chunks) =>
+    HttpServerResponse.uint8Array(Buffer.concat(chunks), { contentType: answer.contentType }))

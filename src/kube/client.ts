@@ -1,0 +1,28 @@
+/**
+ * The few Kubernetes reads the gateway needs, as caches. Implementations: the manifests loader
+ * (local mode), an in-memory fake (tests) and, for clusters, informers on @kubernetes/client-node.
+ * Nothing here is called per request: the registry reads `items()` synchronously from memory.
+ */
+import { Context, type Effect, type Stream } from "effect"
+
+export interface KubeObject {
+  readonly apiVersion?: string
+  readonly kind?: string
+  readonly metadata?: { readonly name?: string; readonly namespace?: string; readonly resourceVersion?: string }
+}
+
+export interface ResourceCache {
+  /** Completes once the first full list has been loaded. */
+  readonly synced: Effect.Effect<void>
+  /** The current objects, unvalidated (the registry validates and reports bad ones). */
+  readonly items: () => ReadonlyArray<KubeObject>
+  /** Emits after every change to the cached objects. */
+  readonly changes: Stream.Stream<void>
+}
+
+export interface KubeClientShape {
+  readonly providers: ResourceCache
+  readonly secrets: ResourceCache
+}
+
+export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("orka/KubeClient") {}

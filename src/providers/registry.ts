@@ -1,0 +1,167 @@
+/**
+ * The Providers the gateway serves, validated and joined with their Secrets, rebuilt from the
+ * KubeClient caches whenever they change. `resolve` and `list` only read memory: they are the hot path.
+ */
+import { Context, Deferred, Effect, Layer, Result, Schema, SchemaIssue, Stream } from "effect"
+import { GatewayConfig } from "../config.ts"
+import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
+import { KubeClient, type KubeObject } from "../kube/client.ts"
+import { Provider, Secret } from "../kube/resources.ts"
+import { listedModels, type NotReady, resolveProvider, type ResolvedProvider } from "./provider.ts"
+
+export interface Resolution {
+  readonly provider: ResolvedProvider
+  /** the model id to send upstream */
+  readonly model: string
+}
+
+export interface ListedModel {
+  readonly id: string
+  readonly provider: ResolvedProvider
+}
+
+export interface RegistrySnapshot {
+  readonly ready: ReadonlyMap<string, ResolvedProvider>
+  /** Providers that exist but cannot serve, with the reason (also logged once per change). */
+  readonly notReady: ReadonlyMap<string, NotReady>
+}
+
+export interface ProviderRegistryShape {
+  readonly resolve: (model: string) => Effect.Effect<Resolution, GatewayError>
+  readonly models: () => ReadonlyArray<ListedModel>
+  readonly snapshot: () => RegistrySnapshot
+  /** Completes once Providers and Secrets have been loaded for the first time. */
+  readonly synced: Effect.Effect<void>
+  readonly isSynced: Effect.Effect<boolean>
+}
+
+const decodeProvider = Schema.decodeUnknownResult(Provider)
+const decodeSecret = Schema.decodeUnknownResult(Secret)
+const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const describeIssue = (error: Schema.SchemaError): string =>
+  formatIssue(error.issue).issues.map((i) => `${(i.path ?? []).map(String).join(".") || "object"}: ${i.message}`).join("; ")
+
+/** Validates raw objects into a snapshot. Pure, so it is tested without any cache. */
+export const buildSnapshot = (
+  rawProviders: ReadonlyArray<KubeObject>,
+  rawSecrets: ReadonlyArray<KubeObject>,
+  namespace: string
+): RegistrySnapshot => {
+  const secrets = new Map<string, Secret>()
+  for (const raw of rawSecrets) {
+    const decoded = decodeSecret(raw)
+    if (Result.isSuccess(decoded)) {
+      secrets.set(`${decoded.success.metadata.namespace ?? namespace}/${decoded.success.metadata.name}`, decoded.success)
+    }
+  }
+  const ready = new Map<string, ResolvedProvider>()
+  const notReady = new Map<string, NotReady>()
+  for (const raw of rawProviders) {
+    const name = raw.metadata?.name ?? "(unnamed)"
+    const decoded = decodeProvider(raw)
+    if (Result.isFailure(decoded)) {
+      notReady.set(name, { reason: "InvalidSpec", message: describeIssue(decoded.failure) })
+      continue
+    }
+    const resolved = resolveProvider(decoded.success, (ns, n) => secrets.get(`${ns}/${n}`), namespace)
+    if (Result.isSuccess(resolved)) ready.set(name, resolved.success)
+    else notReady.set(name, resolved.failure)
+  }
+  return { ready, notReady }
+}
+
+/** Model resolution over a snapshot: `provider/model`, or a bare model on the default provider. */
+export const resolveModel = (
+  snapshot: RegistrySnapshot,
+  requested: string,
+  chatProvider: string | undefined
+): Result.Result<Resolution, GatewayError> => {
+  const slash = requested.indexOf("/")
+  const providerName = slash >= 0 ? requested.slice(0, slash) : chatProvider ?? "default"
+  const model = slash >= 0 ? requested.slice(slash + 1) : requested
+
+  const provider = snapshot.ready.get(providerName)
+  if (provider === undefined) {
+    const broken = snapshot.notReady.get(providerName)
+    if (broken !== undefined) {
+      return Result.fail(gatewayError("overloaded", `provider ${providerName} is not ready: ${broken.message}`, {
+        code: "provider_not_ready"
+      }))
+    }
+    if (slash < 0 && chatProvider === undefined) {
+      return Result.fail(invalidRequest(
+        `model "${requested}" names no provider and no default provider is configured: ` +
+          `use "provider/model", start the gateway with --chat-provider, or create a Provider named "default"`,
+        "model"
+      ))
+    }
+    const what = slash < 0 ? `the default provider ${providerName} (--chat-provider)` : `provider ${providerName}`
+    return Result.fail(gatewayError("not_found", `model "${requested}": ${what} does not exist`, {
+      param: "model",
+      code: "model_not_found"
+    }))
+  }
+  const upstreamModel = model === "" ? provider.defaultModel : model
+  if (upstreamModel === undefined) {
+    return Result.fail(invalidRequest(`model "${requested}" names no model and provider ${providerName} has no defaultModel`, "model"))
+  }
+  return Result.succeed({ provider, model: upstreamModel })
+}
+
+/**
+ * The model list: `provider/model` for every ready Provider's default and extra models, plus the
+ * bare ids of the default provider (they resolve to it, so they are true entries too).
+ */
+export const listModels = (snapshot: RegistrySnapshot, chatProvider: string | undefined): ReadonlyArray<ListedModel> => {
+  const out: Array<ListedModel> = []
+  const seen = new Set<string>()
+  const add = (id: string, provider: ResolvedProvider) => {
+    if (seen.has(id)) return
+    seen.add(id)
+    out.push({ id, provider })
+  }
+  const providers = [...snapshot.ready.values()].sort((a, b) => a.name.localeCompare(b.name))
+  for (const p of providers) for (const m of listedModels(p)) add(`${p.name}/${m}`, p)
+  const fallback = snapshot.ready.get(chatProvider ?? "default")
+  if (fallback !== undefined) for (const m of listedModels(fallback)) add(m, fallback)
+  return out
+}
+
+export class ProviderRegistry extends Context.Service<ProviderRegistry, ProviderRegistryShape>()("orka/ProviderRegistry") {
+  static readonly layer = Layer.effect(
+    ProviderRegistry,
+    Effect.gen(function*() {
+      const kube = yield* KubeClient
+      const config = yield* GatewayConfig
+      let snapshot: RegistrySnapshot = { ready: new Map(), notReady: new Map() }
+      let reported = new Map<string, string>()
+
+      const rebuild = Effect.suspend(() => {
+        snapshot = buildSnapshot(kube.providers.items(), kube.secrets.items(), config.namespace)
+        const next = new Map([...snapshot.notReady].map(([name, r]) => [name, `${r.reason}: ${r.message}`]))
+        const newlyBroken = [...next].filter(([name, why]) => reported.get(name) !== why)
+        reported = next
+        return Effect.forEach(newlyBroken, ([provider, why]) =>
+          Effect.logWarning("provider rejected").pipe(Effect.annotateLogs({ provider, reason: why })), { discard: true })
+      })
+
+      const loaded = yield* Deferred.make<void>()
+      // Rebuild once both caches are loaded, then after every change to either.
+      yield* Effect.andThen(kube.providers.synced, kube.secrets.synced).pipe(
+        Effect.andThen(Stream.merge(kube.providers.changes, kube.secrets.changes).pipe(
+          Stream.runForEach(() => Effect.andThen(rebuild, Deferred.succeed(loaded, undefined)))
+        )),
+        Effect.forkScoped
+      )
+      const chatProvider = config.chatProvider
+      return ProviderRegistry.of({
+        resolve: (model) => Effect.fromResult(resolveModel(snapshot, model, chatProvider)),
+        models: () => listModels(snapshot, chatProvider),
+        snapshot: () => snapshot,
+        synced: Deferred.await(loaded),
+        isSynced: Deferred.isDone(loaded)
+      })
+    })
+  )
+}
