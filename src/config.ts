@@ -5,8 +5,9 @@
  */
 import { Context, Data, Layer } from "effect"
 import { existsSync, readFileSync } from "node:fs"
+import { hostname } from "node:os"
 
-type Kind = "string" | "int" | "seconds" | "enum"
+type Kind = "string" | "int" | "seconds" | "enum" | "bool"
 
 interface SettingSpec<K extends Kind> {
   readonly flag: string
@@ -53,6 +54,57 @@ export const settings = {
     values: ["auto", "none"],
     default: "auto",
     description: "`none` accepts every request without a token (local experiments only). `auto` requires one."
+  },
+  kubeconfig: {
+    flag: "--kubeconfig",
+    env: "ORKA_KUBECONFIG",
+    kind: "string",
+    description: "Cluster mode outside a pod: the kubeconfig file. Default: in-cluster config in a pod, else `KUBECONFIG`, else `~/.kube/config`."
+  },
+  tokenAudience: {
+    flag: "--token-audience",
+    env: "ORKA_TOKEN_AUDIENCE",
+    kind: "string",
+    description: "Cluster mode: the audience callers' tokens must be issued for (TokenReview `spec.audiences`)."
+  },
+  authorizeProviders: {
+    flag: "--authorize-providers",
+    env: "ORKA_AUTHORIZE_PROVIDERS",
+    kind: "bool",
+    default: "false",
+    description: "Cluster mode: a chat also needs verb `use` on `providers/<name>` (group core.orka.ai) in the Provider's namespace."
+  },
+  tlsCertFile: {
+    flag: "--tls-cert-file",
+    env: "ORKA_TLS_CERT_FILE",
+    kind: "string",
+    description: "Serve HTTPS with this PEM certificate (chain); reloaded on change."
+  },
+  tlsPrivateKeyFile: {
+    flag: "--tls-private-key-file",
+    env: "ORKA_TLS_PRIVATE_KEY_FILE",
+    kind: "string",
+    description: "The PEM private key for --tls-cert-file."
+  },
+  shutdownDelay: {
+    flag: "--shutdown-delay",
+    env: "ORKA_SHUTDOWN_DELAY",
+    kind: "seconds",
+    default: "5",
+    description: "Seconds between SIGTERM (readiness turns 503) and closing the listener, so load balancers stop sending first."
+  },
+  shutdownGracePeriod: {
+    flag: "--shutdown-grace-period",
+    env: "ORKA_SHUTDOWN_GRACE_PERIOD",
+    kind: "seconds",
+    default: "300",
+    description: "Seconds in-flight requests (long streams included) may take to finish after the listener closes."
+  },
+  podName: {
+    flag: "--pod-name",
+    env: "ORKA_POD_NAME",
+    kind: "string",
+    description: "This replica's identity in the leader Lease. Default: the host name."
   },
   maxBodyBytes: {
     flag: "--max-body-bytes",
@@ -116,6 +168,16 @@ export interface GatewayConfigShape {
   readonly manifests: string | undefined
   readonly tokenAuthFile: string | undefined
   readonly auth: "auto" | "none"
+  readonly kubeconfig: string | undefined
+  readonly tokenAudience: string | undefined
+  readonly authorizeProviders: boolean
+  readonly tlsCertFile: string | undefined
+  readonly tlsPrivateKeyFile: string | undefined
+  /** milliseconds */
+  readonly shutdownDelay: number
+  /** milliseconds */
+  readonly shutdownGracePeriod: number
+  readonly podName: string
   readonly maxBodyBytes: number
   readonly defaultMaxTokens: number
   /** milliseconds */
@@ -139,11 +201,14 @@ const podNamespace = (): string | undefined => {
   return readFileSync(serviceAccountNamespaceFile, "utf8").trim() || undefined
 }
 
-const parseValue = (name: SettingName, raw: string, source: string): string | number => {
+const parseValue = (name: SettingName, raw: string, source: string): string | number | boolean => {
   const spec: SettingSpec<Kind> = settings[name]
   switch (spec.kind) {
     case "string":
       return raw
+    case "bool":
+      if (raw !== "true" && raw !== "false") throw new ConfigError({ message: `${source}: expected true or false, got "${raw}"` })
+      return raw === "true"
     case "enum":
       if (!spec.values?.includes(raw)) {
         throw new ConfigError({ message: `${source}: expected one of ${spec.values?.join(", ")}, got "${raw}"` })
@@ -169,7 +234,7 @@ export const parseConfig = (
   env: Readonly<Record<string, string | undefined>>
 ): GatewayConfigShape => {
   const byFlag = new Map<string, SettingName>(Object.entries(settings).map(([name, spec]) => [spec.flag, name as SettingName]))
-  const values = new Map<SettingName, string | number>()
+  const values = new Map<SettingName, string | number | boolean>()
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -177,7 +242,8 @@ export const parseConfig = (
     const flag = eq > 0 ? arg.slice(0, eq) : arg
     const name = byFlag.get(flag)
     if (name === undefined) throw new ConfigError({ message: `unknown argument "${arg}" (see --help)` })
-    const raw = eq > 0 ? arg.slice(eq + 1) : argv[++i]
+    // A boolean flag alone means true; `--flag=false` turns it off.
+    const raw = eq > 0 ? arg.slice(eq + 1) : settings[name].kind === "bool" ? "true" : argv[++i]
     if (raw === undefined) throw new ConfigError({ message: `${flag} needs a value` })
     values.set(name, parseValue(name, raw, flag))
   }
@@ -188,7 +254,7 @@ export const parseConfig = (
     else if (spec.default !== undefined) values.set(name, parseValue(name, spec.default, `default of ${spec.flag}`))
   }
 
-  const get = <T extends string | number>(name: SettingName) => values.get(name) as T
+  const get = <T extends string | number | boolean>(name: SettingName) => values.get(name) as T
   const config: GatewayConfigShape = {
     host: get("host"),
     port: get("port"),
@@ -197,6 +263,14 @@ export const parseConfig = (
     manifests: get("manifests"),
     tokenAuthFile: get("tokenAuthFile"),
     auth: get("auth"),
+    kubeconfig: get("kubeconfig"),
+    tokenAudience: get("tokenAudience"),
+    authorizeProviders: get("authorizeProviders"),
+    tlsCertFile: get("tlsCertFile"),
+    tlsPrivateKeyFile: get("tlsPrivateKeyFile"),
+    shutdownDelay: get("shutdownDelay"),
+    shutdownGracePeriod: get("shutdownGracePeriod"),
+    podName: get<string>("podName") ?? hostname(),
     maxBodyBytes: get("maxBodyBytes"),
     defaultMaxTokens: get("defaultMaxTokens"),
     upstreamTimeout: get("upstreamTimeout"),
@@ -206,6 +280,9 @@ export const parseConfig = (
     logLevel: get("logLevel")
   }
   if (config.port > 65535) throw new ConfigError({ message: `--port must be at most 65535, got ${config.port}` })
+  if ((config.tlsCertFile === undefined) !== (config.tlsPrivateKeyFile === undefined)) {
+    throw new ConfigError({ message: "--tls-cert-file and --tls-private-key-file go together" })
+  }
   return config
 }
 

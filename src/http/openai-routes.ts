@@ -15,7 +15,8 @@ import { ProviderRegistry } from "../providers/registry.ts"
 import { noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
-import { awaitFirst, errorResponse, json, sse } from "./respond.ts"
+import { errorResponse, json } from "./respond.ts"
+import { awaitFirst, sse } from "./sse.ts"
 
 /** `X-Orka-Tools`: server-side tools are not offered yet, so both values mean a plain proxy. */
 const toolsHeader = (headers: Readonly<Record<string, string | undefined>>): Effect.Effect<void, GatewayError> => {

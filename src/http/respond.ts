@@ -1,5 +1,4 @@
-/** Responses every route shares: errors in the caller's dialect, JSON, and SSE streams. */
-import { Effect, Sink, Stream } from "effect"
+/** Responses every route shares: errors in the caller's dialect, and JSON. */
 import { HttpServerResponse } from "effect/http"
 import type { GatewayError } from "../errors.ts"
 import { errorEnvelope as openaiError } from "../dialect/openai/errors.ts"
@@ -12,18 +11,3 @@ export const errorResponse = (_dialect: Dialect, error: GatewayError): HttpServe
 }
 
 export const json = (body: unknown): HttpServerResponse.HttpServerResponse => HttpServerResponse.jsonUnsafe(body)
-
-export const sse = (frames: Stream.Stream<string>): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.stream(frames.pipe(Stream.encodeText), {
-    contentType: "text/event-stream",
-    headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-  })
-
-/**
- * Waits for a stream's first element before the response is committed, so a failure that happens
- * before any output (upstream 429 after retries, bad key…) still gets a real HTTP status instead of
- * a 200 followed by an error event. The rest of the stream lives in the request's scope.
- */
-export const awaitFirst = <A, E>(stream: Stream.Stream<A, E>) =>
-  Effect.map(Stream.peel(stream, Sink.head<A>()), ([first, rest]) =>
-    first._tag === "Some" ? Stream.concat(Stream.succeed(first.value), rest) : rest)

@@ -1,0 +1,18 @@
+/** Server-sent event responses. */
+import { Effect, Sink, Stream } from "effect"
+import { HttpServerResponse } from "effect/http"
+
+export const sse = (frames: Stream.Stream<string>): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.stream(frames.pipe(Stream.encodeText), {
+    contentType: "text/event-stream",
+    headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+  })
+
+/**
+ * Waits for a stream's first element before the response is committed, so a failure that happens
+ * before any output (upstream 429 after retries, bad key…) still gets a real HTTP status instead of
+ * a 200 followed by an error event. The rest of the stream lives in the request's scope.
+ */
+export const awaitFirst = <A, E>(stream: Stream.Stream<A, E>) =>
+  Effect.map(Stream.peel(stream, Sink.head<A>()), ([first, rest]) =>
+    first._tag === "Some" ? Stream.concat(Stream.succeed(first.value), rest) : rest)
