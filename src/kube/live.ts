@@ -1,0 +1,105 @@
+/**
+ * Cluster mode: the KubeClient caches filled by informers (list, then watch from the last
+ * resourceVersion; a 410 re-lists). An informer that fails is restarted with backoff while its cache
+ * keeps serving; only a cache that never synced keeps the gateway unready.
+ */
+import { KubeConfig, makeInformer, ADD, DELETE, ERROR, UPDATE, CoreV1Api, CustomObjectsApi, type KubernetesObject } from "@kubernetes/client-node"
+import { Effect, Layer, Metric } from "effect"
+import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
+import { KubeClient, type KubeObject } from "./client.ts"
+import { makeMemoryCache, type MemoryCache } from "./memory-cache.ts"
+import { Group, Version } from "./resources.ts"
+
+export const watchErrors = Metric.counter("orka_kube_watch_errors_total", {
+  description: "Kubernetes list/watch failures (the cached objects keep serving)",
+  incremental: true
+})
+
+export const loadKubeConfig = (config: Pick<GatewayConfigShape, "kubeconfig">): KubeConfig => {
+  const kc = new KubeConfig()
+  if (config.kubeconfig !== undefined) kc.loadFromFile(config.kubeconfig)
+  else kc.loadFromDefault()
+  return kc
+}
+
+interface Watched {
+  readonly resource: string
+  readonly path: string
+  readonly list: () => Promise<{ items: Array<KubernetesObject>; metadata?: { resourceVersion?: string } }>
+}
+
+const retryDelays = [500, 1000, 2000, 4000, 8000, 15000, 30000]
+
+/** Runs one informer into `target` for the life of the layer. */
+const runInformer = (kc: KubeConfig, watched: Watched, target: MemoryCache) =>
+  Effect.gen(function*() {
+    let listed = false
+    const informer = makeInformer(kc, watched.path, async () => {
+      const list = await watched.list()
+      listed = true
+      return list
+    })
+    const services = yield* Effect.context<never>()
+    const run = Effect.runForkWith(services)
+    const sync = () => run(target.replace(informer.list() as ReadonlyArray<KubeObject>))
+    let failures = 0
+    let restart: ReturnType<typeof setTimeout> | undefined
+
+    const start = () => {
+      void informer.start().then(() => {
+        // start() also resolves after a failed list: only a list that answered marks the cache synced.
+        if (listed) {
+          failures = 0
+          sync()
+        }
+      })
+    }
+    for (const verb of [ADD, UPDATE, DELETE] as const) informer.on(verb, sync)
+    informer.on(ERROR, (error) => {
+      const delay = retryDelays[Math.min(failures++, retryDelays.length - 1)]!
+      run(Effect.logWarning("kubernetes watch failed; cached objects keep serving").pipe(
+        Effect.annotateLogs({ resource: watched.resource, error: describe(error), retry_in_ms: delay }),
+        Effect.andThen(Metric.update(Metric.withAttributes(watchErrors, { resource: watched.resource }), 1))
+      ))
+      clearTimeout(restart)
+      restart = setTimeout(start, delay)
+    })
+    yield* Effect.acquireRelease(
+      Effect.sync(start),
+      () => Effect.promise(() => {
+        clearTimeout(restart)
+        return informer.stop()
+      })
+    )
+  })
+
+const describe = (error: unknown): string => {
+  if (error instanceof Error) return error.message.split("\n")[0] ?? error.name
+  const status = (error as { code?: unknown; statusCode?: unknown } | undefined)
+  return `status ${String(status?.code ?? status?.statusCode ?? "unknown")}`
+}
+
+export const layer = Layer.effect(
+  KubeClient,
+  Effect.gen(function*() {
+    const config = yield* GatewayConfig
+    const kc = loadKubeConfig(config)
+    const ns = config.namespace
+    const core = kc.makeApiClient(CoreV1Api)
+    const custom = kc.makeApiClient(CustomObjectsApi)
+    const providers = yield* makeMemoryCache
+    const secrets = yield* makeMemoryCache
+
+    yield* runInformer(kc, {
+      resource: "providers",
+      path: `/apis/${Group}/${Version}/namespaces/${ns}/providers`,
+      list: () => custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: "providers" })
+    }, providers)
+    yield* runInformer(kc, {
+      resource: "secrets",
+      path: `/api/v1/namespaces/${ns}/secrets`,
+      list: () => core.listNamespacedSecret({ namespace: ns }) as never
+    }, secrets)
+    return KubeClient.of({ providers: providers.cache, secrets: secrets.cache })
+  })
+)
