@@ -1,31 +1,51 @@
 /**
  * The gateway as layers: routes over the services, each service from config. `main.ts` serves it on
  * the configured address; tests serve the same layers on a loopback port with fakes swapped in.
+ *
+ * Local mode (--manifests): Providers and Secrets from files, static tokens, every caller allowed.
+ * Cluster mode: informers, TokenReview + SubjectAccessReview, Provider status by the leader.
  */
-import { NodeHttpServer } from "@effect/platform-node"
 import { Layer } from "effect"
 import { HttpRouter } from "effect/http"
-import { createServer } from "node:http"
+import { PrometheusMetrics } from "effect/observability"
 import { Authenticator } from "./auth/auth.ts"
+import { Authorizer } from "./auth/authorizer.ts"
 import * as TokenFile from "./auth/token-file.ts"
+import * as TokenReview from "./auth/token-review.ts"
 import { ConfigError, GatewayConfig, type GatewayConfigShape } from "./config.ts"
 import { AccessLog } from "./http/access-log.ts"
 import { FallbackRoutes } from "./http/fallback.ts"
 import { HealthRoutes, Lifecycle } from "./http/health.ts"
 import { OpenAIRoutes } from "./http/openai-routes.ts"
 import type { KubeClient } from "./kube/client.ts"
+import * as LiveKube from "./kube/live.ts"
+import * as LiveApi from "./kube/live-api.ts"
 import * as Manifests from "./kube/manifests.ts"
+import * as ProviderStatus from "./kube/provider-status.ts"
 import { Backends } from "./llm/backends.ts"
 import { Upstream } from "./llm/upstream.ts"
 import * as Log from "./log.ts"
+import { makeProviderHealth, ProviderHealth } from "./providers/health.ts"
 import { ProviderRegistry } from "./providers/registry.ts"
 
-export const Routes = Layer.mergeAll(OpenAIRoutes, HealthRoutes, FallbackRoutes, AccessLog)
+export const Routes = Layer.mergeAll(
+  OpenAIRoutes,
+  HealthRoutes,
+  PrometheusMetrics.layerHttp({ path: "/metrics" }),
+  FallbackRoutes,
+  AccessLog
+)
 
-export interface AppParts {
-  readonly config: GatewayConfigShape
+/** What differs between local mode, cluster mode and tests. */
+export interface ModeLayers {
   readonly kube: Layer.Layer<KubeClient, unknown, GatewayConfig>
-  readonly auth: Layer.Layer<Authenticator, unknown>
+  readonly access: Layer.Layer<Authenticator | Authorizer, unknown, GatewayConfig>
+  /** work that runs beside the server (Provider status), given the registry */
+  readonly background: Layer.Layer<never, unknown, GatewayConfig | KubeClient | ProviderRegistry>
+}
+
+export interface AppParts extends ModeLayers {
+  readonly config: GatewayConfigShape
   readonly lifecycle: { draining: boolean }
   /** defaults to the undici-backed Upstream */
   readonly upstream?: Layer.Layer<Upstream, never, GatewayConfig>
@@ -33,14 +53,15 @@ export interface AppParts {
 
 /** Everything but the socket: the result still needs an `HttpServer`. */
 export const appLayer = (parts: AppParts) => {
-  const configLayer = GatewayConfig.layer(parts.config)
-  const upstream = (parts.upstream ?? Upstream.layer).pipe(Layer.provide(configLayer))
+  const base = Layer.mergeAll(GatewayConfig.layer(parts.config), Layer.effect(ProviderHealth, makeProviderHealth))
+  const kube = parts.kube.pipe(Layer.provideMerge(base))
+  const registry = ProviderRegistry.layer.pipe(Layer.provideMerge(kube))
+  const upstream = (parts.upstream ?? Upstream.layer).pipe(Layer.provide(base))
   const services = Layer.mergeAll(
-    ProviderRegistry.layer.pipe(Layer.provide(parts.kube), Layer.provide(configLayer)),
-    Backends.layer.pipe(Layer.provide(upstream), Layer.provide(configLayer)),
-    upstream,
-    parts.auth,
-    configLayer,
+    registry,
+    Backends.layer.pipe(Layer.provideMerge(upstream), Layer.provide(base)),
+    parts.access.pipe(Layer.provide(base)),
+    parts.background.pipe(Layer.provide(registry)),
     Layer.succeed(Lifecycle, parts.lifecycle)
   )
   return HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
@@ -49,28 +70,33 @@ export const appLayer = (parts: AppParts) => {
   )
 }
 
-/** How the caller is authenticated, from config; refuses unsafe combinations. */
-export const authLayer = (config: GatewayConfigShape): Layer.Layer<Authenticator, unknown> => {
-  if (config.tokenAuthFile !== undefined) return TokenFile.layer(config.tokenAuthFile)
-  if (config.auth === "none") return Authenticator.layerNone
-  if (config.manifests !== undefined) {
+export const localMode = (config: GatewayConfigShape): ModeLayers => {
+  const authenticator = config.tokenAuthFile !== undefined
+    ? TokenFile.layer(config.tokenAuthFile)
+    : config.auth === "none"
+    ? Authenticator.layerNone
+    : undefined
+  if (authenticator === undefined) {
     throw new ConfigError({
       message: "local mode (--manifests) needs --token-auth-file FILE, or --auth none to accept requests without a token"
     })
   }
-  throw new ConfigError({ message: "no cluster connection is configured: pass --manifests PATH (local mode)" })
+  return { kube: Manifests.layer, access: Layer.merge(authenticator, Authorizer.layerAllowAll), background: Layer.empty }
 }
 
-export const kubeLayer = (config: GatewayConfigShape): Layer.Layer<KubeClient, unknown, GatewayConfig> => {
-  if (config.manifests !== undefined) return Manifests.layer
-  throw new ConfigError({ message: "no cluster connection is configured: pass --manifests PATH (local mode)" })
+export const clusterMode = (config: GatewayConfigShape): ModeLayers => {
+  const api = LiveApi.layer
+  const authenticator = config.tokenAuthFile !== undefined
+    ? TokenFile.layer(config.tokenAuthFile)
+    : config.auth === "none"
+    ? Authenticator.layerNone
+    : TokenReview.layer
+  return {
+    kube: LiveKube.layer,
+    access: Layer.merge(authenticator, Authorizer.layerSubjectAccessReview).pipe(Layer.provide(api)),
+    background: ProviderStatus.layer.pipe(Layer.provide(api))
+  }
 }
 
-export const serverLayer = (config: GatewayConfigShape, lifecycle: { draining: boolean }) =>
-  appLayer({ config, kube: kubeLayer(config), auth: authLayer(config), lifecycle }).pipe(
-    Layer.provide(NodeHttpServer.layer(createServer, {
-      host: config.host,
-      port: config.port,
-      gracefulShutdownTimeout: "30 seconds"
-    }))
-  )
+export const modeFor = (config: GatewayConfigShape): ModeLayers =>
+  config.manifests !== undefined ? localMode(config) : clusterMode(config)

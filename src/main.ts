@@ -1,11 +1,12 @@
 /**
  * `orka-gateway serve [flags]`: flags and env → config → layers → listening socket.
- * SIGTERM/SIGINT: readiness fails at once, in-flight requests finish, then the process exits 0.
+ * SIGTERM/SIGINT: readiness turns 503 at once; after --shutdown-delay the listener closes; in-flight
+ * requests get up to --shutdown-grace-period to finish; then the process exits 0.
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer } from "effect"
-import { serverLayer } from "./app.ts"
+import { Effect, Exit, Fiber, Layer } from "effect"
+import { appLayer, modeFor } from "./app.ts"
 import { ConfigError, type GatewayConfigShape, parseConfig, usage } from "./config.ts"
+import { socketLayer } from "./server.ts"
 
 const fail = (message: string): never => {
   process.stderr.write(`orka-gateway: ${message}\n`)
@@ -23,26 +24,37 @@ if (args.includes("--help") || args.includes("-h")) {
   process.exit(0)
 }
 
-let config: GatewayConfigShape
-let server: ReturnType<typeof serverLayer>
 const lifecycle = { draining: false }
-try {
-  config = parseConfig(args, process.env)
-  server = serverLayer(config, lifecycle)
-} catch (e) {
-  fail(e instanceof ConfigError ? e.message : String(e))
+const build = (): { config: GatewayConfigShape; server: Layer.Layer<never, unknown> } => {
+  try {
+    const config = parseConfig(args, process.env)
+    const app = appLayer({ config, lifecycle, ...modeFor(config) }).pipe(Layer.provide(socketLayer(config)))
+    const listening = Effect.logInfo("listening").pipe(Effect.annotateLogs({
+      address: `${config.tlsCertFile === undefined ? "http" : "https"}://${config.host}:${config.port}`,
+      namespace: config.namespace,
+      mode: config.manifests === undefined ? "cluster" : "local"
+    }))
+    return { config, server: Layer.merge(app, Layer.effectDiscard(listening)) }
+  } catch (e) {
+    return fail(e instanceof ConfigError ? e.message : String(e))
+  }
 }
+const { config, server } = build()
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void (lifecycle.draining = true))
+const main = Effect.runFork(Layer.launch(server))
 
-const listening = Effect.logInfo("listening").pipe(Effect.annotateLogs({
-  address: `http://${config!.host}:${config!.port}`,
-  namespace: config!.namespace,
-  mode: config!.manifests === undefined ? "cluster" : `manifests ${config!.manifests}`
-}))
+let stopping = false
+const shutdown = () => {
+  if (stopping) return
+  stopping = true
+  lifecycle.draining = true
+  setTimeout(() => void Effect.runFork(Fiber.interrupt(main)), config.shutdownDelay)
+}
+process.on("SIGTERM", shutdown)
+process.on("SIGINT", shutdown)
 
-NodeRuntime.runMain(Layer.launch(Layer.merge(server!, Layer.effectDiscard(listening))), {
-  // A signal-driven shutdown is the normal way to stop: exit 0, not 130.
-  teardown: (exit, onExit) =>
-    onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1)
+main.addObserver((exit) => {
+  if (Exit.isSuccess(exit) || stopping) process.exit(0)
+  process.stderr.write(`orka-gateway: ${Exit.isFailure(exit) ? String(exit.cause).split("\n")[0] : "stopped"}\n`)
+  process.exit(1)
 })

@@ -2,6 +2,7 @@
 import { Effect, Stream } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Authenticator } from "../auth/auth.ts"
+import { Authorizer, chatAccess, listModelsAccess, providerAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import { decodeChatRequest } from "../dialect/openai/request.ts"
 import { encodeCompletion } from "../dialect/openai/response.ts"
@@ -34,15 +35,18 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const backends = yield* Backends
   const upstream = yield* Upstream
   const auth = yield* Authenticator
+  const authz = yield* Authorizer
 
   const chatCompletions = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const identity = yield* authenticate(auth, request)
     noteRequest(request, { user: identity.user })
+    yield* authz.authorize(identity, chatAccess(config.namespace))
     yield* toolsHeader(request.headers)
     const body = yield* readJsonBody(config.maxBodyBytes)
     const decoded = yield* decodeChatRequest(body)
     const { model, provider } = yield* registry.resolve(decoded.model)
+    if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
     noteRequest(request, { provider: provider.name, model, stream: decoded.stream })
     const meta = { model: decoded.model, created: nowSeconds(), includeUsage: decoded.includeUsage }
 
@@ -70,6 +74,7 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const request = yield* HttpServerRequest.HttpServerRequest
     const identity = yield* authenticate(auth, request)
     noteRequest(request, { user: identity.user })
+    yield* authz.authorize(identity, listModelsAccess(config.namespace))
     return json({
       object: "list",
       data: registry.models().map(({ id, provider }) => ({

@@ -12,6 +12,7 @@ import { Sse } from "effect/encoding"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError } from "../errors.ts"
+import { ProviderHealth } from "../providers/health.ts"
 
 export interface UpstreamCall {
   /** the Provider's name, used in error messages */
@@ -98,6 +99,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
   static readonly make = Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const config = yield* GatewayConfig
+    const health = yield* ProviderHealth
 
     const attempt = (call: UpstreamCall): Effect.Effect<HttpClientResponse.HttpClientResponse, Failure> => {
       const request = HttpClientRequest.post(call.url).pipe(
@@ -119,7 +121,11 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
             error: gatewayError("api_error", `could not reach provider ${call.provider}: ${e.reason._tag === "TransportError" ? transportDetail(e.reason.cause) : e.reason._tag}`, { status: 502 })
           })),
         Effect.flatMap((response) => {
-          if (response.status >= 200 && response.status < 300) return Effect.succeed(response)
+          if (response.status >= 200 && response.status < 300) {
+            health.succeeded(call.provider)
+            return Effect.succeed(response)
+          }
+          if (response.status === 401 || response.status === 403) health.authFailed(call.provider, response.status)
           return response.text.pipe(
             Effect.map((t) => t.slice(0, errorBodyLimit)),
             Effect.orElseSucceed(() => ""),

@@ -27,12 +27,12 @@ export const fakeKubeLayer = (initial: ReadonlyArray<KubeObject> = []) => {
   return Layer.provideMerge(client, handle)
 }
 
-export const provider = (name: string, spec: Record<string, unknown>, namespace = "default"): KubeObject & { spec: unknown } => ({
+export const provider = (name: string, spec: Record<string, unknown>, namespace = "default"): KubeObject => ({
   apiVersion: "core.orka.ai/v1alpha1",
   kind: "Provider",
-  metadata: { name, namespace, creationTimestamp: "2026-01-01T00:00:00Z" } as KubeObject["metadata"],
+  metadata: { name, namespace, creationTimestamp: "2026-01-01T00:00:00Z" },
   spec
-})
+} as KubeObject)
 
 export const secret = (name: string, data: Record<string, string>, namespace = "default"): KubeObject => ({
   apiVersion: "v1",

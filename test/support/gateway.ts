@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { appLayer, authLayer, kubeLayer } from "../../src/app.ts"
+import { appLayer, type ModeLayers, localMode } from "../../src/app.ts"
 import { type GatewayConfigShape, testConfig } from "../../src/config.ts"
 
 export const demoToken = "test-token-1"
@@ -28,6 +28,8 @@ export interface RunningGateway {
 export const startGateway = async (options: {
   readonly manifests: Record<string, string>
   readonly config?: Partial<GatewayConfigShape>
+  /** replaces parts of local mode, e.g. cluster-mode auth against a fake API server */
+  readonly mode?: (config: GatewayConfigShape) => Partial<ModeLayers>
 }): Promise<RunningGateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-gw-"))
   const manifestsDir = join(dir, "manifests")
@@ -44,13 +46,14 @@ export const startGateway = async (options: {
     ...options.config
   })
   const lifecycle = { draining: false }
-  const layer = appLayer({ config, kube: kubeLayer(config), auth: authLayer(config), lifecycle }).pipe(
+  const mode = { ...localMode(config), ...options.mode?.(config) }
+  const layer = appLayer({ config, lifecycle, ...mode }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
   )
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const address = Context.get(context, HttpServer.HttpServer).address
-  if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  if (address._tag === "UnixPathAddress") throw new Error("expected a TCP address")
   const url = `http://127.0.0.1:${address.port}`
   return {
     url,

@@ -1,0 +1,56 @@
+/**
+ * Leader election on a coordination.k8s.io Lease, so that one replica writes Provider status.
+ * A replica takes the Lease when it is free or expired, renews it while it holds it, and gives it up
+ * on shutdown; losing a write race (409) simply means someone else leads.
+ */
+import { Effect, Ref, Schedule, type Scope } from "effect"
+import type { KubeApiShape } from "./api.ts"
+
+export interface LeaderOptions {
+  readonly namespace: string
+  readonly leaseName: string
+  readonly identity: string
+  readonly durationSeconds: number
+  readonly renewEvery: number
+}
+
+export interface Leadership {
+  readonly isLeader: Effect.Effect<boolean>
+}
+
+export const electLeader = (
+  api: KubeApiShape,
+  options: LeaderOptions
+): Effect.Effect<Leadership, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const leading = yield* Ref.make(false)
+
+    const attempt = Effect.gen(function*() {
+      const lease = yield* api.getLease(options.namespace, options.leaseName)
+      const expired = lease === undefined || lease.holder === undefined || lease.holder === "" ||
+        lease.renewedAt + lease.durationSeconds * 1000 < Date.now()
+      if (lease !== undefined && lease.holder !== options.identity && !expired) return false
+      yield* api.writeLease(options.namespace, options.leaseName, options.identity, options.durationSeconds, lease)
+      return true
+    }).pipe(Effect.catch(() => Effect.succeed(false)))
+
+    yield* attempt.pipe(
+      Effect.flatMap((won) => Ref.set(leading, won)),
+      Effect.repeat(Schedule.spaced(options.renewEvery)),
+      Effect.forkScoped
+    )
+    // Hand the Lease over at once on shutdown instead of letting it expire.
+    yield* Effect.addFinalizer(() =>
+      Ref.get(leading).pipe(Effect.flatMap((leader) =>
+        leader
+          ? api.getLease(options.namespace, options.leaseName).pipe(
+            Effect.flatMap((lease) => lease?.holder === options.identity
+              ? api.writeLease(options.namespace, options.leaseName, "", options.durationSeconds, lease)
+              : Effect.void),
+            Effect.ignore
+          )
+          : Effect.void
+      ))
+    )
+    return { isLeader: Ref.get(leading) }
+  })

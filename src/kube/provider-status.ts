@@ -1,0 +1,114 @@
+/**
+ * Keeps each Provider's status honest, in Orka's shape (`ready`, `lastValidated`, `message`,
+ * `conditions[Ready]`), written through the status subresource by the leader only, and only when
+ * what it would write differs from what the object already says.
+ */
+import { Effect, Layer, Schedule, Stream } from "effect"
+import { GatewayConfig } from "../config.ts"
+import { ProviderHealth } from "../providers/health.ts"
+import { ProviderRegistry, type RegistrySnapshot } from "../providers/registry.ts"
+import { KubeApi } from "./api.ts"
+import { KubeClient, type KubeObject } from "./client.ts"
+import { electLeader } from "./leader.ts"
+
+export interface ReadyCondition {
+  readonly status: "True" | "False"
+  readonly reason: string
+  readonly message: string
+}
+
+interface ObservedStatus {
+  readonly ready?: boolean
+  readonly message?: string
+  readonly conditions?: ReadonlyArray<{ type?: string; status?: string; reason?: string; message?: string; lastTransitionTime?: string }>
+}
+
+/** What the Ready condition of `name` should say. */
+export const readyCondition = (
+  name: string,
+  snapshot: RegistrySnapshot,
+  authFailures: ReadonlyMap<string, { readonly status: number }>
+): ReadyCondition | undefined => {
+  const broken = snapshot.notReady.get(name)
+  if (broken !== undefined) return { status: "False", reason: broken.reason, message: broken.message }
+  if (!snapshot.ready.has(name)) return undefined
+  const failure = authFailures.get(name)
+  if (failure !== undefined) {
+    return {
+      status: "False",
+      reason: "UpstreamAuthFailed",
+      message: `the provider rejected the gateway's API key (HTTP ${failure.status}); check the Secret`
+    }
+  }
+  return { status: "True", reason: "Ready", message: "Provider is ready" }
+}
+
+/** The status to merge-patch, or undefined when the object already says this. */
+export const statusPatch = (
+  observed: ObservedStatus | undefined,
+  want: ReadyCondition,
+  generation: number | undefined,
+  now: string
+): Record<string, unknown> | undefined => {
+  const current = observed?.conditions?.find((c) => c.type === "Ready")
+  const same = current?.status === want.status && current.reason === want.reason && current.message === want.message &&
+    observed?.ready === (want.status === "True") && observed.message === want.message
+  if (same) return undefined
+  const transitioned = current?.status !== want.status
+  const others = (observed?.conditions ?? []).filter((c) => c.type !== "Ready")
+  return {
+    ready: want.status === "True",
+    message: want.message,
+    lastValidated: now,
+    conditions: [...others, {
+      type: "Ready",
+      status: want.status,
+      reason: want.reason,
+      message: want.message,
+      lastTransitionTime: transitioned || current?.lastTransitionTime === undefined ? now : current.lastTransitionTime,
+      ...(generation === undefined ? {} : { observedGeneration: generation })
+    }]
+  }
+}
+
+export const leaseName = "orka-gateway-leader"
+
+/** Runs for the life of the layer: elects a leader, and the leader reconciles on every change. */
+export const layer = Layer.effectDiscard(Effect.gen(function*() {
+  const api = yield* KubeApi
+  const kube = yield* KubeClient
+  const registry = yield* ProviderRegistry
+  const health = yield* ProviderHealth
+  const config = yield* GatewayConfig
+  const leadership = yield* electLeader(api, {
+    namespace: config.namespace,
+    leaseName,
+    identity: config.podName,
+    durationSeconds: 15,
+    renewEvery: 5_000
+  })
+
+  const reconcile = Effect.gen(function*() {
+    if (!(yield* leadership.isLeader)) return
+    const snapshot = registry.snapshot()
+    const now = new Date().toISOString()
+    for (const object of kube.providers.items() as ReadonlyArray<KubeObject & { status?: ObservedStatus; metadata?: { generation?: number } }>) {
+      const name = object.metadata?.name
+      if (name === undefined) continue
+      const want = readyCondition(name, snapshot, health.authFailures())
+      if (want === undefined) continue
+      const patch = statusPatch(object.status, want, object.metadata?.generation, now)
+      if (patch === undefined) continue
+      yield* api.patchProviderStatus(object.metadata?.namespace ?? config.namespace, name, patch).pipe(
+        Effect.tap(() => Effect.logInfo("provider status written").pipe(Effect.annotateLogs({ provider: name, ready: want.status, reason: want.reason }))),
+        Effect.catch((e) => Effect.logWarning("provider status not written").pipe(Effect.annotateLogs({ provider: name, error: e.message })))
+      )
+    }
+  })
+
+  // Changes trigger a reconcile; a periodic one covers a leadership change and lost writes.
+  yield* registry.synced.pipe(Effect.andThen(Stream.mergeAll([kube.providers.changes, kube.secrets.changes, health.changes, Stream.fromSchedule(Schedule.spaced("10 seconds")).pipe(Stream.as(undefined))], { concurrency: "unbounded" }).pipe(
+    Stream.debounce("200 millis"),
+    Stream.runForEach(() => reconcile)
+  )), Effect.forkScoped)
+}))
