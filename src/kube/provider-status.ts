@@ -88,6 +88,14 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     renewEvery: 5_000
   })
 
+  // What was last written per Provider: the watch echoes a write back a moment later, and until then
+  // the cached object still shows the old status.
+  const written = new Map<string, { readonly condition: string; readonly at: number }>()
+  const recentlyWritten = (name: string, want: ReadyCondition) => {
+    const last = written.get(name)
+    return last !== undefined && last.condition === JSON.stringify(want) && Date.now() - last.at < 30_000
+  }
+
   const reconcile = Effect.gen(function*() {
     if (!(yield* leadership.isLeader)) return
     const snapshot = registry.snapshot()
@@ -98,8 +106,9 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       const want = readyCondition(name, snapshot, health.authFailures())
       if (want === undefined) continue
       const patch = statusPatch(object.status, want, object.metadata?.generation, now)
-      if (patch === undefined) continue
+      if (patch === undefined || recentlyWritten(name, want)) continue
       yield* api.patchProviderStatus(object.metadata?.namespace ?? config.namespace, name, patch).pipe(
+        Effect.tap(() => Effect.sync(() => written.set(name, { condition: JSON.stringify(want), at: Date.now() }))),
         Effect.tap(() => Effect.logInfo("provider status written").pipe(Effect.annotateLogs({ provider: name, ready: want.status, reason: want.reason }))),
         Effect.catch((e) => Effect.logWarning("provider status not written").pipe(Effect.annotateLogs({ provider: name, error: e.message })))
       )
