@@ -7,12 +7,12 @@ import { GatewayConfig } from "../config.ts"
 import { decodeChatRequest } from "../dialect/openai/request.ts"
 import { encodeCompletion } from "../dialect/openai/response.ts"
 import { encodeStream, errorFrame } from "../dialect/openai/stream.ts"
-import { type GatewayError, invalidRequest } from "../errors.ts"
+import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
 import { Backends } from "../llm/backends.ts"
 import { openaiCompatibleTarget } from "../llm/openai.ts"
 import { forward, type RawAnswer, withModel } from "../llm/passthrough.ts"
 import { Upstream } from "../llm/upstream.ts"
-import { ProviderRegistry } from "../providers/registry.ts"
+import { type ListedModel, ProviderRegistry } from "../providers/registry.ts"
 import { noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
@@ -70,24 +70,36 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     return sse(encodeStream(events, meta))
   }).pipe(Effect.catchTag("GatewayError", (e) => Effect.succeed(errorResponse("openai", e))))
 
-  const listModels = Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const identity = yield* authenticate(auth, request)
-    noteRequest(request, { user: identity.user })
-    yield* authz.authorize(identity, listModelsAccess(config.namespace))
-    return json({
-      object: "list",
-      data: registry.models().map(({ id, provider }) => ({
-        id,
-        object: "model",
-        created: provider.createdAt === undefined ? 0 : Math.floor(Date.parse(provider.createdAt) / 1000),
-        owned_by: provider.name
-      }))
-    })
-  }).pipe(Effect.catchTag("GatewayError", (e) => Effect.succeed(errorResponse("openai", e))))
+  const modelEntry = ({ id, provider }: ListedModel) => ({
+    id,
+    object: "model",
+    created: provider.createdAt === undefined ? 0 : Math.floor(Date.parse(provider.createdAt) / 1000),
+    owned_by: provider.name
+  })
+
+  const modelsRoute = (answer: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError>) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const identity = yield* authenticate(auth, request)
+      noteRequest(request, { user: identity.user })
+      yield* authz.authorize(identity, listModelsAccess(config.namespace))
+      return yield* answer(request)
+    }).pipe(Effect.catchTag("GatewayError", (e) => Effect.succeed(errorResponse("openai", e))))
+
+  const listModels = modelsRoute(() => Effect.succeed(json({ object: "list", data: registry.models().map(modelEntry) })))
+
+  // Model ids contain "/" (provider/model), so the id is the rest of the path.
+  const retrieveModel = modelsRoute((request) => {
+    const id = decodeURIComponent((request.url.split("?")[0] ?? "").slice("/openai/v1/models/".length))
+    const found = registry.models().find((m) => m.id === id)
+    return found === undefined
+      ? Effect.fail(gatewayError("not_found", `model "${id}" is not served here; GET /openai/v1/models lists them`, { param: "model", code: "model_not_found" }))
+      : Effect.succeed(json(modelEntry(found)))
+  })
 
   yield* router.add("POST", "/openai/v1/chat/completions", chatCompletions)
   yield* router.add("GET", "/openai/v1/models", listModels)
+  yield* router.add("GET", "/openai/v1/models/*", retrieveModel)
 }))
 
 /**
