@@ -9,7 +9,7 @@ import { encodeCompletion } from "../dialect/openai/response.ts"
 import { encodeStream, errorFrame } from "../dialect/openai/stream.ts"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
 import { Backends } from "../llm/backends.ts"
-import { openaiCompatibleTarget } from "../llm/openai.ts"
+import { openaiCompatibleTarget } from "../llm/targets.ts"
 import { forward, type RawAnswer, withModel } from "../llm/passthrough.ts"
 import { Upstream } from "../llm/upstream.ts"
 import { type ListedModel, ProviderRegistry } from "../providers/registry.ts"
@@ -53,7 +53,7 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     if (provider.type === "openai" || provider.type === "azure-openai") {
       const answer = yield* forward(upstream, {
         provider: provider.name,
-        ...openaiCompatibleTarget(provider, model),
+        ...(yield* openaiCompatibleTarget(provider, model)),
         body: withModel(body as Record<string, unknown>, model)
       })
       if (!decoded.stream) return yield* collect(answer)
