@@ -14,6 +14,7 @@ import * as TokenFile from "./auth/token-file.ts"
 import * as TokenReview from "./auth/token-review.ts"
 import { ConfigError, GatewayConfig, type GatewayConfigShape } from "./config.ts"
 import { AccessLog } from "./http/access-log.ts"
+import { AnthropicRoutes } from "./http/anthropic-routes.ts"
 import { FallbackRoutes } from "./http/fallback.ts"
 import { HealthRoutes, Lifecycle } from "./http/health.ts"
 import { OpenAIRoutes } from "./http/openai-routes.ts"
@@ -30,6 +31,7 @@ import { ProviderRegistry } from "./providers/registry.ts"
 
 export const Routes = Layer.mergeAll(
   OpenAIRoutes,
+  AnthropicRoutes,
   HealthRoutes,
   PrometheusMetrics.layerHttp({ path: "/metrics" }),
   FallbackRoutes,

@@ -1,6 +1,7 @@
 /**
- * Every request no route takes gets a JSON error in the OpenAI envelope: a client calling an
- * endpoint the gateway does not serve fails clearly instead of parsing HTML or an empty 200.
+ * Every request no route takes gets a JSON error, in the Anthropic envelope under /anthropic/ and the
+ * OpenAI one elsewhere: a client calling an endpoint the gateway does not serve fails clearly instead
+ * of parsing HTML or an empty 200.
  */
 import { Effect } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
@@ -10,6 +11,9 @@ import { errorResponse } from "./respond.ts"
 const served: ReadonlyArray<readonly [method: string, path: string]> = [
   ["POST", "/openai/v1/chat/completions"],
   ["GET", "/openai/v1/models"],
+  ["POST", "/anthropic/v1/messages"],
+  ["POST", "/anthropic/v1/messages/count_tokens"],
+  ["GET", "/anthropic/v1/models"],
   ["GET", "/healthz"],
   ["GET", "/readyz"]
 ]
@@ -24,17 +28,18 @@ export const FallbackRoutes = HttpRouter.use((router) =>
   router.add("*", "*", Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const path = request.url.split("?")[0] ?? request.url
+    const dialect = path.startsWith("/anthropic/") ? "anthropic" : "openai"
     const allowed = served.filter(([, p]) => p === path).map(([m]) => m)
     if (allowed.length > 0) {
-      return errorResponse("openai", gatewayError("invalid_request", `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`, {
+      return errorResponse(dialect, gatewayError("invalid_request", `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`, {
         status: 405,
         code: "method_not_allowed"
       }))
     }
     const moved = movedTo(path)
     const message = moved === undefined
-      ? `no route for ${request.method} ${path}: this gateway serves /openai/v1/chat/completions and /openai/v1/models`
+      ? `no route for ${request.method} ${path}: this gateway serves /openai/v1/chat/completions, /openai/v1/models, /anthropic/v1/messages and /anthropic/v1/models`
       : `${path} has moved: use ${moved}`
-    return errorResponse("openai", gatewayError("not_found", message, { code: "unknown_route" }))
+    return errorResponse(dialect, gatewayError("not_found", message, { code: "unknown_route" }))
   }))
 )

@@ -7,7 +7,7 @@ import { GatewayConfig } from "../config.ts"
 import { decodeChatRequest } from "../dialect/openai/request.ts"
 import { encodeCompletion } from "../dialect/openai/response.ts"
 import { encodeStream, errorFrame } from "../dialect/openai/stream.ts"
-import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
+import { type GatewayError, gatewayError } from "../errors.ts"
 import { Backends } from "../llm/backends.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"
 import { forward, type RawAnswer, withModel } from "../llm/passthrough.ts"
@@ -18,14 +18,7 @@ import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
 import { errorResponse, json } from "./respond.ts"
 import { awaitFirst, sse } from "./sse.ts"
-
-/** `X-Orka-Tools`: server-side tools are not offered yet, so both values mean a plain proxy. */
-const toolsHeader = (headers: Readonly<Record<string, string | undefined>>): Effect.Effect<void, GatewayError> => {
-  const value = headers["x-orka-tools"]?.trim().toLowerCase()
-  return value === undefined || value === "enabled" || value === "disabled"
-    ? Effect.void
-    : Effect.fail(invalidRequest(`X-Orka-Tools must be "enabled" or "disabled", got "${value}"`))
-}
+import { toolsHeader } from "./tools-header.ts"
 
 const nowSeconds = () => Math.floor(Date.now() / 1000)
 
