@@ -23,7 +23,7 @@ import { noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
 import { errorResponse, json } from "./respond.ts"
-import { awaitFirst, sse } from "./sse.ts"
+import { awaitFirst, relay, sse } from "./sse.ts"
 import { toolsHeader } from "./tools-header.ts"
 
 const clientHeaders = (request: HttpServerRequest.HttpServerRequest) => ({
@@ -68,7 +68,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
         body: withModel(body, model)
       })
       if (!decoded.stream) return yield* collect(answer)
-      return sse(answer.body.pipe(Stream.decodeText, Stream.catch((e) => Stream.succeed(errorFrame(e)))))
+      return relay(answer.body, errorFrame)
     }
     if (decoded.notes.length > 0) {
       yield* Effect.logInfo("request parts not sent to a non-Anthropic provider").pipe(

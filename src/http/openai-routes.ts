@@ -17,7 +17,7 @@ import { noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
 import { errorResponse, json } from "./respond.ts"
-import { awaitFirst, sse } from "./sse.ts"
+import { awaitFirst, relay, sse } from "./sse.ts"
 import { toolsHeader } from "./tools-header.ts"
 
 const nowSeconds = () => Math.floor(Date.now() / 1000)
@@ -50,10 +50,7 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
         body: withModel(body as Record<string, unknown>, model)
       })
       if (!decoded.stream) return yield* collect(answer)
-      return sse(answer.body.pipe(
-        Stream.decodeText,
-        Stream.catch((e) => Stream.succeed(errorFrame(e)))
-      ))
+      return relay(answer.body, errorFrame)
     }
 
     const backend = backends.forType(provider.type)
