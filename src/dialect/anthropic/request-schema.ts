@@ -1,0 +1,94 @@
+/**
+ * Effect Schemas of an Anthropic Messages request, in two layers.
+ *
+ * `MessagesRequest` checks the envelope and gives every content block, image source and tool only a
+ * string `type` (or, for tools, an optional one). The block shapes below are then checked one by one
+ * after dispatching on `type`, so an error names the field inside the block
+ * (`messages.2.content.0.text`) instead of "none of 20 union members matched", and a block type this
+ * code does not know yet is not an error at all: it still reaches Anthropic providers untouched.
+ *
+ * Every object keeps its unknown keys (`cache_control`, `citations`, fields newer than this code).
+ */
+import { Schema } from "effect"
+
+const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
+
+/** A JSON object with these fields checked and any others kept. */
+const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) => Schema.StructWithRest(Schema.Struct(fields), Rest)
+
+/** Any content block, image source or document source, before dispatching on its type. */
+export const Typed = open({ type: Schema.String })
+export type Typed = typeof Typed.Type
+
+export const Content = Schema.Union([Schema.String, Schema.Array(Typed)])
+export type Content = typeof Content.Type
+
+const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
+
+export const TextBlock = open({ type: Schema.Literal("text"), text: Schema.String })
+
+export const MessageParam = open({
+  role: Schema.Literals(["user", "assistant"]),
+  content: Content
+})
+
+/** A tool before dispatching: custom tools have no `type` (or `"custom"`), server tools a dated one. */
+export const ToolHead = open({ type: Schema.optionalKey(Schema.NullOr(Schema.String)) })
+
+export const ToolChoice = open({
+  type: Schema.Literals(["auto", "any", "tool", "none"]),
+  name: Schema.optionalKey(Schema.String),
+  disable_parallel_tool_use: Schema.optionalKey(Schema.Boolean)
+})
+
+export const Metadata = open({ user_id: Schema.optionalKey(Schema.NullOr(Schema.String)) })
+
+export const MessagesRequest = open({
+  model: Schema.String,
+  max_tokens: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  messages: Schema.Array(MessageParam).check(Schema.isMinLength(1, { message: "at least one message is required" })),
+  system: Schema.optionalKey(Schema.Union([Schema.String, Schema.Array(TextBlock)])),
+  stream: Schema.optionalKey(Schema.Boolean),
+  temperature: Schema.optionalKey(Schema.Finite),
+  top_p: Schema.optionalKey(Schema.Finite),
+  stop_sequences: Schema.optionalKey(Schema.Array(Schema.String)),
+  tools: Schema.optionalKey(Schema.Array(ToolHead)),
+  tool_choice: Schema.optionalKey(ToolChoice),
+  metadata: Schema.optionalKey(Metadata)
+})
+export type MessagesRequest = typeof MessagesRequest.Type
+
+/** The top-level fields the IR models; every other one goes to `extensions.anthropic`. */
+export const modeledFields: ReadonlySet<string> = new Set([
+  "model",
+  "max_tokens",
+  "messages",
+  "system",
+  "stream",
+  "temperature",
+  "top_p",
+  "stop_sequences",
+  "tools",
+  "tool_choice",
+  "metadata"
+])
+
+// The shapes of the blocks the IR can carry, checked after dispatching on `type`.
+
+export const ImageBlock = open({ source: Typed })
+export const Base64Source = open({ media_type: Schema.String, data: Schema.String })
+export const UrlSource = open({ url: Schema.String })
+export const DocumentBlock = open({ source: Typed, title: Schema.optionalKey(Schema.NullOr(Schema.String)) })
+export const TextSource = open({ data: Schema.String, media_type: Schema.optionalKey(Schema.String) })
+export const ToolUseBlock = open({ id: Schema.String, name: Schema.String, input: JsonObject })
+export const ToolResultBlock = open({
+  tool_use_id: Schema.String,
+  content: Schema.optionalKey(Content),
+  is_error: Schema.optionalKey(Schema.Boolean)
+})
+export const ThinkingBlock = open({ thinking: Schema.String, signature: Schema.optionalKey(Schema.String) })
+export const CustomTool = open({
+  name: Schema.String,
+  description: Schema.optionalKey(Schema.String),
+  input_schema: JsonObject
+})

@@ -1,0 +1,247 @@
+/**
+ * Decodes an Anthropic Messages request (what Claude Code and `@anthropic-ai/sdk` send to
+ * `POST /anthropic/v1/messages`) into the neutral conversation.
+ *
+ * A bad request fails like Anthropic's own API: a 400 naming the first field at fault
+ * (`max_tokens: Field required`, `messages.2.content.0.text: Field required`). Nothing a client sends
+ * is an error merely for being unknown: top-level fields the IR does not model go untouched to
+ * `extensions.anthropic`, and content blocks or tools that only Anthropic understands (server tools,
+ * redacted thinking, PDFs, block types newer than this code) are left out of the IR and listed in
+ * `notes`. Anthropic providers are sent the client's own body, so they lose nothing.
+ */
+import { Effect, Schema, SchemaIssue } from "effect"
+import { type GatewayError, invalidRequest } from "../../errors.ts"
+import type {
+  Conversation,
+  ImagePart,
+  Message,
+  Part,
+  TextPart,
+  ToolChoice,
+  ToolDefinition
+} from "../../ir/conversation.ts"
+import {
+  Base64Source,
+  type Content,
+  CustomTool,
+  DocumentBlock,
+  ImageBlock,
+  MessagesRequest,
+  modeledFields,
+  TextBlock,
+  TextSource,
+  ThinkingBlock,
+  ToolResultBlock,
+  ToolUseBlock,
+  type Typed,
+  UrlSource
+} from "./request-schema.ts"
+
+export interface DecodedMessagesRequest {
+  /** the model as the client sent it (`provider/model` or a bare model); the router resolves it */
+  readonly model: string
+  readonly stream: boolean
+  /** `conversation.model` is the same raw string until the router rewrites it */
+  readonly conversation: Conversation
+  /** what the IR could not carry, for the router to log when the provider is not Anthropic */
+  readonly notes: ReadonlyArray<string>
+}
+
+type Path = ReadonlyArray<string | number>
+
+const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1({
+  // Anthropic's wording for an absent field, which clients and people recognize
+  leafHook: (issue) => (issue._tag === "MissingKey" ? "Field required" : SchemaIssue.defaultLeafHook(issue))
+})
+
+const invalidAt = (at: Path, detail: Path, message: string): GatewayError => {
+  const param = [...at, ...detail].join(".")
+  return param === "" ? invalidRequest(`request body: ${message}`) : invalidRequest(`${param}: ${message}`, param)
+}
+
+const fromSchemaError = (at: Path) => (error: Schema.SchemaError): GatewayError => {
+  const first = formatIssue(error.issue).issues[0]
+  const detail = (first?.path ?? []).map((segment) =>
+    typeof segment === "object" ? String(segment.key) : String(segment))
+  return invalidAt(at, detail, first?.message ?? "invalid value")
+}
+
+const decodeAt = <T>(schema: Schema.Decoder<T>, at: Path, input: unknown): Effect.Effect<T, GatewayError> =>
+  Schema.decodeUnknownEffect(schema)(input).pipe(Effect.mapError(fromSchemaError(at)))
+
+const pathText = (path: Path) => path.join(".")
+
+/** Collects what is left out, so the router can say so in its log. */
+class Notes {
+  readonly items: Array<string> = []
+  leftOut(at: Path, what: string): undefined {
+    this.items.push(`${pathText(at)}: ${what} left out`)
+    return undefined
+  }
+}
+
+const decodeImage = Effect.fn(function*(block: Typed, at: Path, notes: Notes) {
+  const { source } = yield* decodeAt(ImageBlock, at, block)
+  const sourceAt = [...at, "source"]
+  switch (source.type) {
+    case "base64": {
+      const { data, media_type } = yield* decodeAt(Base64Source, sourceAt, source)
+      return { type: "image", source: { kind: "base64", mediaType: media_type, data } } satisfies ImagePart
+    }
+    case "url": {
+      const { url } = yield* decodeAt(UrlSource, sourceAt, source)
+      return { type: "image", source: { kind: "url", url } } satisfies ImagePart
+    }
+    default:
+      return notes.leftOut(at, `image with a "${source.type}" source (Anthropic only)`)
+  }
+})
+
+const decodeDocument = Effect.fn(function*(block: Typed, at: Path, notes: Notes) {
+  const { source, title } = yield* decodeAt(DocumentBlock, at, block)
+  if (source.type === "text") {
+    const { data } = yield* decodeAt(TextSource, [...at, "source"], source)
+    return { type: "text", text: data } satisfies TextPart
+  }
+  const mediaType = typeof source["media_type"] === "string" ? ` ${source["media_type"]}` : ""
+  const named = typeof title === "string" ? ` "${title}"` : ""
+  return notes.leftOut(at, `document${named} (${source.type}${mediaType}; Anthropic only)`)
+})
+
+/** Tool results carry text and images; other blocks inside them are noted. */
+const decodeToolResult = Effect.fn(function*(block: Typed, at: Path, notes: Notes) {
+  const { content, is_error, tool_use_id } = yield* decodeAt(ToolResultBlock, at, block)
+  const parts = content === undefined ? [] : yield* decodeContent(content, [...at, "content"], notes)
+  const carried = parts.filter((part): part is TextPart | ImagePart => part.type === "text" || part.type === "image")
+  parts.filter((part) => part.type !== "text" && part.type !== "image").forEach((part) =>
+    notes.leftOut([...at, "content"], `a ${part.type} inside a tool_result`))
+  return {
+    type: "tool_result",
+    callId: tool_use_id,
+    content: carried,
+    ...(is_error === undefined ? {} : { isError: is_error })
+  } satisfies Part
+})
+
+const decodeBlock = (block: Typed, at: Path, notes: Notes): Effect.Effect<Part | undefined, GatewayError> => {
+  switch (block.type) {
+    case "text":
+      return Effect.map(decodeAt(TextBlock, at, block), ({ text }) => ({ type: "text", text }))
+    case "image":
+      return decodeImage(block, at, notes)
+    case "document":
+      return decodeDocument(block, at, notes)
+    case "tool_use":
+      return Effect.map(decodeAt(ToolUseBlock, at, block), ({ id, input, name }) => ({
+        type: "tool_call",
+        id,
+        name,
+        arguments: JSON.stringify(input)
+      }))
+    case "tool_result":
+      return decodeToolResult(block, at, notes)
+    case "thinking":
+      return Effect.map(decodeAt(ThinkingBlock, at, block), ({ signature, thinking }) => ({
+        type: "thinking",
+        text: thinking,
+        ...(signature === undefined ? {} : { signature })
+      }))
+    default:
+      // redacted_thinking, server_tool_use, web_search_tool_result, mcp_tool_use, container_upload…
+      return Effect.succeed(notes.leftOut(at, `${block.type} block (Anthropic only)`))
+  }
+}
+
+const decodeContent = (content: Content, at: Path, notes: Notes): Effect.Effect<Array<Part>, GatewayError> =>
+  typeof content === "string"
+    ? Effect.succeed([{ type: "text", text: content }])
+    : Effect.map(
+      Effect.forEach(content, (block, i) => decodeBlock(block, [...at, i], notes)),
+      (parts) => parts.filter((part) => part !== undefined)
+    )
+
+const decodeMessages = Effect.fn(function*(request: MessagesRequest, notes: Notes) {
+  const messages: Array<Message> = []
+  for (const [i, message] of request.messages.entries()) {
+    const at = ["messages", i]
+    const content = yield* decodeContent(message.content, [...at, "content"], notes)
+    // A turn whose every block was left out would be an empty message, which providers reject.
+    if (content.length === 0 && message.content.length > 0) notes.leftOut(at, `${message.role} message (nothing left in it)`)
+    else messages.push({ role: message.role, content })
+  }
+  return messages
+})
+
+const decodeTools = Effect.fn(function*(request: MessagesRequest, notes: Notes) {
+  const tools: Array<ToolDefinition> = []
+  for (const [i, tool] of (request.tools ?? []).entries()) {
+    const at = ["tools", i]
+    if (tool.type === undefined || tool.type === null || tool.type === "custom") {
+      const { description, input_schema, name } = yield* decodeAt(CustomTool, at, tool)
+      tools.push({ name, parameters: input_schema, ...(description === undefined ? {} : { description }) })
+    } else {
+      const name = typeof tool["name"] === "string" ? `"${tool["name"]}" ` : ""
+      notes.leftOut(at, `server tool ${name}(${tool.type}; runs only on Anthropic)`)
+    }
+  }
+  return tools
+})
+
+const decodeToolChoice = (request: MessagesRequest): Effect.Effect<ToolChoice | undefined, GatewayError> => {
+  const choice = request.tool_choice
+  switch (choice?.type) {
+    case undefined:
+      return Effect.succeed(undefined)
+    case "auto":
+    case "none":
+      return Effect.succeed({ type: choice.type })
+    case "any":
+      return Effect.succeed({ type: "required" })
+    case "tool":
+      return choice.name === undefined
+        ? Effect.fail(invalidAt(["tool_choice", "name"], [], "Field required"))
+        : Effect.succeed({ type: "tool", name: choice.name })
+  }
+}
+
+const systemParts = (system: MessagesRequest["system"]): Array<TextPart> => {
+  if (system === undefined || system === "") return []
+  if (typeof system === "string") return [{ type: "text", text: system }]
+  return system.map(({ text }) => ({ type: "text", text }))
+}
+
+/** `metadata` is modeled only when it holds nothing but `user_id`. */
+const metadataIsModeled = (metadata: MessagesRequest["metadata"]) =>
+  metadata === undefined || Object.keys(metadata).every((key) => key === "user_id")
+
+const unmodeledFields = (request: MessagesRequest): Record<string, unknown> =>
+  Object.fromEntries(
+    Object.entries(request).filter(([key]) =>
+      !modeledFields.has(key) || (key === "metadata" && !metadataIsModeled(request.metadata)))
+  )
+
+export const decodeMessagesRequest = Effect.fn("decodeMessagesRequest")(function*(body: unknown) {
+  const request = yield* decodeAt(MessagesRequest, [], body)
+  const notes = new Notes()
+  const messages = yield* decodeMessages(request, notes)
+  const tools = yield* decodeTools(request, notes)
+  const toolChoice = yield* decodeToolChoice(request)
+  const anthropic = unmodeledFields(request)
+  const user = request.metadata?.user_id
+  const conversation: Conversation = {
+    model: request.model,
+    system: systemParts(request.system),
+    messages,
+    tools,
+    maxTokens: request.max_tokens,
+    ...(toolChoice === undefined ? {} : { toolChoice }),
+    ...(request.tool_choice?.disable_parallel_tool_use === true ? { parallelToolCalls: false } : {}),
+    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+    ...(request.top_p === undefined ? {} : { topP: request.top_p }),
+    ...(request.stop_sequences === undefined ? {} : { stop: request.stop_sequences }),
+    ...(typeof user === "string" ? { user } : {}),
+    extensions: Object.keys(anthropic).length === 0 ? {} : { anthropic }
+  }
+  const decoded: DecodedMessagesRequest = { model: request.model, stream: request.stream === true, conversation, notes: notes.items }
+  return decoded
+})
