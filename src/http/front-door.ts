@@ -1,0 +1,88 @@
+/**
+ * What both front doors do around their dialect: admit the caller (token → identity → permission),
+ * read and decode a chat request and resolve its model, and answer model-list requests.
+ */
+import { Effect, type Scope, Stream } from "effect"
+import { HttpServerRequest, HttpServerResponse } from "effect/http"
+import { Authenticator } from "../auth/auth.ts"
+import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess } from "../auth/authorizer.ts"
+import { GatewayConfig } from "../config.ts"
+import type { GatewayError } from "../errors.ts"
+import type { RawAnswer } from "../llm/passthrough.ts"
+import type { ResolvedProvider } from "../providers/provider.ts"
+import { ProviderRegistry } from "../providers/registry.ts"
+import { noteRequest } from "./access-log.ts"
+import { authenticate } from "./authenticate.ts"
+import { readJsonBody } from "./body.ts"
+import { type Dialect, errorResponse } from "./respond.ts"
+import { toolsHeader } from "./tools-header.ts"
+
+export interface AdmittedChat<D> {
+  readonly request: HttpServerRequest.HttpServerRequest
+  /** the client's JSON body, for pass-through */
+  readonly body: Readonly<Record<string, unknown>>
+  readonly decoded: D
+  readonly provider: ResolvedProvider
+  /** the model id to send upstream */
+  readonly model: string
+}
+
+type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError, HttpServerRequest.HttpServerRequest | Scope.Scope>
+
+export const makeFrontDoor = Effect.gen(function*() {
+  const config = yield* GatewayConfig
+  const registry = yield* ProviderRegistry
+  const auth = yield* Authenticator
+  const authz = yield* Authorizer
+
+  const admit = (request: HttpServerRequest.HttpServerRequest, check: AccessCheck) =>
+    Effect.gen(function*() {
+      const identity = yield* authenticate(auth, request)
+      noteRequest(request, { user: identity.user })
+      yield* authz.authorize(identity, check)
+      return identity
+    })
+
+  const admitChat = <D extends { readonly model: string; readonly stream: boolean }>(
+    decode: (body: unknown) => Effect.Effect<D, GatewayError>
+  ): Effect.Effect<AdmittedChat<D>, GatewayError, HttpServerRequest.HttpServerRequest> =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const identity = yield* admit(request, chatAccess(config.namespace))
+      yield* toolsHeader(request.headers)
+      const body = yield* readJsonBody(config.maxBodyBytes)
+      const decoded = yield* decode(body)
+      const { model, provider } = yield* registry.resolve(decoded.model)
+      if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
+      noteRequest(request, { provider: provider.name, model, stream: decoded.stream })
+      return { request, body: body as Record<string, unknown>, decoded, provider, model }
+    })
+
+  /** A model-list route: the caller needs `list` on chats. */
+  const modelsRoute = (
+    answer: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError>
+  ): Handler =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      yield* admit(request, listModelsAccess(config.namespace))
+      return yield* answer(request)
+    })
+
+  return { admitChat, modelsRoute, registry }
+})
+
+/** Renders any GatewayError a handler fails with in the dialect's envelope. */
+export const inDialect = (dialect: Dialect) => (handler: Handler) =>
+  handler.pipe(Effect.catchTag("GatewayError", (e) => Effect.succeed(errorResponse(dialect, e))))
+
+/** The part of the path after `prefix`, URL-decoded (model ids contain "/"). */
+export const pathRest = (request: HttpServerRequest.HttpServerRequest, prefix: string): string =>
+  decodeURIComponent((request.url.split("?")[0] ?? "").slice(prefix.length))
+
+/**
+ * A non-streamed pass-through answer, read whole before the status is sent so that a connection
+ * that breaks mid-body becomes an error response rather than a truncated 200.
+ */
+export const collect = (answer: RawAnswer) =>
+  Effect.map(Stream.runCollect(answer.body), (chunks) =>
+    HttpServerResponse.uint8Array(Buffer.concat(chunks), { contentType: answer.contentType }))
