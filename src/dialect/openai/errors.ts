@@ -1,0 +1,38 @@
+/** The OpenAI error envelope: `{"error": {"message", "type", "param", "code"}}`. */
+import type { ErrorKind, GatewayError } from "../../errors.ts"
+
+const types: Record<ErrorKind, string> = {
+  invalid_request: "invalid_request_error",
+  authentication: "authentication_error",
+  permission: "permission_error",
+  not_found: "not_found_error",
+  request_too_large: "invalid_request_error",
+  rate_limit: "rate_limit_error",
+  api_error: "api_error",
+  overloaded: "overloaded_error",
+  timeout: "timeout_error"
+}
+
+const defaultCodes: Partial<Record<ErrorKind, string>> = {
+  request_too_large: "request_too_large",
+  rate_limit: "rate_limit_exceeded"
+}
+
+export const errorBody = (e: GatewayError) => ({
+  error: {
+    message: e.message,
+    type: types[e.kind],
+    param: e.param ?? null,
+    code: e.code ?? defaultCodes[e.kind] ?? null
+  }
+})
+
+export const errorEnvelope = (e: GatewayError): { status: number; body: object; headers: Record<string, string> } => ({
+  // 529 is Anthropic's own status; OpenAI clients know 503 for "overloaded".
+  status: e.status === 529 ? 503 : e.status,
+  body: errorBody(e),
+  headers: e.retryAfter === undefined ? {} : { "retry-after": String(e.retryAfter) }
+})
+
+/** A failure after the stream started: the `openai` SDKs raise an APIError for a chunk with `error`. */
+export const errorFrame = (e: GatewayError): string => `data: ${JSON.stringify(errorBody(e))}\n\n`

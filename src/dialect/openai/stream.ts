@@ -1,0 +1,85 @@
+/**
+ * The IR stream as OpenAI `chat.completion.chunk` server-sent events: a first chunk with the role,
+ * content and tool-call deltas (a call's id and name in its first delta, argument fragments after),
+ * one chunk with `finish_reason`, the usage chunk (`choices: []`) when the client asked for it, then
+ * `data: [DONE]`. A failure mid-way ends the stream with an error chunk and no `[DONE]`.
+ */
+import { Stream } from "effect"
+import { gatewayError, type GatewayError } from "../../errors.ts"
+import type { StreamEvent } from "../../ir/response.ts"
+import { errorFrame } from "./errors.ts"
+import { completionId, finishReason, usageJson } from "./response.ts"
+
+export { errorFrame }
+
+export interface StreamMeta {
+  readonly model: string
+  readonly created: number
+  readonly includeUsage: boolean
+}
+
+interface State {
+  readonly id: string
+  readonly finished: boolean
+}
+
+const frame = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
+
+export const encodeStream = (events: Stream.Stream<StreamEvent, GatewayError>, meta: StreamMeta): Stream.Stream<string> => {
+  const chunk = (id: string, delta: object, finish: string | null = null) => ({
+    id,
+    object: "chat.completion.chunk",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    // With include_usage, OpenAI sends `usage: null` on every chunk but the last.
+    ...(meta.includeUsage ? { usage: null } : {})
+  })
+
+  return events.pipe(
+    Stream.mapAccum(
+      (): State => ({ id: "", finished: false }),
+      (state, event): readonly [State, ReadonlyArray<string>] => {
+        switch (event.type) {
+          case "start": {
+            const id = completionId(event.id)
+            return [{ ...state, id }, [frame(chunk(id, { role: "assistant", content: "" }))]]
+          }
+          case "text":
+            return [state, event.text === "" ? [] : [frame(chunk(state.id, { content: event.text }))]]
+          case "thinking":
+            // Chat Completions has no place for reasoning text; it is not sent.
+            return [state, []]
+          case "tool_call_start":
+            return [state, [frame(chunk(state.id, {
+              tool_calls: [{ index: event.index, id: event.id, type: "function", function: { name: event.name, arguments: "" } }]
+            }))]]
+          case "tool_call_delta":
+            return [state, event.arguments === "" ? [] : [frame(chunk(state.id, {
+              tool_calls: [{ index: event.index, function: { arguments: event.arguments } }]
+            }))]]
+          case "finish": {
+            const frames = [frame(chunk(state.id, {}, finishReason(event.reason)))]
+            if (meta.includeUsage) {
+              frames.push(frame({
+                id: state.id,
+                object: "chat.completion.chunk",
+                created: meta.created,
+                model: meta.model,
+                choices: [],
+                usage: usageJson(event.usage)
+              }))
+            }
+            frames.push("data: [DONE]\n\n")
+            return [{ ...state, finished: true }, frames]
+          }
+        }
+      },
+      {
+        onHalt: (state) =>
+          state.finished ? [] : [errorFrame(gatewayError("api_error", "the provider's stream ended before the answer was complete", { status: 502 }))]
+      }
+    ),
+    Stream.catch((e: GatewayError) => Stream.succeed(errorFrame(e)))
+  )
+}
