@@ -6,6 +6,7 @@
 import { Effect, Exit, Fiber, Layer } from "effect"
 import { appLayer, modeFor } from "./app.ts"
 import { ConfigError, type GatewayConfigShape, parseConfig, usage } from "./config.ts"
+import * as Log from "./log.ts"
 import { socketLayer } from "./server.ts"
 
 const fail = (message: string): never => {
@@ -34,7 +35,7 @@ const build = (): { config: GatewayConfigShape; server: Layer.Layer<never, unkno
       namespace: config.namespace,
       mode: config.manifests === undefined ? "cluster" : "local"
     }))
-    return { config, server: Layer.merge(app, Layer.effectDiscard(listening)) }
+    return { config, server: Layer.merge(app, Layer.effectDiscard(listening).pipe(Layer.provide(Log.layer(config)))) }
   } catch (e) {
     return fail(e instanceof ConfigError ? e.message : String(e))
   }

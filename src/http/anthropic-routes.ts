@@ -76,13 +76,13 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
     )
   })
 
-  const listModels = modelsRoute(() => {
-    const data = registry.models().map(modelEntry)
-    return Effect.succeed(json({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null }))
-  })
-
-  const retrieveModel = modelsRoute((request) => {
-    const id = pathRest(request, "/anthropic/v1/models/")
+  // One route for the list and for one model (see the OpenAI door).
+  const models = modelsRoute((request) => {
+    const id = pathRest(request, "/anthropic/v1/models").replace(/^\//, "")
+    if (id === "") {
+      const data = registry.models().map(modelEntry)
+      return Effect.succeed(json({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null }))
+    }
     const found = registry.models().find((m) => m.id === id)
     return found === undefined
       ? Effect.fail(gatewayError("not_found", `model "${id}" is not served here; GET /anthropic/v1/models lists them`))
@@ -92,6 +92,5 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const anthropic = inDialect("anthropic")
   yield* router.add("POST", "/anthropic/v1/messages", anthropic(messages))
   yield* router.add("POST", "/anthropic/v1/messages/count_tokens", anthropic(countTokens))
-  yield* router.add("GET", "/anthropic/v1/models", anthropic(listModels))
-  yield* router.add("GET", "/anthropic/v1/models/*", anthropic(retrieveModel))
+  yield* router.add("GET", "/anthropic/v1/models/*", anthropic(models))
 }))

@@ -47,10 +47,11 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     return sse(encodeStream(events, meta))
   })
 
-  const listModels = modelsRoute(() => Effect.succeed(json({ object: "list", data: registry.models().map(modelEntry) })))
-
-  const retrieveModel = modelsRoute((request) => {
-    const id = pathRest(request, "/openai/v1/models/")
+  // One route for the list and for one model: ids contain "/", and the router treats
+  // "/openai/v1/models/*" as covering "/openai/v1/models" too.
+  const models = modelsRoute((request) => {
+    const id = pathRest(request, "/openai/v1/models").replace(/^\//, "")
+    if (id === "") return Effect.succeed(json({ object: "list", data: registry.models().map(modelEntry) }))
     const found = registry.models().find((m) => m.id === id)
     return found === undefined
       ? Effect.fail(gatewayError("not_found", `model "${id}" is not served here; GET /openai/v1/models lists them`, { param: "model", code: "model_not_found" }))
@@ -59,6 +60,5 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
 
   const openai = inDialect("openai")
   yield* router.add("POST", "/openai/v1/chat/completions", openai(chatCompletions))
-  yield* router.add("GET", "/openai/v1/models", openai(listModels))
-  yield* router.add("GET", "/openai/v1/models/*", openai(retrieveModel))
+  yield* router.add("GET", "/openai/v1/models/*", openai(models))
 }))
