@@ -88,7 +88,8 @@ export const resolveProvider = (
     type: spec.type,
     baseURL,
     apiKey,
-    defaultModel: spec.defaultModel || undefined,
+    // Azure routes by deployment: without a defaultModel, the deployment is the default.
+    defaultModel: spec.defaultModel || (spec.type === "azure-openai" ? spec.azure?.deploymentName || undefined : undefined),
     models: spec.models ?? [],
     azure: spec.type === "azure-openai" || spec.azure !== undefined
       ? { deploymentName: spec.azure?.deploymentName || undefined, apiVersion: spec.azure?.apiVersion || defaultAzureApiVersion }

@@ -20,7 +20,6 @@ export interface StreamMeta {
 
 interface State {
   readonly id: string
-  readonly finished: boolean
 }
 
 const frame = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
@@ -36,9 +35,14 @@ export const encodeStream = (events: Stream.Stream<StreamEvent, GatewayError>, m
     ...(meta.includeUsage ? { usage: null } : {})
   })
 
+  // A stream that ends without `finish` broke the contract somewhere upstream: say so, don't end cleanly.
+  let finished = false
+  const unfinished = Stream.suspend(() =>
+    finished ? Stream.empty : Stream.succeed(errorFrame(gatewayError("api_error", "the provider's stream ended before the answer was complete", { status: 502 })))
+  )
   return events.pipe(
     Stream.mapAccum(
-      (): State => ({ id: "", finished: false }),
+      (): State => ({ id: "" }),
       (state, event): readonly [State, ReadonlyArray<string>] => {
         switch (event.type) {
           case "start": {
@@ -71,15 +75,13 @@ export const encodeStream = (events: Stream.Stream<StreamEvent, GatewayError>, m
               }))
             }
             frames.push("data: [DONE]\n\n")
-            return [{ ...state, finished: true }, frames]
+            finished = true
+            return [state, frames]
           }
         }
-      },
-      {
-        onHalt: (state) =>
-          state.finished ? [] : [errorFrame(gatewayError("api_error", "the provider's stream ended before the answer was complete", { status: 502 }))]
       }
     ),
+    Stream.concat(unfinished),
     Stream.catch((e: GatewayError) => Stream.succeed(errorFrame(e)))
   )
 }
