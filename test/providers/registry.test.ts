@@ -76,7 +76,7 @@ describe("resolveModel", () => {
 describe("listModels", () => {
   it("lists provider/defaultModel and provider/<models>, plus bare ids of the default provider", () => {
     const ids = listModels(snapshot, "mock").map((m) => m.id)
-    expect(ids).toEqual(["anthropic/claude-x", "anthropic/claude-y", "mock/mock-1", "openai/gpt-4o", "mock-1"])
+    expect(ids).toEqual(["anthropic/claude-x", "anthropic/claude-y", "azure/dep", "mock/mock-1", "openai/gpt-4o", "mock-1"])
   })
 })
 
