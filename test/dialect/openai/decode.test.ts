@@ -1,0 +1,117 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Result } from "effect"
+import { decodeChatRequest } from "../../../src/dialect/openai/request.ts"
+
+const decode = (body: unknown) => Effect.runSync(Effect.result(decodeChatRequest(body)))
+const ok = (body: unknown) => Result.getOrThrow(decode(body))
+const error = (body: unknown) => {
+  const r = decode(body)
+  if (Result.isSuccess(r)) throw new Error("expected a failure")
+  return r.failure
+}
+
+const user = (content: unknown) => ({ role: "user", content })
+
+describe("decodeChatRequest", () => {
+  it("keeps the model as sent and reads stream options", () => {
+    const d = ok({ model: "anthropic/claude", messages: [user("hi")], stream: true, stream_options: { include_usage: true } })
+    expect(d).toMatchObject({ model: "anthropic/claude", stream: true, includeUsage: true })
+    expect(d.conversation.messages).toEqual([{ role: "user", content: [{ type: "text", text: "hi" }] }])
+  })
+
+  it("moves system and developer messages to the system prompt", () => {
+    const d = ok({
+      model: "m",
+      messages: [{ role: "system", content: "one" }, { role: "developer", content: [{ type: "text", text: "two" }] }, user("hi")]
+    })
+    expect(d.conversation.system).toEqual([{ type: "text", text: "one" }, { type: "text", text: "two" }])
+  })
+
+  it("maps data-URL and http images, keeping detail", () => {
+    const d = ok({
+      model: "m",
+      messages: [user([
+        { type: "image_url", image_url: { url: "data:image/jpeg;base64,AAAA", detail: "low" } },
+        { type: "image_url", image_url: { url: "https://example.com/a.png" } }
+      ])]
+    })
+    expect(d.conversation.messages[0]!.content).toEqual([
+      { type: "image", source: { kind: "base64", mediaType: "image/jpeg", data: "AAAA" }, detail: "low" },
+      { type: "image", source: { kind: "url", url: "https://example.com/a.png" } }
+    ])
+  })
+
+  it("turns tool calls and consecutive tool messages into alternating turns", () => {
+    const d = ok({
+      model: "m",
+      messages: [
+        user("weather?"),
+        { role: "assistant", content: "checking", tool_calls: [
+          { id: "c1", type: "function", function: { name: "w", arguments: "{\"city\":\"Paris\"}" } },
+          { id: "c2", type: "function", function: { name: "w", arguments: "{\"city\":\"Rome\"}" } }
+        ] },
+        { role: "tool", tool_call_id: "c1", content: "sunny" },
+        { role: "tool", tool_call_id: "c2", content: [{ type: "text", text: "rain" }] },
+        user("thanks")
+      ]
+    })
+    expect(d.conversation.messages.map((m) => m.role)).toEqual(["user", "assistant", "user"])
+    expect(d.conversation.messages[1]!.content).toEqual([
+      { type: "text", text: "checking" },
+      { type: "tool_call", id: "c1", name: "w", arguments: "{\"city\":\"Paris\"}" },
+      { type: "tool_call", id: "c2", name: "w", arguments: "{\"city\":\"Rome\"}" }
+    ])
+    expect(d.conversation.messages[2]!.content).toEqual([
+      { type: "tool_result", callId: "c1", content: [{ type: "text", text: "sunny" }] },
+      { type: "tool_result", callId: "c2", content: [{ type: "text", text: "rain" }] },
+      { type: "text", text: "thanks" }
+    ])
+  })
+
+  it("maps tools, tool_choice, sampling, stop and user; keeps temperature 0", () => {
+    const d = ok({
+      model: "m",
+      messages: [user("x")],
+      tools: [{ type: "function", function: { name: "f", description: "does f" } }],
+      tool_choice: { type: "function", function: { name: "f" } },
+      parallel_tool_calls: false,
+      max_tokens: 10,
+      max_completion_tokens: 20,
+      temperature: 0,
+      top_p: 0.9,
+      stop: "END",
+      user: "u1"
+    })
+    expect(d.conversation).toMatchObject({
+      tools: [{ name: "f", description: "does f", parameters: { type: "object", properties: {} } }],
+      toolChoice: { type: "tool", name: "f" },
+      parallelToolCalls: false,
+      maxTokens: 20,
+      temperature: 0,
+      topP: 0.9,
+      stop: ["END"],
+      user: "u1"
+    })
+    for (const choice of ["auto", "none", "required"] as const) {
+      expect(ok({ model: "m", messages: [user("x")], tool_choice: choice }).conversation.toolChoice).toEqual({ type: choice })
+    }
+  })
+
+  it("keeps fields it does not model as OpenAI extensions, never an error", () => {
+    const d = ok({ model: "m", messages: [user("x")], response_format: { type: "json_object" }, seed: 1, logprobs: true, whatever: [1] })
+    expect(d.conversation.extensions).toEqual({ openai: { response_format: { type: "json_object" }, seed: 1, logprobs: true, whatever: [1] } })
+  })
+
+  it("names the field at fault", () => {
+    expect(error({ messages: [user("x")] })).toMatchObject({ status: 400, param: "model" })
+    expect(error({ model: "m", messages: [] })).toMatchObject({ param: "messages" })
+    expect(error({ model: "m", messages: [{ role: "robot", content: "x" }] })).toMatchObject({ param: "messages.0.role" })
+    expect(error({ model: "m", messages: [{ role: "tool", content: "x" }] })).toMatchObject({ param: "messages.0.tool_call_id" })
+    expect(error({ model: "m", messages: [{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{oops" } }] }] }))
+      .toMatchObject({ param: "messages.0.tool_calls.0.function.arguments" })
+    expect(error({ model: "m", messages: [user([{ type: "input_audio", input_audio: {} }])] })).toMatchObject({ param: "messages.0.content.0.type" })
+    expect(error({ model: "m", messages: [user("x")], n: 2 })).toMatchObject({ param: "n" })
+    expect(error({ model: "m", messages: [user("x")], temperature: "hot" })).toMatchObject({ param: "temperature" })
+    expect(error([1, 2]).message).toContain("JSON object")
+  })
+})
