@@ -60,8 +60,12 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
     return sse(encodeStream(events, { model: decoded.model }))
   })
 
+  // count_tokens takes a Messages request without `max_tokens`.
+  const decodeCountRequest = (body: unknown) =>
+    decodeMessagesRequest(typeof body === "object" && body !== null && !Array.isArray(body) ? { max_tokens: 1, ...body } : body)
+
   const countTokens = Effect.gen(function*() {
-    const { body, decoded, model, provider, request } = yield* admitChat(decodeMessagesRequest)
+    const { body, decoded, model, provider, request } = yield* admitChat(decodeCountRequest)
     if (provider.type === "anthropic") {
       return yield* collect(yield* forward(upstream, {
         provider: provider.name,
