@@ -19,6 +19,7 @@ beforeAll(async () => {
         secretYaml("keys", { "api-key": "sk-upstream-secret" }),
         providerYaml("claude", { type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test" }),
         providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test" }),
+        providerYaml("azure", { type: "azure-openai", secretRef: { name: "keys" }, baseURL: upstream.url, azure: { apiVersion: "2024-10-21" } }),
         providerYaml("mock", { type: "mock", defaultModel: "mock-1" })
       ].join("\n---\n")
     },
@@ -138,6 +139,15 @@ describe("Anthropic client → OpenAI provider (translation)", () => {
       { role: "tool", tool_call_id: "call_0", content: "sunny" },
       { role: "user", content: "And Oslo?" }
     ])
+  })
+
+  it("reaches Azure OpenAI deployments the same way", async () => {
+    upstream.script({ answer: { text: ["from ", "azure"], inputTokens: 4, outputTokens: 2 } })
+    const final = await client.messages.stream({ model: "azure/gpt-4o-deploy", max_tokens: 20, messages: [{ role: "user", content: "hi" }] }).finalMessage()
+    expect(final.content).toEqual([{ type: "text", text: "from azure" }])
+    expect(final.usage).toMatchObject({ input_tokens: 4, output_tokens: 2 })
+    expect(upstream.requests[0]!.url).toBe("/openai/deployments/gpt-4o-deploy/chat/completions?api-version=2024-10-21")
+    expect(upstream.requests[0]!.body.stream_options).toEqual({ include_usage: true })
   })
 
   it("drops what the provider cannot take (thinking, server tools) with a note, not a 500; estimates count_tokens", async () => {
