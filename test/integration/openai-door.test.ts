@@ -7,6 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { demoToken, providerYaml, type RunningGateway, secretYaml, startGateway } from "../support/gateway.ts"
 import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
+// Every test runs against the manifests loader and against the in-memory fake KubeClient.
+describe.each(["manifests", "fake"] as const)("with Providers from %s", (kube) => {
 let upstream: ScriptedUpstream
 let gateway: RunningGateway
 let client: OpenAI
@@ -23,7 +25,8 @@ beforeAll(async () => {
         providerYaml("mock", { type: "mock", defaultModel: "mock-1" })
       ].join("\n---\n")
     },
-    config: { chatProvider: "claude", retryMaxWait: 1_000 }
+    config: { chatProvider: "claude", retryMaxWait: 1_000 },
+    kube
   })
   client = new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
 })
@@ -269,7 +272,7 @@ describe("errors and auth at the door", () => {
   })
 
   it("serves a Provider added to the manifests within a second, with no restart", async () => {
-    gateway.writeManifest("late.yaml", providerYaml("late", { type: "mock", defaultModel: "m" }))
+    await gateway.apply("late.yaml", providerYaml("late", { type: "mock", defaultModel: "m" }))
     const deadline = Date.now() + 1_000
     let answer: string | null | undefined
     while (Date.now() < deadline && answer === undefined) {
@@ -279,4 +282,5 @@ describe("errors and auth at the door", () => {
     }
     expect(answer).toBe("Echo: new")
   })
+})
 })

@@ -8,24 +8,25 @@ export class FakeKube extends Context.Service<FakeKube, {
   readonly secrets: MemoryCache
 }>()("test/FakeKube") {}
 
-/** Provides both the KubeClient and the FakeKube handle; both caches start synced with `initial`. */
-export const fakeKubeLayer = (initial: ReadonlyArray<KubeObject> = []) => {
-  const handle = Layer.effect(
-    FakeKube,
-    Effect.gen(function*() {
-      const providers = yield* makeMemoryCache
-      const secrets = yield* makeMemoryCache
-      yield* providers.replace(initial.filter((o) => o.kind === "Provider"))
-      yield* secrets.replace(initial.filter((o) => o.kind === "Secret"))
-      return { providers, secrets }
-    })
-  )
-  const client = Layer.effect(KubeClient, Effect.gen(function*() {
-    const fake = yield* FakeKube
-    return { providers: fake.providers.cache, secrets: fake.secrets.cache }
-  }))
-  return Layer.provideMerge(client, handle)
-}
+export type FakeKubeHandle = typeof FakeKube.Service
+
+/** Both caches, synced with `initial` (objects without a namespace land in `default`). */
+export const makeFakeKube = (initial: ReadonlyArray<KubeObject> = []): Effect.Effect<FakeKubeHandle> =>
+  Effect.gen(function*() {
+    const providers = yield* makeMemoryCache
+    const secrets = yield* makeMemoryCache
+    const placed = initial.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata?.namespace ?? "default" } }))
+    yield* providers.replace(placed.filter((o) => o.kind === "Provider"))
+    yield* secrets.replace(placed.filter((o) => o.kind === "Secret"))
+    return { providers, secrets }
+  })
+
+export const fakeKubeClient = (fake: FakeKubeHandle) =>
+  Layer.succeed(KubeClient, { providers: fake.providers.cache, secrets: fake.secrets.cache })
+
+/** Provides both the KubeClient and the FakeKube handle. */
+export const fakeKubeLayer = (initial: ReadonlyArray<KubeObject> = []) =>
+  Layer.unwrap(Effect.map(makeFakeKube(initial), (fake) => Layer.merge(fakeKubeClient(fake), Layer.succeed(FakeKube, fake))))
 
 export const provider = (name: string, spec: Record<string, unknown>, namespace = "default"): KubeObject => ({
   apiVersion: "core.orka.ai/v1alpha1",

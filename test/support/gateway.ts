@@ -11,8 +11,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { appLayer, type ModeLayers, localMode } from "../../src/app.ts"
 import { type GatewayConfigShape, testConfig } from "../../src/config.ts"
+import { parseManifests } from "../../src/kube/manifests.ts"
+import { fakeKubeClient, makeFakeKube } from "./fake-kube.ts"
 
 export const demoToken = "test-token-1"
+
+/** Where the gateway reads Providers and Secrets from: files (local mode) or the in-memory fake. */
+export type KubeSource = "manifests" | "fake"
 
 export interface RunningGateway {
   readonly url: string
@@ -20,8 +25,8 @@ export interface RunningGateway {
   readonly openaiURL: string
   readonly dir: string
   readonly lifecycle: { draining: boolean }
-  /** writes (or replaces) a manifest file; the gateway reloads it */
-  readonly writeManifest: (file: string, yaml: string) => void
+  /** adds or replaces objects (given as manifest text), as `kubectl apply` would */
+  readonly apply: (file: string, yaml: string) => Promise<void>
   readonly close: () => Promise<void>
 }
 
@@ -30,6 +35,7 @@ export const startGateway = async (options: {
   readonly config?: Partial<GatewayConfigShape>
   /** replaces parts of local mode, e.g. cluster-mode auth against a fake API server */
   readonly mode?: (config: GatewayConfigShape) => Partial<ModeLayers>
+  readonly kube?: KubeSource
 }): Promise<RunningGateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-gw-"))
   const manifestsDir = join(dir, "manifests")
@@ -46,7 +52,10 @@ export const startGateway = async (options: {
     ...options.config
   })
   const lifecycle = { draining: false }
-  const mode = { ...localMode(config), ...options.mode?.(config) }
+  const fake = options.kube === "fake"
+    ? await Effect.runPromise(makeFakeKube(Object.values(options.manifests).flatMap((yaml) => parseManifests(yaml, "fixture"))))
+    : undefined
+  const mode = { ...localMode(config), ...(fake === undefined ? {} : { kube: fakeKubeClient(fake) }), ...options.mode?.(config) }
   const layer = appLayer({ config, lifecycle, ...mode }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
   )
@@ -55,12 +64,23 @@ export const startGateway = async (options: {
   const address = Context.get(context, HttpServer.HttpServer).address
   if (address._tag === "UnixPathAddress") throw new Error("expected a TCP address")
   const url = `http://127.0.0.1:${address.port}`
+  // like a load balancer: wait for readiness before sending traffic
+  const deadline = Date.now() + 5_000
+  while ((await fetch(`${url}/readyz`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error("the gateway did not become ready")
+    await new Promise((r) => setTimeout(r, 10))
+  }
   return {
     url,
     openaiURL: `${url}/openai/v1`,
     dir,
     lifecycle,
-    writeManifest: (file, yaml) => writeFileSync(join(manifestsDir, file), yaml),
+    apply: async (file, yaml) => {
+      if (fake === undefined) return writeFileSync(join(manifestsDir, file), yaml)
+      for (const object of parseManifests(yaml, file)) {
+        await Effect.runPromise((object.kind === "Secret" ? fake.secrets : fake.providers).upsert({ ...object, metadata: { ...object.metadata, namespace: "default" } }))
+      }
+    },
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
   }
 }
