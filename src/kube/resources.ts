@@ -13,7 +13,7 @@ export const ObjectMeta = Schema.Struct({
   namespace: Schema.optionalKey(Schema.String),
   uid: Schema.optionalKey(Schema.String),
   resourceVersion: Schema.optionalKey(Schema.String),
-  generation: Schema.optionalKey(Schema.Number),
+  generation: Schema.optionalKey(Schema.Int),
   creationTimestamp: Schema.optionalKey(Schema.String),
   labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
   annotations: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
@@ -50,7 +50,7 @@ export const Condition = Schema.Struct({
   reason: Schema.optionalKey(Schema.String),
   message: Schema.optionalKey(Schema.String),
   lastTransitionTime: Schema.optionalKey(Schema.String),
-  observedGeneration: Schema.optionalKey(Schema.Number)
+  observedGeneration: Schema.optionalKey(Schema.Int)
 })
 
 export const ProviderStatus = Schema.Struct({

@@ -1,0 +1,19 @@
+# orka-gateway: the TypeScript sources run directly on Node 24 (type stripping), so there is no
+# compile step, only the production dependencies.
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# the `node` devDependency (a pinned Node for npm scripts) is not needed: the image is Node 24
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+
+FROM node:24-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY src ./src
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["node", "bin/orka-gateway.js"]
+CMD ["serve"]
