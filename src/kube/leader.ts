@@ -3,7 +3,7 @@
  * A replica takes the Lease when it is free or expired, renews it while it holds it, and gives it up
  * on shutdown; losing a write race (409) simply means someone else leads.
  */
-import { Effect, Ref, Schedule, type Scope } from "effect"
+import { Effect, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
 import type { KubeApiShape } from "./api.ts"
 
 export interface LeaderOptions {
@@ -16,6 +16,8 @@ export interface LeaderOptions {
 
 export interface Leadership {
   readonly isLeader: Effect.Effect<boolean>
+  /** the current state, then every change */
+  readonly changes: Stream.Stream<boolean>
 }
 
 export const electLeader = (
@@ -23,7 +25,7 @@ export const electLeader = (
   options: LeaderOptions
 ): Effect.Effect<Leadership, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const leading = yield* Ref.make(false)
+    const leading = yield* SubscriptionRef.make(false)
 
     const attempt = Effect.gen(function*() {
       const lease = yield* api.getLease(options.namespace, options.leaseName)
@@ -35,13 +37,13 @@ export const electLeader = (
     }).pipe(Effect.catch(() => Effect.succeed(false)))
 
     yield* attempt.pipe(
-      Effect.flatMap((won) => Ref.set(leading, won)),
+      Effect.flatMap((won) => SubscriptionRef.set(leading, won)),
       Effect.repeat(Schedule.spaced(options.renewEvery)),
       Effect.forkScoped
     )
     // Hand the Lease over at once on shutdown instead of letting it expire.
     yield* Effect.addFinalizer(() =>
-      Ref.get(leading).pipe(Effect.flatMap((leader) =>
+      SubscriptionRef.get(leading).pipe(Effect.flatMap((leader) =>
         leader
           ? api.getLease(options.namespace, options.leaseName).pipe(
             Effect.flatMap((lease) => lease?.holder === options.identity
@@ -52,5 +54,5 @@ export const electLeader = (
           : Effect.void
       ))
     )
-    return { isLeader: Ref.get(leading) }
+    return { isLeader: SubscriptionRef.get(leading), changes: SubscriptionRef.changes(leading).pipe(Stream.changes) }
   })

@@ -24,6 +24,9 @@ export const loadKubeConfig = (config: Pick<GatewayConfigShape, "kubeconfig">): 
 
 interface Watched {
   readonly resource: string
+  /** list items of built-in types come without apiVersion and kind: the cache fills them in */
+  readonly apiVersion: string
+  readonly kind: string
   readonly path: string
   readonly list: () => Promise<{ items: Array<KubernetesObject>; metadata?: { resourceVersion?: string } }>
 }
@@ -41,7 +44,9 @@ const runInformer = (kc: KubeConfig, watched: Watched, target: MemoryCache) =>
     })
     const services = yield* Effect.context<never>()
     const run = Effect.runForkWith(services)
-    const sync = () => run(target.replace(informer.list() as ReadonlyArray<KubeObject>))
+    // Typed clients hand back class instances with Date fields: the cache keeps plain JSON, as the API sent it.
+    const sync = () =>
+      run(target.replace(informer.list().map((o): KubeObject => ({ apiVersion: watched.apiVersion, kind: watched.kind, ...JSON.parse(JSON.stringify(o)) }))))
     let failures = 0
     let restart: ReturnType<typeof setTimeout> | undefined
 
@@ -92,11 +97,15 @@ export const layer = Layer.effect(
 
     yield* runInformer(kc, {
       resource: "providers",
+      apiVersion: `${Group}/${Version}`,
+      kind: "Provider",
       path: `/apis/${Group}/${Version}/namespaces/${ns}/providers`,
       list: () => custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: "providers" })
     }, providers)
     yield* runInformer(kc, {
       resource: "secrets",
+      apiVersion: "v1",
+      kind: "Secret",
       path: `/api/v1/namespaces/${ns}/secrets`,
       list: () => core.listNamespacedSecret({ namespace: ns }) as never
     }, secrets)

@@ -116,7 +116,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   })
 
   // Changes trigger a reconcile; a periodic one covers a leadership change and lost writes.
-  yield* registry.synced.pipe(Effect.andThen(Stream.mergeAll([kube.providers.changes, kube.secrets.changes, health.changes, Stream.fromSchedule(Schedule.spaced("10 seconds")).pipe(Stream.as(undefined))], { concurrency: "unbounded" }).pipe(
+  yield* registry.synced.pipe(Effect.andThen(Stream.mergeAll([leadership.changes.pipe(Stream.as(undefined)), kube.providers.changes, kube.secrets.changes, health.changes, Stream.fromSchedule(Schedule.spaced("10 seconds")).pipe(Stream.as(undefined))], { concurrency: "unbounded" }).pipe(
     Stream.debounce("200 millis"),
     Stream.runForEach(() => reconcile)
   )), Effect.forkScoped)

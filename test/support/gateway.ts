@@ -33,8 +33,8 @@ export interface RunningGateway {
 export const startGateway = async (options: {
   readonly manifests: Record<string, string>
   readonly config?: Partial<GatewayConfigShape>
-  /** replaces parts of local mode, e.g. cluster-mode auth against a fake API server */
-  readonly mode?: (config: GatewayConfigShape) => Partial<ModeLayers>
+  /** the mode's layers (default: local mode over the manifests), e.g. cluster mode against a fake API server */
+  readonly mode?: (config: GatewayConfigShape) => ModeLayers
   readonly kube?: KubeSource
 }): Promise<RunningGateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-gw-"))
@@ -55,7 +55,7 @@ export const startGateway = async (options: {
   const fake = options.kube === "fake"
     ? await Effect.runPromise(makeFakeKube(Object.values(options.manifests).flatMap((yaml) => parseManifests(yaml, "fixture"))))
     : undefined
-  const mode = { ...localMode(config), ...(fake === undefined ? {} : { kube: fakeKubeClient(fake) }), ...options.mode?.(config) }
+  const mode = options.mode?.(config) ?? { ...localMode(config), ...(fake === undefined ? {} : { kube: fakeKubeClient(fake) }) }
   const layer = appLayer({ config, lifecycle, ...mode }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
   )
