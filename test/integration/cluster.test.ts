@@ -125,6 +125,8 @@ describe("cluster mode", () => {
     expect((await chat("tok-alice", "mock/m")).choices[0]!.message.content).toBe("Echo: hi")
     expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200)
     await outage
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
+    expect(metrics).toMatch(/orka_kube_watch_errors_total\{[^}]*resource="(providers|secrets)"[^}]*\} [1-9]/)
     api.put("providers", provider("after", { type: "mock", defaultModel: "m" }))
     api.grants.push({ user: "system:serviceaccount:team-a:agent", verb: "use", resource: "providers", name: "after" })
     await until(() => chat("tok-alice", "after/m").then(() => true, () => false), "Provider added after the outage", 8_000)
