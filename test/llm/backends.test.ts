@@ -232,3 +232,30 @@ describe("mock backend", () => {
       expect(cut).toMatchObject({ content: [{ type: "text", text: "Echo:" }], finishReason: "max_tokens" })
     }))
 })
+
+describe("upstream time limits", () => {
+  const strict = Upstream.layerWithoutClient.pipe(
+    Layer.provide(NodeHttpClient.layerUndici),
+    Layer.provide(GatewayConfig.layer(testConfig({ upstreamTimeout: 300, streamIdleTimeout: 300, upstreamRetries: 0 })))
+  )
+  const run = <A, E>(use: (b: ReturnType<BackendFactory>) => Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      const upstream = yield* Upstream
+      return yield* use(anthropicBackend(upstream, { defaultMaxTokens: 10 }))
+    }).pipe(Effect.provide(strict))
+
+  it.live("a provider that never answers is a 504; a stream that goes silent fails with a timeout", () =>
+    Effect.gen(function*() {
+      const up = yield* Effect.promise(() => startScriptedUpstream())
+      const p = provider("anthropic", up.url)
+      up.script({ hang: true })
+      const silent = yield* run((b) => Effect.flip(b.complete(conversation(), p)))
+      expect(silent).toMatchObject({ status: 504, kind: "timeout" })
+
+      up.script({ answer: { text: ["a", "b", "c"] }, chunkDelayMs: 1_000 })
+      const stalled = yield* run((b) => Effect.flip(Stream.runCollect(b.stream(conversation(), p))))
+      expect(stalled).toMatchObject({ kind: "timeout" })
+      expect(stalled.message).toContain("sent nothing for 0.3s")
+      yield* Effect.promise(() => up.close())
+    }))
+})
