@@ -86,6 +86,27 @@ describe("TokenReview authenticator", () => {
   })
 })
 
+describe("token audiences", () => {
+  it.live("asks for --token-audience and refuses tokens issued for another", () => {
+    const api = countingApi({ tokens: { good: "alice" }, grants: [] })
+    let asked: ReadonlyArray<string> = []
+    const recording = Layer.effect(KubeApi, Effect.gen(function*() {
+      const inner = yield* KubeApi
+      return { ...inner, reviewToken: (token: string, audiences: ReadonlyArray<string>) => {
+        asked = audiences
+        return inner.reviewToken(token, audiences).pipe(Effect.map((r) => ({ ...r, audiences: ["someone-else"] })))
+      } }
+    })).pipe(Layer.provide(api.layer))
+    return Effect.gen(function*() {
+      const auth = yield* Authenticator
+      const e = yield* Effect.flip(auth.authenticate("good"))
+      expect(asked).toEqual(["orka-gateway"])
+      expect(e).toMatchObject({ status: 401 })
+      expect(e.message).toContain("audience orka-gateway")
+    }).pipe(Effect.provide(TokenReview.layer.pipe(Layer.provide(recording), Layer.provide(GatewayConfig.layer(testConfig({ tokenAudience: "orka-gateway" }))))))
+  })
+})
+
 describe("SubjectAccessReview authorizer", () => {
   it.live("allows granted checks, 403s the rest naming the permission, one review per distinct check", () => {
     const api = countingApi({ tokens: {}, grants: ["alice:create:chats", "alice:use:providers/openai"] })
