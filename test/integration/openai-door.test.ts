@@ -257,6 +257,17 @@ describe("errors and auth at the door", () => {
     expect(huge.status).toBe(413)
   })
 
+  it("answers routes it does not serve with a JSON 404, naming the new place of old /v1 paths", async () => {
+    const responses = await fetch(`${gateway.openaiURL}/responses`, { method: "POST", headers: { authorization: `Bearer ${demoToken}` }, body: "{}" })
+    expect(responses.status).toBe(404)
+    expect(((await responses.json()) as { error: { type: string } }).error.type).toBe("not_found_error")
+    const old = await fetch(`${gateway.url}/v1/chat/completions`, { method: "POST", body: "{}" })
+    expect(old.status).toBe(404)
+    expect(((await old.json()) as { error: { message: string } }).error.message).toContain("/openai/v1/chat/completions")
+    const html = await fetch(`${gateway.url}/`)
+    expect(html.headers.get("content-type")).toContain("application/json")
+  })
+
   it("lists models in the OpenAI shape", async () => {
     const ids = []
     for await (const m of client.models.list()) ids.push([m.id, m.owned_by])
