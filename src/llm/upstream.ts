@@ -128,6 +128,8 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           if (response.status === 401 || response.status === 403) health.authFailed(call.provider, response.status)
           return response.text.pipe(
             Effect.map((t) => t.slice(0, errorBodyLimit)),
+            // an error body that never ends must not hold the request
+            Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => Effect.succeed("") }),
             Effect.orElseSucceed(() => ""),
             Effect.flatMap((body) => Effect.fail(statusFailure(call.provider, response.status, body, retryAfterMillis(response.headers))))
           )
