@@ -37,9 +37,11 @@ const retryDelays = [500, 1000, 2000, 4000, 8000, 15000, 30000]
 const runInformer = (kc: KubeConfig, watched: Watched, target: MemoryCache) =>
   Effect.gen(function*() {
     let listed = false
+    let failures = 0
     const informer = makeInformer(kc, watched.path, async () => {
       const list = await watched.list()
       listed = true
+      failures = 0
       return list
     })
     const services = yield* Effect.context<never>()
@@ -47,19 +49,16 @@ const runInformer = (kc: KubeConfig, watched: Watched, target: MemoryCache) =>
     // Typed clients hand back class instances with Date fields: the cache keeps plain JSON, as the API sent it.
     const sync = () =>
       run(target.replace(informer.list().map((o): KubeObject => ({ apiVersion: watched.apiVersion, kind: watched.kind, ...JSON.parse(JSON.stringify(o)) }))))
-    let failures = 0
     let restart: ReturnType<typeof setTimeout> | undefined
 
-    const start = () => {
-      void informer.start().then(() => {
-        // start() also resolves after a failed list: only a list that answered marks the cache synced.
-        if (listed) {
-          failures = 0
-          sync()
-        }
+    // start() also resolves after a failed list: only a list that answered marks the cache synced.
+    const start = () => void informer.start().then(() => listed && sync())
+    for (const verb of [ADD, UPDATE, DELETE] as const) {
+      informer.on(verb, () => {
+        failures = 0
+        sync()
       })
     }
-    for (const verb of [ADD, UPDATE, DELETE] as const) informer.on(verb, sync)
     informer.on(ERROR, (error) => {
       const delay = retryDelays[Math.min(failures++, retryDelays.length - 1)]!
       run(Effect.logWarning("kubernetes watch failed; cached objects keep serving").pipe(
