@@ -70,10 +70,12 @@ const runInformer = (kc: KubeConfig, watched: Watched, target: MemoryCache) =>
     })
     yield* Effect.acquireRelease(
       Effect.sync(start),
-      () => Effect.promise(() => {
-        clearTimeout(restart)
-        return informer.stop()
-      })
+      // a watch that will not close must not hold up shutdown
+      () =>
+        Effect.promise(() => {
+          clearTimeout(restart)
+          return informer.stop()
+        }).pipe(Effect.timeoutOption("2 seconds"), Effect.asVoid)
     )
   })
 

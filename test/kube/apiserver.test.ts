@@ -85,7 +85,7 @@ describe.skipIf(missing !== undefined)("against a real API server", () => {
   afterAll(async () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     await server?.stop()
-  })
+  }, 30_000)
 
   it("accepts the example Provider and rejects invalid ones with 422", async () => {
     const example = parse(readFileSync(new URL("../../k8s/examples/provider-anthropic.yaml", import.meta.url), "utf8").split("---")[1]!)

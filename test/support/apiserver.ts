@@ -149,13 +149,14 @@ export const startApiServer = async (): Promise<RealApiServer> => {
 
   const stopChild = (child: ChildProcess | undefined) =>
     new Promise<void>((r) => {
-      if (child === undefined || child.exitCode !== null) return r()
+      if (child === undefined || child.exitCode !== null || child.signalCode !== null) return r()
       child.once("exit", () => r())
       child.kill("SIGKILL")
     })
 
   const stop = async () => {
     await Promise.all(children.map(stopChild))
+    core.closeAllConnections()
     await new Promise<void>((r) => core.close(() => r()))
     rmSync(dir, { recursive: true, force: true })
   }
