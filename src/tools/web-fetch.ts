@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { request as httpRequest, type IncomingMessage } from "node:http"
 import { request as httpsRequest } from "node:https"
 import { type AddressPolicy, guardedLookup, RefusedAddress, type Resolver } from "./ssrf.ts"
+import { ToolFailure } from "./failure.ts"
 import { htmlToText } from "./html-text.ts"
 
 export const webFetchDefinition = {
@@ -42,7 +43,6 @@ export interface WebFetchResult {
   readonly truncated: boolean
 }
 
-export class ToolFailure extends Error {}
 
 interface RawResponse {
   readonly status: number

@@ -1,0 +1,139 @@
+/**
+ * A per-conversation scratch directory shared by `file_read`, `file_write` and `code_exec`: paths
+ * resolve inside it or not at all (no `..`, no absolute paths, no symlinks out), writes are bounded by
+ * a quota, and the directory is removed when the request ends.
+ */
+import { Effect, type Scope } from "effect"
+import { lstatSync, mkdtempSync, realpathSync, rmSync, statSync } from "node:fs"
+import { mkdir, open, readdir, realpath, stat } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
+import { ToolFailure } from "./failure.ts"
+
+export interface Workspace {
+  readonly root: string
+  /** the absolute path of `path` inside the workspace; fails for anything that would leave it */
+  readonly resolve: (path: string) => Promise<string>
+  /** bytes the files in it use now */
+  readonly used: () => Promise<number>
+  readonly quotaBytes: number
+}
+
+const within = (root: string, candidate: string) => {
+  const rel = relative(root, candidate)
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel) && !rel.split(sep).includes(".."))
+}
+
+const sizeOf = async (dir: string): Promise<number> => {
+  let total = 0
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) total += await sizeOf(path)
+    else if (entry.isFile()) total += (await stat(path)).size
+  }
+  return total
+}
+
+/** A workspace for the life of the scope. */
+export const makeWorkspace = (quotaBytes: number): Effect.Effect<Workspace, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const root = realpathSync(mkdtempSync(join(tmpdir(), "orka-workspace-")))
+      const workspace: Workspace = {
+        root,
+        quotaBytes,
+        used: () => sizeOf(root),
+        resolve: async (path) => {
+          if (path.includes("\0")) throw new ToolFailure("the path contains a NUL byte")
+          const target = resolve(root, path.replace(/^\/+/, ""))
+          if (!within(root, target)) throw new ToolFailure(`${path} is outside the workspace`)
+          // the deepest existing ancestor must also be inside once symlinks are followed
+          let existing = target
+          for (;;) {
+            try {
+              lstatSync(existing)
+              break
+            } catch {
+              existing = dirname(existing)
+            }
+          }
+          if (!within(root, await realpath(existing))) throw new ToolFailure(`${path} is outside the workspace`)
+          return target
+        }
+      }
+      return workspace
+    }),
+    (workspace) => Effect.sync(() => rmSync(workspace.root, { recursive: true, force: true }))
+  )
+
+export const fileReadDefinition = {
+  name: "file_read",
+  description: "Read a text file from this conversation's workspace.",
+  parameters: {
+    type: "object",
+    properties: {
+      path: { type: "string", description: "Path inside the workspace" },
+      offset: { type: "integer", description: "Byte offset to start at (default 0)", minimum: 0 },
+      limit: { type: "integer", description: "Most bytes to read (default 65536, at most 1048576)", minimum: 1, maximum: 1048576 }
+    },
+    required: ["path"]
+  }
+} as const
+
+export const fileWriteDefinition = {
+  name: "file_write",
+  description: "Write a text file in this conversation's workspace (shared with code_exec).",
+  parameters: {
+    type: "object",
+    properties: {
+      path: { type: "string", description: "Path inside the workspace" },
+      content: { type: "string", description: "The text to write" },
+      mode: { type: "string", enum: ["write", "append"], description: "Replace the file (default) or append to it" },
+      create_dirs: { type: "boolean", description: "Create missing parent directories (default true)" }
+    },
+    required: ["path", "content"]
+  }
+} as const
+
+const tool = <A>(f: () => Promise<A>) =>
+  Effect.tryPromise({
+    try: f,
+    catch: (e) => e instanceof ToolFailure ? e : new ToolFailure((e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message ?? e))
+  })
+
+export const fileRead = (workspace: Workspace, args: { path: string; offset?: number; limit?: number }) =>
+  tool(async () => {
+    const path = await workspace.resolve(args.path)
+    if (statSync(path).isDirectory()) {
+      return { path: args.path, entries: (await readdir(path)).sort() }
+    }
+    const limit = Math.min(args.limit ?? 65_536, 1_048_576)
+    const offset = args.offset ?? 0
+    const handle = await open(path, "r")
+    try {
+      const size = (await handle.stat()).size
+      const buffer = Buffer.alloc(Math.max(0, Math.min(limit, size - offset)))
+      await handle.read(buffer, 0, buffer.length, offset)
+      return { path: args.path, content: buffer.toString("utf8"), offset, bytes: buffer.length, size, truncated: offset + buffer.length < size }
+    } finally {
+      await handle.close()
+    }
+  })
+
+export const fileWrite = (workspace: Workspace, args: { path: string; content: string; mode?: "write" | "append"; create_dirs?: boolean }) =>
+  tool(async () => {
+    const path = await workspace.resolve(args.path)
+    const bytes = Buffer.byteLength(args.content)
+    const previous = args.mode === "append" ? 0 : await stat(path).then((s) => s.size, () => 0)
+    if ((await workspace.used()) - previous + bytes > workspace.quotaBytes) {
+      throw new ToolFailure(`the workspace quota of ${workspace.quotaBytes} bytes would be exceeded`)
+    }
+    if (args.create_dirs !== false) await mkdir(dirname(path), { recursive: true })
+    const handle = await open(path, args.mode === "append" ? "a" : "w")
+    try {
+      await handle.writeFile(args.content)
+    } finally {
+      await handle.close()
+    }
+    return { success: true, path: args.path, bytes }
+  })

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { existsSync, symlinkSync } from "node:fs"
+import { join } from "node:path"
+import { fileRead, fileWrite, makeWorkspace } from "../../src/tools/workspace.ts"
+
+describe("workspace and file tools", () => {
+  it.live("writes, appends and reads within the workspace, and removes it at the end", () => {
+    let root = ""
+    return Effect.gen(function*() {
+      const ws = yield* makeWorkspace(1024)
+      root = ws.root
+      expect(yield* fileWrite(ws, { path: "notes/a.txt", content: "hello" })).toEqual({ success: true, path: "notes/a.txt", bytes: 5 })
+      yield* fileWrite(ws, { path: "notes/a.txt", content: " world", mode: "append" })
+      expect(yield* fileRead(ws, { path: "notes/a.txt" })).toMatchObject({ content: "hello world", size: 11, truncated: false })
+      expect(yield* fileRead(ws, { path: "/notes/a.txt", offset: 6, limit: 3 })).toMatchObject({ content: "wor", truncated: true })
+      expect(yield* fileRead(ws, { path: "notes" })).toEqual({ path: "notes", entries: ["a.txt"] })
+      expect((yield* Effect.flip(fileRead(ws, { path: "missing.txt" }))).message).toBe("no such file")
+      expect((yield* Effect.flip(fileWrite(ws, { path: "x/y.txt", content: "z", create_dirs: false }))).message).toBe("no such file")
+    }).pipe(Effect.scoped, Effect.andThen(Effect.sync(() => expect(existsSync(root)).toBe(false))))
+  })
+
+  it.live("makes leaving the workspace impossible and enforces the quota", () =>
+    Effect.gen(function*() {
+      const ws = yield* makeWorkspace(10)
+      for (const path of ["../escape.txt", "a/../../escape.txt", "/../../etc/passwd", "x\0y"]) {
+        const e = yield* Effect.flip(fileWrite(ws, { path, content: "x" }))
+        expect(e.message, path).toMatch(/outside the workspace|NUL/)
+      }
+      // an absolute path means "from the workspace root", not the host's root
+      expect((yield* Effect.flip(fileRead(ws, { path: "/etc/passwd" }))).message).toBe("no such file")
+      symlinkSync("/etc", join(ws.root, "link"))
+      expect((yield* Effect.flip(fileRead(ws, { path: "link/passwd" }))).message).toContain("outside the workspace")
+      yield* fileWrite(ws, { path: "a", content: "12345678" })
+      expect((yield* Effect.flip(fileWrite(ws, { path: "b", content: "123" }))).message).toContain("quota")
+      yield* fileWrite(ws, { path: "a", content: "1234567890" }) // replacing counts the new size only
+    }).pipe(Effect.scoped))
+})
