@@ -5,15 +5,15 @@
  */
 import { Effect, type Scope } from "effect"
 import { lstatSync, mkdtempSync, realpathSync, rmSync, statSync } from "node:fs"
-import { mkdir, open, readdir, realpath, stat } from "node:fs/promises"
+import { mkdir, open, readdir, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
 import { ToolFailure } from "./failure.ts"
 
 export interface Workspace {
   readonly root: string
-  /** the absolute path of `path` inside the workspace; fails for anything that would leave it */
-  readonly resolve: (path: string) => Promise<string>
+  /** the absolute path of `path` inside the workspace; throws ToolFailure for anything that would leave it */
+  readonly resolve: (path: string) => string
   /** bytes the files in it use now */
   readonly used: () => Promise<number>
   readonly quotaBytes: number
@@ -43,28 +43,31 @@ export const makeWorkspace = (quotaBytes: number): Effect.Effect<Workspace, neve
         root,
         quotaBytes,
         used: () => sizeOf(root),
-        resolve: async (path) => {
-          if (path.includes("\0")) throw new ToolFailure("the path contains a NUL byte")
-          const target = resolve(root, path.replace(/^\/+/, ""))
-          if (!within(root, target)) throw new ToolFailure(`${path} is outside the workspace`)
-          // the deepest existing ancestor must also be inside once symlinks are followed
-          let existing = target
-          for (;;) {
-            try {
-              lstatSync(existing)
-              break
-            } catch {
-              existing = dirname(existing)
-            }
-          }
-          if (!within(root, await realpath(existing))) throw new ToolFailure(`${path} is outside the workspace`)
-          return target
-        }
+        resolve: (path) => resolveInside(root, path)
       }
       return workspace
     }),
     (workspace) => Effect.sync(() => rmSync(workspace.root, { recursive: true, force: true }))
   )
+
+/** `path` inside `root`, following symlinks; shared by the file tools and the code_exec sandbox. */
+export const resolveInside = (root: string, path: string): string => {
+  if (path.includes("\0")) throw new ToolFailure("the path contains a NUL byte")
+  const target = resolve(root, path.replace(/^\/+/, ""))
+  if (!within(root, target)) throw new ToolFailure(`${path} is outside the workspace`)
+  // the deepest existing ancestor must also be inside once symlinks are followed
+  let existing = target
+  for (;;) {
+    try {
+      lstatSync(existing)
+      break
+    } catch {
+      existing = dirname(existing)
+    }
+  }
+  if (!within(root, realpathSync(existing))) throw new ToolFailure(`${path} is outside the workspace`)
+  return target
+}
 
 export const fileReadDefinition = {
   name: "file_read",
@@ -103,7 +106,7 @@ const tool = <A>(f: () => Promise<A>) =>
 
 export const fileRead = (workspace: Workspace, args: { path: string; offset?: number; limit?: number }) =>
   tool(async () => {
-    const path = await workspace.resolve(args.path)
+    const path = workspace.resolve(args.path)
     if (statSync(path).isDirectory()) {
       return { path: args.path, entries: (await readdir(path)).sort() }
     }
@@ -122,7 +125,7 @@ export const fileRead = (workspace: Workspace, args: { path: string; offset?: nu
 
 export const fileWrite = (workspace: Workspace, args: { path: string; content: string; mode?: "write" | "append"; create_dirs?: boolean }) =>
   tool(async () => {
-    const path = await workspace.resolve(args.path)
+    const path = workspace.resolve(args.path)
     const bytes = Buffer.byteLength(args.content)
     const previous = args.mode === "append" ? 0 : await stat(path).then((s) => s.size, () => 0)
     if ((await workspace.used()) - previous + bytes > workspace.quotaBytes) {
