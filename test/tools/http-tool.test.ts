@@ -1,0 +1,69 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { createServer, type IncomingMessage } from "node:http"
+import type { AddressInfo } from "node:net"
+import type { Tool } from "../../src/kube/tool-resource.ts"
+import { fillUrl, httpToolDefinition, parseDuration, runHttpTool } from "../../src/tools/http-tool.ts"
+
+const tool = (http: NonNullable<Tool["spec"]["http"]>): Tool => ({
+  apiVersion: "core.orka.ai/v1alpha1",
+  kind: "Tool",
+  metadata: { name: "ticket" },
+  spec: { description: "Look up a ticket", parameters: { type: "object", properties: { id: { type: "string" } } }, http }
+})
+
+const withServer = <A, E>(use: (base: string, seen: Array<{ req: IncomingMessage; body: string }>) => Effect.Effect<A, E>) =>
+  Effect.acquireUseRelease(
+    Effect.promise(() => {
+      const seen: Array<{ req: IncomingMessage; body: string }> = []
+      const server = createServer((req, res) => {
+        let body = ""
+        req.on("data", (c: Buffer) => (body += c.toString()))
+        req.on("end", () => {
+          seen.push({ req, body })
+          if (req.url?.startsWith("/slow")) return
+          if (req.url?.startsWith("/fail")) return res.writeHead(500).end(`upstream said ${req.headers.authorization}`)
+          res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, url: req.url }))
+        })
+      })
+      return new Promise<{ server: typeof server; seen: typeof seen }>((r) => server.listen(0, "127.0.0.1", () => r({ server, seen })))
+    }),
+    ({ seen, server }) => use(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen),
+    ({ server }) => Effect.promise(() => {
+      server.closeAllConnections()
+      return new Promise<void>((r) => server.close(() => r()))
+    })
+  )
+
+describe("custom HTTP tools", () => {
+  it("fills placeholders outside the host only, URL-encoded", () => {
+    expect(fillUrl("https://api.test/tickets/{{id}}?q={{ q }}", { id: "a/b", q: "x y" })).toBe("https://api.test/tickets/a%2Fb?q=x%20y")
+    expect(() => fillUrl("https://{{host}}.test/x", { host: "evil" })).toThrow("host")
+    expect(() => fillUrl("https://api.test/{{id}}", {})).toThrow("missing argument \"id\"")
+    expect(parseDuration("2m", 1)).toBe(120_000)
+    expect(httpToolDefinition(tool({ url: "https://x" }))).toMatchObject({ name: "ticket", description: "Look up a ticket" })
+  })
+
+  it.live("sends the arguments with the key in a header or the body, and keeps the key out of errors", () =>
+    withServer((base, seen) =>
+      Effect.gen(function*() {
+        const out = yield* runHttpTool(tool({ url: `${base}/tickets/{{id}}`, headers: { "x-team": "a" } }), { id: "T-1" }, "tool-secret")
+        expect(out).toEqual({ ok: true, url: "/tickets/T-1" })
+        expect(seen[0]!.req.method).toBe("POST")
+        expect(seen[0]!.req.headers["authorization"]).toBe("Bearer tool-secret")
+        expect(seen[0]!.req.headers["x-team"]).toBe("a")
+        expect(JSON.parse(seen[0]!.body)).toEqual({ id: "T-1" })
+
+        yield* runHttpTool(tool({ url: `${base}/b`, authInject: "body", authBodyKey: "token" }), { id: "T-2" }, "tool-secret")
+        expect(JSON.parse(seen[1]!.body)).toEqual({ id: "T-2", token: "tool-secret" })
+        expect(seen[1]!.req.headers["authorization"]).toBeUndefined()
+
+        yield* runHttpTool(tool({ url: `${base}/get?id={{id}}`, method: "GET" }), { id: "T-3" }, undefined)
+        expect(seen[2]!.req.url).toBe("/get?id=T-3")
+
+        const failed = yield* Effect.flip(runHttpTool(tool({ url: `${base}/fail` }), {}, "tool-secret"))
+        expect(failed.message).toBe("the tool answered HTTP 500: upstream said Bearer ***")
+        const slow = yield* Effect.flip(runHttpTool(tool({ url: `${base}/slow`, timeout: "200ms" }), {}, undefined))
+        expect(slow.message).toBe("the tool did not answer within 200ms")
+      })))
+})
