@@ -11,10 +11,14 @@ import { ToolFailure } from "./failure.ts"
 
 const placeholder = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g
 
+const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** A Go duration as Orka's Tool objects write it ("30s", "1m30s", "1.5h", "500ms"), in milliseconds. */
 export const parseDuration = (text: string | undefined, fallbackMs: number): number => {
-  const m = /^(\d+)(ms|s|m)$/.exec(text ?? "")
-  if (m === null) return fallbackMs
-  return Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "s" ? 1000 : 60_000)
+  if (text === undefined || !/^((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/u.test(text)) return fallbackMs
+  let total = 0
+  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gu)) total += Number(amount) * unitMs[unit!]!
+  return total
 }
 
 export const httpToolDefinition = (tool: Tool): ToolDefinition => ({

@@ -41,6 +41,9 @@ describe("custom HTTP tools", () => {
     expect(() => fillUrl("https://{{host}}.test/x", { host: "evil" })).toThrow("host")
     expect(() => fillUrl("https://api.test/{{id}}", {})).toThrow("missing argument \"id\"")
     expect(parseDuration("2m", 1)).toBe(120_000)
+    expect(parseDuration("1m30s", 1)).toBe(90_000)
+    expect(parseDuration("1.5h", 1)).toBe(5_400_000)
+    expect(parseDuration("soon", 7)).toBe(7)
     expect(httpToolDefinition(tool({ url: "https://x" }))).toMatchObject({ name: "ticket", description: "Look up a ticket" })
   })
 
