@@ -3,16 +3,18 @@
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# the `node` devDependency (a pinned Node for npm scripts) is not needed: the image is Node 24
+# --omit=dev also leaves out the `node` devDependency (a pinned Node for npm scripts): the image is Node 24
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
+# owned by root and read-only to the gateway; it writes only to /tmp (an emptyDir in k8s/)
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY src ./src
+# numeric, so that runAsNonRoot can verify it without an /etc/passwd entry
 USER 10001:10001
 EXPOSE 8080
 ENTRYPOINT ["node", "bin/orka-gateway.js"]

@@ -17,22 +17,29 @@
 
       packages = forAll (pkgs:
         let
-          # npm dependencies come from package-lock.json (fetched as fixed-output derivations);
-          # nothing else is downloaded at build time.
           gateway = pkgs.buildNpmPackage {
             pname = "orka-gateway";
-            version = "0.1.0";
+            version = (builtins.fromJSON (builtins.readFile ./package.json)).version;
             src = ./.;
             nodejs = pkgs.nodejs_24;
+            # importNpmLock fetches each package named in package-lock.json by its own integrity
+            # hash, so there is no npmDepsHash to keep in step with the lock file.
             npmDeps = pkgs.importNpmLock { npmRoot = ./.; };
             npmConfigHook = pkgs.importNpmLock.npmConfigHook;
             npmFlags = [ "--omit=dev" "--ignore-scripts" ];
             dontNpmBuild = true; # the sources run as TypeScript on Node 24
+            nativeBuildInputs = [ pkgs.makeWrapper ];
             installPhase = ''
+              runHook preInstall
               mkdir -p $out/lib/orka-gateway $out/bin
-              cp -r package.json bin src node_modules $out/lib/orka-gateway/
+              # the lock npm leaves in node_modules names every fetched tarball, dev ones included;
+              # the package.json to keep is the original, not the one rewritten to store paths
+              rm -f node_modules/.package-lock.json
+              cp .package.json.orig $out/lib/orka-gateway/package.json
+              cp -r bin src node_modules $out/lib/orka-gateway/
               makeWrapper ${pkgs.nodejs_24}/bin/node $out/bin/orka-gateway \
                 --add-flags $out/lib/orka-gateway/bin/orka-gateway.js
+              runHook postInstall
             '';
           };
         in
@@ -41,13 +48,15 @@
           image = pkgs.dockerTools.buildLayeredImage {
             name = "orka-gateway";
             tag = "latest";
-            contents = [ gateway pkgs.cacert ];
+            contents = [ gateway ];
+            # tool workspaces live in /tmp (an emptyDir when the root file system is read-only)
+            extraCommands = "mkdir -m 1777 tmp";
             config = {
               Entrypoint = [ "${gateway}/bin/orka-gateway" ];
               Cmd = [ "serve" ];
               User = "10001:10001";
               ExposedPorts = { "8080/tcp" = { }; };
-              Env = [ "NODE_ENV=production" ];
+              Env = [ "NODE_ENV=production" ]; # Node brings its own CA certificates
             };
           };
         });

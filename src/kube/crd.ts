@@ -1,130 +1,241 @@
 /**
  * CustomResourceDefinitions generated from the resource Schemas, so the YAML applied to a cluster and
- * the validation the gateway runs can never disagree. Effect's JSON Schema (draft 2020-12) is turned
- * into the structural OpenAPI v3 subset that apiextensions.k8s.io/v1 accepts.
+ * the validation the gateway runs cannot disagree. Effect's JSON Schema (draft 2020-12) is turned
+ * into the structural OpenAPI v3 subset that apiextensions.k8s.io/v1 accepts: references inlined,
+ * every node typed (or explicitly open), unions Kubernetes cannot express widened to what accepts
+ * every branch, and only the keywords Kubernetes knows.
  */
 import { Schema } from "effect"
+import { defaultAzureApiVersion, defaultSecretKey } from "../providers/provider.ts"
 import { Group, Provider, Version } from "./resources.ts"
 import { Tool } from "./tool-resource.ts"
 
-type Node = Record<string, unknown>
+export type JsonNode = { [key: string]: unknown }
+
+export interface PrinterColumn {
+  readonly name: string
+  readonly type: "string" | "boolean" | "integer" | "number" | "date"
+  readonly jsonPath: string
+  readonly description?: string
+}
 
 export interface CrdOptions {
+  readonly schema: Schema.Top
   readonly kind: string
   readonly plural: string
   readonly singular: string
-  readonly shortNames: ReadonlyArray<string>
-  readonly schema: Schema.Top
-  readonly printerColumns: ReadonlyArray<{ name: string; type: string; jsonPath: string; description?: string }>
+  readonly shortNames?: ReadonlyArray<string>
+  readonly printerColumns?: ReadonlyArray<PrinterColumn>
   /**
-   * Defaults the gateway applies in code, written into the CRD too so `kubectl get -o yaml` shows
-   * them (Effect's JSON Schema does not carry decoding defaults). Keys are paths inside `spec`.
+   * Defaults by dotted path from the object's root (`spec.secretRef.key`), for a Schema that does not
+   * carry them as `default` annotations. A path the schema lacks is an error, so a renamed field
+   * cannot leave a default behind silently.
    */
-  readonly defaults: Readonly<Record<string, unknown>>
+  readonly defaults?: Readonly<Record<string, unknown>>
 }
 
-const isNode = (v: unknown): v is Node => typeof v === "object" && v !== null && !Array.isArray(v)
+const isNode = (v: unknown): v is JsonNode => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** JSONSchemaProps fields a structural schema may use; anything else Effect emits is dropped. */
+const kubernetesKeywords = new Set([
+  "type", "format", "title", "description", "default", "enum", "nullable",
+  "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+  "minLength", "maxLength", "pattern", "minItems", "maxItems", "uniqueItems",
+  "minProperties", "maxProperties", "required", "properties", "additionalProperties", "items"
+])
+
+const open: JsonNode = { "x-kubernetes-preserve-unknown-fields": true }
+
+/** Effect's way of saying "an integer" (±(2^53 - 1)); Kubernetes needs no such bound. */
+const isSafeIntegerBound = (v: unknown) => v === Number.MAX_SAFE_INTEGER || v === -Number.MAX_SAFE_INTEGER
+
+/** Effect's JSON form of a number allows these strings for the non-finite values JSON cannot hold. */
+const isNonFiniteNumberBranch = (n: JsonNode) =>
+  n["type"] === "string" && Array.isArray(n["enum"]) && n["enum"].every((v) => v === "Infinity" || v === "-Infinity" || v === "NaN")
+
+/** Keeps a branch's own annotations (description, default) on whatever the union becomes. */
+const withAnnotations = (result: JsonNode, from: JsonNode): JsonNode => {
+  for (const key of ["title", "description", "default"]) if (from[key] !== undefined) result[key] = from[key]
+  return result
+}
+
+/**
+ * A union as one structural node: `null` branches make it nullable, enums of one type merge, a
+ * single remaining branch stands for itself, integer-or-string has its own marker; any other mix
+ * accepts everything, and the gateway's Schema decides.
+ */
+const union = (branches: ReadonlyArray<JsonNode>, nullable: boolean, rest: JsonNode): JsonNode => {
+  let kept = branches
+  if (kept.some((b) => b["type"] === "number")) kept = kept.filter((b) => !isNonFiniteNumberBranch(b))
+  const types = new Set(kept.map((b) => b["type"]))
+  const only = types.size === 1 ? [...types][0] : undefined
+  let result: JsonNode
+  if (kept.length === 1) result = { ...kept[0]! }
+  else if (typeof only === "string" && kept.every((b) => Array.isArray(b["enum"]))) {
+    result = { type: only, enum: [...new Set(kept.flatMap((b) => b["enum"] as Array<unknown>))] }
+  } else if (only === "string" || only === "boolean" || only === "integer" || only === "number") result = { type: only }
+  else if (types.size === 2 && types.has("integer") && types.has("string")) result = { "x-kubernetes-int-or-string": true }
+  else if (only === "object") result = { type: "object", ...open }
+  else result = { ...open }
+  if (nullable && result["type"] !== undefined) result["nullable"] = true
+  return withAnnotations(result, rest)
+}
 
 /** One node of Effect's JSON Schema as a structural schema node. */
-export const structural = (node: Node, defs: Node): Node => {
+export const structural = (input: JsonNode, definitions: JsonNode): JsonNode => {
+  let node = input
   if (typeof node["$ref"] === "string") {
-    const name = node["$ref"].split("/").at(-1)!
-    return structural(defs[name] as Node, defs)
+    const { $ref, ...siblings } = node
+    const target = definitions[$ref.split("/").at(-1)!]
+    if (!isNode(target)) throw new Error(`unresolved JSON Schema reference ${$ref}`)
+    node = { ...target, ...siblings }
   }
-  const { $ref: _r, $defs: _d, additionalProperties, properties, items, anyOf, exclusiveMinimum, maximum, ...rest } = node
-  const out: Node = { ...rest }
-  // 2^53 - 1 is Effect's way of saying "an integer"; Kubernetes needs no such bound
-  if (typeof maximum === "number" && maximum < Number.MAX_SAFE_INTEGER) out["maximum"] = maximum
-  // OpenAPI v3.0: exclusiveMinimum is a flag beside minimum
-  if (typeof exclusiveMinimum === "number") Object.assign(out, { minimum: exclusiveMinimum, exclusiveMinimum: true })
-  if (Array.isArray(anyOf)) {
-    const types = new Set(anyOf.map((a) => (a as Node)["type"]))
-    if (types.size === 1) out["type"] = [...types][0]
-    else return { "x-kubernetes-preserve-unknown-fields": true }
+  if (Array.isArray(node["allOf"])) {
+    const { allOf, ...own } = node
+    node = Object.assign({}, own, ...allOf.filter(isNode))
   }
-  if (isNode(properties)) {
-    out["properties"] = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, structural(v as Node, defs)]))
-  } else if (isNode(additionalProperties)) {
-    const value = structural(additionalProperties, defs)
-    // Record(String, Unknown): anything goes, which Kubernetes says this way
-    if (Object.keys(value).length === 0 || value["x-kubernetes-preserve-unknown-fields"] === true) {
-      return { type: "object", "x-kubernetes-preserve-unknown-fields": true }
+  if ("const" in node) {
+    const { const: value, ...own } = node
+    node = { ...own, enum: [value] }
+  }
+  const choices = node["anyOf"] ?? node["oneOf"]
+  if (Array.isArray(choices)) {
+    const { anyOf: _a, oneOf: _o, ...own } = node
+    const isNull = (b: JsonNode) => b["type"] === "null"
+    const branches = choices.filter(isNode)
+    return union(branches.filter((b) => !isNull(b)).map((b) => structural(b, definitions)), branches.some(isNull), own)
+  }
+
+  const out: JsonNode = {}
+  for (const [key, value] of Object.entries(node)) {
+    if (kubernetesKeywords.has(key) || key.startsWith("x-kubernetes-")) out[key] = value
+  }
+  if (isSafeIntegerBound(out["minimum"])) delete out["minimum"]
+  if (isSafeIntegerBound(out["maximum"])) delete out["maximum"]
+  // draft 2020-12 gives the bound; OpenAPI v3.0 (and Kubernetes) a flag beside minimum/maximum
+  for (const [exclusive, bound] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
+    if (typeof out[exclusive] === "number") {
+      out[bound] = out[exclusive]
+      out[exclusive] = true
     }
-    out["additionalProperties"] = value
   }
-  if (isNode(items)) out["items"] = structural(items, defs)
-  // an object with no declared fields is open (Record(String, Unknown)): Kubernetes must keep its content
-  if (out["type"] === "object" && out["properties"] === undefined && out["additionalProperties"] === undefined) {
-    out["x-kubernetes-preserve-unknown-fields"] = true
+  if (Array.isArray(out["required"]) && out["required"].length === 0) delete out["required"]
+
+  if (out["type"] === "object") {
+    const properties = node["properties"]
+    if (isNode(properties)) {
+      out["properties"] = Object.fromEntries(
+        Object.entries(properties).map(([k, v]) => [k, structural(isNode(v) ? v : {}, definitions)])
+      )
+    }
+    const patterned = isNode(node["patternProperties"]) ? Object.values(node["patternProperties"]).filter(isNode) : []
+    const values = isNode(node["additionalProperties"]) ? node["additionalProperties"] : patterned.length === 1 ? patterned[0] : undefined
+    const value = values === undefined ? undefined : structural(values, definitions)
+    // Kubernetes allows properties or additionalProperties, not both; `true`/`false` are not schemas
+    if (isNode(properties) || value === undefined || value["type"] === undefined) delete out["additionalProperties"]
+    else out["additionalProperties"] = value
+    // no declared fields (Record(String, Unknown)), or declared ones beside a rest of any other keys:
+    // keep what is there rather than let the API server prune it
+    if ((out["properties"] === undefined && out["additionalProperties"] === undefined) || (isNode(properties) && value !== undefined)) {
+      Object.assign(out, open)
+    }
+  } else if (out["type"] === "array") {
+    out["items"] = isNode(node["items"]) ? structural(node["items"], definitions) : { ...open }
+  } else if (out["type"] === undefined || out["type"] === "null" || Array.isArray(out["type"])) {
+    // Unknown, Any, or a type Kubernetes cannot name: any JSON value
+    return withAnnotations({ ...open }, out)
   }
-  if (out["type"] === undefined && Object.keys(out).length === 0) return { "x-kubernetes-preserve-unknown-fields": true }
   return out
 }
 
-const setDefault = (schema: Node, pointer: string, value: unknown) => {
-  let node = schema
-  for (const key of pointer.split("/").filter((k) => k !== "")) node = (node["properties"] as Node)[key] as Node
+/** Sets `default` on the node at a dotted path from the root. */
+const setDefault = (root: JsonNode, path: string, value: unknown) => {
+  let node = root
+  for (const key of path.split(".")) {
+    const next = isNode(node["properties"]) ? node["properties"][key] : undefined
+    if (!isNode(next)) throw new Error(`default for ${path}: the schema has no field ${key}`)
+    node = next
+  }
   node["default"] = value
 }
 
-export const crdFor = (options: CrdOptions): Node => {
-  const document = Schema.toJsonSchemaDocument(options.schema)
-  const root = structural(document.schema as Node, (document.definitions ?? {}) as Node)
-  const properties = root["properties"] as Node
-  // The API server owns these: a CRD may only say that metadata is an object.
-  properties["apiVersion"] = { type: "string" }
-  properties["kind"] = { type: "string" }
-  properties["metadata"] = { type: "object" }
-  delete root["required"]
-  root["required"] = ["spec"]
-  for (const [pointer, value] of Object.entries(options.defaults)) setDefault(properties["spec"] as Node, pointer, value)
-  return {
-    apiVersion: "apiextensions.k8s.io/v1",
-    kind: "CustomResourceDefinition",
-    metadata: { name: `${options.plural}.${Group}` },
-    spec: {
-      group: Group,
-      names: { kind: options.kind, listKind: `${options.kind}List`, plural: options.plural, singular: options.singular, shortNames: [...options.shortNames] },
-      scope: "Namespaced",
-      versions: [{
-        name: Version,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: [...options.printerColumns],
-        schema: { openAPIV3Schema: root }
-      }]
-    }
+/** The fields the API server owns: a CRD may say only that they exist. */
+const serverOwned = ["apiVersion", "kind", "metadata"]
+
+/** The openAPIV3Schema of a resource Schema. */
+export const openApiSchema = (schema: Schema.Top, defaults: Readonly<Record<string, unknown>> = {}): JsonNode => {
+  const document = Schema.toJsonSchemaDocument(schema)
+  const root = structural(document.schema as JsonNode, (document.definitions ?? {}) as JsonNode)
+  if (root["type"] !== "object" || !isNode(root["properties"])) throw new Error("a resource Schema must be a Struct")
+  root["properties"] = {
+    apiVersion: { type: "string" },
+    kind: { type: "string" },
+    metadata: { type: "object" },
+    ...Object.fromEntries(Object.entries(root["properties"]).filter(([k]) => !serverOwned.includes(k)))
   }
+  const required = ((root["required"] ?? []) as Array<string>).filter((k) => !serverOwned.includes(k))
+  delete root["required"]
+  if (required.length > 0) root["required"] = required
+  for (const [path, value] of Object.entries(defaults)) setDefault(root, path, value)
+  return root
 }
 
-export const providerCrd = () =>
+export const crdFor = (options: CrdOptions): JsonNode => ({
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: `${options.plural}.${Group}` },
+  spec: {
+    group: Group,
+    names: {
+      kind: options.kind,
+      listKind: `${options.kind}List`,
+      plural: options.plural,
+      singular: options.singular,
+      ...(options.shortNames === undefined ? {} : { shortNames: [...options.shortNames] })
+    },
+    scope: "Namespaced",
+    versions: [{
+      name: Version,
+      served: true,
+      storage: true,
+      subresources: { status: {} },
+      ...(options.printerColumns === undefined ? {} : { additionalPrinterColumns: options.printerColumns.map((c) => ({ ...c })) }),
+      schema: { openAPIV3Schema: openApiSchema(options.schema, options.defaults) }
+    }]
+  }
+})
+
+const age: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
+
+export const providerCrd = (): JsonNode =>
   crdFor({
+    schema: Provider,
     kind: "Provider",
     plural: "providers",
     singular: "provider",
     shortNames: ["llmprovider"],
-    schema: Provider,
     printerColumns: [
       { name: "Type", type: "string", jsonPath: ".spec.type" },
       { name: "Ready", type: "boolean", jsonPath: ".status.ready" },
       { name: "Default Model", type: "string", jsonPath: ".spec.defaultModel" },
-      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
+      age
     ],
-    defaults: { "/secretRef/key": "api-key", "/azure/apiVersion": "2024-02-15-preview" }
+    // The Provider Schema validates objects as written and leaves these defaults to resolveProvider,
+    // so it carries no `default` annotation; the CRD takes the values from the same constants.
+    defaults: { "spec.secretRef.key": defaultSecretKey, "spec.azure.apiVersion": defaultAzureApiVersion }
   })
 
-export const toolCrd = () =>
+/** Tool defaults come from the Tool Schema's own annotations. */
+export const toolCrd = (): JsonNode =>
   crdFor({
+    schema: Tool,
     kind: "Tool",
     plural: "tools",
     singular: "tool",
     shortNames: ["orkatool"],
-    schema: Tool,
     printerColumns: [
       { name: "Available", type: "boolean", jsonPath: ".status.available" },
       { name: "URL", type: "string", jsonPath: ".spec.http.url" },
-      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
-    ],
-    defaults: { "/http/method": "POST", "/http/timeout": "30s", "/http/authInject": "header" }
+      age
+    ]
   })

@@ -1,93 +1,392 @@
-import { readFileSync } from "node:fs"
+/**
+ * The CRDs in k8s/crds: what the Schemas generate, structural as apiextensions.k8s.io/v1 demands, and
+ * agreeing with the gateway's own Schemas on real and invalid objects.
+ */
+import { execFileSync } from "node:child_process"
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { Schema } from "effect"
 import { parse, parseAllDocuments } from "yaml"
 import { describe, expect, it } from "vitest"
-import { Schema } from "effect"
+import { renderedCrds, staleCrds } from "../../scripts/generate-crds.ts"
+import { crdFor, type JsonNode, openApiSchema } from "../../src/kube/crd.ts"
 import { Provider } from "../../src/kube/resources.ts"
-import { renderedCrds } from "../../scripts/generate-crds.ts"
+import { Tool, toolHttpDefaults } from "../../src/kube/tool-resource.ts"
+import { defaultAzureApiVersion, defaultSecretKey } from "../../src/providers/provider.ts"
 
-type Node = Record<string, unknown>
 const root = new URL("../../", import.meta.url)
 const read = (file: string) => readFileSync(new URL(file, root), "utf8")
-const crd = (file: string) => parse(read(file)) as { spec: { versions: Array<{ schema: { openAPIV3Schema: Node }; additionalPrinterColumns: Array<{ name: string }> }> } }
+const providersFile = "k8s/crds/providers.core.orka.ai.yaml"
+const toolsFile = "k8s/crds/tools.core.orka.ai.yaml"
+
+interface Crd {
+  metadata: { name: string }
+  spec: {
+    group: string
+    scope: string
+    names: { kind: string; plural: string; singular: string; listKind: string }
+    versions: Array<{
+      name: string
+      served: boolean
+      storage: boolean
+      subresources: unknown
+      additionalPrinterColumns: Array<{ name: string; type: string; jsonPath: string }>
+      schema: { openAPIV3Schema: JsonNode }
+    }>
+  }
+}
+const crd = (file: string) => parse(read(file)) as Crd
 const schemaOf = (file: string) => crd(file).spec.versions[0]!.schema.openAPIV3Schema
 
-/** apiextensions v1 structural rules: every node typed (or explicitly open), no refs, no bare anyOf. */
-const structuralProblems = (node: Node, path = "$"): Array<string> => {
+const isNode = (v: unknown): v is JsonNode => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** JSONSchemaProps fields Kubernetes knows (besides x-kubernetes-*); anything else is rejected or lost. */
+const kubernetesKeywords = new Set([
+  "type", "format", "title", "description", "default", "enum", "nullable", "minimum", "maximum",
+  "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern", "minItems",
+  "maxItems", "uniqueItems", "minProperties", "maxProperties", "required", "properties",
+  "additionalProperties", "items"
+])
+const extensions = new Set(["x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string"])
+
+/**
+ * The subset of Kubernetes' OpenAPI validation the generated schemas use. Fields a schema does not
+ * declare are pruned by the API server, not refused: they are reported apart, as `pruned`.
+ */
+const check = (schema: JsonNode, value: unknown, path = "$"): { errors: Array<string>; pruned: Array<string> } => {
+  const errors: Array<string> = []
+  const pruned: Array<string> = []
+  const open = schema["x-kubernetes-preserve-unknown-fields"] === true
+  if (value === null) {
+    if (schema["nullable"] !== true && !(open && schema["type"] === undefined)) errors.push(`${path}: null`)
+    return { errors, pruned }
+  }
+  const actual = Array.isArray(value) ? "array" : typeof value
+  const type = schema["type"]
+  // the API server validates ObjectMeta itself; a CRD only says it is an object
+  if (path === "$.metadata") return { errors: actual === "object" ? [] : [`${path}: expected object`], pruned }
+  if (schema["x-kubernetes-int-or-string"] === true) {
+    if (!Number.isInteger(value) && actual !== "string") errors.push(`${path}: expected an integer or a string`)
+  } else if (type !== undefined) {
+    const typed = type === "integer" ? Number.isInteger(value) : type === "number" ? actual === "number" : type === actual
+    if (!typed) return { errors: [`${path}: expected ${String(type)}, got ${actual}`], pruned }
+  }
+  if (Array.isArray(schema["enum"]) && !schema["enum"].includes(value)) errors.push(`${path}: not one of ${schema["enum"].join(", ")}`)
+  if (typeof value === "number") {
+    const min = schema["minimum"]
+    if (typeof min === "number" && (schema["exclusiveMinimum"] === true ? value <= min : value < min)) errors.push(`${path}: below the minimum`)
+    const max = schema["maximum"]
+    if (typeof max === "number" && (schema["exclusiveMaximum"] === true ? value >= max : value > max)) errors.push(`${path}: above the maximum`)
+  }
+  if (typeof value === "string") {
+    const length = [...value].length
+    if (typeof schema["minLength"] === "number" && length < schema["minLength"]) errors.push(`${path}: too short`)
+    if (typeof schema["maxLength"] === "number" && length > schema["maxLength"]) errors.push(`${path}: too long`)
+    if (typeof schema["pattern"] === "string" && !new RegExp(schema["pattern"], "u").test(value)) errors.push(`${path}: does not match ${schema["pattern"]}`)
+  }
+  const merge = (r: { errors: Array<string>; pruned: Array<string> }) => (errors.push(...r.errors), pruned.push(...r.pruned))
+  if (actual === "object" && type === "object") {
+    const object = value as JsonNode
+    for (const key of (schema["required"] ?? []) as Array<string>) if (!(key in object)) errors.push(`${path}.${key}: required`)
+    const properties = isNode(schema["properties"]) ? schema["properties"] : {}
+    for (const [key, v] of Object.entries(object)) {
+      const child = properties[key] ?? schema["additionalProperties"]
+      if (isNode(child)) merge(check(child, v, `${path}.${key}`))
+      else if (!open) pruned.push(`${path}.${key}`)
+    }
+  }
+  if (Array.isArray(value) && isNode(schema["items"])) value.forEach((v, i) => merge(check(schema["items"] as JsonNode, v, `${path}[${i}]`)))
+  return { errors, pruned }
+}
+
+/** apiextensions v1's structural rules, as far as our schemas can break them. */
+const structuralProblems = (node: JsonNode, path = "$"): Array<string> => {
   const problems: Array<string> = []
-  if (node["type"] === undefined && node["x-kubernetes-preserve-unknown-fields"] !== true) problems.push(`${path}: no type`)
-  for (const key of ["$ref", "$defs", "anyOf", "oneOf", "allOf", "const"]) if (key in node) problems.push(`${path}: ${key}`)
-  if (node["properties"] !== undefined && node["additionalProperties"] !== undefined) problems.push(`${path}: properties with additionalProperties`)
-  if (typeof node["exclusiveMinimum"] === "number") problems.push(`${path}: exclusiveMinimum must be a flag`)
-  for (const [k, v] of Object.entries((node["properties"] ?? {}) as Node)) problems.push(...structuralProblems(v as Node, `${path}.${k}`))
-  if (typeof node["additionalProperties"] === "object") problems.push(...structuralProblems(node["additionalProperties"] as Node, `${path}.*`))
-  if (typeof node["items"] === "object") problems.push(...structuralProblems(node["items"] as Node, `${path}[]`))
+  for (const key of Object.keys(node)) {
+    if (!kubernetesKeywords.has(key) && !extensions.has(key)) problems.push(`${path}: ${key} is not a structural keyword`)
+  }
+  const open = node["x-kubernetes-preserve-unknown-fields"] === true || node["x-kubernetes-int-or-string"] === true
+  if (typeof node["type"] !== "string" && !open) problems.push(`${path}: no type`)
+  if (node["properties"] !== undefined && node["additionalProperties"] !== undefined) problems.push(`${path}: properties and additionalProperties`)
+  if (node["type"] === "array" && !isNode(node["items"])) problems.push(`${path}: an array without items`)
+  for (const flag of ["exclusiveMinimum", "exclusiveMaximum"]) {
+    if (node[flag] !== undefined && typeof node[flag] !== "boolean") problems.push(`${path}: ${flag} must be a flag`)
+  }
+  if ("default" in node) {
+    const { errors } = check(node, node["default"], `${path}(default)`)
+    problems.push(...errors)
+  }
+  for (const [k, v] of Object.entries(isNode(node["properties"]) ? node["properties"] : {})) problems.push(...structuralProblems(v as JsonNode, `${path}.${k}`))
+  if (isNode(node["additionalProperties"])) problems.push(...structuralProblems(node["additionalProperties"], `${path}.*`))
+  if (isNode(node["items"])) problems.push(...structuralProblems(node["items"], `${path}[]`))
   return problems
 }
 
-/** The subset of OpenAPI validation the generated schemas use. */
-const validate = (schema: Node, value: unknown, path = "$"): Array<string> => {
-  if (schema["x-kubernetes-preserve-unknown-fields"] === true && schema["type"] === undefined) return []
-  const type = schema["type"]
-  const actual = Array.isArray(value) ? "array" : value === null ? "null" : typeof value
-  const ok = type === "integer" ? Number.isInteger(value) : type === "number" ? typeof value === "number" : type === actual
-  if (!ok) return [`${path}: expected ${String(type)}`]
-  const errors: Array<string> = []
-  if (Array.isArray(schema["enum"]) && !schema["enum"].includes(value)) errors.push(`${path}: not one of ${schema["enum"].join(", ")}`)
-  if (typeof schema["minimum"] === "number" && typeof value === "number") {
-    if (schema["exclusiveMinimum"] === true ? value <= schema["minimum"] : value < schema["minimum"]) errors.push(`${path}: too small`)
-  }
-  if (typeof schema["minLength"] === "number" && typeof value === "string" && value.length < schema["minLength"]) errors.push(`${path}: too short`)
-  if (actual === "object") {
-    const object = value as Node
-    for (const key of (schema["required"] ?? []) as Array<string>) if (!(key in object)) errors.push(`${path}.${key}: required`)
-    for (const [key, v] of Object.entries(object)) {
-      const child = ((schema["properties"] ?? {}) as Node)[key] ?? schema["additionalProperties"]
-      if (typeof child === "object") errors.push(...validate(child as Node, v, `${path}.${key}`))
-    }
-  }
-  if (actual === "array" && typeof schema["items"] === "object") (value as Array<unknown>).forEach((v, i) => errors.push(...validate(schema["items"] as Node, v, `${path}[${i}]`)))
-  return errors
-}
+const at = (schema: JsonNode, path: string): JsonNode =>
+  path.split(".").reduce((node, key) => (node["properties"] as Record<string, JsonNode>)[key]!, schema)
 
-describe("generated CRDs", () => {
-  it("match the Schemas (run `npm run crds` after changing one)", () => {
+const documents = (file: string) => parseAllDocuments(read(file)).map((d) => d.toJS() as JsonNode)
+const yamlFiles = (dir: string) => readdirSync(new URL(dir, root)).filter((f) => f.endsWith(".yaml")).map((f) => `${dir}/${f}`)
+const clone = <A>(a: A): A => JSON.parse(JSON.stringify(a))
+
+describe("generated CRD files", () => {
+  it("are what the Schemas generate (run `npm run crds` after changing one)", () => {
     for (const [file, text] of Object.entries(renderedCrds())) expect(read(file), file).toBe(text)
+    expect(staleCrds(root)).toEqual([])
   })
 
-  it("are structural, with printer columns", () => {
-    for (const file of Object.keys(renderedCrds())) {
+  it("--check names the stale file and the first differing line, and fails", () => {
+    const dir = mkdtempSync(join(tmpdir(), "orka-crds-"))
+    try {
+      cpSync(new URL("k8s/crds", root), join(dir, "k8s/crds"), { recursive: true })
+      const copy = pathToFileURL(`${dir}/`)
+      expect(staleCrds(copy)).toEqual([])
+      const file = join(dir, toolsFile)
+      writeFileSync(file, readFileSync(file, "utf8").replace("default: POST", "default: GET"))
+      rmSync(join(dir, providersFile))
+      expect(staleCrds(copy)).toEqual([
+        `${providersFile} is missing`,
+        expect.stringMatching(/^k8s\/crds\/tools\.core\.orka\.ai\.yaml differs from the Schemas \(line \d+: committed ".*default: GET", generated ".*default: POST"\)$/)
+      ])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    // the committed files are current, so the script itself agrees
+    execFileSync(process.execPath, ["scripts/generate-crds.ts", "--check"], { cwd: root, stdio: "pipe" })
+  })
+
+  it("say they are generated, and by what", () => {
+    for (const file of [providersFile, toolsFile]) expect(read(file)).toMatch(/^# Generated by scripts\/generate-crds\.ts .*do not edit\.\n/)
+  })
+
+  it("define namespaced v1alpha1 resources of core.orka.ai with a status subresource and printer columns", () => {
+    const columns = { [providersFile]: ["Type", "Ready", "Default Model", "Age"], [toolsFile]: ["Available", "URL", "Age"] }
+    for (const [file, kind, plural] of [[providersFile, "Provider", "providers"], [toolsFile, "Tool", "tools"]] as const) {
+      const { metadata, spec } = crd(file)
+      expect(metadata.name).toBe(`${plural}.core.orka.ai`)
+      expect(spec).toMatchObject({ group: "core.orka.ai", scope: "Namespaced", names: { kind, plural, listKind: `${kind}List` } })
+      expect(spec.versions).toHaveLength(1)
+      expect(spec.versions[0]).toMatchObject({ name: "v1alpha1", served: true, storage: true, subresources: { status: {} } })
+      expect(spec.versions[0]!.additionalPrinterColumns.map((c) => c.name)).toEqual(columns[file])
+    }
+    const providerColumns = crd(providersFile).spec.versions[0]!.additionalPrinterColumns
+    expect(providerColumns).toEqual([
+      { name: "Type", type: "string", jsonPath: ".spec.type" },
+      { name: "Ready", type: "boolean", jsonPath: ".status.ready" },
+      { name: "Default Model", type: "string", jsonPath: ".spec.defaultModel" },
+      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
+    ])
+    expect(crd(toolsFile).spec.versions[0]!.additionalPrinterColumns).toEqual([
+      { name: "Available", type: "boolean", jsonPath: ".status.available" },
+      { name: "URL", type: "string", jsonPath: ".spec.http.url" },
+      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
+    ])
+  })
+
+  it("are structural: every node typed or explicitly open, no references or unions, metadata only an object", () => {
+    for (const file of [providersFile, toolsFile]) {
       const schema = schemaOf(file)
       expect(structuralProblems(schema), file).toEqual([])
-      expect((schema["properties"] as Node)["metadata"]).toEqual({ type: "object" })
+      expect(schema["type"]).toBe("object")
+      expect(schema["required"]).toEqual(["spec"])
+      expect((schema["properties"] as JsonNode)["metadata"]).toEqual({ type: "object" })
+      expect((schema["properties"] as JsonNode)["apiVersion"]).toEqual({ type: "string" })
+      expect((schema["properties"] as JsonNode)["kind"]).toEqual({ type: "string" })
     }
-    expect(crd("k8s/crds/providers.core.orka.ai.yaml").spec.versions[0]!.additionalPrinterColumns.map((c) => c.name))
-      .toEqual(["Type", "Ready", "Default Model", "Age"])
   })
 
-  it("accept the example Providers, as the gateway's own Schema does, and reject invalid ones", () => {
-    const schema = schemaOf("k8s/crds/providers.core.orka.ai.yaml")
-    const examples = ["k8s/examples/provider-anthropic.yaml", "examples/local/mock.yaml", "examples/local/anthropic.yaml", "examples/local/openai.yaml"]
-      .flatMap((f) => parseAllDocuments(read(f)).map((d) => d.toJS() as Node))
-      .filter((o) => o["kind"] === "Provider")
-    expect(examples).toHaveLength(4)
-    for (const provider of examples) {
-      expect(validate(schema, provider)).toEqual([])
-      expect(Schema.is(Provider)(provider)).toBe(true)
+  it("default what the gateway defaults in code, from the same constants", () => {
+    const provider = schemaOf(providersFile)
+    expect(at(provider, "spec.secretRef.key")["default"]).toBe(defaultSecretKey)
+    expect(at(provider, "spec.azure.apiVersion")["default"]).toBe(defaultAzureApiVersion)
+    const tool = schemaOf(toolsFile)
+    expect(at(tool, "spec.http.method")["default"]).toBe(toolHttpDefaults.method)
+    expect(at(tool, "spec.http.timeout")["default"]).toBe(toolHttpDefaults.timeout)
+    expect(at(tool, "spec.http.authInject")["default"]).toBe(toolHttpDefaults.authInject)
+  })
+})
+
+describe("the Provider CRD", () => {
+  const schema = schemaOf(providersFile)
+  const examples = [...yamlFiles("k8s/examples"), ...yamlFiles("examples/local")]
+    .flatMap((file) => documents(file).map((object) => ({ file, object })))
+    .filter(({ object }) => object["kind"] === "Provider")
+
+  it("accepts every example Provider unchanged, as the gateway's Schema does", () => {
+    expect(examples.map((e) => e.file)).toEqual(expect.arrayContaining(["k8s/examples/provider-anthropic.yaml", "examples/local/mock.yaml"]))
+    for (const { file, object } of examples) {
+      expect(check(schema, object), file).toEqual({ errors: [], pruned: [] })
+      expect(Schema.is(Provider)(object), file).toBe(true)
     }
-    const base = examples[0]!
-    const invalid = [
-      { ...base, spec: { type: "gemini" } },
-      { ...base, spec: undefined },
-      { ...base, spec: { type: "openai", rateLimit: { requestsPerMinute: -1 } } }
+  })
+
+  it("accepts every field of an Orka Provider and the status the gateway writes", () => {
+    const provider = {
+      apiVersion: "core.orka.ai/v1alpha1",
+      kind: "Provider",
+      metadata: { name: "azure", namespace: "team-a", labels: { team: "a" } },
+      spec: {
+        type: "azure-openai",
+        secretRef: { name: "azure-key", key: "key" },
+        baseURL: "https://example-resource.openai.azure.com",
+        defaultModel: "gpt-4o",
+        azure: { deploymentName: "gpt-4o", apiVersion: "2024-10-21" },
+        rateLimit: { requestsPerMinute: 60, tokensPerMinute: 100000 },
+        models: ["gpt-4o-mini"]
+      },
+      status: {
+        ready: true,
+        lastValidated: "2026-01-01T00:00:00Z",
+        message: "ok",
+        conditions: [{ type: "Ready", status: "True", reason: "Valid", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 3 }]
+      }
+    }
+    expect(check(schema, provider)).toEqual({ errors: [], pruned: [] })
+    expect(Schema.is(Provider)(provider)).toBe(true)
+  })
+
+  it("rejects what the gateway's Schema rejects", () => {
+    const base = examples.find((e) => e.file === "k8s/examples/provider-anthropic.yaml")!.object
+    const { spec: _spec, ...withoutSpec } = base
+    const spec = base["spec"] as JsonNode
+    const invalid: Array<[string, JsonNode]> = [
+      ["an unknown type", { ...base, spec: { ...spec, type: "gemini" } }],
+      ["no spec", withoutSpec],
+      ["no type", { ...base, spec: { defaultModel: "x" } }],
+      ["a rate limit of 0", { ...base, spec: { ...spec, rateLimit: { requestsPerMinute: 0 } } }],
+      ["a fractional rate limit", { ...base, spec: { ...spec, rateLimit: { tokensPerMinute: 1.5 } } }],
+      ["a secretRef without a name", { ...base, spec: { ...spec, secretRef: { key: "k" } } }],
+      ["an empty model id", { ...base, spec: { ...spec, models: [""] } }],
+      ["a condition status outside True/False/Unknown", { ...base, status: { conditions: [{ type: "Ready", status: "Yes" }] } }]
     ]
-    for (const provider of invalid) {
-      expect(validate(schema, JSON.parse(JSON.stringify(provider))), JSON.stringify(provider)).not.toEqual([])
-      expect(Schema.is(Provider)(provider)).toBe(false)
+    for (const [what, provider] of invalid) {
+      expect(check(schema, clone(provider)).errors, what).not.toEqual([])
+      expect(Schema.is(Provider)(provider), what).toBe(false)
+    }
+  })
+})
+
+describe("the Tool CRD", () => {
+  const schema = schemaOf(toolsFile)
+  const tool = (spec: JsonNode) => ({ apiVersion: "core.orka.ai/v1alpha1", kind: "Tool", metadata: { name: "t" }, spec })
+  const http = (fields: JsonNode) => tool({ description: "Look up the weather", http: { url: "https://weather.example/api", ...fields } })
+
+  it("accepts Orka's Tool objects unchanged, keeping JSON Schema parameters and MCP settings as written", () => {
+    const valid = [
+      tool({ description: "Does nothing yet" }),
+      tool({
+        description: "Look up the weather for a city",
+        parameters: {
+          type: "object",
+          properties: { city: { type: "string", description: "City name" }, days: { type: "integer", minimum: 1 } },
+          required: ["city"],
+          additionalProperties: false
+        },
+        http: {
+          url: "https://weather.example/api/forecast",
+          method: "GET",
+          headers: { "X-Client": "orka" },
+          timeout: "1m30s",
+          authSecretRef: { name: "weather", key: "token" },
+          authInject: "body",
+          authBodyKey: "api_key"
+        }
+      }),
+      tool({ description: "An MCP server", mcp: { url: "http://mcp.example:8080/sse", transport: "sse", tools: [{ name: "x" }] } }),
+      ...["30s", "500ms", "1.5h", "2m", "0", "1h2m3s"].map((timeout) => http({ timeout })),
+      {
+        ...http({}),
+        status: { available: false, lastCheck: "2026-01-01T00:00:00Z", error: "connection refused", conditions: [{ type: "Ready", status: "False" }] }
+      }
+    ]
+    for (const object of valid) {
+      expect(check(schema, object), JSON.stringify(object)).toEqual({ errors: [], pruned: [] })
+      expect(Schema.is(Tool)(object), JSON.stringify(object)).toBe(true)
     }
   })
 
-  it("keep open fields open (a Tool's JSON Schema parameters)", () => {
-    const spec = (schemaOf("k8s/crds/tools.core.orka.ai.yaml")["properties"] as Node)["spec"] as { properties: Node }
-    expect(spec.properties["parameters"]).toEqual({ type: "object", "x-kubernetes-preserve-unknown-fields": true })
+  it("rejects what the gateway's Schema rejects", () => {
+    const invalid: Array<[string, JsonNode]> = [
+      ["no description", tool({ http: { url: "https://x.example" } })],
+      ["no spec", { apiVersion: "core.orka.ai/v1alpha1", kind: "Tool", metadata: { name: "t" } }],
+      ["http without a url", tool({ description: "d", http: { method: "GET" } })],
+      ["an unknown method", http({ method: "FETCH" })],
+      ["a timeout without a unit", http({ timeout: "30" })],
+      ["a timeout in words", http({ timeout: "thirty seconds" })],
+      ["a numeric timeout", http({ timeout: 30 })],
+      ["an unknown auth injection", http({ authInject: "query" })],
+      ["an authSecretRef without a key", http({ authSecretRef: { name: "s" } })],
+      ["non-string headers", http({ headers: { "X-Retries": 3 } })],
+      ["parameters that are not an object", tool({ description: "d", parameters: "none" })]
+    ]
+    for (const [what, object] of invalid) {
+      expect(check(schema, clone(object)).errors, what).not.toEqual([])
+      expect(Schema.is(Tool)(object), what).toBe(false)
+    }
+  })
+})
+
+describe("crdFor", () => {
+  const resource = (spec: Schema.Struct.Fields) =>
+    Schema.Struct({ apiVersion: Schema.Literal("core.orka.ai/v1alpha1"), kind: Schema.Literal("Thing"), metadata: Schema.Struct({ name: Schema.String }), spec: Schema.Struct(spec) })
+  const specOf = (fields: Schema.Struct.Fields, defaults?: Record<string, unknown>) =>
+    at(openApiSchema(resource(fields), defaults), "spec")["properties"] as Record<string, JsonNode>
+
+  it("turns the JSON Schema constructs Effect emits into structural nodes", () => {
+    const Shared = Schema.Struct({ name: Schema.String }).annotate({ identifier: "Shared" })
+    const spec = specOf({
+      unknown: Schema.Unknown,
+      openRecord: Schema.Record(Schema.String, Schema.Unknown),
+      nestedRecord: Schema.Record(Schema.String, Schema.Record(Schema.String, Schema.Unknown)),
+      labels: Schema.Record(Schema.String, Schema.String),
+      nullableInt: Schema.optional(Schema.Int),
+      number: Schema.Number,
+      finite: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)),
+      literals: Schema.Union([Schema.Literal("a"), Schema.Literals(["b", "c"])]),
+      mixed: Schema.Union([Schema.String, Schema.Boolean]),
+      intOrString: Schema.Union([Schema.Int, Schema.String]),
+      one: Shared,
+      many: Schema.Array(Shared),
+      tuple: Schema.Tuple([Schema.String, Schema.Number]),
+      withRest: Schema.StructWithRest(Schema.Struct({ a: Schema.String }), [Schema.Record(Schema.String, Schema.String)]),
+      described: Schema.String.annotate({ description: "said once", default: "x" })
+    })
+    expect(spec).toEqual({
+      unknown: { "x-kubernetes-preserve-unknown-fields": true },
+      openRecord: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+      nestedRecord: { type: "object", additionalProperties: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+      labels: { type: "object", additionalProperties: { type: "string" } },
+      nullableInt: { type: "integer", nullable: true },
+      number: { type: "number" },
+      finite: { type: "number", minimum: 0, maximum: 1, exclusiveMaximum: true },
+      literals: { type: "string", enum: ["a", "b", "c"] },
+      mixed: { "x-kubernetes-preserve-unknown-fields": true },
+      intOrString: { "x-kubernetes-int-or-string": true },
+      one: { type: "object", properties: { name: { type: "string" } }, required: ["name"] },
+      many: { type: "array", items: { type: "object", properties: { name: { type: "string" } }, required: ["name"] } },
+      tuple: { type: "array", items: { "x-kubernetes-preserve-unknown-fields": true }, minItems: 2, maxItems: 2 },
+      withRest: { type: "object", properties: { a: { type: "string" } }, required: ["a"], "x-kubernetes-preserve-unknown-fields": true },
+      described: { type: "string", description: "said once", default: "x" }
+    })
+    for (const [key, node] of Object.entries(spec)) expect(structuralProblems(node, key)).toEqual([])
+  })
+
+  it("sets table defaults and refuses a path the Schema does not have", () => {
+    expect(specOf({ ref: Schema.optionalKey(Schema.Struct({ key: Schema.optionalKey(Schema.String) })) }, { "spec.ref.key": "k" })["ref"])
+      .toEqual({ type: "object", properties: { key: { type: "string", default: "k" } } })
+    expect(() => specOf({ key: Schema.String }, { "spec.renamed": "k" })).toThrow("spec.renamed")
+  })
+
+  it("builds the CustomResourceDefinition around the schema", () => {
+    const thing = crdFor({ schema: resource({ a: Schema.String }), kind: "Thing", plural: "things", singular: "thing" })
+    expect(thing).toMatchObject({
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: "things.core.orka.ai" },
+      spec: { group: "core.orka.ai", scope: "Namespaced", names: { kind: "Thing", listKind: "ThingList", plural: "things", singular: "thing" } }
+    })
+    expect(structuralProblems((thing["spec"] as Crd["spec"]).versions[0]!.schema.openAPIV3Schema)).toEqual([])
   })
 })
