@@ -1,0 +1,187 @@
+/**
+ * The agent loop over the neutral conversation, the same for both front doors: the model's text is
+ * streamed as it comes; when it calls server-side tools they run (in parallel, each bounded), their
+ * results are appended and the model is called again; a call to a client tool ends the loop and is
+ * handed to the client. The loop is a guest in the caller's conversation: it adds tool definitions
+ * and one sentence saying they exist, nothing else. It dies with the caller's stream (interruption),
+ * and every answer, even one cut short by a limit, ends with one `finish` carrying the usage summed
+ * over all model calls.
+ */
+import { Effect, Stream } from "effect"
+import { type GatewayError } from "../errors.ts"
+import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
+import { addUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
+
+export interface LoopLimits {
+  readonly maxIterations: number
+  /** the whole loop, in ms */
+  readonly deadlineMs: number
+  /** the conversation sent to the model, in bytes of JSON; the oldest tool results go first */
+  readonly maxConversationBytes: number
+  /** identical calls (same tool, same arguments) before the model is told to change approach */
+  readonly repeatLimit: number
+}
+
+export const defaultLoopLimits: LoopLimits = { maxIterations: 20, deadlineMs: 5 * 60_000, maxConversationBytes: 500_000, repeatLimit: 3 }
+
+/** What the loop needs from the tools: their definitions, and running one call (never failing). */
+export interface ServerTools {
+  readonly definitions: ReadonlyArray<ToolDefinition>
+  /** the result as JSON text; failures come back as `{"success": false, "error": …}` */
+  readonly run: (call: ToolCallPart) => Effect.Effect<string>
+}
+
+/** A server-side tool call and its result, for the dialects to show as progress. */
+export interface ToolProgress {
+  readonly type: "tool_progress"
+  readonly call: ToolCallPart
+  readonly result: string
+}
+
+export type LoopEvent = StreamEvent | ToolProgress
+
+export type Model = (conversation: Conversation) => Stream.Stream<StreamEvent, GatewayError>
+
+const failure = (error: string) => JSON.stringify({ success: false, error })
+
+/** The one sentence the loop adds to the system prompt. */
+export const toolsSentence = (names: ReadonlyArray<string>) =>
+  `The tools ${names.join(", ")} run on the gateway: call them when they help, and their results come back to you.`
+
+/** Replaces the oldest tool results until the conversation fits; returns it unchanged when it does. */
+export const fitConversation = (c: Conversation, maxBytes: number): Conversation => {
+  const size = (x: Conversation) => Buffer.byteLength(JSON.stringify(x.messages))
+  if (size(c) <= maxBytes) return c
+  const messages = c.messages.map((m) => ({ ...m, content: [...m.content] }))
+  for (const message of messages) {
+    for (let i = 0; i < message.content.length; i++) {
+      const part = message.content[i]!
+      if (part.type !== "tool_result" || (part.content.length === 1 && part.content[0]?.type === "text" && part.content[0].text.startsWith("[removed"))) continue
+      message.content[i] = { ...part, content: [{ type: "text", text: "[removed to keep the conversation within its size limit]" }] }
+      if (size({ ...c, messages }) <= maxBytes) return { ...c, messages }
+    }
+  }
+  return { ...c, messages }
+}
+
+const isContextTooLong = (e: GatewayError) =>
+  e.kind === "invalid_request" && /context|too long|too many tokens|maximum.*tokens|prompt is too long/i.test(e.message)
+
+interface Turn {
+  readonly text: Array<Part>
+  readonly calls: Map<number, { id: string; name: string; args: string }>
+  finish: { reason: FinishReason; usage: Usage; stopSequence?: string } | undefined
+}
+
+export const runToolLoop = (
+  conversation: Conversation,
+  model: Model,
+  tools: ServerTools,
+  limits: LoopLimits = defaultLoopLimits
+): Stream.Stream<LoopEvent, GatewayError> => {
+  const clientNames = new Set(conversation.tools.map((t) => t.name))
+  // a client tool with a built-in's name wins: the built-in is not offered
+  const offered = tools.definitions.filter((t) => !clientNames.has(t.name))
+  const serverNames = new Set(offered.map((t) => t.name))
+  const deadline = Date.now() + limits.deadlineMs
+  const seen = new Map<string, number>()
+
+  const withTools: Conversation = offered.length === 0 ? conversation : {
+    ...conversation,
+    system: [...conversation.system, { type: "text", text: toolsSentence(offered.map((t) => t.name)) }],
+    tools: [...conversation.tools, ...offered]
+  }
+
+  const finish = (reason: FinishReason, usage: Usage, stopSequence?: string): LoopEvent => ({
+    type: "finish",
+    reason,
+    usage,
+    ...(stopSequence === undefined ? {} : { stopSequence })
+  })
+
+  /** One model call, with one retry on a context-too-long answer after shrinking the conversation. */
+  const call = (c: Conversation): Stream.Stream<StreamEvent, GatewayError> =>
+    model(fitConversation(c, limits.maxConversationBytes)).pipe(
+      Stream.catch((e: GatewayError) =>
+        isContextTooLong(e) ? model(fitConversation(c, Math.floor(limits.maxConversationBytes / 2))) : Stream.fail(e))
+    )
+
+  const iteration = (c: Conversation, n: number, usage: Usage, first: boolean, final = false): Stream.Stream<LoopEvent, GatewayError> => {
+    const turn: Turn = { text: [], calls: new Map(), finish: undefined }
+    const forward = (event: StreamEvent): ReadonlyArray<LoopEvent> => {
+      switch (event.type) {
+        case "start":
+          return first ? [event] : []
+        case "text":
+          turn.text.push({ type: "text", text: event.text })
+          return [event]
+        case "thinking":
+          return [event]
+        case "tool_call_start":
+          turn.calls.set(event.index, { id: event.id, name: event.name, args: "" })
+          return []
+        case "tool_call_delta": {
+          const c = turn.calls.get(event.index)
+          if (c !== undefined) c.args += event.arguments
+          return []
+        }
+        case "finish":
+          turn.finish = { reason: event.reason, usage: event.usage, ...(event.stopSequence === undefined ? {} : { stopSequence: event.stopSequence }) }
+          return []
+      }
+    }
+    return Stream.concat(
+      call(c).pipe(Stream.flatMap((e) => Stream.fromIterable(forward(e)))),
+      Stream.unwrap(Effect.suspend(() => next(c, n, usage, turn, final)))
+    )
+  }
+
+  const next = (c: Conversation, n: number, before: Usage, turn: Turn, final: boolean): Effect.Effect<Stream.Stream<LoopEvent, GatewayError>> => {
+    const usage = addUsage(before, turn.finish?.usage ?? { inputTokens: 0, outputTokens: 0 })
+    const calls = [...turn.calls.values()].map((x): ToolCallPart => ({ type: "tool_call", id: x.id, name: x.name, arguments: x.args || "{}" }))
+    if (turn.finish === undefined) return Effect.succeed(Stream.empty) // the model stream failed; its error is already on the way
+    const clientCalls = calls.filter((x) => !serverNames.has(x.name))
+    if (calls.length === 0 || clientCalls.length > 0 || final) {
+      // hand client tool calls to the client (server ones in the same turn cannot be answered by it)
+      const handed = clientCalls.flatMap((x, index): Array<LoopEvent> => [
+        { type: "tool_call_start", index, id: x.id, name: x.name },
+        { type: "tool_call_delta", index, arguments: x.arguments }
+      ])
+      const reason = clientCalls.length > 0 ? "tool_use" : turn.finish.reason === "tool_use" ? "end_turn" : turn.finish.reason
+      return Effect.succeed(Stream.fromIterable([...handed, finish(reason, usage, turn.finish.stopSequence)]))
+    }
+    if (n >= limits.maxIterations || Date.now() > deadline) {
+      // out of iterations or time: one last call that may not use tools, asking for what it has so far
+      const ask: Part = { type: "text", text: "Stop using tools now and answer with what you have found so far." }
+      const last = c.messages.at(-1)
+      // keep user and assistant turns alternating
+      const messages: Array<Message> = turn.text.length > 0
+        ? [...c.messages, { role: "assistant", content: turn.text }, { role: "user", content: [ask] }]
+        : last?.role === "user"
+        ? [...c.messages.slice(0, -1), { role: "user", content: [...last.content, ask] }]
+        : [...c.messages, { role: "user", content: [ask] }]
+      return Effect.succeed(iteration({ ...c, toolChoice: { type: "none" }, messages }, n + 1, usage, false, true))
+    }
+    return Effect.forEach(calls, (x) => {
+      const key = `${x.name}\u0000${x.arguments}`
+      const count = (seen.get(key) ?? 0) + 1
+      seen.set(key, count)
+      if (count >= limits.repeatLimit) {
+        return Effect.succeed(failure(`this exact call was already made ${count - 1} times with the same result: change your approach`))
+      }
+      return tools.run(x)
+    }, { concurrency: "unbounded" }).pipe(
+      Effect.map((results) => {
+        const messages: Array<Message> = [
+          ...c.messages,
+          { role: "assistant", content: [...turn.text, ...calls] },
+          { role: "user", content: calls.map((x, i) => ({ type: "tool_result", callId: x.id, content: [{ type: "text", text: results[i]! }] })) }
+        ]
+        const progress = calls.map((x, i): LoopEvent => ({ type: "tool_progress", call: x, result: results[i]! }))
+        return Stream.concat(Stream.fromIterable(progress), iteration({ ...c, messages }, n + 1, usage, false))
+      })
+    )
+  }
+
+  return iteration(withTools, 1, { inputTokens: 0, outputTokens: 0 }, true)
+}

@@ -1,0 +1,141 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Stream } from "effect"
+import { gatewayError } from "../../src/errors.ts"
+import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
+import type { StreamEvent } from "../../src/ir/response.ts"
+import { defaultLoopLimits, fitConversation, type LoopEvent, type Model, runToolLoop, type ServerTools } from "../../src/tools/loop.ts"
+
+const conversation = (over: Partial<Conversation> = {}): Conversation => ({
+  model: "m",
+  system: [{ type: "text", text: "You are helpful." }],
+  messages: [{ role: "user", content: [{ type: "text", text: "question" }] }],
+  tools: [],
+  extensions: {},
+  ...over
+})
+
+/** A model that answers from a script, one turn per call, recording what it was sent. */
+const scripted = (turns: Array<Array<StreamEvent> | ReturnType<typeof gatewayError>>) => {
+  const seen: Array<Conversation> = []
+  const model: Model = (c) => {
+    seen.push(c)
+    const turn = turns.shift() ?? [{ type: "text", text: "(no more script)" }]
+    return Array.isArray(turn)
+      ? Stream.fromIterable([{ type: "start", id: `r${seen.length}`, model: "m" } as StreamEvent, ...turn])
+      : Stream.fail(turn)
+  }
+  return { model, seen }
+}
+
+const usage = (i: number, o: number) => ({ inputTokens: i, outputTokens: o })
+const callTurn = (...calls: Array<[string, string, string]>): Array<StreamEvent> => [
+  ...calls.flatMap(([id, name, args], index): Array<StreamEvent> => [
+    { type: "tool_call_start", index, id, name },
+    { type: "tool_call_delta", index, arguments: args }
+  ]),
+  { type: "finish", reason: "tool_use", usage: usage(10, 2) }
+]
+const textTurn = (text: string): Array<StreamEvent> => [{ type: "text", text }, { type: "finish", reason: "end_turn", usage: usage(20, 5) }]
+
+const tools = (log: Array<string> = [], delayMs = 0): ServerTools => ({
+  definitions: [
+    { name: "web_search", parameters: { type: "object" } },
+    { name: "web_fetch", parameters: { type: "object" } }
+  ],
+  run: (call: ToolCallPart) =>
+    Effect.sleep(delayMs).pipe(Effect.andThen(Effect.sync(() => {
+      log.push(`${call.name}:${call.arguments}`)
+      return JSON.stringify({ result: `${call.name} done` })
+    })))
+})
+
+const collect = (s: Stream.Stream<LoopEvent, unknown>) => Effect.runPromise(Stream.runCollect(s))
+
+describe("the tool loop", () => {
+  it("runs server tools in parallel, feeds results back, streams text, and sums usage", async () => {
+    const { model, seen } = scripted([callTurn(["c1", "web_search", "{\"query\":\"a\"}"], ["c2", "web_fetch", "{\"url\":\"u\"}"]), textTurn("Answer.")])
+    const log: Array<string> = []
+    const events = await collect(runToolLoop(conversation(), model, tools(log)))
+    expect(events.map((e) => e.type)).toEqual(["start", "tool_progress", "tool_progress", "text", "finish"])
+    expect(events.at(-1)).toEqual({ type: "finish", reason: "end_turn", usage: usage(30, 7) })
+    expect(log).toEqual(["web_search:{\"query\":\"a\"}", "web_fetch:{\"url\":\"u\"}"])
+    // the second call carries the calls and their results, and the tools were added with one sentence
+    expect(seen[1]!.messages.slice(1)).toEqual([
+      { role: "assistant", content: [{ type: "tool_call", id: "c1", name: "web_search", arguments: "{\"query\":\"a\"}" }, { type: "tool_call", id: "c2", name: "web_fetch", arguments: "{\"url\":\"u\"}" }] },
+      { role: "user", content: [
+        { type: "tool_result", callId: "c1", content: [{ type: "text", text: "{\"result\":\"web_search done\"}" }] },
+        { type: "tool_result", callId: "c2", content: [{ type: "text", text: "{\"result\":\"web_fetch done\"}" }] }
+      ] }
+    ])
+    expect(seen[0]!.system).toHaveLength(2)
+    expect(seen[0]!.system[0]!.text).toBe("You are helpful.")
+    expect(seen[0]!.tools.map((t) => t.name)).toEqual(["web_search", "web_fetch"])
+  })
+
+  it("hands a client tool call to the client, and lets a client tool shadow a built-in", async () => {
+    const client = conversation({ tools: [{ name: "web_fetch", parameters: {} }, { name: "get_weather", parameters: {} }] })
+    const { model, seen } = scripted([callTurn(["c9", "get_weather", "{\"city\":\"Oslo\"}"])])
+    const events = await collect(runToolLoop(client, model, tools()))
+    expect(events).toEqual([
+      { type: "start", id: "r1", model: "m" },
+      { type: "tool_call_start", index: 0, id: "c9", name: "get_weather" },
+      { type: "tool_call_delta", index: 0, arguments: "{\"city\":\"Oslo\"}" },
+      { type: "finish", reason: "tool_use", usage: usage(10, 2) }
+    ])
+    expect(seen[0]!.tools.map((t) => t.name)).toEqual(["web_fetch", "get_weather", "web_search"])
+  })
+
+  it("stops after max iterations with one last call that may not use tools", async () => {
+    const loops = Array.from({ length: 3 }, (_, i) => callTurn([`c${i}`, "web_search", `{"query":"${i}"}`]))
+    const { model, seen } = scripted([...loops, textTurn("Summary.")])
+    const events = await collect(runToolLoop(conversation(), model, tools(), { ...defaultLoopLimits, maxIterations: 3 }))
+    expect(seen).toHaveLength(4)
+    expect(seen[3]!.toolChoice).toEqual({ type: "none" })
+    expect(JSON.stringify(seen[3]!.messages.at(-1))).toContain("Stop using tools now")
+    expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn", usage: usage(50, 11) })
+    expect(events.filter((e) => e.type === "text").map((e) => (e as { text: string }).text)).toEqual(["Summary."])
+  })
+
+  it("tells the model to change approach when it repeats the same call", async () => {
+    const same = () => callTurn(["c", "web_search", "{\"query\":\"same\"}"])
+    const { model, seen } = scripted([same(), same(), same(), textTurn("ok")])
+    const log: Array<string> = []
+    await collect(runToolLoop(conversation(), model, tools(log)))
+    expect(log).toHaveLength(2)
+    expect(JSON.stringify(seen[3]!.messages.at(-1))).toContain("change your approach")
+  })
+
+  it("shrinks the conversation and retries once when the provider says the context is too long", async () => {
+    const { model, seen } = scripted([gatewayError("invalid_request", "prompt is too long: 210000 tokens > 200000 maximum"), textTurn("fits")])
+    const events = await collect(runToolLoop(conversation(), model, tools()))
+    expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn" })
+    expect(seen).toHaveLength(2)
+    const other = scripted([gatewayError("rate_limit", "slow down")])
+    await expect(collect(runToolLoop(conversation(), other.model, tools()))).rejects.toMatchObject({ kind: "rate_limit" })
+  })
+
+  it("drops the oldest tool results first to keep within the size limit", () => {
+    const big = "x".repeat(1000)
+    const c = conversation({
+      messages: [1, 2].flatMap((i): Conversation["messages"] => [
+        { role: "assistant", content: [{ type: "tool_call", id: `c${i}`, name: "t", arguments: "{}" }] },
+        { role: "user", content: [{ type: "tool_result", callId: `c${i}`, content: [{ type: "text", text: big }] }] }
+      ])
+    })
+    const fitted = fitConversation(c, 1800)
+    expect(JSON.stringify(fitted.messages[1])).toContain("[removed")
+    expect(JSON.stringify(fitted.messages[3])).toContain(big)
+  })
+
+  it.live("runs nothing more once the caller is gone", () =>
+    Effect.gen(function*() {
+      const { model, seen } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("never")])
+      const log: Array<string> = []
+      const fiber = yield* Stream.runDrain(runToolLoop(conversation(), model, tools(log, 300))).pipe(Effect.forkChild)
+      yield* Effect.sleep(100) // the tool is running
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.sleep(400)
+      expect(log).toEqual([]) // the tool was interrupted before it finished
+      expect(seen).toHaveLength(1) // and the model was not called again
+    }))
+})
