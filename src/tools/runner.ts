@@ -1,0 +1,161 @@
+/**
+ * The server-side tools offered to one conversation: the built-ins (web_fetch, code_exec, file_read,
+ * file_write, and web_search when a backend is configured) and the custom HTTP tools from `Tool`
+ * resources, over one workspace that lives as long as the conversation's scope.
+ * Running a call never fails: a failure, a timeout or bad arguments come back to the model as
+ * `{"success": false, "error": …}`. Each call is logged and counted (name, duration, outcome),
+ * never with a tool's secret.
+ */
+import { Duration, Effect, Metric, type Scope } from "effect"
+import type { ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
+import type { Tool } from "../kube/tool-resource.ts"
+import { codeExec, codeExecDefinition, type SandboxLimits } from "./code-exec.ts"
+import { ToolFailure } from "./failure.ts"
+import { httpToolDefinition, parseDuration, runHttpTool } from "./http-tool.ts"
+import type { ServerTools } from "./loop.ts"
+import type { AddressPolicy } from "./ssrf.ts"
+import { defaultLimits as fetchDefaults, webFetch, webFetchDefinition } from "./web-fetch.ts"
+import { type SearchBackendConfig, webSearch, webSearchDefinition } from "./web-search.ts"
+import { fileRead, fileReadDefinition, fileWrite, fileWriteDefinition, makeWorkspace } from "./workspace.ts"
+
+export const toolCalls = Metric.counter("orka_tool_calls_total", { description: "Server-side tool calls by tool and outcome", incremental: true })
+export const toolSeconds = Metric.histogram("orka_tool_call_seconds", {
+  description: "Server-side tool call duration",
+  boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 2, count: 14 })
+})
+
+export interface RunnerConfig {
+  readonly addressPolicy: AddressPolicy
+  readonly search: SearchBackendConfig | undefined
+  readonly sandbox: SandboxLimits
+  readonly workspaceQuotaBytes: number
+  /** per call, in ms (a Tool's own `spec.http.timeout` applies inside it) */
+  readonly toolTimeoutMs: number
+}
+
+export interface CustomTool {
+  readonly tool: Tool
+  /** the value of `spec.http.authSecretRef`, already read from its Secret */
+  readonly authKey: string | undefined
+}
+
+type Args = Record<string, unknown>
+
+const parseArgs = (call: ToolCallPart): Args => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(call.arguments === "" ? "{}" : call.arguments)
+  } catch {
+    throw new ToolFailure("the arguments are not valid JSON")
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ToolFailure("the arguments must be a JSON object")
+  return parsed as Args
+}
+
+const requireString = (args: Args, name: string): string => {
+  const value = args[name]
+  if (typeof value !== "string" || value === "") throw new ToolFailure(`"${name}" is required and must be a string`)
+  return value
+}
+
+const optionalNumber = (args: Args, name: string): number | undefined => (typeof args[name] === "number" ? args[name] : undefined)
+
+/** The tools for one conversation; its workspace is removed when the scope closes. */
+export const makeServerTools = (
+  config: RunnerConfig,
+  custom: ReadonlyArray<CustomTool>
+): Effect.Effect<ServerTools, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const workspace = yield* makeWorkspace(config.workspaceQuotaBytes)
+    const builtins: Record<string, { definition: ToolDefinition; run: (args: Args) => Effect.Effect<unknown, ToolFailure> }> = {
+      web_fetch: {
+        definition: webFetchDefinition,
+        run: (args) =>
+          webFetch({
+            url: requireString(args, "url"),
+            ...(optionalNumber(args, "max_chars") === undefined ? {} : { max_chars: optionalNumber(args, "max_chars")! }),
+            ...(args["raw"] === true ? { raw: true } : {})
+          }, config.addressPolicy, fetchDefaults)
+      },
+      code_exec: {
+        definition: codeExecDefinition,
+        run: (args) =>
+          codeExec(workspace, {
+            language: requireString(args, "language"),
+            code: requireString(args, "code"),
+            ...(optionalNumber(args, "timeout") === undefined ? {} : { timeout: optionalNumber(args, "timeout")! })
+          }, config.sandbox)
+      },
+      file_read: {
+        definition: fileReadDefinition,
+        run: (args) =>
+          fileRead(workspace, {
+            path: requireString(args, "path"),
+            ...(optionalNumber(args, "offset") === undefined ? {} : { offset: optionalNumber(args, "offset")! }),
+            ...(optionalNumber(args, "limit") === undefined ? {} : { limit: optionalNumber(args, "limit")! })
+          })
+      },
+      file_write: {
+        definition: fileWriteDefinition,
+        run: (args) =>
+          fileWrite(workspace, {
+            path: requireString(args, "path"),
+            content: typeof args["content"] === "string" ? args["content"] : JSON.stringify(args["content"] ?? ""),
+            ...(args["mode"] === "append" ? { mode: "append" as const } : {}),
+            ...(args["create_dirs"] === false ? { create_dirs: false } : {})
+          })
+      },
+      ...(config.search === undefined ? {} : {
+        web_search: {
+          definition: webSearchDefinition,
+          run: (args: Args) =>
+            webSearch(config.search!, {
+              query: requireString(args, "query"),
+              ...(optionalNumber(args, "limit") === undefined ? {} : { limit: optionalNumber(args, "limit")! })
+            })
+        }
+      })
+    }
+    const customByName = new Map(custom.map((c) => [c.tool.metadata.name, c]))
+    // a built-in keeps its name: a Tool resource cannot replace web_fetch behind the operator's back
+    for (const name of Object.keys(builtins)) customByName.delete(name)
+
+    const runOne = (call: ToolCallPart): Effect.Effect<unknown, ToolFailure> => {
+      const builtin = builtins[call.name]
+      const customTool = customByName.get(call.name)
+      return Effect.suspend(() => {
+        const args = parseArgs(call)
+        if (builtin !== undefined) return builtin.run(args)
+        if (customTool !== undefined) return runHttpTool(customTool.tool, args, customTool.authKey)
+        return Effect.fail(new ToolFailure(`no tool named ${call.name}`))
+      }).pipe(Effect.catchDefect((e) => Effect.fail(e instanceof ToolFailure ? e : new ToolFailure(String(e)))))
+    }
+
+    return {
+      definitions: [
+        ...Object.values(builtins).map((b) => b.definition),
+        ...[...customByName.values()].map((c) => httpToolDefinition(c.tool))
+      ],
+      run: (call) => {
+        const started = Date.now()
+        const limit = customByName.has(call.name)
+          ? Math.min(config.toolTimeoutMs, parseDuration(customByName.get(call.name)!.tool.spec.http?.timeout, config.toolTimeoutMs) + 1000)
+          : config.toolTimeoutMs
+        return runOne(call).pipe(
+          Effect.timeoutOrElse({
+            duration: limit,
+            orElse: () => Effect.fail(new ToolFailure(`the tool did not finish within ${limit / 1000}s`))
+          }),
+          Effect.map((result) => ({ outcome: "ok", text: JSON.stringify(result) })),
+          Effect.catch((e: ToolFailure) => Effect.succeed({ outcome: "error", text: JSON.stringify({ success: false, error: e.message }) })),
+          Effect.tap(({ outcome }) =>
+            Effect.logInfo("tool call").pipe(
+              Effect.annotateLogs({ tool: call.name, outcome, duration_ms: Date.now() - started }),
+              Effect.andThen(Metric.update(Metric.withAttributes(toolCalls, { tool: call.name, outcome }), 1)),
+              Effect.andThen(Metric.update(toolSeconds, Duration.toSeconds(Duration.millis(Date.now() - started))))
+            )),
+          Effect.map(({ text }) => text)
+        )
+      }
+    }
+  })

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import type { StreamEvent } from "../../src/ir/response.ts"
+import { defaultSandboxLimits } from "../../src/tools/code-exec.ts"
+import { runToolLoop } from "../../src/tools/loop.ts"
+import { makeServerTools, type RunnerConfig } from "../../src/tools/runner.ts"
+import { addressPolicy } from "../../src/tools/ssrf.ts"
+
+const config: RunnerConfig = {
+  addressPolicy: addressPolicy(),
+  search: undefined,
+  sandbox: defaultSandboxLimits,
+  workspaceQuotaBytes: 1024 * 1024,
+  toolTimeoutMs: 5_000
+}
+const call = (name: string, args: unknown) => ({ type: "tool_call" as const, id: "c", name, arguments: typeof args === "string" ? args : JSON.stringify(args) })
+
+describe("server tools", () => {
+  it.live("offers the built-ins (web_search only when configured) and custom Tools, but never lets a Tool replace a built-in", () =>
+    Effect.gen(function*() {
+      const tools = yield* makeServerTools(config, [
+        { tool: { apiVersion: "core.orka.ai/v1alpha1", kind: "Tool", metadata: { name: "tickets" }, spec: { description: "d", http: { url: "http://x/{{id}}" } } }, authKey: undefined },
+        { tool: { apiVersion: "core.orka.ai/v1alpha1", kind: "Tool", metadata: { name: "web_fetch" }, spec: { description: "impostor", http: { url: "http://x" } } }, authKey: undefined }
+      ])
+      expect(tools.definitions.map((d) => d.name)).toEqual(["web_fetch", "code_exec", "file_read", "file_write", "tickets"])
+      expect(tools.definitions.find((d) => d.name === "web_fetch")!.description).not.toBe("impostor")
+    }).pipe(Effect.scoped))
+
+  it.live("turns failures into {success: false} results for the model", () =>
+    Effect.gen(function*() {
+      const tools = yield* makeServerTools(config, [])
+      expect(JSON.parse(yield* tools.run(call("file_read", "{not json")))).toEqual({ success: false, error: "the arguments are not valid JSON" })
+      expect(JSON.parse(yield* tools.run(call("file_read", {})))).toEqual({ success: false, error: "\"path\" is required and must be a string" })
+      expect(JSON.parse(yield* tools.run(call("nope", {})))).toEqual({ success: false, error: "no tool named nope" })
+      expect(JSON.parse(yield* tools.run(call("web_fetch", { url: "http://169.254.169.254/" }))).success).toBe(false)
+    }).pipe(Effect.scoped))
+
+  it.live("shares one workspace between file_write, code_exec and file_read within a conversation", () =>
+    Effect.gen(function*() {
+      const tools = yield* makeServerTools(config, [])
+      yield* tools.run(call("file_write", { path: "in.txt", content: "21" }))
+      const ran = JSON.parse(yield* tools.run(call("code_exec", { language: "javascript", code: "fs.writeFile('out.txt', String(Number(fs.readFile('in.txt')) * 2))" })))
+      expect(ran.exit_code).toBe(0)
+      expect(JSON.parse(yield* tools.run(call("file_read", { path: "out.txt" }))).content).toBe("42")
+    }).pipe(Effect.scoped))
+
+  it.live("drives a custom HTTP Tool through the loop end to end", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<ReturnType<typeof createServer>>((r) => {
+          const s = createServer((req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ticket: req.url, auth: req.headers.authorization })))
+          s.listen(0, "127.0.0.1", () => r(s))
+        })),
+        (s) => Effect.promise(() => new Promise<void>((r) => s.close(() => r())))
+      )
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tickets/{{id}}`
+      const tools = yield* makeServerTools(config, [{
+        tool: { apiVersion: "core.orka.ai/v1alpha1", kind: "Tool", metadata: { name: "ticket" }, spec: { description: "a ticket", http: { url, method: "GET" } } },
+        authKey: "k"
+      }])
+      let turn = 0
+      const model = () => Stream.fromIterable<StreamEvent>(turn++ === 0
+        ? [{ type: "start", id: "1", model: "m" }, { type: "tool_call_start", index: 0, id: "t", name: "ticket" }, { type: "tool_call_delta", index: 0, arguments: "{\"id\":\"T-7\"}" }, { type: "finish", reason: "tool_use", usage: { inputTokens: 1, outputTokens: 1 } }]
+        : [{ type: "start", id: "2", model: "m" }, { type: "text", text: "done" }, { type: "finish", reason: "end_turn", usage: { inputTokens: 1, outputTokens: 1 } }])
+      const events = yield* Stream.runCollect(runToolLoop({ model: "m", system: [], messages: [{ role: "user", content: [{ type: "text", text: "ticket T-7?" }] }], tools: [], extensions: {} }, model, tools))
+      const progress = events.find((e) => e.type === "tool_progress") as { result: string }
+      expect(JSON.parse(progress.result)).toEqual({ ticket: "/tickets/T-7", auth: "Bearer k" })
+      expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn", usage: { inputTokens: 2, outputTokens: 2 } })
+    }).pipe(Effect.scoped))
+})
