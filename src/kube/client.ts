@@ -23,6 +23,8 @@ export interface ResourceCache {
 export interface KubeClientShape {
   readonly providers: ResourceCache
   readonly secrets: ResourceCache
+  /** custom HTTP tools (`core.orka.ai/v1alpha1` Tool), for the server-side tools */
+  readonly tools: ResourceCache
 }
 
 export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("orka/KubeClient") {}

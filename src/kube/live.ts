@@ -95,6 +95,7 @@ export const layer = Layer.effect(
     const custom = kc.makeApiClient(CustomObjectsApi)
     const providers = yield* makeMemoryCache
     const secrets = yield* makeMemoryCache
+    const tools = yield* makeMemoryCache
 
     yield* runInformer(kc, {
       resource: "providers",
@@ -110,6 +111,13 @@ export const layer = Layer.effect(
       path: `/api/v1/namespaces/${ns}/secrets`,
       list: () => core.listNamespacedSecret({ namespace: ns }) as never
     }, secrets)
-    return KubeClient.of({ providers: providers.cache, secrets: secrets.cache })
+    yield* runInformer(kc, {
+      resource: "tools",
+      apiVersion: `${Group}/${Version}`,
+      kind: "Tool",
+      path: `/apis/${Group}/${Version}/namespaces/${ns}/tools`,
+      list: () => custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: "tools" })
+    }, tools)
+    return KubeClient.of({ providers: providers.cache, secrets: secrets.cache, tools: tools.cache })
   })
 )

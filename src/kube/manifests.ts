@@ -1,5 +1,6 @@
 /**
- * Local mode: the KubeClient read from manifest files, the same YAML one would `kubectl apply`
+ * Local mode: the KubeClient read from manifest files (Providers, Secrets and Tools), the same YAML
+ * one would `kubectl apply`
  * (multi-document files, `kind: List`, a file or a directory of `.yaml`/`.yml`/`.json` files).
  * Files are re-read when they change; a file that stops parsing keeps its last good objects.
  */
@@ -42,6 +43,7 @@ const manifestFiles = (path: string): ReadonlyArray<string> => {
 }
 
 const isProvider = (o: KubeObject) => o.kind === "Provider" && (o.apiVersion ?? "").startsWith("core.orka.ai/")
+const isTool = (o: KubeObject) => o.kind === "Tool" && (o.apiVersion ?? "").startsWith("core.orka.ai/")
 const isSecret = (o: KubeObject) => o.kind === "Secret" && o.apiVersion === "v1"
 
 export const layer = Layer.effect(
@@ -52,6 +54,7 @@ export const layer = Layer.effect(
     if (!existsSync(root)) return yield* Effect.die(new ManifestError(`--manifests ${root} does not exist`))
     const providers = yield* makeMemoryCache
     const secrets = yield* makeMemoryCache
+    const tools = yield* makeMemoryCache
     const lastGood = new Map<string, ReadonlyArray<KubeObject>>()
 
     const load = Effect.gen(function*() {
@@ -74,6 +77,7 @@ export const layer = Layer.effect(
       const withNamespace = inNamespace.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: config.namespace } }))
       yield* providers.replace(withNamespace.filter(isProvider))
       yield* secrets.replace(withNamespace.filter(isSecret))
+      yield* tools.replace(withNamespace.filter(isTool))
     })
 
     yield* load
@@ -98,6 +102,6 @@ export const layer = Layer.effect(
       Effect.forever,
       Effect.forkScoped
     )
-    return KubeClient.of({ providers: providers.cache, secrets: secrets.cache })
+    return KubeClient.of({ providers: providers.cache, secrets: secrets.cache, tools: tools.cache })
   })
 )

@@ -119,6 +119,16 @@ describe.skipIf(missing !== undefined)("against a real API server", () => {
     expect(names()).toContain("anthropic") // kept throughout
   })
 
+  it("the Tool informer sees Tool resources", async () => {
+    await custom.createNamespacedCustomObject({
+      group, version, namespace: "default", plural: "tools",
+      body: { apiVersion: `${group}/${version}`, kind: "Tool", metadata: { name: "tickets" }, spec: { description: "Tickets", http: { url: "https://t.test/{{id}}" } } }
+    })
+    await until(() => kube.tools.items().some((o) => o.metadata?.name === "tickets"), "Tool seen")
+    const tool = kube.tools.items().find((o) => o.metadata?.name === "tickets") as { spec: { http: { method: string; timeout: string } } }
+    expect(tool.spec.http).toMatchObject({ method: "POST", timeout: "30s" }) // defaults from the CRD
+  })
+
   it("writes status through the status subresource", async () => {
     await Effect.runPromise(api.patchProviderStatus("default", "anthropic", {
       ready: false,

@@ -36,6 +36,7 @@ describe("manifests KubeClient", () => {
     writeFileSync(join(dir, "a.yaml"), providerYaml("a", "m1"))
     writeFileSync(join(dir, "other-ns.yaml"), providerYaml("b", "m").replace("{ name: b }", "{ name: b, namespace: elsewhere }"))
     writeFileSync(join(dir, "notes.txt"), "not a manifest")
+    writeFileSync(join(dir, "tool.yaml"), "apiVersion: core.orka.ai/v1alpha1\nkind: Tool\nmetadata: { name: tickets }\nspec: { description: d, http: { url: 'https://t.test/{{id}}' } }\n")
     const names = (kube: typeof KubeClient.Service) => kube.providers.items().map((o) => o.metadata?.name)
     const model = (kube: typeof KubeClient.Service) =>
       (kube.providers.items()[0] as { spec?: { defaultModel?: string } } | undefined)?.spec?.defaultModel
@@ -44,6 +45,7 @@ describe("manifests KubeClient", () => {
       const kube = yield* KubeClient
       yield* kube.providers.synced
       expect(names(kube)).toEqual(["a"])
+      expect(kube.tools.items().map((o) => o.metadata?.name)).toEqual(["tickets"])
       expect(kube.providers.items()[0]?.metadata?.namespace).toBe("default")
 
       writeFileSync(join(dir, "a.yaml"), providerYaml("a", "m2"))

@@ -6,6 +6,7 @@ import { makeMemoryCache, type MemoryCache } from "../../src/kube/memory-cache.t
 export class FakeKube extends Context.Service<FakeKube, {
   readonly providers: MemoryCache
   readonly secrets: MemoryCache
+  readonly tools: MemoryCache
 }>()("test/FakeKube") {}
 
 export type FakeKubeHandle = typeof FakeKube.Service
@@ -15,14 +16,16 @@ export const makeFakeKube = (initial: ReadonlyArray<KubeObject> = []): Effect.Ef
   Effect.gen(function*() {
     const providers = yield* makeMemoryCache
     const secrets = yield* makeMemoryCache
+    const tools = yield* makeMemoryCache
     const placed = initial.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata?.namespace ?? "default" } }))
     yield* providers.replace(placed.filter((o) => o.kind === "Provider"))
     yield* secrets.replace(placed.filter((o) => o.kind === "Secret"))
-    return { providers, secrets }
+    yield* tools.replace(placed.filter((o) => o.kind === "Tool"))
+    return { providers, secrets, tools }
   })
 
 export const fakeKubeClient = (fake: FakeKubeHandle) =>
-  Layer.succeed(KubeClient, { providers: fake.providers.cache, secrets: fake.secrets.cache })
+  Layer.succeed(KubeClient, { providers: fake.providers.cache, secrets: fake.secrets.cache, tools: fake.tools.cache })
 
 /** Provides both the KubeClient and the FakeKube handle. */
 export const fakeKubeLayer = (initial: ReadonlyArray<KubeObject> = []) =>

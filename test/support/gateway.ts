@@ -78,7 +78,8 @@ export const startGateway = async (options: {
     apply: async (file, yaml) => {
       if (fake === undefined) return writeFileSync(join(manifestsDir, file), yaml)
       for (const object of parseManifests(yaml, file)) {
-        await Effect.runPromise((object.kind === "Secret" ? fake.secrets : fake.providers).upsert({ ...object, metadata: { ...object.metadata, namespace: "default" } }))
+        const cache = object.kind === "Secret" ? fake.secrets : object.kind === "Tool" ? fake.tools : fake.providers
+        await Effect.runPromise(cache.upsert({ ...object, metadata: { ...object.metadata, namespace: "default" } }))
       }
     },
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
