@@ -1,0 +1,57 @@
+/**
+ * The custom tools a conversation may use: `Tool` resources from the KubeClient cache, validated,
+ * joined with their auth Secrets. A Tool that cannot run (invalid, no http endpoint, MCP only, a
+ * missing Secret or key) is left out with its reason, which is what its status reports.
+ */
+import { Result, Schema } from "effect"
+import type { KubeObject } from "../kube/client.ts"
+import { Secret, secretValue } from "../kube/resources.ts"
+import { Tool } from "../kube/tool-resource.ts"
+import type { CustomTool } from "./runner.ts"
+
+export interface ToolSnapshot {
+  readonly usable: ReadonlyArray<CustomTool>
+  /** name → why it cannot be offered */
+  readonly unusable: ReadonlyMap<string, string>
+}
+
+const decodeTool = Schema.decodeUnknownResult(Tool)
+const decodeSecret = Schema.decodeUnknownResult(Secret)
+
+export const buildToolSnapshot = (rawTools: ReadonlyArray<KubeObject>, rawSecrets: ReadonlyArray<KubeObject>, namespace: string): ToolSnapshot => {
+  const secrets = new Map<string, Secret>()
+  for (const raw of rawSecrets) {
+    const decoded = decodeSecret(raw)
+    if (Result.isSuccess(decoded)) secrets.set(decoded.success.metadata.name, decoded.success)
+  }
+  const usable: Array<CustomTool> = []
+  const unusable = new Map<string, string>()
+  for (const raw of rawTools) {
+    const name = raw.metadata?.name ?? "(unnamed)"
+    const decoded = decodeTool(raw)
+    if (Result.isFailure(decoded)) {
+      unusable.set(name, `invalid spec: ${decoded.failure.message.split("\n")[0]}`)
+      continue
+    }
+    const tool = decoded.success
+    if (tool.spec.http === undefined) {
+      unusable.set(name, tool.spec.mcp === undefined ? "spec.http is required" : "MCP tools are not supported yet")
+      continue
+    }
+    if (tool.spec.description.trim() === "" || tool.spec.http.url.trim() === "") {
+      unusable.set(name, "spec.description and spec.http.url must not be empty")
+      continue
+    }
+    const ref = tool.spec.http.authSecretRef
+    if (ref === undefined) {
+      usable.push({ tool, authKey: undefined })
+      continue
+    }
+    const secret = secrets.get(ref.name)
+    const key = secret === undefined ? undefined : secretValue(secret, ref.key)?.trim()
+    if (secret === undefined) unusable.set(name, `Secret ${namespace}/${ref.name} not found`)
+    else if (key === undefined || key === "") unusable.set(name, `Secret ${namespace}/${ref.name} has no non-empty key "${ref.key}"`)
+    else usable.push({ tool, authKey: key })
+  }
+  return { usable, unusable }
+}
