@@ -6,8 +6,10 @@
 import { Context, Data, Layer } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { hostname } from "node:os"
+import { addressPolicy } from "./tools/ssrf.ts"
+import { type SearchBackendName, searchBackends } from "./tools/web-search.ts"
 
-type Kind = "string" | "int" | "seconds" | "enum" | "bool"
+type Kind = "string" | "int" | "seconds" | "enum" | "bool" | "cidrs"
 
 interface SettingSpec<K extends Kind> {
   readonly flag: string
@@ -148,6 +150,80 @@ export const settings = {
     default: "30",
     description: "Longest single wait before a retry; a provider asking for more (`retry-after`) gets its error passed on."
   },
+  toolsDefault: {
+    flag: "--tools-default",
+    env: "ORKA_TOOLS_DEFAULT",
+    kind: "enum",
+    values: ["enabled", "disabled"],
+    default: "enabled",
+    description: "Server-side tools for requests without an `X-Orka-Tools` header, unless their Provider sets `spec.tools.default`."
+  },
+  toolTimeout: {
+    flag: "--tool-timeout",
+    env: "ORKA_TOOL_TIMEOUT",
+    kind: "seconds",
+    default: "60",
+    description: "Seconds one server-side tool call may run; then the model is told it timed out."
+  },
+  toolMaxIterations: {
+    flag: "--tool-max-iterations",
+    env: "ORKA_TOOL_MAX_ITERATIONS",
+    kind: "int",
+    default: "20",
+    description: "Model calls one request may make with tools; then one last call without tools asks for a summary."
+  },
+  toolDeadline: {
+    flag: "--tool-deadline",
+    env: "ORKA_TOOL_DEADLINE",
+    kind: "seconds",
+    default: "300",
+    description: "Seconds a request may spend in the tool loop before the model is asked to answer with what it has."
+  },
+  toolMaxConversationBytes: {
+    flag: "--tool-max-conversation-bytes",
+    env: "ORKA_TOOL_MAX_CONVERSATION_BYTES",
+    kind: "int",
+    default: "512000",
+    description: "Largest conversation (JSON bytes) sent to the model in the tool loop; the oldest tool results are dropped first."
+  },
+  toolAllowCidrs: {
+    flag: "--tool-allow-cidrs",
+    env: "ORKA_TOOL_ALLOW_CIDRS",
+    kind: "cidrs",
+    description: "Comma-separated ranges `web_fetch` may reach although they are private, loopback or blocked."
+  },
+  toolBlockCidrs: {
+    flag: "--tool-block-cidrs",
+    env: "ORKA_TOOL_BLOCK_CIDRS",
+    kind: "cidrs",
+    description: "Comma-separated extra ranges `web_fetch` must not reach: the cluster's service and pod CIDRs."
+  },
+  workspaceQuota: {
+    flag: "--workspace-quota",
+    env: "ORKA_WORKSPACE_QUOTA",
+    kind: "int",
+    default: "67108864",
+    description: "Bytes a request's tool workspace (`file_write`, `code_exec`) may hold."
+  },
+  webSearchBackend: {
+    flag: "--web-search-backend",
+    env: "ORKA_WEB_SEARCH_BACKEND",
+    kind: "enum",
+    values: searchBackends,
+    description: "Backend of the `web_search` tool: `searxng`, `brave`, `tavily`, or `generic` (`GET <url>?q=&limit=`). Without it, `web_search` is not offered."
+  },
+  webSearchUrl: {
+    flag: "--web-search-url",
+    env: "ORKA_WEB_SEARCH_URL",
+    kind: "string",
+    description: "The search API's URL (required for `searxng` and `generic`; Brave's and Tavily's are the default)."
+  },
+  webSearchSecret: {
+    flag: "--web-search-secret",
+    env: "ORKA_WEB_SEARCH_SECRET",
+    kind: "string",
+    description: "Secret (in --namespace) holding the search API key, as `name` or `name:key` (key default `api-key`)."
+  },
   logLevel: {
     flag: "--log-level",
     env: "ORKA_LOG_LEVEL",
@@ -187,6 +263,19 @@ export interface GatewayConfigShape {
   readonly upstreamRetries: number
   /** milliseconds */
   readonly retryMaxWait: number
+  readonly toolsDefault: "enabled" | "disabled"
+  /** milliseconds */
+  readonly toolTimeout: number
+  readonly toolMaxIterations: number
+  /** milliseconds */
+  readonly toolDeadline: number
+  readonly toolMaxConversationBytes: number
+  readonly toolAllowCidrs: ReadonlyArray<string>
+  readonly toolBlockCidrs: ReadonlyArray<string>
+  readonly workspaceQuota: number
+  readonly webSearchBackend: SearchBackendName | undefined
+  readonly webSearchUrl: string | undefined
+  readonly webSearchSecret: { readonly name: string; readonly key: string } | undefined
   readonly logLevel: "debug" | "info" | "warn" | "error"
 }
 
@@ -201,7 +290,9 @@ const podNamespace = (): string | undefined => {
   return readFileSync(serviceAccountNamespaceFile, "utf8").trim() || undefined
 }
 
-const parseValue = (name: SettingName, raw: string, source: string): string | number | boolean => {
+type Value = string | number | boolean | ReadonlyArray<string>
+
+const parseValue = (name: SettingName, raw: string, source: string): Value => {
   const spec: SettingSpec<Kind> = settings[name]
   switch (spec.kind) {
     case "string":
@@ -222,6 +313,15 @@ const parseValue = (name: SettingName, raw: string, source: string): string | nu
       }
       return spec.kind === "seconds" ? Math.round(n * 1000) : n
     }
+    case "cidrs": {
+      const cidrs = raw.split(",").map((c) => c.trim()).filter((c) => c !== "")
+      try {
+        addressPolicy({ blocked: cidrs })
+      } catch (e) {
+        throw new ConfigError({ message: `${source}: ${(e as Error).message}` })
+      }
+      return cidrs
+    }
   }
 }
 
@@ -234,7 +334,7 @@ export const parseConfig = (
   env: Readonly<Record<string, string | undefined>>
 ): GatewayConfigShape => {
   const byFlag = new Map<string, SettingName>(Object.entries(settings).map(([name, spec]) => [spec.flag, name as SettingName]))
-  const values = new Map<SettingName, string | number | boolean>()
+  const values = new Map<SettingName, Value>()
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -254,7 +354,7 @@ export const parseConfig = (
     else if (spec.default !== undefined) values.set(name, parseValue(name, spec.default, `default of ${spec.flag}`))
   }
 
-  const get = <T extends string | number | boolean>(name: SettingName) => values.get(name) as T
+  const get = <T extends Value>(name: SettingName) => values.get(name) as T
   const config: GatewayConfigShape = {
     host: get("host"),
     port: get("port"),
@@ -277,13 +377,35 @@ export const parseConfig = (
     streamIdleTimeout: get("streamIdleTimeout"),
     upstreamRetries: get("upstreamRetries"),
     retryMaxWait: get("retryMaxWait"),
+    toolsDefault: get("toolsDefault"),
+    toolTimeout: get("toolTimeout"),
+    toolMaxIterations: get("toolMaxIterations"),
+    toolDeadline: get("toolDeadline"),
+    toolMaxConversationBytes: get("toolMaxConversationBytes"),
+    toolAllowCidrs: get<ReadonlyArray<string>>("toolAllowCidrs") ?? [],
+    toolBlockCidrs: get<ReadonlyArray<string>>("toolBlockCidrs") ?? [],
+    workspaceQuota: get("workspaceQuota"),
+    webSearchBackend: get("webSearchBackend"),
+    webSearchUrl: get("webSearchUrl"),
+    webSearchSecret: secretRef(get("webSearchSecret")),
     logLevel: get("logLevel")
   }
   if (config.port > 65535) throw new ConfigError({ message: `--port must be at most 65535, got ${config.port}` })
   if ((config.tlsCertFile === undefined) !== (config.tlsPrivateKeyFile === undefined)) {
     throw new ConfigError({ message: "--tls-cert-file and --tls-private-key-file go together" })
   }
+  if ((config.webSearchBackend === "searxng" || config.webSearchBackend === "generic") && config.webSearchUrl === undefined) {
+    throw new ConfigError({ message: `--web-search-backend ${config.webSearchBackend} needs --web-search-url` })
+  }
+  if (config.toolMaxIterations < 1) throw new ConfigError({ message: "--tool-max-iterations must be at least 1" })
   return config
+}
+
+/** `name` or `name:key`. */
+const secretRef = (value: string | undefined): { readonly name: string; readonly key: string } | undefined => {
+  if (value === undefined) return undefined
+  const [name = "", key = "api-key"] = value.split(":")
+  return { name, key }
 }
 
 /** Defaults for tests: every default, local mode off, auth off. */

@@ -24,4 +24,33 @@ describe("parseConfig", () => {
     expect(() => parseConfig([], { ORKA_AUTH: "maybe" })).toThrow("ORKA_AUTH: expected one of auto, none")
     expect(() => parseConfig(["--port", "70000"], {})).toThrow("at most 65535")
   })
+
+  it("reads the server-side tool settings", () => {
+    const c = parseConfig([
+      "--tools-default=disabled",
+      "--tool-block-cidrs", "10.96.0.0/12, 10.244.0.0/16",
+      "--web-search-backend", "searxng",
+      "--web-search-url", "http://searxng.search:8080/search",
+      "--web-search-secret", "search-keys:searxng"
+    ], { ORKA_TOOL_TIMEOUT: "5" })
+    expect(c).toMatchObject({
+      toolsDefault: "disabled",
+      toolTimeout: 5000,
+      toolMaxIterations: 20,
+      toolDeadline: 300_000,
+      toolBlockCidrs: ["10.96.0.0/12", "10.244.0.0/16"],
+      toolAllowCidrs: [],
+      webSearchBackend: "searxng",
+      webSearchSecret: { name: "search-keys", key: "searxng" }
+    })
+    expect(parseConfig(["--web-search-backend", "brave", "--web-search-secret", "brave"], {}).webSearchSecret).toEqual({ name: "brave", key: "api-key" })
+    expect(parseConfig([], {})).toMatchObject({ toolsDefault: "enabled", webSearchBackend: undefined })
+  })
+
+  it("rejects bad tool settings", () => {
+    expect(() => parseConfig(["--tool-allow-cidrs", "10.0.0.0/8,not-a-range"], {})).toThrow("--tool-allow-cidrs: not a CIDR: not-a-range")
+    expect(() => parseConfig(["--web-search-backend", "searxng"], {})).toThrow("needs --web-search-url")
+    expect(() => parseConfig(["--tools-default", "sometimes"], {})).toThrow("expected one of enabled, disabled")
+    expect(() => parseConfig(["--tool-max-iterations", "0"], {})).toThrow("at least 1")
+  })
 })

@@ -40,7 +40,11 @@ export const ProviderSpec = Schema.Struct({
     requestsPerMinute: Schema.optionalKey(PositiveInt),
     tokensPerMinute: Schema.optionalKey(PositiveInt)
   })),
-  models: Schema.optionalKey(Schema.Array(Schema.NonEmptyString))
+  models: Schema.optionalKey(Schema.Array(Schema.NonEmptyString)),
+  /** server-side tools for this Provider's requests without an `X-Orka-Tools` header */
+  tools: Schema.optionalKey(Schema.Struct({
+    default: Schema.optionalKey(Schema.Literals(["enabled", "disabled"]))
+  }))
 })
 export type ProviderSpec = typeof ProviderSpec.Type
 

@@ -20,6 +20,8 @@ export interface ResolvedProvider {
   readonly models: ReadonlyArray<string>
   readonly azure: { readonly deploymentName: string | undefined; readonly apiVersion: string } | undefined
   readonly createdAt: string | undefined
+  /** `spec.tools.default`: whether requests without `X-Orka-Tools` get server-side tools */
+  readonly toolsDefault: "enabled" | "disabled" | undefined
 }
 
 /** Reasons match the `Ready` condition reasons written to Provider status. */
@@ -94,7 +96,8 @@ export const resolveProvider = (
     azure: spec.type === "azure-openai" || spec.azure !== undefined
       ? { deploymentName: spec.azure?.deploymentName || undefined, apiVersion: spec.azure?.apiVersion || defaultAzureApiVersion }
       : undefined,
-    createdAt: metadata.creationTimestamp
+    createdAt: metadata.creationTimestamp,
+    toolsDefault: spec.tools?.default
   })
 }
 

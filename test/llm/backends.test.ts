@@ -34,7 +34,8 @@ const provider = (type: ResolvedProvider["type"], baseURL: string): ResolvedProv
   defaultModel: undefined,
   models: [],
   azure: type === "azure-openai" ? { deploymentName: "dep", apiVersion: "2024-10-21" } : undefined,
-  createdAt: undefined
+  createdAt: undefined,
+  toolsDefault: undefined
 })
 
 const upstreamLayer = Upstream.layerWithoutClient.pipe(
