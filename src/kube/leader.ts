@@ -1,5 +1,5 @@
 /**
- * Leader election on a coordination.k8s.io Lease, so that one replica writes Provider status.
+ * Leader election on a coordination.k8s.io Lease, so that one replica writes Provider and Tool status.
  * A replica takes the Lease when it is free or expired, renews it while it holds it, and gives it up
  * on shutdown; losing a write race (409) simply means someone else leads.
  */

@@ -1,4 +1,4 @@
-/** KubeApi on @kubernetes/client-node: reviews, Provider status patches and the leader Lease. */
+/** KubeApi on @kubernetes/client-node: reviews, Provider and Tool status patches and the leader Lease. */
 import {
   ApiException,
   AuthenticationV1Api,
@@ -46,6 +46,12 @@ export const layer = Layer.effect(
     const authz = kc.makeApiClient(AuthorizationV1Api)
     const custom = kc.makeApiClient(CustomObjectsApi)
     const coordination = kc.makeApiClient(CoordinationV1Api)
+    const patchStatus = (plural: "providers" | "tools", namespace: string, name: string, status: Record<string, unknown>) =>
+      call(`patch ${plural}/${name}/status`, () =>
+        custom.patchNamespacedCustomObjectStatus(
+          { group: Group, version: Version, namespace, plural, name, body: { status } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
+        )).pipe(Effect.asVoid)
 
     return KubeApi.of({
       reviewToken: (token, audiences) =>
@@ -90,12 +96,8 @@ export const layer = Layer.effect(
             ...(review.status?.reason === undefined ? {} : { reason: review.status.reason })
           }))),
 
-      patchProviderStatus: (namespace, name, status) =>
-        call(`patch providers/${name}/status`, () =>
-          custom.patchNamespacedCustomObjectStatus(
-            { group: Group, version: Version, namespace, plural: "providers", name, body: { status } },
-            setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
-          )).pipe(Effect.asVoid),
+      patchProviderStatus: (namespace, name, status) => patchStatus("providers", namespace, name, status),
+      patchToolStatus: (namespace, name, status) => patchStatus("tools", namespace, name, status),
 
       getLease: (namespace, name) =>
         call(`get lease ${name}`, () => coordination.readNamespacedLease({ namespace, name })).pipe(

@@ -1,7 +1,8 @@
 /**
  * Keeps each Provider's status honest, in Orka's shape (`ready`, `lastValidated`, `message`,
  * `conditions[Ready]`), written through the status subresource by the leader only, and only when
- * what it would write differs from what the object already says.
+ * what it would write differs from what the object already says. The same leader loop writes the
+ * status of Tools (tool-status.ts).
  */
 import { Effect, Layer, Schedule, Stream } from "effect"
 import { GatewayConfig } from "../config.ts"
@@ -10,6 +11,7 @@ import { ProviderRegistry, type RegistrySnapshot } from "../providers/registry.t
 import { KubeApi } from "./api.ts"
 import { KubeClient, type KubeObject } from "./client.ts"
 import { electLeader } from "./leader.ts"
+import { makeToolStatusWriter } from "./tool-status.ts"
 
 export interface ReadyCondition {
   readonly status: "True" | "False"
@@ -96,6 +98,8 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     return last !== undefined && last.condition === JSON.stringify(want) && Date.now() - last.at < 30_000
   }
 
+  const reconcileTools = makeToolStatusWriter(api, kube, config.namespace)
+
   const reconcile = Effect.gen(function*() {
     if (!(yield* leadership.isLeader)) return
     const snapshot = registry.snapshot()
@@ -113,10 +117,11 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
         Effect.catch((e) => Effect.logWarning("provider status not written").pipe(Effect.annotateLogs({ provider: name, error: e.message })))
       )
     }
+    yield* reconcileTools
   })
 
   // Changes trigger a reconcile; a periodic one covers a leadership change and lost writes.
-  yield* registry.synced.pipe(Effect.andThen(Stream.mergeAll([leadership.changes.pipe(Stream.as(undefined)), kube.providers.changes, kube.secrets.changes, health.changes, Stream.fromSchedule(Schedule.spaced("10 seconds")).pipe(Stream.as(undefined))], { concurrency: "unbounded" }).pipe(
+  yield* registry.synced.pipe(Effect.andThen(Stream.mergeAll([leadership.changes.pipe(Stream.as(undefined)), kube.providers.changes, kube.secrets.changes, kube.tools.changes, health.changes, Stream.fromSchedule(Schedule.spaced("10 seconds")).pipe(Stream.as(undefined))], { concurrency: "unbounded" }).pipe(
     Stream.debounce("200 millis"),
     Stream.runForEach(() => reconcile)
   )), Effect.forkScoped)

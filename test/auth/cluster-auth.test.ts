@@ -28,6 +28,7 @@ const countingApi = (options: { tokens: Record<string, string>; grants: Array<st
         return { allowed: options.grants.includes(`${r.user}:${r.verb}:${r.resource}${r.name ? `/${r.name}` : ""}`) }
       }),
     patchProviderStatus: () => Effect.void,
+    patchToolStatus: () => Effect.void,
     getLease: () => Effect.succeed(undefined),
     writeLease: () => Effect.die("unused")
   })

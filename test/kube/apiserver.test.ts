@@ -1,7 +1,7 @@
 /**
  * The generated CRDs and the live Provider informer against a real API server
  * (apiextensions-apiserver on etcd): schema validation, add/update/delete, a compaction (410),
- * a restart mid-watch, and the status subresource.
+ * a restart mid-watch, and the status subresource (Providers and Tools).
  */
 import { ApiextensionsV1Api, CustomObjectsApi, KubeConfig, setHeaderOptions } from "@kubernetes/client-node"
 import { request, type RequestOptions } from "node:https"
@@ -137,5 +137,31 @@ describe.skipIf(missing !== undefined)("against a real API server", () => {
     }))
     const stored = await custom.getNamespacedCustomObject({ group, version, namespace: "default", plural: "providers", name: "anthropic" }) as { status?: { ready?: boolean; conditions?: Array<{ reason: string }> } }
     expect(stored.status).toMatchObject({ ready: false, conditions: [{ reason: "SecretNotFound" }] })
+  })
+
+  it("writes Tool status through the status subresource, a null error removing it", async () => {
+    const at = new Date().toISOString()
+    const read = async () =>
+      (await custom.getNamespacedCustomObject({ group, version, namespace: "default", plural: "tools", name: "tickets" }) as {
+        spec: { description: string }
+        status?: { available?: boolean; error?: string; lastCheck?: string; conditions?: Array<{ reason: string }> }
+      })
+    await Effect.runPromise(api.patchToolStatus("default", "tickets", {
+      available: false,
+      lastCheck: at,
+      error: "Secret default/t not found",
+      conditions: [{ type: "Ready", status: "False", reason: "SecretNotFound", message: "Secret default/t not found", lastTransitionTime: at }]
+    }))
+    expect((await read()).status).toMatchObject({ available: false, error: "Secret default/t not found", lastCheck: at, conditions: [{ reason: "SecretNotFound" }] })
+    await Effect.runPromise(api.patchToolStatus("default", "tickets", {
+      available: true,
+      lastCheck: at,
+      error: null,
+      conditions: [{ type: "Ready", status: "True", reason: "Available", message: "Tool is available", lastTransitionTime: at }]
+    }))
+    const stored = await read()
+    expect(stored.status).toMatchObject({ available: true, conditions: [{ reason: "Available" }] })
+    expect(stored.status?.error).toBeUndefined()
+    expect(stored.spec.description).toBe("Tickets") // the status subresource leaves the spec alone
   })
 })

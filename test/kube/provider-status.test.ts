@@ -17,6 +17,7 @@ const memoryApi = (leases: Map<string, Lease>, patches: Array<{ name: string; st
     reviewToken: () => Effect.die("unused"),
     reviewAccess: () => Effect.die("unused"),
     patchProviderStatus: (_ns, name, status) => Effect.sync(() => void patches.push({ name, status })),
+    patchToolStatus: () => Effect.void,
     getLease: (_ns, name) => Effect.sync(() => leases.get(name)),
     writeLease: (_ns, name, holder, durationSeconds, previous) =>
       Effect.suspend(() => {

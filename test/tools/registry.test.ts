@@ -18,11 +18,11 @@ describe("buildToolSnapshot", () => {
     ], [secret("s", { token: "t-123" })], "default")
     expect(snapshot.usable.map((u) => [u.tool.metadata.name, u.authKey])).toEqual([["open", undefined], ["keyed", "t-123"]])
     expect(Object.fromEntries(snapshot.unusable)).toEqual({
-      nokey: "Secret default/s has no non-empty key \"missing\"",
-      nosecret: "Secret default/gone not found",
-      mcp: "MCP tools are not supported yet",
-      broken: expect.stringContaining("invalid spec"),
-      empty: "spec.description and spec.http.url must not be empty"
+      nokey: { reason: "SecretKeyMissing", message: "Secret default/s has no non-empty key \"missing\"" },
+      nosecret: { reason: "SecretNotFound", message: "Secret default/gone not found" },
+      mcp: { reason: "Unsupported", message: "MCP tools are not supported yet" },
+      broken: { reason: "InvalidSpec", message: expect.stringContaining("invalid spec") },
+      empty: { reason: "InvalidSpec", message: "spec.description and spec.http.url must not be empty" }
     })
   })
 })
