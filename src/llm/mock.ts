@@ -2,15 +2,17 @@
  * The `mock` provider: answers locally and deterministically, with no network and no key, so the
  * gateway is useful (and testable) anywhere.
  *
- * - tools given, and the last user turn is not tool results → calls the first tool (or the one
- *   `tool_choice` names; none with `tool_choice: none`) with arguments built from its JSON Schema;
+ * - the last user turn is not tool results, and it names an offered tool ("use lookup: Oslo"), or
+ *   `tool_choice` names one or requires one (then the first) → calls it, with the JSON object that
+ *   follows its name as arguments, else with arguments built from its JSON Schema (strings get the
+ *   text after the name); never with `tool_choice: none`;
  * - the last user turn holds tool results → `Tool <name> returned: <result>`;
  * - otherwise → `Echo: <last user text>`.
  * `max_tokens` and `stop` are honoured; token counts are whitespace-separated words (an
  * approximation, but a stable one). Streams come in small pieces, tool arguments in fragments.
  */
 import { Effect, Stream } from "effect"
-import { type Conversation, type Message, type Part, textOf } from "../ir/conversation.ts"
+import { type Conversation, type Message, type Part, textOf, type ToolDefinition } from "../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent } from "../ir/response.ts"
 import type { BackendFactory } from "./backend.ts"
 
@@ -25,16 +27,45 @@ const conversationWords = (c: Conversation): number =>
     return k
   }, 0), 0)
 
-/** Arguments for a tool from its schema: required strings get the user's text, numbers 1, booleans true. */
-const argumentsFor = (schema: Record<string, unknown>, userText: string): Record<string, unknown> => {
-  const properties = (schema["properties"] ?? {}) as Record<string, { type?: unknown }>
+/**
+ * Arguments for a tool: the JSON object in `text`, if it is one; else from the schema: required
+ * strings get `text` (an enum its first value that `text` mentions), numbers 1, booleans true.
+ */
+const argumentsFor = (schema: Record<string, unknown>, text: string): Record<string, unknown> => {
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>
+  } catch {
+    // not JSON: built from the schema
+  }
+  const properties = (schema["properties"] ?? {}) as Record<string, { type?: unknown; enum?: unknown }>
   const required = Array.isArray(schema["required"]) ? (schema["required"] as Array<string>) : []
   const args: Record<string, unknown> = {}
   for (const name of required) {
-    const type = properties[name]?.type
-    args[name] = type === "number" || type === "integer" ? 1 : type === "boolean" ? true : type === "array" ? [] : type === "object" ? {} : userText
+    const { enum: values, type } = properties[name] ?? {}
+    if (Array.isArray(values) && values.length > 0) {
+      args[name] = values.find((v) => typeof v === "string" && text.includes(v)) ?? values[0]
+      continue
+    }
+    args[name] = type === "number" || type === "integer" ? 1 : type === "boolean" ? true : type === "array" ? [] : type === "object" ? {} : text
   }
   return args
+}
+
+/** The tool this turn calls, and the text its arguments come from. */
+const chooseTool = (c: Conversation, userText: string): { tool: ToolDefinition; text: string } | undefined => {
+  const choice = c.toolChoice
+  if (choice?.type === "none") return undefined
+  const named = c.tools
+    .map((tool) => ({ tool, at: userText.indexOf(tool.name) }))
+    .filter(({ at }) => at >= 0)
+    .sort((a, b) => a.at - b.at)[0]
+  const tool = choice?.type === "tool"
+    ? c.tools.find((t) => t.name === choice.name)
+    : named?.tool ?? (choice?.type === "required" ? c.tools[0] : undefined)
+  if (tool === undefined) return undefined
+  const after = named?.tool === tool ? userText.slice(named.at + tool.name.length).replace(/^\s*:?\s*/, "") : ""
+  return { tool, text: after === "" ? userText : after }
 }
 
 const lastUser = (c: Conversation): Message | undefined => c.messages.findLast((m) => m.role === "user")
@@ -76,14 +107,11 @@ export const answer = (c: Conversation): Answer => {
     return limit(results.map((r) => `Tool ${names.get(r.callId) ?? r.callId} returned: ${textOf(r.content)}`).join("\n"), c)
   }
   const userText = turn === undefined ? "" : textOf(turn.content)
-  const tool = c.toolChoice?.type === "none"
-    ? undefined
-    : c.toolChoice?.type === "tool"
-    ? c.tools.find((t) => t.name === (c.toolChoice as { name: string }).name)
-    : c.tools[0]
-  if (tool !== undefined) {
+  const chosen = chooseTool(c, userText)
+  if (chosen !== undefined) {
+    const args = argumentsFor(chosen.tool.parameters, chosen.text)
     return {
-      content: [{ type: "tool_call", id: `call_mock_${++counter}`, name: tool.name, arguments: JSON.stringify(argumentsFor(tool.parameters, userText)) }],
+      content: [{ type: "tool_call", id: `call_mock_${++counter}`, name: chosen.tool.name, arguments: JSON.stringify(args) }],
       finishReason: "tool_use"
     }
   }

@@ -213,7 +213,12 @@ describe("mock backend", () => {
   it.effect("calls a tool with schema-made arguments, then reports its result; honours stop and max_tokens", () =>
     Effect.gen(function*() {
       const tools = [{ name: "search", parameters: { type: "object", properties: { query: { type: "string" }, limit: { type: "integer" } }, required: ["query", "limit"] } }]
-      const call = yield* mock.complete(conversation({ tools }), p)
+      const say = (text: string) => conversation({ tools, messages: [{ role: "user", content: [{ type: "text", text }] }] })
+      // tools are called when named or required, never just because they exist
+      expect((yield* mock.complete(say("hello"), p)).content).toEqual([{ type: "text", text: "Echo: hello" }])
+      expect((yield* mock.complete(say("please search: cats"), p)).content[0]).toMatchObject({ name: "search", arguments: "{\"query\":\"cats\",\"limit\":1}" })
+      expect((yield* mock.complete(say("search {\"query\":\"dogs\",\"limit\":3}"), p)).content[0]).toMatchObject({ arguments: "{\"query\":\"dogs\",\"limit\":3}" })
+      const call = yield* mock.complete(conversation({ tools, toolChoice: { type: "required" } }), p)
       expect(call.finishReason).toBe("tool_use")
       expect(call.content[0]).toMatchObject({ type: "tool_call", name: "search", arguments: "{\"query\":\"hello\",\"limit\":1}" })
       const id = (call.content[0] as { id: string }).id
