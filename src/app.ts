@@ -28,6 +28,7 @@ import { Upstream } from "./llm/upstream.ts"
 import * as Log from "./log.ts"
 import { makeProviderHealth, ProviderHealth } from "./providers/health.ts"
 import { ProviderRegistry } from "./providers/registry.ts"
+import { ToolRunner } from "./tools/service.ts"
 
 export const Routes = Layer.mergeAll(
   OpenAIRoutes,
@@ -61,6 +62,7 @@ export const appLayer = (parts: AppParts) => {
   const upstream = (parts.upstream ?? Upstream.layer).pipe(Layer.provide(base))
   const services = Layer.mergeAll(
     registry,
+    ToolRunner.layer.pipe(Layer.provide(kube)),
     Backends.layer.pipe(Layer.provideMerge(upstream), Layer.provide(base)),
     parts.access.pipe(Layer.provide(base)),
     parts.background.pipe(Layer.provide(registry)),

@@ -11,6 +11,8 @@ export interface RequestNote {
   provider?: string
   model?: string
   stream?: boolean
+  /** whether the server-side tool loop ran */
+  tools?: boolean
 }
 
 // Keyed by the Node request object, which stays the same through the router's request copies.

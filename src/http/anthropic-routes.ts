@@ -12,7 +12,6 @@ import { decodeMessagesRequest } from "../dialect/anthropic/request.ts"
 import { encodeMessage } from "../dialect/anthropic/response.ts"
 import { encodeStream } from "../dialect/anthropic/stream.ts"
 import { gatewayError } from "../errors.ts"
-import { Backends } from "../llm/backends.ts"
 import { forward, withModel } from "../llm/passthrough.ts"
 import { anthropicTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
@@ -34,13 +33,14 @@ const modelEntry = ({ id, provider }: ListedModel) => ({
 })
 
 export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
-  const { admitChat, modelsRoute, registry } = yield* makeFrontDoor
-  const backends = yield* Backends
+  const { admitChat, answer, modelsRoute, registry } = yield* makeFrontDoor
   const upstream = yield* Upstream
 
   const messages = Effect.gen(function*() {
-    const { body, decoded, model, provider, request } = yield* admitChat(decodeMessagesRequest)
-    if (provider.type === "anthropic") {
+    const chat = yield* admitChat(decodeMessagesRequest)
+    const { body, decoded, model, provider, request } = chat
+    // Same dialect on both sides and no tools: pass the body through with only `model` rewritten.
+    if (!chat.tools && provider.type === "anthropic") {
       const answer = yield* forward(upstream, {
         provider: provider.name,
         ...anthropicTarget(provider, "/v1/messages", clientHeaders(request)),
@@ -48,16 +48,14 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
       })
       return decoded.stream ? relay(answer.body, errorFrame) : yield* collect(answer)
     }
-    if (decoded.notes.length > 0) {
+    if (decoded.notes.length > 0 && provider.type !== "anthropic") {
       yield* Effect.logInfo("request parts not sent to a non-Anthropic provider").pipe(
         Effect.annotateLogs({ provider: provider.name, dropped: decoded.notes.join("; ") })
       )
     }
-    const backend = backends.forType(provider.type)
-    const conversation = { ...decoded.conversation, model }
-    if (!decoded.stream) return json(encodeMessage(yield* backend.complete(conversation, provider), { model: decoded.model }))
-    const events = yield* awaitFirst(backend.stream(conversation, provider))
-    return sse(encodeStream(events, { model: decoded.model }))
+    const answered = answer(chat, { ...decoded.conversation, model })
+    if (!decoded.stream) return json(encodeMessage(yield* answered.complete, { model: decoded.model }))
+    return sse(encodeStream(yield* awaitFirst(answered.stream), { model: decoded.model }))
   })
 
   // count_tokens takes a Messages request without `max_tokens`.

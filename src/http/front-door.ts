@@ -1,6 +1,8 @@
 /**
  * What both front doors do around their dialect: admit the caller (token → identity → permission),
- * read and decode a chat request and resolve its model, and answer model-list requests.
+ * read and decode a chat request, resolve its model and decide whether server-side tools run
+ * (`X-Orka-Tools`, else the Provider's `spec.tools.default`, else `--tools-default`), get the answer
+ * from the backend or through the tool loop, and answer model-list requests.
  */
 import { Effect, type Scope, Stream } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
@@ -8,9 +10,14 @@ import { Authenticator } from "../auth/auth.ts"
 import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
+import { collectCompletion } from "../ir/collect.ts"
+import type { Conversation } from "../ir/conversation.ts"
+import type { AnswerEvent, Completion } from "../ir/response.ts"
+import { Backends } from "../llm/backends.ts"
 import type { RawAnswer } from "../llm/passthrough.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
+import { ToolRunner } from "../tools/service.ts"
 import { noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
@@ -25,6 +32,14 @@ export interface AdmittedChat<D> {
   readonly provider: ResolvedProvider
   /** the model id to send upstream */
   readonly model: string
+  /** whether the server-side tool loop runs for this request */
+  readonly tools: boolean
+}
+
+/** A translated answer, either whole or as events. */
+export interface Answer {
+  readonly complete: Effect.Effect<Completion, GatewayError>
+  readonly stream: Stream.Stream<AnswerEvent, GatewayError>
 }
 
 type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError, HttpServerRequest.HttpServerRequest | Scope.Scope>
@@ -34,6 +49,8 @@ export const makeFrontDoor = Effect.gen(function*() {
   const registry = yield* ProviderRegistry
   const auth = yield* Authenticator
   const authz = yield* Authorizer
+  const backends = yield* Backends
+  const runner = yield* ToolRunner
 
   const admit = (request: HttpServerRequest.HttpServerRequest, check: AccessCheck) =>
     Effect.gen(function*() {
@@ -49,14 +66,23 @@ export const makeFrontDoor = Effect.gen(function*() {
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const identity = yield* admit(request, chatAccess(config.namespace))
-      yield* toolsHeader(request.headers)
+      const header = yield* toolsHeader(request.headers)
       const body = yield* readJsonBody(config.maxBodyBytes)
       const decoded = yield* decode(body)
       const { model, provider } = yield* registry.resolve(decoded.model)
       if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
-      noteRequest(request, { provider: provider.name, model, stream: decoded.stream })
-      return { request, body: body as Record<string, unknown>, decoded, provider, model }
+      const tools = (header ?? provider.toolsDefault ?? config.toolsDefault) === "enabled"
+      noteRequest(request, { provider: provider.name, model, stream: decoded.stream, tools })
+      return { request, body: body as Record<string, unknown>, decoded, provider, model, tools }
     })
+
+  /** The answer in IR: from the provider's backend, or through the tool loop when tools are on. */
+  const answer = (chat: AdmittedChat<unknown>, conversation: Conversation): Answer => {
+    const backend = backends.forType(chat.provider.type)
+    if (!chat.tools) return { complete: backend.complete(conversation, chat.provider), stream: backend.stream(conversation, chat.provider) }
+    const events = runner.loop(conversation, (c) => backend.stream(c, chat.provider))
+    return { complete: collectCompletion(events), stream: events }
+  }
 
   /** A model-list route: the caller needs `list` on chats. */
   const modelsRoute = (
@@ -68,7 +94,7 @@ export const makeFrontDoor = Effect.gen(function*() {
       return yield* answer(request)
     })
 
-  return { admitChat, modelsRoute, registry }
+  return { admitChat, answer, modelsRoute, registry }
 })
 
 /** Renders any GatewayError a handler fails with in the dialect's envelope. */

@@ -5,7 +5,6 @@ import { decodeChatRequest } from "../dialect/openai/request.ts"
 import { encodeCompletion } from "../dialect/openai/response.ts"
 import { encodeStream, errorFrame } from "../dialect/openai/stream.ts"
 import { gatewayError } from "../errors.ts"
-import { Backends } from "../llm/backends.ts"
 import { forward, withModel } from "../llm/passthrough.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
@@ -22,15 +21,15 @@ const modelEntry = ({ id, provider }: ListedModel) => ({
 })
 
 export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
-  const { admitChat, modelsRoute, registry } = yield* makeFrontDoor
-  const backends = yield* Backends
+  const { admitChat, answer, modelsRoute, registry } = yield* makeFrontDoor
   const upstream = yield* Upstream
 
   const chatCompletions = Effect.gen(function*() {
-    const { body, decoded, model, provider } = yield* admitChat(decodeChatRequest)
+    const chat = yield* admitChat(decodeChatRequest)
+    const { body, decoded, model, provider } = chat
 
-    // Same dialect on both sides: pass the body through with only `model` rewritten.
-    if (provider.type === "openai" || provider.type === "azure-openai") {
+    // Same dialect on both sides and no tools: pass the body through with only `model` rewritten.
+    if (!chat.tools && (provider.type === "openai" || provider.type === "azure-openai")) {
       const answer = yield* forward(upstream, {
         provider: provider.name,
         ...(yield* openaiCompatibleTarget(provider, model)),
@@ -39,12 +38,10 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
       return decoded.stream ? relay(answer.body, errorFrame) : yield* collect(answer)
     }
 
-    const backend = backends.forType(provider.type)
-    const conversation = { ...decoded.conversation, model }
+    const answered = answer(chat, { ...decoded.conversation, model })
     const meta = { model: decoded.model, created: Math.floor(Date.now() / 1000), includeUsage: decoded.includeUsage }
-    if (!decoded.stream) return json(encodeCompletion(yield* backend.complete(conversation, provider), meta))
-    const events = yield* awaitFirst(backend.stream(conversation, provider))
-    return sse(encodeStream(events, meta))
+    if (!decoded.stream) return json(encodeCompletion(yield* answered.complete, meta))
+    return sse(encodeStream(yield* awaitFirst(answered.stream), meta))
   })
 
   // One route for the list and for one model: ids contain "/", and the router treats

@@ -8,7 +8,7 @@
  *      follow its own start;
  *   3. exactly one `finish`, last (unless the stream fails, which is a typed stream error).
  */
-import type { Part } from "./conversation.ts"
+import type { Part, ToolCallPart } from "./conversation.ts"
 
 export type FinishReason = "end_turn" | "stop_sequence" | "max_tokens" | "tool_use" | "content_filter" | "refusal"
 
@@ -57,3 +57,15 @@ export type StreamEvent =
     readonly stopSequence?: string
     readonly usage: Usage
   }
+
+/**
+ * Server-side tool progress, between the model's own events when the gateway runs tools for it:
+ * a call as it starts, and its result (JSON text) when it ends. Dialects show them as progress;
+ * they are not part of the answer.
+ */
+export type ServerToolEvent =
+  | { readonly type: "server_tool_call"; readonly call: ToolCallPart }
+  | { readonly type: "server_tool_result"; readonly call: ToolCallPart; readonly result: string; readonly isError: boolean }
+
+/** What a chat answer streams: the model's events, and server-side tool progress when tools run. */
+export type AnswerEvent = StreamEvent | ServerToolEvent

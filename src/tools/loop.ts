@@ -10,7 +10,7 @@
 import { Effect, Stream } from "effect"
 import { type GatewayError } from "../errors.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
-import { addUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
+import { addUsage, type AnswerEvent, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
 
 export interface LoopLimits {
   readonly maxIterations: number
@@ -31,18 +31,21 @@ export interface ServerTools {
   readonly run: (call: ToolCallPart) => Effect.Effect<string>
 }
 
-/** A server-side tool call and its result, for the dialects to show as progress. */
-export interface ToolProgress {
-  readonly type: "tool_progress"
-  readonly call: ToolCallPart
-  readonly result: string
-}
-
-export type LoopEvent = StreamEvent | ToolProgress
-
 export type Model = (conversation: Conversation) => Stream.Stream<StreamEvent, GatewayError>
 
 const failure = (error: string) => JSON.stringify({ success: false, error })
+
+const isFailure = (result: string): boolean => {
+  try {
+    return (JSON.parse(result) as { success?: unknown } | null)?.success === false
+  } catch {
+    return false
+  }
+}
+
+/** Once server tools have run, a choice that forces a tool call would force one forever. */
+const relaxChoice = (c: Conversation): Conversation =>
+  c.toolChoice?.type === "required" || c.toolChoice?.type === "tool" ? { ...c, toolChoice: { type: "auto" } } : c
 
 /** The one sentence the loop adds to the system prompt. */
 export const toolsSentence = (names: ReadonlyArray<string>) =>
@@ -78,7 +81,7 @@ export const runToolLoop = (
   model: Model,
   tools: ServerTools,
   limits: LoopLimits = defaultLoopLimits
-): Stream.Stream<LoopEvent, GatewayError> => {
+): Stream.Stream<AnswerEvent, GatewayError> => {
   const clientNames = new Set(conversation.tools.map((t) => t.name))
   // a client tool with a built-in's name wins: the built-in is not offered
   const offered = tools.definitions.filter((t) => !clientNames.has(t.name))
@@ -92,7 +95,7 @@ export const runToolLoop = (
     tools: [...conversation.tools, ...offered]
   }
 
-  const finish = (reason: FinishReason, usage: Usage, stopSequence?: string): LoopEvent => ({
+  const finish = (reason: FinishReason, usage: Usage, stopSequence?: string): AnswerEvent => ({
     type: "finish",
     reason,
     usage,
@@ -106,15 +109,25 @@ export const runToolLoop = (
         isContextTooLong(e) ? model(fitConversation(c, Math.floor(limits.maxConversationBytes / 2))) : Stream.fail(e))
     )
 
-  const iteration = (c: Conversation, n: number, usage: Usage, first: boolean, final = false): Stream.Stream<LoopEvent, GatewayError> => {
+  // text of separate model calls would run together ("…I'll look.The page says…"): a blank line parts them
+  let textSent = false
+  let separate = false
+
+  const iteration = (c: Conversation, n: number, usage: Usage, first: boolean, final = false): Stream.Stream<AnswerEvent, GatewayError> => {
     const turn: Turn = { text: [], calls: new Map(), finish: undefined }
-    const forward = (event: StreamEvent): ReadonlyArray<LoopEvent> => {
+    separate = textSent
+    const forward = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
       switch (event.type) {
         case "start":
           return first ? [event] : []
-        case "text":
+        case "text": {
+          if (event.text === "") return []
           turn.text.push({ type: "text", text: event.text })
-          return [event]
+          textSent = true
+          if (!separate) return [event]
+          separate = false
+          return [{ type: "text", text: "\n\n" }, event]
+        }
         case "thinking":
           return [event]
         case "tool_call_start":
@@ -136,14 +149,14 @@ export const runToolLoop = (
     )
   }
 
-  const next = (c: Conversation, n: number, before: Usage, turn: Turn, final: boolean): Effect.Effect<Stream.Stream<LoopEvent, GatewayError>> => {
+  const next = (c: Conversation, n: number, before: Usage, turn: Turn, final: boolean): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
     const usage = addUsage(before, turn.finish?.usage ?? { inputTokens: 0, outputTokens: 0 })
     const calls = [...turn.calls.values()].map((x): ToolCallPart => ({ type: "tool_call", id: x.id, name: x.name, arguments: x.args || "{}" }))
     if (turn.finish === undefined) return Effect.succeed(Stream.empty) // the model stream failed; its error is already on the way
     const clientCalls = calls.filter((x) => !serverNames.has(x.name))
     if (calls.length === 0 || clientCalls.length > 0 || final) {
       // hand client tool calls to the client (server ones in the same turn cannot be answered by it)
-      const handed = clientCalls.flatMap((x, index): Array<LoopEvent> => [
+      const handed = clientCalls.flatMap((x, index): Array<AnswerEvent> => [
         { type: "tool_call_start", index, id: x.id, name: x.name },
         { type: "tool_call_delta", index, arguments: x.arguments }
       ])
@@ -162,25 +175,32 @@ export const runToolLoop = (
         : [...c.messages, { role: "user", content: [ask] }]
       return Effect.succeed(iteration({ ...c, toolChoice: { type: "none" }, messages }, n + 1, usage, false, true))
     }
-    return Effect.forEach(calls, (x) => {
+    // each call shows as it starts and as it ends; results go back to the model in call order
+    const results: Array<string> = []
+    const run = (x: ToolCallPart, i: number) => {
       const key = `${x.name}\u0000${x.arguments}`
       const count = (seen.get(key) ?? 0) + 1
       seen.set(key, count)
-      if (count >= limits.repeatLimit) {
-        return Effect.succeed(failure(`this exact call was already made ${count - 1} times with the same result: change your approach`))
-      }
-      return tools.run(x)
-    }, { concurrency: "unbounded" }).pipe(
-      Effect.map((results) => {
-        const messages: Array<Message> = [
-          ...c.messages,
-          { role: "assistant", content: [...turn.text, ...calls] },
-          { role: "user", content: calls.map((x, i) => ({ type: "tool_result", callId: x.id, content: [{ type: "text", text: results[i]! }] })) }
-        ]
-        const progress = calls.map((x, i): LoopEvent => ({ type: "tool_progress", call: x, result: results[i]! }))
-        return Stream.concat(Stream.fromIterable(progress), iteration({ ...c, messages }, n + 1, usage, false))
-      })
-    )
+      const result = count >= limits.repeatLimit
+        ? Effect.succeed(failure(`this exact call was already made ${count - 1} times with the same result: change your approach`))
+        : tools.run(x)
+      return Stream.fromEffect(result.pipe(Effect.map((r): AnswerEvent => {
+        results[i] = r
+        return { type: "server_tool_result", call: x, result: r, isError: isFailure(r) }
+      })))
+    }
+    const again = Stream.suspend(() => {
+      const messages: Array<Message> = [
+        ...c.messages,
+        { role: "assistant", content: [...turn.text, ...calls] },
+        { role: "user", content: calls.map((x, i) => ({ type: "tool_result", callId: x.id, content: [{ type: "text", text: results[i]! }] })) }
+      ]
+      return iteration(relaxChoice({ ...c, messages }), n + 1, usage, false)
+    })
+    return Effect.succeed(Stream.fromIterable(calls.map((call): AnswerEvent => ({ type: "server_tool_call", call }))).pipe(
+      Stream.concat(Stream.mergeAll(calls.map(run), { concurrency: "unbounded" })),
+      Stream.concat(again)
+    ))
   }
 
   return iteration(withTools, 1, { inputTokens: 0, outputTokens: 0 }, true)

@@ -23,7 +23,7 @@ beforeAll(async () => {
         providerYaml("mock", { type: "mock", defaultModel: "mock-1" })
       ].join("\n---\n")
     },
-    config: { chatProvider: "claude" }
+    config: { chatProvider: "claude", toolsDefault: "disabled" }
   })
   client = new Anthropic({ baseURL: `${gateway.url}/anthropic`, apiKey: demoToken, maxRetries: 0 })
 })
@@ -180,7 +180,7 @@ describe("Anthropic client → mock provider, errors and models", () => {
       model: "mock/mock-1",
       max_tokens: 50,
       tools: [{ name: "lookup", input_schema: { type: "object", properties: { q: { type: "string" } }, required: ["q"] } }],
-      messages: [{ role: "user", content: "find it" }]
+      messages: [{ role: "user", content: "lookup: find it" }]
     })
     expect(message.content).toEqual([{ type: "tool_use", id: expect.any(String), name: "lookup", input: { q: "find it" } }])
   })

@@ -48,7 +48,7 @@ beforeAll(async () => {
   api.put("secrets", secret("gpt-key", "sk-first"))
   gateway = await startGateway({
     manifests: {},
-    config: { manifests: undefined, tokenAuthFile: undefined, kubeconfig: api.kubeconfig, namespace: "default", authorizeProviders: true, podName: "pod-1" },
+    config: { manifests: undefined, tokenAuthFile: undefined, kubeconfig: api.kubeconfig, namespace: "default", authorizeProviders: true, podName: "pod-1", toolsDefault: "disabled" },
     mode: clusterMode
   })
 })

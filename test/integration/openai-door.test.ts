@@ -25,7 +25,7 @@ beforeAll(async () => {
         providerYaml("mock", { type: "mock", defaultModel: "mock-1" })
       ].join("\n---\n")
     },
-    config: { chatProvider: "claude", retryMaxWait: 1_000 },
+    config: { chatProvider: "claude", retryMaxWait: 1_000, toolsDefault: "disabled" },
     kube
   })
   client = new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })

@@ -2,8 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import { gatewayError } from "../../src/errors.ts"
 import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
-import type { StreamEvent } from "../../src/ir/response.ts"
-import { defaultLoopLimits, fitConversation, type LoopEvent, type Model, runToolLoop, type ServerTools } from "../../src/tools/loop.ts"
+import type { AnswerEvent, StreamEvent } from "../../src/ir/response.ts"
+import { defaultLoopLimits, fitConversation, type Model, runToolLoop, type ServerTools } from "../../src/tools/loop.ts"
 
 const conversation = (over: Partial<Conversation> = {}): Conversation => ({
   model: "m",
@@ -49,14 +49,15 @@ const tools = (log: Array<string> = [], delayMs = 0): ServerTools => ({
     })))
 })
 
-const collect = (s: Stream.Stream<LoopEvent, unknown>) => Effect.runPromise(Stream.runCollect(s))
+const collect = (s: Stream.Stream<AnswerEvent, unknown>) => Effect.runPromise(Stream.runCollect(s))
 
 describe("the tool loop", () => {
   it("runs server tools in parallel, feeds results back, streams text, and sums usage", async () => {
     const { model, seen } = scripted([callTurn(["c1", "web_search", "{\"query\":\"a\"}"], ["c2", "web_fetch", "{\"url\":\"u\"}"]), textTurn("Answer.")])
     const log: Array<string> = []
     const events = await collect(runToolLoop(conversation(), model, tools(log)))
-    expect(events.map((e) => e.type)).toEqual(["start", "tool_progress", "tool_progress", "text", "finish"])
+    expect(events.map((e) => e.type)).toEqual(["start", "server_tool_call", "server_tool_call", "server_tool_result", "server_tool_result", "text", "finish"])
+    expect(events[3]).toMatchObject({ type: "server_tool_result", call: { id: "c1" }, result: "{\"result\":\"web_search done\"}", isError: false })
     expect(events.at(-1)).toEqual({ type: "finish", reason: "end_turn", usage: usage(30, 7) })
     expect(log).toEqual(["web_search:{\"query\":\"a\"}", "web_fetch:{\"url\":\"u\"}"])
     // the second call carries the calls and their results, and the tools were added with one sentence

@@ -65,7 +65,7 @@ describe("server tools", () => {
         ? [{ type: "start", id: "1", model: "m" }, { type: "tool_call_start", index: 0, id: "t", name: "ticket" }, { type: "tool_call_delta", index: 0, arguments: "{\"id\":\"T-7\"}" }, { type: "finish", reason: "tool_use", usage: { inputTokens: 1, outputTokens: 1 } }]
         : [{ type: "start", id: "2", model: "m" }, { type: "text", text: "done" }, { type: "finish", reason: "end_turn", usage: { inputTokens: 1, outputTokens: 1 } }])
       const events = yield* Stream.runCollect(runToolLoop({ model: "m", system: [], messages: [{ role: "user", content: [{ type: "text", text: "ticket T-7?" }] }], tools: [], extensions: {} }, model, tools))
-      const progress = events.find((e) => e.type === "tool_progress") as { result: string }
+      const progress = events.find((e) => e.type === "server_tool_result") as { result: string }
       expect(JSON.parse(progress.result)).toEqual({ ticket: "/tickets/T-7", auth: "Bearer k" })
       expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn", usage: { inputTokens: 2, outputTokens: 2 } })
     }).pipe(Effect.scoped))

@@ -11,13 +11,15 @@
  * A text or thinking run ends when anything else arrives; a tool call's arguments may grow until the
  * finish, so its block stays open until then and blocks after it are sent at the finish.
  *
- * A ping goes out every `pingEveryMs` while the answer is open, so that proxies and clients do not
+ * Server-side tool progress goes out between blocks as `orka_tool_progress` events (see
+ * ../tool-progress.ts). A ping goes out every `pingEveryMs` while the answer is open, so that proxies and clients do not
  * drop a connection that is waiting on a slow model. A failure mid-way becomes an `error` event and
  * ends the stream without `message_stop`, which makes the SDKs throw.
  */
 import { Duration, Stream } from "effect"
 import { type GatewayError, gatewayError } from "../../errors.ts"
-import type { StreamEvent } from "../../ir/response.ts"
+import type { AnswerEvent } from "../../ir/response.ts"
+import { toolProgress } from "../tool-progress.ts"
 import { errorFrame } from "./errors.ts"
 import { messageId, stopReason, usageJson } from "./response.ts"
 import { sseFrame } from "./sse.ts"
@@ -56,7 +58,7 @@ class Encoder {
     this.model = model
   }
 
-  push(event: StreamEvent): Array<string> {
+  push(event: AnswerEvent): Array<string> {
     const out: Array<string> = []
     if (this.finished) return out
     // the stream contract puts `start` first; should a backend forget, the client still gets a whole message
@@ -82,6 +84,12 @@ class Encoder {
         }
         break
       }
+      case "server_tool_call":
+      case "server_tool_result":
+        // between blocks: progress ends a text run, as the next model call starts a new block
+        this.endRun(out)
+        out.push(sseFrame("orka_tool_progress", { type: "orka_tool_progress", ...toolProgress(event) }))
+        break
       case "finish":
         for (const block of this.blocks) block.complete = true
         this.advance(out)
@@ -116,7 +124,7 @@ class Encoder {
     return [errorFrame(gatewayError("api_error", "the provider's stream ended before the answer was complete", { status: 502 }))]
   }
 
-  private start(event: Extract<StreamEvent, { type: "start" }>, out: Array<string>) {
+  private start(event: Extract<AnswerEvent, { type: "start" }>, out: Array<string>) {
     this.started = true
     out.push(
       sseFrame("message_start", {
@@ -199,7 +207,7 @@ class Encoder {
 const deltaFrame = (index: number, delta: Delta) => sseFrame("content_block_delta", { type: "content_block_delta", index, delta })
 
 type Input =
-  | { readonly _tag: "event"; readonly event: StreamEvent }
+  | { readonly _tag: "event"; readonly event: AnswerEvent }
   | { readonly _tag: "failed"; readonly error: GatewayError }
   | { readonly _tag: "tick" }
 
@@ -217,7 +225,7 @@ const encode = (encoder: Encoder, input: Input): Array<string> => {
 }
 
 export const encodeStream = (
-  events: Stream.Stream<StreamEvent, GatewayError>,
+  events: Stream.Stream<AnswerEvent, GatewayError>,
   meta: { readonly model: string; readonly pingEveryMs?: number }
 ): Stream.Stream<string> => {
   // Stream.tick emits at once, then every interval: the first is dropped, message_start has a ping

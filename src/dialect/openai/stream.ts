@@ -2,11 +2,13 @@
  * The IR stream as OpenAI `chat.completion.chunk` server-sent events: a first chunk with the role,
  * content and tool-call deltas (a call's id and name in its first delta, argument fragments after),
  * one chunk with `finish_reason`, the usage chunk (`choices: []`) when the client asked for it, then
- * `data: [DONE]`. A failure mid-way ends the stream with an error chunk and no `[DONE]`.
+ * `data: [DONE]`. Server-side tool progress rides on chunks with an empty delta, in their `orka_tool`
+ * field (see ../tool-progress.ts). A failure mid-way ends the stream with an error chunk and no `[DONE]`.
  */
 import { Stream } from "effect"
 import { gatewayError, type GatewayError } from "../../errors.ts"
-import type { StreamEvent } from "../../ir/response.ts"
+import type { AnswerEvent } from "../../ir/response.ts"
+import { toolProgress } from "../tool-progress.ts"
 import { errorFrame } from "./errors.ts"
 import { completionId, finishReason, usageJson } from "./response.ts"
 
@@ -24,7 +26,7 @@ interface State {
 
 const frame = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
 
-export const encodeStream = (events: Stream.Stream<StreamEvent, GatewayError>, meta: StreamMeta): Stream.Stream<string> => {
+export const encodeStream = (events: Stream.Stream<AnswerEvent, GatewayError>, meta: StreamMeta): Stream.Stream<string> => {
   const chunk = (id: string, delta: object, finish: string | null = null) => ({
     id,
     object: "chat.completion.chunk",
@@ -62,6 +64,9 @@ export const encodeStream = (events: Stream.Stream<StreamEvent, GatewayError>, m
             return [state, event.arguments === "" ? [] : [frame(chunk(state.id, {
               tool_calls: [{ index: event.index, function: { arguments: event.arguments } }]
             }))]]
+          case "server_tool_call":
+          case "server_tool_result":
+            return [state, [frame({ ...chunk(state.id, {}), orka_tool: toolProgress(event) })]]
           case "finish": {
             const frames = [frame(chunk(state.id, {}, finishReason(event.reason)))]
             if (meta.includeUsage) {

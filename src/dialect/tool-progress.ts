@@ -1,0 +1,34 @@
+/**
+ * Server-side tool progress as both dialects show it: an extension the official SDKs pass through
+ * and other clients ignore (an `orka_tool` field on an OpenAI chunk, an `orka_tool_progress` event on
+ * the Anthropic stream, whose clients must skip unknown event types). Progress is never content, so
+ * the conversation a client sends back holds only what the model said.
+ */
+import type { ServerToolEvent } from "../ir/response.ts"
+
+/** A result longer than this is cut in the progress (the model still gets all of it). */
+export const previewChars = 2000
+
+export interface ToolProgress {
+  readonly id: string
+  readonly name: string
+  readonly status: "running" | "succeeded" | "failed"
+  /** the call's arguments (JSON text), with `running` */
+  readonly arguments?: string
+  /** the start of the result (JSON text), with `succeeded` or `failed` */
+  readonly result?: string
+  readonly truncated?: boolean
+}
+
+export const toolProgress = (event: ServerToolEvent): ToolProgress => {
+  const { id, name } = event.call
+  if (event.type === "server_tool_call") return { id, name, status: "running", arguments: event.call.arguments }
+  const truncated = event.result.length > previewChars
+  return {
+    id,
+    name,
+    status: event.isError ? "failed" : "succeeded",
+    result: truncated ? event.result.slice(0, previewChars) : event.result,
+    ...(truncated ? { truncated } : {})
+  }
+}

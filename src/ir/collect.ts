@@ -1,0 +1,78 @@
+/**
+ * A stream of answer events folded into one Completion, for a non-streamed answer that was produced
+ * as a stream (the tool loop). Server-side tool progress is not part of the answer; it only ends the
+ * text or thinking run before it, as it would end a block on the wire.
+ */
+import { Effect, Stream } from "effect"
+import { type GatewayError, gatewayError } from "../errors.ts"
+import type { Part } from "./conversation.ts"
+import type { AnswerEvent, Completion, FinishReason, Usage } from "./response.ts"
+
+interface Folding {
+  id: string
+  model: string
+  readonly content: Array<Part>
+  /** tool calls by stream index, pointing into `content` */
+  readonly calls: Map<number, number>
+  finish: { reason: FinishReason; usage: Usage; stopSequence?: string } | undefined
+  /** the last part may be extended by more of the same kind */
+  open: boolean
+}
+
+const fold = (s: Folding, event: AnswerEvent): Folding => {
+  const last = s.content.at(-1)
+  switch (event.type) {
+    case "start":
+      s.id = event.id
+      s.model = event.model
+      break
+    case "text":
+      if (s.open && last?.type === "text") s.content[s.content.length - 1] = { ...last, text: last.text + event.text }
+      else s.content.push({ type: "text", text: event.text })
+      s.open = true
+      break
+    case "thinking": {
+      const extend = s.open && last?.type === "thinking" && last.signature === undefined
+      const text = (extend ? last.text : "") + event.text
+      const part: Part = { type: "thinking", text, ...(event.signature === undefined ? {} : { signature: event.signature }) }
+      if (extend) s.content[s.content.length - 1] = part
+      else s.content.push(part)
+      s.open = true
+      break
+    }
+    case "tool_call_start":
+      s.calls.set(event.index, s.content.length)
+      s.content.push({ type: "tool_call", id: event.id, name: event.name, arguments: "" })
+      s.open = false
+      break
+    case "tool_call_delta": {
+      const at = s.calls.get(event.index)
+      const call = at === undefined ? undefined : s.content[at]
+      if (at !== undefined && call?.type === "tool_call") s.content[at] = { ...call, arguments: call.arguments + event.arguments }
+      break
+    }
+    case "server_tool_call":
+    case "server_tool_result":
+      s.open = false
+      break
+    case "finish":
+      s.finish = { reason: event.reason, usage: event.usage, ...(event.stopSequence === undefined ? {} : { stopSequence: event.stopSequence }) }
+  }
+  return s
+}
+
+export const collectCompletion = (events: Stream.Stream<AnswerEvent, GatewayError>): Effect.Effect<Completion, GatewayError> =>
+  Stream.runFold(events, (): Folding => ({ id: "", model: "", content: [], calls: new Map(), finish: undefined, open: false }), fold).pipe(
+    Effect.flatMap(({ content, finish, id, model }) =>
+      finish === undefined
+        ? Effect.fail(gatewayError("api_error", "the provider's stream ended before the answer was complete", { status: 502 }))
+        : Effect.succeed<Completion>({
+          id,
+          model,
+          content: content.filter((p) => p.type !== "text" || p.text !== ""),
+          finishReason: finish.reason,
+          ...(finish.stopSequence === undefined ? {} : { stopSequence: finish.stopSequence }),
+          usage: finish.usage
+        })
+    )
+  )

@@ -1,0 +1,96 @@
+/**
+ * The server-side tools as a service: the agent loop for one request, with the built-ins the
+ * configuration allows and the usable `Tool` resources of the moment. Tool resources and Secrets are
+ * read from the KubeClient caches and rebuilt when they change, so a request only reads memory.
+ */
+import { Context, Effect, Layer, Result, Schema, Stream } from "effect"
+import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
+import type { GatewayError } from "../errors.ts"
+import type { Conversation } from "../ir/conversation.ts"
+import type { AnswerEvent } from "../ir/response.ts"
+import { KubeClient, type KubeObject } from "../kube/client.ts"
+import { Secret, secretValue } from "../kube/resources.ts"
+import { defaultSandboxLimits } from "./code-exec.ts"
+import { type LoopLimits, type Model, runToolLoop } from "./loop.ts"
+import { buildToolSnapshot, type ToolSnapshot } from "./registry.ts"
+import { makeServerTools, type RunnerConfig } from "./runner.ts"
+import { addressPolicy } from "./ssrf.ts"
+import type { SearchBackendConfig } from "./web-search.ts"
+
+export interface ToolRunnerShape {
+  /** The loop over `model` for one conversation; its tools and workspace live as long as the stream. */
+  readonly loop: (conversation: Conversation, model: Model) => Stream.Stream<AnswerEvent, GatewayError>
+}
+
+export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("orka/ToolRunner") {
+  static readonly layer = Layer.effect(
+    ToolRunner,
+    Effect.gen(function*() {
+      const config = yield* GatewayConfig
+      const kube = yield* KubeClient
+      let current: { readonly tools: ToolSnapshot; readonly search: SearchBackendConfig | undefined } = {
+        tools: { usable: [], unusable: new Map() },
+        search: undefined
+      }
+      let reported = ""
+
+      const rebuild = Effect.suspend(() => {
+        const tools = buildToolSnapshot(kube.tools.items(), kube.secrets.items(), config.namespace)
+        const search = searchBackend(config, kube.secrets.items())
+        current = { tools, search: Result.isSuccess(search) ? search.success : undefined }
+        const problems = [...tools.unusable].map(([name, p]) => `${name}: ${p.message}`)
+        if (Result.isFailure(search)) problems.push(`web_search: ${search.failure}`)
+        const summary = problems.join("; ")
+        if (summary === reported) return Effect.void
+        reported = summary
+        return summary === "" ? Effect.void : Effect.logWarning("tools not offered").pipe(Effect.annotateLogs({ problems: summary }))
+      })
+      yield* Effect.andThen(kube.tools.synced, kube.secrets.synced).pipe(
+        Effect.andThen(Stream.merge(kube.tools.changes, kube.secrets.changes).pipe(Stream.runForEach(() => rebuild))),
+        Effect.forkScoped
+      )
+
+      const limits: LoopLimits = {
+        maxIterations: config.toolMaxIterations,
+        deadlineMs: config.toolDeadline,
+        maxConversationBytes: config.toolMaxConversationBytes,
+        repeatLimit: 3
+      }
+      const policy = addressPolicy({ blocked: config.toolBlockCidrs, allowed: config.toolAllowCidrs })
+      const runner = (search: SearchBackendConfig | undefined): RunnerConfig => ({
+        addressPolicy: policy,
+        search,
+        sandbox: defaultSandboxLimits,
+        workspaceQuotaBytes: config.workspaceQuota,
+        toolTimeoutMs: config.toolTimeout
+      })
+
+      return ToolRunner.of({
+        loop: (conversation, model) =>
+          Stream.unwrap(Effect.suspend(() => {
+            const { search, tools } = current
+            return Effect.map(makeServerTools(runner(search), tools.usable), (server) => runToolLoop(conversation, model, server, limits))
+          }))
+      })
+    })
+  )
+}
+
+const decodeSecret = Schema.decodeUnknownResult(Secret)
+
+/** The configured search backend with its key, or why it cannot be offered. */
+const searchBackend = (config: GatewayConfigShape, secrets: ReadonlyArray<KubeObject>): Result.Result<SearchBackendConfig | undefined, string> => {
+  if (config.webSearchBackend === undefined) return Result.succeed(undefined)
+  const base = { backend: config.webSearchBackend, url: config.webSearchUrl, timeoutMs: config.toolTimeout }
+  const ref = config.webSearchSecret
+  if (ref === undefined) {
+    return config.webSearchBackend === "brave" || config.webSearchBackend === "tavily"
+      ? Result.fail(`${config.webSearchBackend} needs an API key: set --web-search-secret`)
+      : Result.succeed({ ...base, apiKey: undefined })
+  }
+  const secret = secrets.map((raw) => decodeSecret(raw)).find((d) => Result.isSuccess(d) && d.success.metadata.name === ref.name)
+  if (secret === undefined || Result.isFailure(secret)) return Result.fail(`Secret ${config.namespace}/${ref.name} not found`)
+  const key = secretValue(secret.success, ref.key)?.trim()
+  if (key === undefined || key === "") return Result.fail(`Secret ${config.namespace}/${ref.name} has no non-empty key "${ref.key}"`)
+  return Result.succeed({ ...base, apiKey: key })
+}
