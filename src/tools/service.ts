@@ -3,7 +3,7 @@
  * configuration allows and the usable `Tool` resources of the moment. Tool resources and Secrets are
  * read from the KubeClient caches and rebuilt when they change, so a request only reads memory.
  */
-import { Context, Effect, Layer, Result, Schema, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, Result, Schema, Stream } from "effect"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
@@ -45,8 +45,13 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         reported = summary
         return summary === "" ? Effect.void : Effect.logWarning("tools not offered").pipe(Effect.annotateLogs({ problems: summary }))
       })
+      // Requests wait for the first load, but not for long: a cluster without the Tool CRD has only the built-ins.
+      const loaded = yield* Deferred.make<void>()
+      const firstLoad = Effect.timeoutOption(Deferred.await(loaded), "2 seconds")
       yield* Effect.andThen(kube.tools.synced, kube.secrets.synced).pipe(
-        Effect.andThen(Stream.merge(kube.tools.changes, kube.secrets.changes).pipe(Stream.runForEach(() => rebuild))),
+        Effect.andThen(Stream.merge(kube.tools.changes, kube.secrets.changes).pipe(
+          Stream.runForEach(() => Effect.andThen(rebuild, Deferred.succeed(loaded, undefined)))
+        )),
         Effect.forkScoped
       )
 
@@ -67,7 +72,7 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
 
       return ToolRunner.of({
         loop: (conversation, model) =>
-          Stream.unwrap(Effect.suspend(() => {
+          Stream.unwrap(Effect.andThen(firstLoad, () => {
             const { search, tools } = current
             return Effect.map(makeServerTools(runner(search), tools.usable), (server) => runToolLoop(conversation, model, server, limits))
           }))

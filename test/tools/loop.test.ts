@@ -139,4 +139,26 @@ describe("the tool loop", () => {
       expect(log).toEqual([]) // the tool was interrupted before it finished
       expect(seen).toHaveLength(1) // and the model was not called again
     }))
+
+  it("parts the text of separate model calls with a blank line", async () => {
+    const { model } = scripted([[{ type: "text", text: "Let me look." }, ...callTurn(["c1", "web_search", "{}"])], textTurn("Found.")])
+    const events = await collect(runToolLoop(conversation(), model, tools()))
+    expect(events.flatMap((e) => (e.type === "text" ? [e.text] : [])).join("")).toBe("Let me look.\n\nFound.")
+  })
+
+  it("stops forcing a tool once server tools have run, so a required choice cannot loop forever", async () => {
+    const { model, seen } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("ok")])
+    await collect(runToolLoop(conversation({ toolChoice: { type: "required" } }), model, tools()))
+    expect(seen[0]!.toolChoice).toEqual({ type: "required" })
+    expect(seen[1]!.toolChoice).toEqual({ type: "auto" })
+  })
+
+  it("asks for an answer without tools once the deadline has passed", async () => {
+    const { model, seen } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("What I have.")])
+    const log: Array<string> = []
+    const events = await collect(runToolLoop(conversation(), model, tools(log), { ...defaultLoopLimits, deadlineMs: -1 }))
+    expect(log).toEqual([])
+    expect(seen[1]!.toolChoice).toEqual({ type: "none" })
+    expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn", usage: usage(30, 7) })
+  })
 })

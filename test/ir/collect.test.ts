@@ -1,0 +1,49 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import { gatewayError } from "../../src/errors.ts"
+import { collectCompletion } from "../../src/ir/collect.ts"
+import type { AnswerEvent } from "../../src/ir/response.ts"
+
+const call = { type: "tool_call", id: "c1", name: "web_search", arguments: "{}" } as const
+
+describe("collectCompletion", () => {
+  it.effect("folds events into one completion: text runs, thinking, tool calls by index; progress only parts runs", () =>
+    Effect.gen(function*() {
+      const events: Array<AnswerEvent> = [
+        { type: "start", id: "r1", model: "m-1" },
+        { type: "thinking", text: "Hmm" },
+        { type: "thinking", text: ", search.", signature: "sig" },
+        { type: "text", text: "Let me " },
+        { type: "text", text: "search." },
+        { type: "server_tool_call", call },
+        { type: "server_tool_result", call, result: "{}", isError: false },
+        { type: "text", text: "\n\nFound it." },
+        { type: "tool_call_start", index: 0, id: "t1", name: "weather" },
+        { type: "tool_call_start", index: 1, id: "t2", name: "weather" },
+        { type: "tool_call_delta", index: 1, arguments: "{\"city\":\"Rome\"}" },
+        { type: "tool_call_delta", index: 0, arguments: "{\"city\":\"Oslo\"}" },
+        { type: "finish", reason: "tool_use", usage: { inputTokens: 30, outputTokens: 7 } }
+      ]
+      expect(yield* collectCompletion(Stream.fromIterable(events))).toEqual({
+        id: "r1",
+        model: "m-1",
+        content: [
+          { type: "thinking", text: "Hmm, search.", signature: "sig" },
+          { type: "text", text: "Let me search." },
+          { type: "text", text: "\n\nFound it." },
+          { type: "tool_call", id: "t1", name: "weather", arguments: "{\"city\":\"Oslo\"}" },
+          { type: "tool_call", id: "t2", name: "weather", arguments: "{\"city\":\"Rome\"}" }
+        ],
+        finishReason: "tool_use",
+        usage: { inputTokens: 30, outputTokens: 7 }
+      })
+    }))
+
+  it.effect("fails when the stream fails or ends without a finish", () =>
+    Effect.gen(function*() {
+      const failed = yield* Effect.flip(collectCompletion(Stream.fail(gatewayError("rate_limit", "slow down"))))
+      expect(failed.kind).toBe("rate_limit")
+      const cut = yield* Effect.flip(collectCompletion(Stream.fromIterable<AnswerEvent>([{ type: "start", id: "r", model: "m" }, { type: "text", text: "Hal" }])))
+      expect(cut).toMatchObject({ kind: "api_error", status: 502 })
+    }))
+})
