@@ -4,10 +4,10 @@
  * conversation's workspace. CPU time is cut by an interrupt deadline, memory by the runtime's limit.
  */
 import variant from "@jitl/quickjs-wasmfile-release-sync"
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { parentPort, workerData } from "node:worker_threads"
 import { newQuickJSWASMModuleFromVariant, type QuickJSSyncVariant, shouldInterruptAfterDeadline } from "quickjs-emscripten-core"
-import { resolveInside } from "./workspace.ts"
+import { resolveInside, sizeOfSync } from "./workspace.ts"
 
 export interface SandboxJob {
   readonly code: string
@@ -15,6 +15,8 @@ export interface SandboxJob {
   readonly timeoutMs: number
   readonly memoryBytes: number
   readonly outputLimit: number
+  /** the workspace's quota, which the program's writes count against like file_write's */
+  readonly quotaBytes: number
 }
 
 export interface SandboxResult {
@@ -62,7 +64,20 @@ consoleObject.dispose()
 
 const fsObject = vm.newObject()
 define(fsObject, "readFile", (path) => readFileSync(resolveInside(job.root, String(path)), "utf8"))
-define(fsObject, "writeFile", (path, text) => writeFileSync(resolveInside(job.root, String(path)), String(text)))
+define(fsObject, "writeFile", (path, text) => {
+  const target = resolveInside(job.root, String(path))
+  const content = String(text)
+  let previous = 0
+  try {
+    previous = statSync(target).size
+  } catch {
+    // a new file
+  }
+  if (sizeOfSync(job.root) - previous + Buffer.byteLength(content) > job.quotaBytes) {
+    throw new Error(`the workspace quota of ${job.quotaBytes} bytes would be exceeded`)
+  }
+  writeFileSync(target, content)
+})
 define(fsObject, "readdir", (path) => readdirSync(resolveInside(job.root, String(path ?? "."))))
 vm.setProp(vm.global, "fs", fsObject)
 fsObject.dispose()

@@ -42,7 +42,14 @@ export const codeExec = (
     return Effect.fail(new ToolFailure(`${args.language} cannot run in this gateway's sandbox; use language "javascript"`))
   }
   const timeoutMs = Math.min(Math.max(args.timeout ?? 30, 1), 60) * 1000
-  const job: SandboxJob = { code: args.code, root: workspace.root, timeoutMs, memoryBytes: limits.memoryBytes, outputLimit: limits.outputLimit }
+  const job: SandboxJob = {
+    code: args.code,
+    root: workspace.root,
+    timeoutMs,
+    memoryBytes: limits.memoryBytes,
+    outputLimit: limits.outputLimit,
+    quotaBytes: workspace.quotaBytes
+  }
   return Effect.callback<SandboxResult, ToolFailure>((resume) => {
     const worker = new Worker(workerUrl, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 256 } })
     // QuickJS checks its deadline itself; this is the backstop for a sandbox that cannot

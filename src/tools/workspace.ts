@@ -4,7 +4,7 @@
  * a quota, and the directory is removed when the request ends.
  */
 import { Effect, type Scope } from "effect"
-import { lstatSync, mkdtempSync, realpathSync, rmSync, statSync } from "node:fs"
+import { lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs"
 import { mkdir, open, readdir, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
@@ -30,6 +30,17 @@ const sizeOf = async (dir: string): Promise<number> => {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) total += await sizeOf(path)
     else if (entry.isFile()) total += (await stat(path)).size
+  }
+  return total
+}
+
+/** The same, synchronously, for the sandbox's worker thread. */
+export const sizeOfSync = (dir: string): number => {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) total += sizeOfSync(path)
+    else if (entry.isFile()) total += statSync(path).size
   }
   return total
 }

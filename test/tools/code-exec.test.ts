@@ -35,6 +35,12 @@ describe("code_exec", () => {
       expect(bomb.exit_code).toBe(1)
       expect(bomb.timed_out).toBe(false)
       expect(bomb.error).toMatch(/memory/i)
+      const doubling = (yield* run(`let s = "x"; while (true) s += s`, 30)).result
+      expect(doubling).toMatchObject({ exit_code: 1, timed_out: false })
+      // the program's files count against the workspace quota, as file_write's do
+      const filler = (yield* run(`const mb = "x".repeat(1 << 20); for (let i = 0; i < 1000; i++) fs.writeFile("f" + i, mb)`, 30)).result
+      expect(filler).toMatchObject({ exit_code: 1 })
+      expect(filler.error).toContain("workspace quota")
     }).pipe(Effect.scoped))
 
   it.effect("says plainly which languages it cannot run", () =>
