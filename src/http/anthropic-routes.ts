@@ -48,8 +48,8 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
       })
       return decoded.stream ? relay(answer.body, errorFrame) : yield* collect(answer)
     }
-    if (decoded.notes.length > 0 && provider.type !== "anthropic") {
-      yield* Effect.logInfo("request parts not sent to a non-Anthropic provider").pipe(
+    if (decoded.notes.length > 0) {
+      yield* Effect.logInfo("request parts left out in translation").pipe(
         Effect.annotateLogs({ provider: provider.name, dropped: decoded.notes.join("; ") })
       )
     }
