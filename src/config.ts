@@ -205,6 +205,13 @@ export const settings = {
     default: "67108864",
     description: "Bytes a request's tool workspace (`file_write`, `code_exec`) may hold."
   },
+  codeExecConcurrency: {
+    flag: "--code-exec-concurrency",
+    env: "ORKA_CODE_EXEC_CONCURRENCY",
+    kind: "int",
+    default: "2",
+    description: "`code_exec` programs running at once in this replica (each takes up to 256 MiB for Python); more wait their turn."
+  },
   webSearchBackend: {
     flag: "--web-search-backend",
     env: "ORKA_WEB_SEARCH_BACKEND",
@@ -273,6 +280,7 @@ export interface GatewayConfigShape {
   readonly toolAllowCidrs: ReadonlyArray<string>
   readonly toolBlockCidrs: ReadonlyArray<string>
   readonly workspaceQuota: number
+  readonly codeExecConcurrency: number
   readonly webSearchBackend: SearchBackendName | undefined
   readonly webSearchUrl: string | undefined
   readonly webSearchSecret: { readonly name: string; readonly key: string } | undefined
@@ -385,6 +393,7 @@ export const parseConfig = (
     toolAllowCidrs: get<ReadonlyArray<string>>("toolAllowCidrs") ?? [],
     toolBlockCidrs: get<ReadonlyArray<string>>("toolBlockCidrs") ?? [],
     workspaceQuota: get("workspaceQuota"),
+    codeExecConcurrency: get("codeExecConcurrency"),
     webSearchBackend: get("webSearchBackend"),
     webSearchUrl: get("webSearchUrl"),
     webSearchSecret: secretRef(get("webSearchSecret")),
@@ -398,6 +407,7 @@ export const parseConfig = (
     throw new ConfigError({ message: `--web-search-backend ${config.webSearchBackend} needs --web-search-url` })
   }
   if (config.toolMaxIterations < 1) throw new ConfigError({ message: "--tool-max-iterations must be at least 1" })
+  if (config.codeExecConcurrency < 1) throw new ConfigError({ message: "--code-exec-concurrency must be at least 1" })
   return config
 }
 

@@ -1,22 +1,24 @@
 /**
- * `code_exec` (Orka's schema: `{language, code, timeout = 30 s, 1..60}`): JavaScript in a QuickJS
- * sandbox on a worker thread (see code-exec-worker.ts), sharing the conversation's workspace.
- * The worker is terminated if the sandbox itself overruns, so the gateway's event loop never waits
- * on a model's program. Other languages are a clear tool error: no sandbox here runs them.
+ * `code_exec` (Orka's schema: `{language, code, timeout = 30 s, 1..60}`): JavaScript in QuickJS
+ * (code-exec-worker.ts) or Python in Pyodide (code-exec-python-worker.ts), each compiled to wasm and
+ * run on a worker thread of its own, sharing the conversation's workspace. The worker is terminated
+ * if the sandbox itself overruns, so the gateway's event loop never waits on a model's program.
+ * Shell languages are a clear tool error: no sandbox here runs them.
  */
 import { Effect } from "effect"
 import { Worker } from "node:worker_threads"
+import type { PythonJob } from "./code-exec-python-worker.ts"
 import type { SandboxJob, SandboxResult } from "./code-exec-worker.ts"
 import { ToolFailure } from "./failure.ts"
 import type { Workspace } from "./workspace.ts"
 
 export const codeExecDefinition = {
   name: "code_exec",
-  description: "Run a JavaScript program in a sandbox (no network; files only in this conversation's workspace, via fs.readFile, fs.writeFile, fs.readdir). Output from console.log is returned.",
+  description: "Run a Python (standard library) or JavaScript program in a sandbox: no network, files only in this conversation's workspace (the working directory in Python; fs.readFile, fs.writeFile, fs.readdir in JavaScript). Printed output is returned.",
   parameters: {
     type: "object",
     properties: {
-      language: { type: "string", enum: ["python", "python3", "javascript", "node", "bash", "sh"], description: "The program's language; javascript and node are supported" },
+      language: { type: "string", enum: ["python", "python3", "javascript", "node", "bash", "sh"], description: "The program's language; python, python3, javascript and node are supported" },
       code: { type: "string", description: "The program" },
       timeout: { type: "integer", minimum: 1, maximum: 60, description: "Seconds before it is stopped (default 30)" }
     },
@@ -25,49 +27,80 @@ export const codeExecDefinition = {
 } as const
 
 export interface SandboxLimits {
+  /** JavaScript's heap */
   readonly memoryBytes: number
+  /** Python's whole wasm memory, interpreter included */
+  readonly pythonMemoryBytes: number
   readonly outputLimit: number
 }
 
-export const defaultSandboxLimits: SandboxLimits = { memoryBytes: 64 * 1024 * 1024, outputLimit: 64 * 1024 }
+export const defaultSandboxLimits: SandboxLimits = { memoryBytes: 64 * 1024 * 1024, pythonMemoryBytes: 256 * 1024 * 1024, outputLimit: 64 * 1024 }
 
-const workerUrl = new URL("./code-exec-worker.ts", import.meta.url)
+const javascriptWorker = new URL("./code-exec-worker.ts", import.meta.url)
+const pythonWorker = new URL("./code-exec-python-worker.ts", import.meta.url)
+/** Pyodide's own start (compiling the interpreter, unpacking the standard library) is not the program's time */
+const pythonStartLimitMs = 30_000
+
+const timedOut = (timeoutMs: number): SandboxResult => ({ output: "", error: `timed out after ${timeoutMs} ms\n`, exit_code: 1, timed_out: true })
 
 export const codeExec = (
   workspace: Workspace,
   args: { readonly language: string; readonly code: string; readonly timeout?: number },
   limits: SandboxLimits = defaultSandboxLimits
 ): Effect.Effect<SandboxResult, ToolFailure> => {
-  if (args.language !== "javascript" && args.language !== "node") {
-    return Effect.fail(new ToolFailure(`${args.language} cannot run in this gateway's sandbox; use language "javascript"`))
-  }
   const timeoutMs = Math.min(Math.max(args.timeout ?? 30, 1), 60) * 1000
-  const job: SandboxJob = {
-    code: args.code,
-    root: workspace.root,
-    timeoutMs,
-    memoryBytes: limits.memoryBytes,
-    outputLimit: limits.outputLimit,
-    quotaBytes: workspace.quotaBytes
+  const common = { code: args.code, root: workspace.root, outputLimit: limits.outputLimit, quotaBytes: workspace.quotaBytes }
+  if (args.language === "javascript" || args.language === "node") {
+    const job: SandboxJob = { ...common, timeoutMs, memoryBytes: limits.memoryBytes }
+    // QuickJS checks its deadline itself; the timer is the backstop for a sandbox that cannot
+    return inWorker(javascriptWorker, job, (worker, done) => {
+      const backstop = setTimeout(() => done(timedOut(timeoutMs)), timeoutMs + 5_000)
+      worker.once("exit", () => clearTimeout(backstop))
+    })
   }
-  return Effect.callback<SandboxResult, ToolFailure>((resume) => {
-    const worker = new Worker(workerUrl, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 256 } })
-    // QuickJS checks its deadline itself; this is the backstop for a sandbox that cannot
-    const backstop = setTimeout(() => {
+  if (args.language === "python" || args.language === "python3") {
+    const interrupt = new SharedArrayBuffer(1)
+    const job: PythonJob = { ...common, memoryBytes: limits.pythonMemoryBytes, interrupt }
+    return inWorker(pythonWorker, job, (worker, done) => {
+      const timers: Array<NodeJS.Timeout> = [setTimeout(() => done(timedOut(timeoutMs)), pythonStartLimitMs + timeoutMs)]
+      worker.on("message", (message: unknown) => {
+        if (message !== "running") return
+        // KeyboardInterrupt at the deadline; termination if the program never returns to the interpreter
+        timers.push(setTimeout(() => void (new Uint8Array(interrupt)[0] = 2), timeoutMs))
+        timers.push(setTimeout(() => done(timedOut(timeoutMs)), timeoutMs + 2_000))
+      })
+      worker.once("exit", () => timers.forEach(clearTimeout))
+    })
+  }
+  return Effect.fail(new ToolFailure(`${args.language} cannot run in this gateway's sandbox; use language "python" or "javascript"`))
+}
+
+/**
+ * Runs a worker to its result. `watch` arms the timeouts: `done` ends the call with a result and
+ * terminates the worker. An interrupted call (the client left) terminates it too.
+ */
+const inWorker = (
+  url: URL,
+  job: unknown,
+  watch: (worker: Worker, done: (result: SandboxResult) => void) => void
+): Effect.Effect<SandboxResult, ToolFailure> =>
+  Effect.callback<SandboxResult, ToolFailure>((resume) => {
+    const worker = new Worker(url, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 256 } })
+    let finished = false
+    const finish = (outcome: Effect.Effect<SandboxResult, ToolFailure>) => {
+      if (finished) return
+      finished = true
       void worker.terminate()
-      resume(Effect.succeed({ output: "", error: `timed out after ${timeoutMs} ms`, exit_code: 1, timed_out: true }))
-    }, timeoutMs + 5_000)
-    worker.once("message", (result: SandboxResult) => {
-      clearTimeout(backstop)
-      resume(Effect.succeed(result))
+      resume(outcome)
+    }
+    watch(worker, (result) => finish(Effect.succeed(result)))
+    worker.on("message", (message: unknown) => {
+      if (typeof message === "object" && message !== null) finish(Effect.succeed(message as SandboxResult))
     })
-    worker.once("error", (e) => {
-      clearTimeout(backstop)
-      resume(Effect.fail(new ToolFailure(`the sandbox failed: ${e.message}`)))
-    })
+    worker.once("error", (e) => finish(Effect.fail(new ToolFailure(`the sandbox failed: ${e.message}`))))
+    worker.once("exit", () => finish(Effect.fail(new ToolFailure("the sandbox stopped without a result"))))
     return Effect.sync(() => {
-      clearTimeout(backstop)
+      finished = true
       void worker.terminate()
     })
   })
-}

@@ -6,7 +6,7 @@
  * `{"success": false, "error": …}`. Each call is logged and counted (name, duration, outcome),
  * never with a tool's secret.
  */
-import { Duration, Effect, Metric, type Scope } from "effect"
+import { Duration, Effect, Metric, type Scope, Semaphore } from "effect"
 import type { ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import type { Tool } from "../kube/tool-resource.ts"
 import { codeExec, codeExecDefinition, type SandboxLimits } from "./code-exec.ts"
@@ -28,6 +28,8 @@ export interface RunnerConfig {
   readonly addressPolicy: AddressPolicy
   readonly search: SearchBackendConfig | undefined
   readonly sandbox: SandboxLimits
+  /** `code_exec` programs that may run at once, across conversations */
+  readonly sandboxSlots: Semaphore.Semaphore
   readonly workspaceQuotaBytes: number
   /** per call, in ms (a Tool's own `spec.http.timeout` applies inside it) */
   readonly toolTimeoutMs: number
@@ -84,7 +86,7 @@ export const makeServerTools = (
             language: requireString(args, "language"),
             code: requireString(args, "code"),
             ...(optionalNumber(args, "timeout") === undefined ? {} : { timeout: optionalNumber(args, "timeout")! })
-          }, config.sandbox)
+          }, config.sandbox).pipe(Semaphore.withPermit(config.sandboxSlots))
       },
       file_read: {
         definition: fileReadDefinition,

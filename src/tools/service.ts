@@ -3,7 +3,7 @@
  * configuration allows and the usable `Tool` resources of the moment. Tool resources and Secrets are
  * read from the KubeClient caches and rebuilt when they change, so a request only reads memory.
  */
-import { Context, Deferred, Effect, Layer, Result, Schema, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, Result, Schema, Semaphore, Stream } from "effect"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
@@ -61,11 +61,13 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         maxConversationBytes: config.toolMaxConversationBytes,
         repeatLimit: 3
       }
+      const sandboxSlots = yield* Semaphore.make(config.codeExecConcurrency)
       const policy = addressPolicy({ blocked: config.toolBlockCidrs, allowed: config.toolAllowCidrs })
       const runner = (search: SearchBackendConfig | undefined): RunnerConfig => ({
         addressPolicy: policy,
         search,
         sandbox: defaultSandboxLimits,
+        sandboxSlots,
         workspaceQuotaBytes: config.workspaceQuota,
         toolTimeoutMs: config.toolTimeout
       })

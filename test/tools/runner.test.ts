@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Effect, Semaphore, Stream } from "effect"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { StreamEvent } from "../../src/ir/response.ts"
@@ -12,6 +12,7 @@ const config: RunnerConfig = {
   addressPolicy: addressPolicy(),
   search: undefined,
   sandbox: defaultSandboxLimits,
+  sandboxSlots: Semaphore.makeUnsafe(2),
   workspaceQuotaBytes: 1024 * 1024,
   toolTimeoutMs: 5_000
 }
