@@ -20,12 +20,14 @@ const gateway = await startGateway({
       providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1` }),
       providerYaml("mock", { type: "mock" })
     ].join("\n---\n")
-  }
+  },
+  // the proxy paths are measured as such; the tool loop's own cost is one row, by header
+  config: { toolsDefault: "disabled" }
 })
 
 const percentile = (sorted: Array<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 
-const run = async (name: string, path: string, body: object) => {
+const run = async (name: string, path: string, body: object, headers: Record<string, string> = {}) => {
   const ttfb: Array<number> = []
   const done: Array<number> = []
   let next = 0
@@ -36,7 +38,7 @@ const run = async (name: string, path: string, body: object) => {
       const t0 = performance.now()
       const res = await fetch(`${gateway.url}${path}`, {
         method: "POST",
-        headers: { authorization: `Bearer ${demoToken}`, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+        headers: { authorization: `Bearer ${demoToken}`, "content-type": "application/json", "anthropic-version": "2023-06-01", ...headers },
         body: JSON.stringify(body)
       })
       const reader = res.body!.getReader()
@@ -70,5 +72,6 @@ await run("OpenAI → OpenAI, SSE pass-through", "/openai/v1/chat/completions", 
 await run("OpenAI → Anthropic, SSE translated", "/openai/v1/chat/completions", { model: "claude/m", stream: true, messages })
 await run("Anthropic → Anthropic, SSE pass-through", "/anthropic/v1/messages", { model: "claude/m", max_tokens: 50, stream: true, messages })
 await run("Anthropic → OpenAI, SSE translated", "/anthropic/v1/messages", { model: "gpt/m", max_tokens: 50, stream: true, messages })
+await run("OpenAI → Anthropic, SSE, tool loop (no tool called)", "/openai/v1/chat/completions", { model: "claude/m", stream: true, messages }, { "x-orka-tools": "enabled" })
 await gateway.close()
 await upstream.close()

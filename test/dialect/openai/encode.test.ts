@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Effect, Fiber, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { errorEnvelope } from "../../../src/dialect/openai/errors.ts"
 import { encodeCompletion } from "../../../src/dialect/openai/response.ts"
 import { encodeStream } from "../../../src/dialect/openai/stream.ts"
@@ -103,4 +104,19 @@ describe("errorEnvelope", () => {
     expect(errorEnvelope(gatewayError("not_found", "no", { code: "model_not_found", param: "model" })).body)
       .toEqual({ error: { message: "no", type: "not_found_error", param: "model", code: "model_not_found" } })
   })
+})
+
+describe("keep-alive", () => {
+  it.effect("sends an SSE comment while the answer is silent, and stops with the stream", () =>
+    Effect.gen(function*() {
+      const slow = Stream.concat(
+        Stream.make<Array<StreamEvent>>({ type: "start", id: "x", model: "m" }),
+        Stream.fromEffect(Effect.as(Effect.sleep("40 seconds"), { type: "finish", reason: "end_turn", usage: { inputTokens: 1, outputTokens: 2 } } as const))
+      )
+      const fiber = yield* Effect.forkChild(Stream.runCollect(encodeStream(slow, { ...meta, includeUsage: false })))
+      for (let second = 0; second < 44; second++) yield* TestClock.adjust("1 second")
+      const out = yield* Fiber.join(fiber)
+      expect(out.filter((f) => f === ": keep-alive\n\n")).toHaveLength(2)
+      expect(out.at(-1)).toBe("data: [DONE]\n\n")
+    }))
 })
