@@ -14,6 +14,9 @@
  *
  * CPU time is bounded by the interrupt buffer (KeyboardInterrupt at the deadline) and, for code that
  * never returns to the interpreter, by the parent terminating this worker.
+ *
+ * Loading Pyodide takes seconds, so a worker loads first and then waits for its one job (the parent
+ * keeps a loaded worker in reserve); it runs that job and is never reused.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { registerHooks } from "node:module"
@@ -23,17 +26,22 @@ import { parentPort, workerData } from "node:worker_threads"
 import type { SandboxResult } from "./code-exec-worker.ts"
 import { resolveInside } from "./workspace.ts"
 
+/** Fixed when the worker starts, before Pyodide loads. */
+export interface PythonLimits {
+  readonly memoryBytes: number
+  readonly outputLimit: number
+}
+
+/** Sent once Pyodide is loaded. */
 export interface PythonJob {
   readonly code: string
   readonly root: string
-  readonly memoryBytes: number
-  readonly outputLimit: number
   readonly quotaBytes: number
   /** Pyodide's interrupt buffer: the parent writes 2 (SIGINT) at the deadline */
   readonly interrupt: SharedArrayBuffer
 }
 
-const job = workerData as PythonJob
+const limits = workerData as PythonLimits
 const workdir = "/workspace"
 
 let shut = false
@@ -46,20 +54,20 @@ registerHooks({
 
 const grow = WebAssembly.Memory.prototype.grow
 WebAssembly.Memory.prototype.grow = function(this: WebAssembly.Memory, pages: number) {
-  if (this.buffer.byteLength + pages * 65536 > job.memoryBytes) throw new RangeError("the sandbox's memory limit is reached")
+  if (this.buffer.byteLength + pages * 65536 > limits.memoryBytes) throw new RangeError("the sandbox's memory limit is reached")
   return grow.call(this, pages)
 }
 
 let stdout = ""
 let stderr = ""
-const append = (current: string, text: string) => (current.length >= job.outputLimit ? current : (current + text).slice(0, job.outputLimit))
+const append = (current: string, text: string) => (current.length >= limits.outputLimit ? current : (current + text).slice(0, limits.outputLimit))
 
-/** The workspace's files, by path relative to it. */
-const readTree = (dir: string, out = new Map<string, Buffer>()): Map<string, Buffer> => {
+/** The files under `dir`, by path relative to `root`. */
+const readTree = (root: string, dir = root, out = new Map<string, Buffer>()): Map<string, Buffer> => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
-    if (entry.isDirectory()) readTree(path, out)
-    else if (entry.isFile()) out.set(relative(job.root, path), readFileSync(path))
+    if (entry.isDirectory()) readTree(root, path, out)
+    else if (entry.isFile()) out.set(relative(root, path), readFileSync(path))
   }
   return out
 }
@@ -73,54 +81,68 @@ const pyodide = await loadPyodide({
   env: { HOME: "/home/pyodide", LANG: "C.UTF-8" }
 })
 const FS = pyodide.FS
-const before = readTree(job.root)
-FS.mkdirTree(workdir)
-for (const [path, content] of before) {
-  FS.mkdirTree(join(workdir, path, ".."))
-  FS.writeFile(join(workdir, path), content)
-}
 pyodide.unregisterJsModule("pyodide_js")
-pyodide.runPython(`import os, sys\nsys.modules.pop("pyodide_js", None)\nos.chdir("${workdir}")`)
-pyodide.setInterruptBuffer(new Uint8Array(job.interrupt))
-for (const name of ["process", "fetch", "WebSocket", "EventSource", "XMLHttpRequest", "Request", "Response", "Headers"]) {
-  Object.defineProperty(globalThis, name, { value: undefined, writable: false, configurable: false })
-}
-shut = true
-parentPort!.postMessage("running")
+pyodide.runPython(`import sys\nsys.modules.pop("pyodide_js", None)`)
+parentPort!.once("message", (job: PythonJob) => parentPort!.postMessage(run(job)))
 
-let exitCode = 0
-let timedOut = false
-try {
-  pyodide.runPython(job.code, { filename: "main.py" })
-} catch (e) {
-  const message = String((e as Error).message ?? e)
-  const exit = /SystemExit: (\d+)\s*$/.exec(message)
-  if (exit !== null) exitCode = Number(exit[1])
-  else {
-    exitCode = 1
-    timedOut = /KeyboardInterrupt\s*$/.test(message)
-    stderr = append(stderr, timedOut ? "timed out\n" : (e as { pyodide_fatal_error?: boolean }).pyodide_fatal_error ? `${(e as Error).message.split("\n")[0]}\n` : message)
+function run(job: PythonJob): SandboxResult {
+  const before = readTree(job.root)
+  FS.mkdirTree(workdir)
+  for (const [path, content] of before) {
+    FS.mkdirTree(join(workdir, path, ".."))
+    FS.writeFile(join(workdir, path), content)
   }
+  pyodide.runPython(`import os\nos.chdir("${workdir}")`)
+  pyodide.setInterruptBuffer(new Uint8Array(job.interrupt))
+  shutThread()
+  parentPort!.postMessage("running")
+
+  let exitCode = 0
+  let timedOut = false
+  try {
+    pyodide.runPython(job.code, { filename: "main.py" })
+  } catch (e) {
+    const message = String((e as Error).message ?? e)
+    const exit = /SystemExit: (\d+)\s*$/.exec(message)
+    if (exit !== null) exitCode = Number(exit[1])
+    else {
+      exitCode = 1
+      timedOut = /KeyboardInterrupt\s*$/.test(message)
+      const fatal = (e as { pyodide_fatal_error?: boolean }).pyodide_fatal_error === true
+      stderr = append(stderr, timedOut ? "timed out\n" : fatal ? `${message.split("\n")[0]}\n` : message)
+    }
+  }
+  const saved = copyBack(job, before)
+  if (saved !== undefined) {
+    stderr = append(stderr, saved)
+    exitCode ||= 1
+  }
+  return { output: stdout, error: stderr, exit_code: exitCode, timed_out: timedOut }
 }
 
-/** The in-memory workspace's files after the run. */
-const after = new Map<string, Uint8Array>()
-const walk = (dir: string) => {
-  for (const name of FS.readdir(dir) as Array<string>) {
-    if (name === "." || name === "..") continue
-    const path = join(dir, name)
-    const mode = FS.stat(path).mode
-    if (FS.isDir(mode)) walk(path)
-    else if (FS.isFile(mode)) after.set(relative(workdir, path), FS.readFile(path))
+function shutThread() {
+  for (const name of ["process", "fetch", "WebSocket", "EventSource", "XMLHttpRequest", "Request", "Response", "Headers"]) {
+    Object.defineProperty(globalThis, name, { value: undefined, writable: false, configurable: false })
   }
+  shut = true
 }
-try {
-  walk(workdir)
-  const total = [...after.values()].reduce((n, b) => n + b.byteLength, 0)
-  if (total > job.quotaBytes) {
-    stderr = append(stderr, `the workspace quota of ${job.quotaBytes} bytes would be exceeded: files not saved\n`)
-    exitCode = exitCode || 1
-  } else {
+
+/** Writes what the program changed in the in-memory workspace back to the real one; the problem, if any. */
+function copyBack(job: PythonJob, before: ReadonlyMap<string, Buffer>): string | undefined {
+  const after = new Map<string, Uint8Array>()
+  const walk = (dir: string) => {
+    for (const name of FS.readdir(dir) as Array<string>) {
+      if (name === "." || name === "..") continue
+      const path = join(dir, name)
+      const mode = FS.stat(path).mode
+      if (FS.isDir(mode)) walk(path)
+      else if (FS.isFile(mode)) after.set(relative(workdir, path), FS.readFile(path))
+    }
+  }
+  try {
+    walk(workdir)
+    const total = [...after.values()].reduce((n, b) => n + b.byteLength, 0)
+    if (total > job.quotaBytes) return `the workspace quota of ${job.quotaBytes} bytes would be exceeded: files not saved\n`
     for (const [path, content] of after) {
       if (before.get(path)?.equals(content)) continue
       const target = resolveInside(job.root, path)
@@ -128,8 +150,8 @@ try {
       writeFileSync(target, content)
     }
     for (const path of before.keys()) if (!after.has(path)) rmSync(resolveInside(job.root, path), { force: true })
+    return undefined
+  } catch (e) {
+    return `files not saved: ${(e as Error).message}\n`
   }
-} catch (e) {
-  stderr = append(stderr, `files not saved: ${(e as Error).message}\n`)
 }
-parentPort!.postMessage({ output: stdout, error: stderr, exit_code: exitCode, timed_out: timedOut } satisfies SandboxResult)

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import { Worker } from "node:worker_threads"
-import type { PythonJob } from "./code-exec-python-worker.ts"
+import type { PythonJob, PythonLimits } from "./code-exec-python-worker.ts"
 import type { SandboxJob, SandboxResult } from "./code-exec-worker.ts"
 import { ToolFailure } from "./failure.ts"
 import type { Workspace } from "./workspace.ts"
@@ -49,19 +49,26 @@ export const codeExec = (
   limits: SandboxLimits = defaultSandboxLimits
 ): Effect.Effect<SandboxResult, ToolFailure> => {
   const timeoutMs = Math.min(Math.max(args.timeout ?? 30, 1), 60) * 1000
-  const common = { code: args.code, root: workspace.root, outputLimit: limits.outputLimit, quotaBytes: workspace.quotaBytes }
   if (args.language === "javascript" || args.language === "node") {
-    const job: SandboxJob = { ...common, timeoutMs, memoryBytes: limits.memoryBytes }
+    const job: SandboxJob = {
+      code: args.code,
+      root: workspace.root,
+      outputLimit: limits.outputLimit,
+      quotaBytes: workspace.quotaBytes,
+      timeoutMs,
+      memoryBytes: limits.memoryBytes
+    }
     // QuickJS checks its deadline itself; the timer is the backstop for a sandbox that cannot
-    return inWorker(javascriptWorker, job, (worker, done) => {
+    return inWorker(() => startWorker(javascriptWorker, job), undefined, (worker, done) => {
       const backstop = setTimeout(() => done(timedOut(timeoutMs)), timeoutMs + 5_000)
       worker.once("exit", () => clearTimeout(backstop))
     })
   }
   if (args.language === "python" || args.language === "python3") {
     const interrupt = new SharedArrayBuffer(1)
-    const job: PythonJob = { ...common, memoryBytes: limits.pythonMemoryBytes, interrupt }
-    return inWorker(pythonWorker, job, (worker, done) => {
+    const job: PythonJob = { code: args.code, root: workspace.root, quotaBytes: workspace.quotaBytes, interrupt }
+    const pythonLimits: PythonLimits = { memoryBytes: limits.pythonMemoryBytes, outputLimit: limits.outputLimit }
+    return inWorker(() => takePythonWorker(pythonLimits), job, (worker, done) => {
       const timers: Array<NodeJS.Timeout> = [setTimeout(() => done(timedOut(timeoutMs)), pythonStartLimitMs + timeoutMs)]
       worker.on("message", (message: unknown) => {
         if (message !== "running") return
@@ -75,17 +82,40 @@ export const codeExec = (
   return Effect.fail(new ToolFailure(`${args.language} cannot run in this gateway's sandbox; use language "python" or "javascript"`))
 }
 
+const startWorker = (url: URL, workerData: unknown) => new Worker(url, { workerData, resourceLimits: { maxOldGenerationSizeMb: 256 } })
+
+/** A loaded (or loading) Python worker kept in reserve, so that a program need not wait for Pyodide. */
+let reserve: { readonly worker: Worker; readonly limits: PythonLimits } | undefined
+
+const takePythonWorker = (limits: PythonLimits): Worker => {
+  const same = reserve !== undefined && reserve.limits.memoryBytes === limits.memoryBytes && reserve.limits.outputLimit === limits.outputLimit
+  if (reserve !== undefined && !same) void reserve.worker.terminate()
+  const worker = same ? reserve!.worker : startWorker(pythonWorker, limits)
+  worker.ref()
+  const next = startWorker(pythonWorker, limits)
+  // an idle reserve must not keep the process alive, and its failure is only a reserve lost
+  next.unref()
+  next.on("error", () => {})
+  next.once("exit", () => {
+    if (reserve?.worker === next) reserve = undefined
+  })
+  reserve = { worker: next, limits }
+  return worker
+}
+
 /**
- * Runs a worker to its result. `watch` arms the timeouts: `done` ends the call with a result and
- * terminates the worker. An interrupted call (the client left) terminates it too.
+ * Runs a worker to its result, posting `job` to it when there is one. `watch` arms the timeouts:
+ * `done` ends the call with a result and terminates the worker. An interrupted call (the client
+ * left) terminates it too.
  */
 const inWorker = (
-  url: URL,
+  start: () => Worker,
   job: unknown,
   watch: (worker: Worker, done: (result: SandboxResult) => void) => void
 ): Effect.Effect<SandboxResult, ToolFailure> =>
   Effect.callback<SandboxResult, ToolFailure>((resume) => {
-    const worker = new Worker(url, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: 256 } })
+    const worker = start()
+    if (job !== undefined) worker.postMessage(job)
     let finished = false
     const finish = (outcome: Effect.Effect<SandboxResult, ToolFailure>) => {
       if (finished) return
