@@ -71,7 +71,8 @@ const isContextTooLong = (e: GatewayError) =>
   e.kind === "invalid_request" && /context|too long|too many tokens|maximum.*tokens|prompt is too long/i.test(e.message)
 
 interface Turn {
-  readonly text: Array<Part>
+  /** what the model said, text and thinking (which Anthropic wants back, signed, before a tool result) */
+  readonly content: Array<Part>
   readonly calls: Map<number, { id: string; name: string; args: string }>
   finish: { reason: FinishReason; usage: Usage; stopSequence?: string } | undefined
 }
@@ -114,7 +115,7 @@ export const runToolLoop = (
   let separate = false
 
   const iteration = (c: Conversation, n: number, usage: Usage, first: boolean, final = false): Stream.Stream<AnswerEvent, GatewayError> => {
-    const turn: Turn = { text: [], calls: new Map(), finish: undefined }
+    const turn: Turn = { content: [], calls: new Map(), finish: undefined }
     separate = textSent
     const forward = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
       switch (event.type) {
@@ -122,14 +123,23 @@ export const runToolLoop = (
           return first ? [event] : []
         case "text": {
           if (event.text === "") return []
-          turn.text.push({ type: "text", text: event.text })
+          const last = turn.content.at(-1)
+          if (last?.type === "text") turn.content[turn.content.length - 1] = { ...last, text: last.text + event.text }
+          else turn.content.push({ type: "text", text: event.text })
           textSent = true
           if (!separate) return [event]
           separate = false
           return [{ type: "text", text: "\n\n" }, event]
         }
-        case "thinking":
+        case "thinking": {
+          const last = turn.content.at(-1)
+          const extend = last?.type === "thinking" && last.signature === undefined
+          const text = (extend ? last.text : "") + event.text
+          const part: Part = { type: "thinking", text, ...(event.signature === undefined ? {} : { signature: event.signature }) }
+          if (extend) turn.content[turn.content.length - 1] = part
+          else turn.content.push(part)
           return [event]
+        }
         case "tool_call_start":
           turn.calls.set(event.index, { id: event.id, name: event.name, args: "" })
           return []
@@ -168,8 +178,8 @@ export const runToolLoop = (
       const ask: Part = { type: "text", text: "Stop using tools now and answer with what you have found so far." }
       const last = c.messages.at(-1)
       // keep user and assistant turns alternating
-      const messages: Array<Message> = turn.text.length > 0
-        ? [...c.messages, { role: "assistant", content: turn.text }, { role: "user", content: [ask] }]
+      const messages: Array<Message> = turn.content.length > 0
+        ? [...c.messages, { role: "assistant", content: turn.content }, { role: "user", content: [ask] }]
         : last?.role === "user"
         ? [...c.messages.slice(0, -1), { role: "user", content: [...last.content, ask] }]
         : [...c.messages, { role: "user", content: [ask] }]
@@ -192,7 +202,7 @@ export const runToolLoop = (
     const again = Stream.suspend(() => {
       const messages: Array<Message> = [
         ...c.messages,
-        { role: "assistant", content: [...turn.text, ...calls] },
+        { role: "assistant", content: [...turn.content, ...calls] },
         { role: "user", content: calls.map((x, i) => ({ type: "tool_result", callId: x.id, content: [{ type: "text", text: results[i]! }] })) }
       ]
       return iteration(relaxChoice({ ...c, messages }), n + 1, usage, false)

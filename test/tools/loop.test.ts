@@ -161,4 +161,22 @@ describe("the tool loop", () => {
     expect(seen[1]!.toolChoice).toEqual({ type: "none" })
     expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn", usage: usage(30, 7) })
   })
+
+  it("gives the model back its signed thinking with the tool calls, as Anthropic requires", async () => {
+    const thinkingTurn: Array<StreamEvent> = [
+      { type: "thinking", text: "I should " },
+      { type: "thinking", text: "search.", signature: "sig-1" },
+      ...callTurn(["c1", "web_search", "{}"])
+    ]
+    const { model, seen } = scripted([thinkingTurn, textTurn("Done.")])
+    const events = await collect(runToolLoop(conversation(), model, tools()))
+    expect(events.filter((e) => e.type === "thinking")).toHaveLength(2)
+    expect(seen[1]!.messages[1]).toEqual({
+      role: "assistant",
+      content: [
+        { type: "thinking", text: "I should search.", signature: "sig-1" },
+        { type: "tool_call", id: "c1", name: "web_search", arguments: "{}" }
+      ]
+    })
+  })
 })
