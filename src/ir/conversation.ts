@@ -6,9 +6,16 @@
  * Plain readonly data: no classes, so parts can be built in tests with object literals.
  */
 
+/**
+ * Anthropic's prompt-caching breakpoint (`cache_control`), as the client sent it: kept for Anthropic
+ * providers, ignored by the others.
+ */
+export type CacheControl = Readonly<Record<string, unknown>>
+
 export interface TextPart {
   readonly type: "text"
   readonly text: string
+  readonly cacheControl?: CacheControl
 }
 
 export type ImageSource =
@@ -20,6 +27,7 @@ export interface ImagePart {
   readonly source: ImageSource
   /** OpenAI's `image_url.detail`, kept for OpenAI-shaped providers */
   readonly detail?: string
+  readonly cacheControl?: CacheControl
 }
 
 export interface ToolCallPart {
@@ -28,6 +36,7 @@ export interface ToolCallPart {
   readonly name: string
   /** the arguments as JSON text, exactly as the model produced them */
   readonly arguments: string
+  readonly cacheControl?: CacheControl
 }
 
 export interface ToolResultPart {
@@ -35,6 +44,7 @@ export interface ToolResultPart {
   readonly callId: string
   readonly content: ReadonlyArray<TextPart | ImagePart>
   readonly isError?: boolean
+  readonly cacheControl?: CacheControl
 }
 
 export interface ThinkingPart {
@@ -55,6 +65,7 @@ export interface ToolDefinition {
   readonly description?: string
   /** JSON Schema of the arguments object */
   readonly parameters: Record<string, unknown>
+  readonly cacheControl?: CacheControl
 }
 
 export type ToolChoice =
@@ -67,6 +78,8 @@ export type ToolChoice =
 export interface Extensions {
   readonly openai?: Readonly<Record<string, unknown>>
   readonly anthropic?: Readonly<Record<string, unknown>>
+  /** the client's `anthropic-beta` header, for Anthropic providers */
+  readonly anthropicBeta?: string
 }
 
 export interface Conversation {

@@ -12,7 +12,12 @@ import { anthropicTarget } from "./targets.ts"
 
 type Json = Record<string, unknown>
 
-const block = (part: Part): Array<Json> => {
+const block = (part: Part): Array<Json> =>
+  part.type !== "thinking" && part.cacheControl !== undefined
+    ? blockOf(part).map((b) => ({ ...b, cache_control: part.cacheControl }))
+    : blockOf(part)
+
+const blockOf = (part: Part): Array<Json> => {
   switch (part.type) {
     case "text":
       return part.text === "" ? [] : [{ type: "text", text: part.text }] // Anthropic rejects empty text blocks
@@ -68,11 +73,18 @@ export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream:
   return {
     ...c.extensions.anthropic,
     model: c.model,
-    ...(c.system.length === 0 ? {} : { system: c.system.length === 1 ? c.system[0]!.text : c.system.map((p) => ({ type: "text", text: p.text })) }),
+    ...(c.system.length === 0 ? {} : {
+      system: c.system.length === 1 && c.system[0]!.cacheControl === undefined ? c.system[0]!.text : c.system.flatMap(block)
+    }),
     messages,
     max_tokens: c.maxTokens ?? defaultMaxTokens,
     ...(c.tools.length === 0 ? {} : {
-      tools: c.tools.map((t) => ({ name: t.name, ...(t.description === undefined ? {} : { description: t.description }), input_schema: t.parameters }))
+      tools: c.tools.map((t) => ({
+        name: t.name,
+        ...(t.description === undefined ? {} : { description: t.description }),
+        input_schema: t.parameters,
+        ...(t.cacheControl === undefined ? {} : { cache_control: t.cacheControl })
+      }))
     }),
     ...(choice === undefined ? {} : { tool_choice: choice }),
     ...(c.temperature === undefined ? {} : { temperature: c.temperature }),
@@ -222,12 +234,12 @@ export const anthropicBackend: BackendFactory = (upstream, options) => {
 
   return {
     complete: (c, provider) =>
-      call(c, provider, anthropicTarget(provider, "/v1/messages"), false).pipe(
+      call(c, provider, anthropicTarget(provider, "/v1/messages", { beta: c.extensions.anthropicBeta }), false).pipe(
         Effect.flatMap((response) => upstream.json(provider.name, response)),
         Effect.flatMap((json) => decodeMessage(provider.name, json))
       ),
     stream: (c, provider) =>
-      Stream.unwrap(Effect.map(call(c, provider, anthropicTarget(provider, "/v1/messages"), true), (response) => {
+      Stream.unwrap(Effect.map(call(c, provider, anthropicTarget(provider, "/v1/messages", { beta: c.extensions.anthropicBeta }), true), (response) => {
         const state: StreamState = { tools: new Map(), usage: { inputTokens: 0, outputTokens: 0 }, reason: "end_turn", stopSequence: undefined, finished: false }
         return upstream.events(provider.name, response).pipe(
           Stream.mapEffect((event) => decodeEvent(provider.name, state, event)),

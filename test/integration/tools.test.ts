@@ -296,6 +296,28 @@ describe("the tool loop through the Anthropic door", () => {
     expect(upstream.requests.map((r) => r.url)).toEqual(["/v1/messages", "/v1/messages"])
   })
 
+  it("keeps the client's cache breakpoints and beta header towards an Anthropic provider, and drops them for others", async () => {
+    upstream.script(saying("Cached."))
+    const request = {
+      max_tokens: 100,
+      system: [{ type: "text" as const, text: "You are a coding agent.", cache_control: { type: "ephemeral" as const } }],
+      tools: [{ name: "Bash", input_schema: { type: "object" as const }, cache_control: { type: "ephemeral" as const } }],
+      messages: [{ role: "user" as const, content: [{ type: "text" as const, text: "hi", cache_control: { type: "ephemeral" as const } }] }]
+    }
+    const beta = { headers: { "anthropic-beta": "interleaved-thinking-2025-05-14" } }
+    await anthropic.messages.create({ ...request, model: "claude/claude-test" }, beta)
+    const sent = upstream.requests[0]!
+    expect(sent.headers["anthropic-beta"]).toBe("interleaved-thinking-2025-05-14")
+    expect(sent.body.system[0]).toEqual({ type: "text", text: "You are a coding agent.", cache_control: { type: "ephemeral" } })
+    expect(sent.body.tools[0]).toEqual({ name: "Bash", input_schema: { type: "object" }, cache_control: { type: "ephemeral" } })
+    expect(sent.body.tools.slice(1).every((t: any) => t.cache_control === undefined)).toBe(true)
+    expect(sent.body.messages[0].content).toEqual([{ type: "text", text: "hi", cache_control: { type: "ephemeral" } }])
+
+    await anthropic.messages.create({ ...request, model: "gpt/gpt-test" }, beta)
+    expect(JSON.stringify(upstream.requests[1]!.body)).not.toContain("cache_control")
+    expect(upstream.requests[1]!.headers["anthropic-beta"]).toBeUndefined()
+  })
+
   it("hands a client tool call back as tool_use", async () => {
     upstream.script(calling(call("toolu_2", "get_weather", { city: "Oslo" })))
     const message = await anthropic.messages.create({

@@ -12,6 +12,7 @@
 import { Effect, Schema, SchemaIssue } from "effect"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
 import type {
+  CacheControl,
   Conversation,
   ImagePart,
   Message,
@@ -123,7 +124,17 @@ const decodeToolResult = Effect.fn(function*(block: Typed, at: Path, notes: Note
   } satisfies Part
 })
 
-const decodeBlock = (block: Typed, at: Path, notes: Notes): Effect.Effect<Part | undefined, GatewayError> => {
+/** The block's `cache_control`, carried on its part for Anthropic providers. */
+const cacheOf = (block: Readonly<Record<string, unknown>>): { cacheControl?: CacheControl } => {
+  const cache = block["cache_control"]
+  return typeof cache === "object" && cache !== null && !Array.isArray(cache) ? { cacheControl: cache as CacheControl } : {}
+}
+
+const decodeBlock = (block: Typed, at: Path, notes: Notes): Effect.Effect<Part | undefined, GatewayError> =>
+  Effect.map(decodeBlockPart(block, at, notes), (part) =>
+    part === undefined || part.type === "thinking" ? part : { ...part, ...cacheOf(block) })
+
+const decodeBlockPart = (block: Typed, at: Path, notes: Notes): Effect.Effect<Part | undefined, GatewayError> => {
   switch (block.type) {
     case "text":
       return Effect.map(decodeAt(TextBlock, at, block), ({ text }) => ({ type: "text", text }))
@@ -178,7 +189,7 @@ const decodeTools = Effect.fn(function*(request: MessagesRequest, notes: Notes) 
     const at = ["tools", i]
     if (tool.type === undefined || tool.type === null || tool.type === "custom") {
       const { description, input_schema, name } = yield* decodeAt(CustomTool, at, tool)
-      tools.push({ name, parameters: input_schema, ...(description === undefined ? {} : { description }) })
+      tools.push({ name, parameters: input_schema, ...(description === undefined ? {} : { description }), ...cacheOf(tool) })
     } else {
       const name = typeof tool["name"] === "string" ? `"${tool["name"]}" ` : ""
       notes.leftOut(at, `server tool ${name}(${tool.type}; runs only on Anthropic)`)
@@ -207,7 +218,7 @@ const decodeToolChoice = (request: MessagesRequest): Effect.Effect<ToolChoice | 
 const systemParts = (system: MessagesRequest["system"]): Array<TextPart> => {
   if (system === undefined || system === "") return []
   if (typeof system === "string") return [{ type: "text", text: system }]
-  return system.map(({ text }) => ({ type: "text", text }))
+  return system.map((block) => ({ type: "text", text: block.text, ...cacheOf(block) }))
 }
 
 /** `metadata` is modeled only when it holds nothing but `user_id`. */

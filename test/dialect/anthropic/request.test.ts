@@ -10,7 +10,7 @@ const minimal = { model: "m", max_tokens: 16 }
 const withUser = (content: unknown) => ({ ...minimal, messages: [{ role: "user", content }] })
 
 describe("decodeMessagesRequest: Claude Code", () => {
-  it.effect("maps system blocks, thinking, tool calls, tool results and tools; keeps what the IR does not model", () =>
+  it.effect("maps system blocks, thinking, tool calls, tool results and tools with their cache breakpoints; keeps what the IR does not model", () =>
     Effect.gen(function*() {
       const decoded = yield* decode(claudeCodeRequest)
       expect(decoded.model).toBe("anthropic/claude-sonnet-4-5-20250929")
@@ -19,15 +19,15 @@ describe("decodeMessagesRequest: Claude Code", () => {
       const conv = decoded.conversation
       expect(conv.model).toBe("anthropic/claude-sonnet-4-5-20250929")
       expect(conv.system).toEqual([
-        { type: "text", text: "You are Claude Code, Anthropic's official CLI for Claude." },
-        { type: "text", text: "\nYou are an interactive CLI tool that helps users with software engineering tasks." }
+        { type: "text", text: "You are Claude Code, Anthropic's official CLI for Claude.", cacheControl: { type: "ephemeral" } },
+        { type: "text", text: "\nYou are an interactive CLI tool that helps users with software engineering tasks.", cacheControl: { type: "ephemeral" } }
       ])
       expect(conv.messages).toEqual([
         {
           role: "user",
           content: [
             { type: "text", text: "<system-reminder>\nAs you answer the user's questions, you can use the following context...\n</system-reminder>" },
-            { type: "text", text: "why does `npm test` fail?" }
+            { type: "text", text: "why does `npm test` fail?", cacheControl: { type: "ephemeral" } }
           ]
         },
         {
@@ -53,14 +53,14 @@ describe("decodeMessagesRequest: Claude Code", () => {
               content: [{ type: "text", text: "FAIL test/a.test.ts\nExpected 2, received 3" }],
               isError: true
             },
-            { type: "tool_result", callId: "toolu_01B7Zxq2", content: [{ type: "text", text: "     1→export default {}" }] }
+            { type: "tool_result", callId: "toolu_01B7Zxq2", content: [{ type: "text", text: "     1→export default {}" }], cacheControl: { type: "ephemeral" } }
           ]
         }
       ])
       expect(conv.tools).toEqual([
         { name: "Bash", description: "Executes a given bash command in a persistent shell session.", parameters: schemas.bashSchema },
         { name: "Read", description: "Reads a file from the local filesystem.", parameters: schemas.readSchema },
-        { name: "Edit", description: "Performs exact string replacements in files.", parameters: schemas.editSchema }
+        { name: "Edit", description: "Performs exact string replacements in files.", parameters: schemas.editSchema, cacheControl: { type: "ephemeral" } }
       ])
       expect(conv.maxTokens).toBe(32000)
       expect(conv.user).toBe("user_2f1e9c_account__session_7d0c5b1e-3a4f-4b7e-9c1d-0e2f3a4b5c6d")
@@ -104,7 +104,7 @@ describe("decodeMessagesRequest: SDK requests", () => {
       ]))
       expect(decoded.conversation.messages[0]?.content).toEqual([
         { type: "image", source: { kind: "base64", mediaType: "image/png", data: pngBase64 } },
-        { type: "image", source: { kind: "url", url: "https://upload.wikimedia.org/cat.jpg" } },
+        { type: "image", source: { kind: "url", url: "https://upload.wikimedia.org/cat.jpg" }, cacheControl: { type: "ephemeral" } },
         { type: "text", text: "What is in these images?" }
       ])
       expect(decoded.notes).toEqual(['messages.0.content.2: image with a "file" source (Anthropic only) left out'])
