@@ -1,34 +1,24 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { GatewayConfig, testConfig } from "../../src/config.ts"
-import { KubeApi, KubeApiError, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
+import { KubeApi, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
 import { electLeader } from "../../src/kube/leader.ts"
 import * as ProviderStatus from "../../src/kube/provider-status.ts"
 import { readyCondition, statusPatch } from "../../src/kube/provider-status.ts"
 import { makeProviderHealth, ProviderHealth } from "../../src/providers/health.ts"
 import { buildSnapshot, ProviderRegistry } from "../../src/providers/registry.ts"
 import { eventually } from "../support/eventually.ts"
+import { memoryLeases } from "../support/memory-leases.ts"
 import { FakeKube, fakeKubeLayer, provider, secret } from "../support/fake-kube.ts"
 
 /** Leases and status patches in memory, with a Lease store shared by several "replicas". */
 const memoryApi = (leases: Map<string, Lease>, patches: Array<{ name: string; status: Record<string, unknown> }>): KubeApiShape => {
-  let version = 0
   return {
     reviewToken: () => Effect.die("unused"),
     reviewAccess: () => Effect.die("unused"),
     patchProviderStatus: (_ns, name, status) => Effect.sync(() => void patches.push({ name, status })),
     patchToolStatus: () => Effect.void,
-    getLease: (_ns, name) => Effect.sync(() => leases.get(name)),
-    writeLease: (_ns, name, holder, durationSeconds, previous) =>
-      Effect.suspend(() => {
-        const current = leases.get(name)
-        if (current?.resourceVersion !== previous?.resourceVersion) {
-          return Effect.fail(new KubeApiError({ message: "conflict", status: 409 }))
-        }
-        const lease = { holder, durationSeconds, renewedAt: Date.now(), resourceVersion: String(++version) }
-        leases.set(name, lease)
-        return Effect.succeed(lease)
-      })
+    ...memoryLeases(leases)
   }
 }
 

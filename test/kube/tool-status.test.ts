@@ -9,6 +9,7 @@ import { makeProviderHealth, ProviderHealth } from "../../src/providers/health.t
 import { ProviderRegistry } from "../../src/providers/registry.ts"
 import { buildToolSnapshot } from "../../src/tools/registry.ts"
 import { eventually } from "../support/eventually.ts"
+import { memoryLeases } from "../support/memory-leases.ts"
 import { fakeKubeClient, type FakeKubeHandle, makeFakeKube, secret } from "../support/fake-kube.ts"
 
 const tool = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): KubeObject => ({
@@ -31,7 +32,6 @@ type StatusOf = { status?: Record<string, unknown> }
  * would (merge-patch: a null field is removed). Provider patches are ignored.
  */
 const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: FakeKubeHandle): KubeApiShape => {
-  let version = 0
   return {
     reviewToken: () => Effect.die("unused"),
     reviewAccess: () => Effect.die("unused"),
@@ -46,17 +46,7 @@ const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: Fake
         )
         return fake.tools.upsert({ ...current, status: merged } as KubeObject)
       }),
-    getLease: (_ns, name) => Effect.sync(() => leases.get(name)),
-    writeLease: (_ns, name, holder, durationSeconds, previous) =>
-      Effect.suspend(() => {
-        const current = leases.get(name)
-        if (current?.resourceVersion !== previous?.resourceVersion) {
-          return Effect.fail(new KubeApiError({ message: "conflict", status: 409 }))
-        }
-        const lease = { holder, durationSeconds, renewedAt: Date.now(), resourceVersion: String(++version) }
-        leases.set(name, lease)
-        return Effect.succeed(lease)
-      })
+    ...memoryLeases(leases)
   }
 }
 
