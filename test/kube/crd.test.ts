@@ -234,7 +234,8 @@ describe("the Provider CRD", () => {
         defaultModel: "gpt-4o",
         azure: { deploymentName: "gpt-4o", apiVersion: "2024-10-21" },
         rateLimit: { requestsPerMinute: 60, tokensPerMinute: 100000 },
-        models: ["gpt-4o-mini"]
+        models: ["gpt-4o-mini"],
+        tools: { default: "disabled" }
       },
       status: {
         ready: true,
@@ -259,6 +260,7 @@ describe("the Provider CRD", () => {
       ["a fractional rate limit", { ...base, spec: { ...spec, rateLimit: { tokensPerMinute: 1.5 } } }],
       ["a secretRef without a name", { ...base, spec: { ...spec, secretRef: { key: "k" } } }],
       ["an empty model id", { ...base, spec: { ...spec, models: [""] } }],
+      ["a tools default outside enabled/disabled", { ...base, spec: { ...spec, tools: { default: "auto" } } }],
       ["a condition status outside True/False/Unknown", { ...base, status: { conditions: [{ type: "Ready", status: "Yes" }] } }]
     ]
     for (const [what, provider] of invalid) {
@@ -304,6 +306,17 @@ describe("the Tool CRD", () => {
     for (const object of valid) {
       expect(check(schema, object), JSON.stringify(object)).toEqual({ errors: [], pruned: [] })
       expect(Schema.is(Tool)(object), JSON.stringify(object)).toBe(true)
+    }
+  })
+
+  it("accepts every example Tool", () => {
+    const examples = [...yamlFiles("k8s/examples"), ...yamlFiles("examples/local")]
+      .flatMap((file) => documents(file).map((object) => ({ file, object })))
+      .filter(({ object }) => object["kind"] === "Tool")
+    expect(examples.map((e) => e.file)).toContain("k8s/examples/tool-http.yaml")
+    for (const { file, object } of examples) {
+      expect(check(schema, object), file).toEqual({ errors: [], pruned: [] })
+      expect(Schema.is(Tool)(object), file).toBe(true)
     }
   })
 
