@@ -205,6 +205,13 @@ export const settings = {
     default: "67108864",
     description: "Bytes a request's tool workspace (`file_write`, `code_exec`) may hold."
   },
+  workspaceTotal: {
+    flag: "--workspace-total",
+    env: "ORKA_WORKSPACE_TOTAL",
+    kind: "int",
+    default: "1610612736",
+    description: "Bytes all tool workspaces of this replica may hold together; keep it below the size of its /tmp."
+  },
   codeExecConcurrency: {
     flag: "--code-exec-concurrency",
     env: "ORKA_CODE_EXEC_CONCURRENCY",
@@ -280,6 +287,7 @@ export interface GatewayConfigShape {
   readonly toolAllowCidrs: ReadonlyArray<string>
   readonly toolBlockCidrs: ReadonlyArray<string>
   readonly workspaceQuota: number
+  readonly workspaceTotal: number
   readonly codeExecConcurrency: number
   readonly webSearchBackend: SearchBackendName | undefined
   readonly webSearchUrl: string | undefined
@@ -393,6 +401,7 @@ export const parseConfig = (
     toolAllowCidrs: get<ReadonlyArray<string>>("toolAllowCidrs") ?? [],
     toolBlockCidrs: get<ReadonlyArray<string>>("toolBlockCidrs") ?? [],
     workspaceQuota: get("workspaceQuota"),
+    workspaceTotal: get("workspaceTotal"),
     codeExecConcurrency: get("codeExecConcurrency"),
     webSearchBackend: get("webSearchBackend"),
     webSearchUrl: get("webSearchUrl"),

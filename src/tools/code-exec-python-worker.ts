@@ -121,6 +121,8 @@ function run(job: PythonJob): SandboxResult {
 }
 
 function shutThread() {
+  // Pyodide reports a fatal error on the console; the program's own output goes through stdout/stderr above
+  for (const method of ["log", "info", "warn", "error", "debug"] as const) console[method] = () => {}
   for (const name of ["process", "fetch", "WebSocket", "EventSource", "XMLHttpRequest", "Request", "Response", "Headers"]) {
     Object.defineProperty(globalThis, name, { value: undefined, writable: false, configurable: false })
   }

@@ -47,6 +47,14 @@ export const codeExec = (
   workspace: Workspace,
   args: { readonly language: string; readonly code: string; readonly timeout?: number },
   limits: SandboxLimits = defaultSandboxLimits
+): Effect.Effect<SandboxResult, ToolFailure> =>
+  // what the program wrote counts against the shared budget from now on
+  Effect.ensuring(run(workspace, args, limits), Effect.promise(() => workspace.settle()))
+
+const run = (
+  workspace: Workspace,
+  args: { readonly language: string; readonly code: string; readonly timeout?: number },
+  limits: SandboxLimits
 ): Effect.Effect<SandboxResult, ToolFailure> => {
   const timeoutMs = Math.min(Math.max(args.timeout ?? 30, 1), 60) * 1000
   if (args.language === "javascript" || args.language === "node") {
@@ -54,7 +62,7 @@ export const codeExec = (
       code: args.code,
       root: workspace.root,
       outputLimit: limits.outputLimit,
-      quotaBytes: workspace.quotaBytes,
+      quotaBytes: workspace.limit(),
       timeoutMs,
       memoryBytes: limits.memoryBytes
     }
@@ -66,7 +74,7 @@ export const codeExec = (
   }
   if (args.language === "python" || args.language === "python3") {
     const interrupt = new SharedArrayBuffer(1)
-    const job: PythonJob = { code: args.code, root: workspace.root, quotaBytes: workspace.quotaBytes, interrupt }
+    const job: PythonJob = { code: args.code, root: workspace.root, quotaBytes: workspace.limit(), interrupt }
     const pythonLimits: PythonLimits = { memoryBytes: limits.pythonMemoryBytes, outputLimit: limits.outputLimit }
     return inWorker(() => takePythonWorker(pythonLimits), job, (worker, done) => {
       const timers: Array<NodeJS.Timeout> = [setTimeout(() => done(timedOut(timeoutMs)), pythonStartLimitMs + timeoutMs)]

@@ -16,7 +16,7 @@ import type { ServerTools } from "./loop.ts"
 import type { AddressPolicy } from "./ssrf.ts"
 import { defaultLimits as fetchDefaults, webFetch, webFetchDefinition } from "./web-fetch.ts"
 import { type SearchBackendConfig, webSearch, webSearchDefinition } from "./web-search.ts"
-import { fileRead, fileReadDefinition, fileWrite, fileWriteDefinition, makeWorkspace } from "./workspace.ts"
+import { type DiskBudget, fileRead, fileReadDefinition, fileWrite, fileWriteDefinition, makeWorkspace } from "./workspace.ts"
 
 export const toolCalls = Metric.counter("orka_tool_calls_total", { description: "Server-side tool calls by tool and outcome", incremental: true })
 export const toolSeconds = Metric.histogram("orka_tool_call_seconds", {
@@ -31,6 +31,8 @@ export interface RunnerConfig {
   /** `code_exec` programs that may run at once, across conversations */
   readonly sandboxSlots: Semaphore.Semaphore
   readonly workspaceQuotaBytes: number
+  /** shared by every conversation's workspace */
+  readonly diskBudget: DiskBudget
   /** per call, in ms (a Tool's own `spec.http.timeout` applies inside it) */
   readonly toolTimeoutMs: number
 }
@@ -68,7 +70,7 @@ export const makeServerTools = (
   custom: ReadonlyArray<CustomTool>
 ): Effect.Effect<ServerTools, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const workspace = yield* makeWorkspace(config.workspaceQuotaBytes)
+    const workspace = yield* makeWorkspace(config.workspaceQuotaBytes, config.diskBudget)
     const builtins: Record<string, { definition: ToolDefinition; run: (args: Args) => Effect.Effect<unknown, ToolFailure> }> = {
       web_fetch: {
         definition: webFetchDefinition,

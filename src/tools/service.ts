@@ -16,6 +16,7 @@ import { buildToolSnapshot, type ToolSnapshot } from "./registry.ts"
 import { makeServerTools, type RunnerConfig } from "./runner.ts"
 import { addressPolicy } from "./ssrf.ts"
 import type { SearchBackendConfig } from "./web-search.ts"
+import { makeDiskBudget } from "./workspace.ts"
 
 export interface ToolRunnerShape {
   /** The loop over `model` for one conversation; its tools and workspace live as long as the stream. */
@@ -62,6 +63,7 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         repeatLimit: 3
       }
       const sandboxSlots = yield* Semaphore.make(config.codeExecConcurrency)
+      const diskBudget = makeDiskBudget(config.workspaceTotal)
       const policy = addressPolicy({ blocked: config.toolBlockCidrs, allowed: config.toolAllowCidrs })
       const runner = (search: SearchBackendConfig | undefined): RunnerConfig => ({
         addressPolicy: policy,
@@ -69,6 +71,7 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         sandbox: defaultSandboxLimits,
         sandboxSlots,
         workspaceQuotaBytes: config.workspaceQuota,
+        diskBudget,
         toolTimeoutMs: config.toolTimeout
       })
 

@@ -1,7 +1,8 @@
 /**
  * A per-conversation scratch directory shared by `file_read`, `file_write` and `code_exec`: paths
  * resolve inside it or not at all (no `..`, no absolute paths, no symlinks out), writes are bounded by
- * a quota, and the directory is removed when the request ends.
+ * a quota, and the directory is removed when the request ends. All workspaces of the process also
+ * share one disk budget, so that many conversations together cannot fill the disk either.
  */
 import { Effect, type Scope } from "effect"
 import { lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs"
@@ -16,8 +17,19 @@ export interface Workspace {
   readonly resolve: (path: string) => string
   /** bytes the files in it use now */
   readonly used: () => Promise<number>
-  readonly quotaBytes: number
+  /** bytes it may hold now: its quota, or less when the shared budget is nearly spent */
+  readonly limit: () => number
+  /** records what it holds after a write, for the shared budget */
+  readonly settle: () => Promise<void>
 }
+
+/** The disk all workspaces of the process may use together: their sizes as last settled, by root. */
+export interface DiskBudget {
+  readonly totalBytes: number
+  readonly used: Map<string, number>
+}
+
+export const makeDiskBudget = (totalBytes: number): DiskBudget => ({ totalBytes, used: new Map() })
 
 const within = (root: string, candidate: string) => {
   const rel = relative(root, candidate)
@@ -46,19 +58,33 @@ export const sizeOfSync = (dir: string): number => {
 }
 
 /** A workspace for the life of the scope. */
-export const makeWorkspace = (quotaBytes: number): Effect.Effect<Workspace, never, Scope.Scope> =>
+export const makeWorkspace = (
+  quotaBytes: number,
+  budget: DiskBudget = makeDiskBudget(Number.POSITIVE_INFINITY)
+): Effect.Effect<Workspace, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const root = realpathSync(mkdtempSync(join(tmpdir(), "orka-workspace-")))
+      budget.used.set(root, 0)
+      const others = () => {
+        let total = 0
+        for (const [other, bytes] of budget.used) if (other !== root) total += bytes
+        return total
+      }
       const workspace: Workspace = {
         root,
-        quotaBytes,
         used: () => sizeOf(root),
+        limit: () => Math.max(0, Math.min(quotaBytes, budget.totalBytes - others())),
+        settle: async () => void budget.used.set(root, await sizeOf(root)),
         resolve: (path) => resolveInside(root, path)
       }
       return workspace
     }),
-    (workspace) => Effect.sync(() => rmSync(workspace.root, { recursive: true, force: true }))
+    (workspace) =>
+      Effect.sync(() => {
+        budget.used.delete(workspace.root)
+        rmSync(workspace.root, { recursive: true, force: true })
+      })
   )
 
 /** `path` inside `root`, following symlinks; shared by the file tools and the code_exec sandbox. */
@@ -139,8 +165,9 @@ export const fileWrite = (workspace: Workspace, args: { path: string; content: s
     const path = workspace.resolve(args.path)
     const bytes = Buffer.byteLength(args.content)
     const previous = args.mode === "append" ? 0 : await stat(path).then((s) => s.size, () => 0)
-    if ((await workspace.used()) - previous + bytes > workspace.quotaBytes) {
-      throw new ToolFailure(`the workspace quota of ${workspace.quotaBytes} bytes would be exceeded`)
+    const limit = workspace.limit()
+    if ((await workspace.used()) - previous + bytes > limit) {
+      throw new ToolFailure(`the workspace quota of ${limit} bytes would be exceeded`)
     }
     if (args.create_dirs !== false) await mkdir(dirname(path), { recursive: true })
     const handle = await open(path, args.mode === "append" ? "a" : "w")
@@ -149,5 +176,6 @@ export const fileWrite = (workspace: Workspace, args: { path: string; content: s
     } finally {
       await handle.close()
     }
+    await workspace.settle()
     return { success: true, path: args.path, bytes }
   })

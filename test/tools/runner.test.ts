@@ -7,12 +7,14 @@ import { defaultSandboxLimits } from "../../src/tools/code-exec.ts"
 import { runToolLoop } from "../../src/tools/loop.ts"
 import { makeServerTools, type RunnerConfig } from "../../src/tools/runner.ts"
 import { addressPolicy } from "../../src/tools/ssrf.ts"
+import { makeDiskBudget } from "../../src/tools/workspace.ts"
 
 const config: RunnerConfig = {
   addressPolicy: addressPolicy(),
   search: undefined,
   sandbox: defaultSandboxLimits,
   sandboxSlots: Semaphore.makeUnsafe(2),
+  diskBudget: makeDiskBudget(Number.POSITIVE_INFINITY),
   workspaceQuotaBytes: 1024 * 1024,
   toolTimeoutMs: 5_000
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { existsSync, symlinkSync } from "node:fs"
 import { join } from "node:path"
-import { fileRead, fileWrite, makeWorkspace } from "../../src/tools/workspace.ts"
+import { codeExec } from "../../src/tools/code-exec.ts"
+import { fileRead, fileWrite, makeDiskBudget, makeWorkspace } from "../../src/tools/workspace.ts"
 
 describe("workspace and file tools", () => {
   it.live("writes, appends and reads within the workspace, and removes it at the end", () => {
@@ -34,5 +35,25 @@ describe("workspace and file tools", () => {
       yield* fileWrite(ws, { path: "a", content: "12345678" })
       expect((yield* Effect.flip(fileWrite(ws, { path: "b", content: "123" }))).message).toContain("quota")
       yield* fileWrite(ws, { path: "a", content: "1234567890" }) // replacing counts the new size only
+    }).pipe(Effect.scoped))
+
+  it.live("shares one disk budget between workspaces, and frees a workspace's share when it ends", () =>
+    Effect.gen(function*() {
+      const budget = makeDiskBudget(100)
+      const first = yield* makeWorkspace(80, budget)
+      yield* fileWrite(first, { path: "a", content: "x".repeat(70) })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const second = yield* makeWorkspace(80, budget)
+        expect(second.limit()).toBe(30)
+        expect((yield* Effect.flip(fileWrite(second, { path: "b", content: "y".repeat(40) }))).message).toContain("quota of 30 bytes")
+        // a program's writes are bounded by the same share, and counted once it ends
+        const program = yield* codeExec(second, { language: "javascript", code: `fs.writeFile("c", "${"z".repeat(20)}")` })
+        expect(program.exit_code).toBe(0)
+        expect(first.limit()).toBe(80)
+        expect(budget.used.get(second.root)).toBe(20)
+      }))
+      expect(budget.used.has(first.root)).toBe(true)
+      expect(budget.used.size).toBe(1)
+      expect(first.limit()).toBe(80)
     }).pipe(Effect.scoped))
 })
