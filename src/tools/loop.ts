@@ -74,6 +74,8 @@ interface Turn {
   /** what the model said, text and thinking (which Anthropic wants back, signed, before a tool result) */
   readonly content: Array<Part>
   readonly calls: Map<number, { id: string; name: string; args: string }>
+  /** the client's calls (streamed to it as they come), by the model's index → the index the client sees */
+  readonly clientIndex: Map<number, number>
   finish: { reason: FinishReason; usage: Usage; stopSequence?: string } | undefined
 }
 
@@ -115,7 +117,7 @@ export const runToolLoop = (
   let separate = false
 
   const iteration = (c: Conversation, n: number, usage: Usage, first: boolean, final = false): Stream.Stream<AnswerEvent, GatewayError> => {
-    const turn: Turn = { content: [], calls: new Map(), finish: undefined }
+    const turn: Turn = { content: [], calls: new Map(), clientIndex: new Map(), finish: undefined }
     separate = textSent
     const forward = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
       switch (event.type) {
@@ -140,13 +142,19 @@ export const runToolLoop = (
           else turn.content.push(part)
           return [event]
         }
-        case "tool_call_start":
+        case "tool_call_start": {
           turn.calls.set(event.index, { id: event.id, name: event.name, args: "" })
-          return []
+          // server calls wait for the turn's end; a client's call streams to it as it comes
+          if (serverNames.has(event.name)) return []
+          const index = turn.clientIndex.size
+          turn.clientIndex.set(event.index, index)
+          return [{ ...event, index }]
+        }
         case "tool_call_delta": {
           const c = turn.calls.get(event.index)
           if (c !== undefined) c.args += event.arguments
-          return []
+          const index = turn.clientIndex.get(event.index)
+          return index === undefined ? [] : [{ ...event, index }]
         }
         case "finish":
           turn.finish = { reason: event.reason, usage: event.usage, ...(event.stopSequence === undefined ? {} : { stopSequence: event.stopSequence }) }
@@ -165,13 +173,9 @@ export const runToolLoop = (
     if (turn.finish === undefined) return Effect.succeed(Stream.empty) // the model stream failed; its error is already on the way
     const clientCalls = calls.filter((x) => !serverNames.has(x.name))
     if (calls.length === 0 || clientCalls.length > 0 || final) {
-      // hand client tool calls to the client (server ones in the same turn cannot be answered by it)
-      const handed = clientCalls.flatMap((x, index): Array<AnswerEvent> => [
-        { type: "tool_call_start", index, id: x.id, name: x.name },
-        { type: "tool_call_delta", index, arguments: x.arguments }
-      ])
+      // the client's calls are already on their way to it (server ones in the same turn cannot be answered by it)
       const reason = clientCalls.length > 0 ? "tool_use" : turn.finish.reason === "tool_use" ? "end_turn" : turn.finish.reason
-      return Effect.succeed(Stream.fromIterable([...handed, finish(reason, usage, turn.finish.stopSequence)]))
+      return Effect.succeed(Stream.succeed(finish(reason, usage, turn.finish.stopSequence)))
     }
     if (n >= limits.maxIterations || Date.now() > deadline) {
       // out of iterations or time: one last call that may not use tools, asking for what it has so far

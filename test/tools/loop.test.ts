@@ -179,4 +179,29 @@ describe("the tool loop", () => {
       ]
     })
   })
+
+  it("streams a client's tool call as it comes, numbered among the client's calls only", async () => {
+    const client = conversation({ tools: [{ name: "edit_file", parameters: {} }] })
+    const turn: Array<StreamEvent> = [
+      { type: "tool_call_start", index: 0, id: "s1", name: "web_search" },
+      { type: "tool_call_start", index: 1, id: "e1", name: "edit_file" },
+      { type: "tool_call_delta", index: 1, arguments: "{\"path\":" },
+      { type: "tool_call_delta", index: 0, arguments: "{}" },
+      { type: "tool_call_delta", index: 1, arguments: "\"a.ts\"}" },
+      { type: "finish", reason: "tool_use", usage: usage(10, 2) }
+    ]
+    const { model, seen } = scripted([turn])
+    const log: Array<string> = []
+    const events = await collect(runToolLoop(client, model, tools(log)))
+    expect(events).toEqual([
+      { type: "start", id: "r1", model: "m" },
+      { type: "tool_call_start", index: 0, id: "e1", name: "edit_file" },
+      { type: "tool_call_delta", index: 0, arguments: "{\"path\":" },
+      { type: "tool_call_delta", index: 0, arguments: "\"a.ts\"}" },
+      { type: "finish", reason: "tool_use", usage: usage(10, 2) }
+    ])
+    // the client answers its call; the server call of that turn is not run
+    expect(log).toEqual([])
+    expect(seen).toHaveLength(1)
+  })
 })
