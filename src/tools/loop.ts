@@ -67,6 +67,9 @@ export const fitConversation = (c: Conversation, maxBytes: number): Conversation
   return { ...c, messages }
 }
 
+const rejectsTools = (e: GatewayError) =>
+  e.kind === "invalid_request" && /\btools?\b|tool[_ ]?(choice|call|use)|function[_ ]?call/i.test(e.message)
+
 const isContextTooLong = (e: GatewayError) =>
   e.kind === "invalid_request" && /context|too long|too many tokens|maximum.*tokens|prompt is too long/i.test(e.message)
 
@@ -105,11 +108,23 @@ export const runToolLoop = (
     ...(stopSequence === undefined ? {} : { stopSequence })
   })
 
-  /** One model call, with one retry on a context-too-long answer after shrinking the conversation. */
-  const call = (c: Conversation): Stream.Stream<StreamEvent, GatewayError> =>
+  /**
+   * One model call, with one retry on a context-too-long answer after shrinking the conversation.
+   * A model that rejects tools outright (a server without tool support) gets the client's own request
+   * back, as if tools were off, when the client sent no tools of its own.
+   */
+  const call = (c: Conversation, n: number): Stream.Stream<StreamEvent, GatewayError> =>
     model(fitConversation(c, limits.maxConversationBytes)).pipe(
-      Stream.catch((e: GatewayError) =>
-        isContextTooLong(e) ? model(fitConversation(c, Math.floor(limits.maxConversationBytes / 2))) : Stream.fail(e))
+      Stream.catch((e: GatewayError) => {
+        if (isContextTooLong(e)) return model(fitConversation(c, Math.floor(limits.maxConversationBytes / 2)))
+        if (n === 1 && conversation.tools.length === 0 && offered.length > 0 && rejectsTools(e)) {
+          return Stream.unwrap(Effect.as(
+            Effect.logWarning("the model rejected the gateway's tools; answering without them").pipe(Effect.annotateLogs({ error: e.message })),
+            model(conversation)
+          ))
+        }
+        return Stream.fail(e)
+      })
     )
 
   // text of separate model calls would run together ("…I'll look.The page says…"): a blank line parts them
@@ -162,7 +177,7 @@ export const runToolLoop = (
       }
     }
     return Stream.concat(
-      call(c).pipe(Stream.flatMap((e) => Stream.fromIterable(forward(e)))),
+      call(c, n).pipe(Stream.flatMap((e) => Stream.fromIterable(forward(e)))),
       Stream.unwrap(Effect.suspend(() => next(c, n, usage, turn, final)))
     )
   }

@@ -204,4 +204,15 @@ describe("the tool loop", () => {
     expect(log).toEqual([])
     expect(seen).toHaveLength(1)
   })
+
+  it("answers without the gateway's tools when the model rejects tools and the client sent none", async () => {
+    const { model, seen } = scripted([gatewayError("invalid_request", "registry.ollama.ai/library/gemma:2b does not support tools"), textTurn("Plain answer.")])
+    const events = await collect(runToolLoop(conversation(), model, tools()))
+    expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn" })
+    expect(seen[1]!.tools).toEqual([])
+    expect(seen[1]!.system).toEqual([{ type: "text", text: "You are helpful." }])
+    // with tools of its own, the client learns of the rejection
+    const own = scripted([gatewayError("invalid_request", "this model does not support tools")])
+    await expect(collect(runToolLoop(conversation({ tools: [{ name: "mine", parameters: {} }] }), own.model, tools()))).rejects.toMatchObject({ kind: "invalid_request" })
+  })
 })
