@@ -7,7 +7,7 @@
  * and every answer, even one cut short by a limit, ends with one `finish` carrying the usage summed
  * over all model calls.
  */
-import { Effect, Stream } from "effect"
+import { Effect, Metric, Stream } from "effect"
 import { type GatewayError } from "../errors.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import { addUsage, type AnswerEvent, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
@@ -32,6 +32,13 @@ export interface ServerTools {
 }
 
 export type Model = (conversation: Conversation) => Stream.Stream<StreamEvent, GatewayError>
+
+/** How loops end: `answered`, `client_tool`, or cut by `iteration_limit` / `deadline`. */
+export const toolLoops = Metric.counter("orka_tool_loops_total", { description: "Tool loops by how they ended", incremental: true })
+export const toolLoopModelCalls = Metric.histogram("orka_tool_loop_model_calls", {
+  description: "Model calls per tool loop",
+  boundaries: [1, 2, 3, 5, 8, 13, 21]
+})
 
 const failure = (error: string) => JSON.stringify({ success: false, error })
 
@@ -131,7 +138,9 @@ export const runToolLoop = (
   let textSent = false
   let separate = false
 
-  const iteration = (c: Conversation, n: number, usage: Usage, first: boolean, final = false): Stream.Stream<AnswerEvent, GatewayError> => {
+  type Cut = "iteration_limit" | "deadline"
+
+  const iteration = (c: Conversation, n: number, usage: Usage, first: boolean, final?: Cut): Stream.Stream<AnswerEvent, GatewayError> => {
     const turn: Turn = { content: [], calls: new Map(), clientIndex: new Map(), finish: undefined }
     separate = textSent
     const forward = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
@@ -182,15 +191,19 @@ export const runToolLoop = (
     )
   }
 
-  const next = (c: Conversation, n: number, before: Usage, turn: Turn, final: boolean): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
+  const next = (c: Conversation, n: number, before: Usage, turn: Turn, final: Cut | undefined): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
     const usage = addUsage(before, turn.finish?.usage ?? { inputTokens: 0, outputTokens: 0 })
     const calls = [...turn.calls.values()].map((x): ToolCallPart => ({ type: "tool_call", id: x.id, name: x.name, arguments: x.args || "{}" }))
     if (turn.finish === undefined) return Effect.succeed(Stream.empty) // the model stream failed; its error is already on the way
     const clientCalls = calls.filter((x) => !serverNames.has(x.name))
-    if (calls.length === 0 || clientCalls.length > 0 || final) {
+    if (calls.length === 0 || clientCalls.length > 0 || final !== undefined) {
       // the client's calls are already on their way to it (server ones in the same turn cannot be answered by it)
       const reason = clientCalls.length > 0 ? "tool_use" : turn.finish.reason === "tool_use" ? "end_turn" : turn.finish.reason
-      return Effect.succeed(Stream.succeed(finish(reason, usage, turn.finish.stopSequence)))
+      const outcome = clientCalls.length > 0 ? "client_tool" : final ?? "answered"
+      return Metric.update(Metric.withAttributes(toolLoops, { outcome }), 1).pipe(
+        Effect.andThen(Metric.update(toolLoopModelCalls, n)),
+        Effect.as(Stream.succeed(finish(reason, usage, turn.finish.stopSequence)))
+      )
     }
     if (n >= limits.maxIterations || Date.now() > deadline) {
       // out of iterations or time: one last call that may not use tools, asking for what it has so far
@@ -202,7 +215,8 @@ export const runToolLoop = (
         : last?.role === "user"
         ? [...c.messages.slice(0, -1), { role: "user", content: [...last.content, ask] }]
         : [...c.messages, { role: "user", content: [ask] }]
-      return Effect.succeed(iteration({ ...c, toolChoice: { type: "none" }, messages }, n + 1, usage, false, true))
+      const cut: Cut = n >= limits.maxIterations ? "iteration_limit" : "deadline"
+      return Effect.succeed(iteration({ ...c, toolChoice: { type: "none" }, messages }, n + 1, usage, false, cut))
     }
     // each call shows as it starts and as it ends; results go back to the model in call order
     const results: Array<string> = []

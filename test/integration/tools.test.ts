@@ -350,6 +350,19 @@ describe("when the loop runs", () => {
   })
 })
 
+describe("metrics", () => {
+  it("count tool calls by tool and outcome, and loops by how they ended", async () => {
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
+    expect(metrics).toMatch(/orka_tool_calls_total\{[^}]*tool="ticket"[^}]*outcome="ok"[^}]*\} [1-9]/)
+    expect(metrics).toMatch(/orka_tool_calls_total\{[^}]*tool="broken"[^}]*outcome="error"[^}]*\} [1-9]/)
+    for (const outcome of ["answered", "client_tool", "iteration_limit"]) {
+      expect(metrics).toMatch(new RegExp(`orka_tool_loops_total\\{[^}]*outcome="${outcome}"[^}]*\\} [1-9]`))
+    }
+    expect(metrics).toContain("orka_tool_loop_model_calls_bucket")
+    expect(metrics).not.toContain("tool-secret-token")
+  })
+})
+
 /** The Anthropic door's raw SSE, event by event. */
 const rawAnthropicEvents = async (body: unknown, script: Array<{ answer: Answer }>) => {
   upstream.script(...script)
