@@ -20,7 +20,7 @@ export interface ToolProgress {
   readonly truncated?: boolean
 }
 
-export const toolProgress = (event: ServerToolEvent): ToolProgress => {
+export const toolProgress = (event: Extract<ServerToolEvent, { readonly call: unknown }>): ToolProgress => {
   const { id, name } = event.call
   if (event.type === "server_tool_call") return { id, name, status: "running", arguments: event.call.arguments }
   const truncated = event.result.length > previewChars

@@ -55,6 +55,8 @@ const fold = (s: Folding, event: AnswerEvent): Folding => {
     case "server_tool_result":
       s.open = false
       break
+    case "server_tool_wait":
+      break
     case "finish":
       s.finish = { reason: event.reason, usage: event.usage, ...(event.stopSequence === undefined ? {} : { stopSequence: event.stopSequence }) }
   }

@@ -66,6 +66,8 @@ export type StreamEvent =
 export type ServerToolEvent =
   | { readonly type: "server_tool_call"; readonly call: ToolCallPart }
   | { readonly type: "server_tool_result"; readonly call: ToolCallPart; readonly result: string; readonly isError: boolean }
+  /** tools are still running: dialects send a keep-alive so that proxies keep the connection */
+  | { readonly type: "server_tool_wait" }
 
 /** What a chat answer streams: the model's events, and server-side tool progress when tools run. */
 export type AnswerEvent = StreamEvent | ServerToolEvent

@@ -7,7 +7,7 @@
  * and every answer, even one cut short by a limit, ends with one `finish` carrying the usage summed
  * over all model calls.
  */
-import { Effect, Metric, Stream } from "effect"
+import { Duration, Effect, Metric, Stream } from "effect"
 import { type GatewayError } from "../errors.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import { addUsage, type AnswerEvent, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
@@ -20,9 +20,17 @@ export interface LoopLimits {
   readonly maxConversationBytes: number
   /** identical calls (same tool, same arguments) before the model is told to change approach */
   readonly repeatLimit: number
+  /** while tools run, a `server_tool_wait` this often (ms), for the dialects' keep-alives */
+  readonly keepAliveMs: number
 }
 
-export const defaultLoopLimits: LoopLimits = { maxIterations: 20, deadlineMs: 5 * 60_000, maxConversationBytes: 500_000, repeatLimit: 3 }
+export const defaultLoopLimits: LoopLimits = {
+  maxIterations: 20,
+  deadlineMs: 5 * 60_000,
+  maxConversationBytes: 500_000,
+  repeatLimit: 3,
+  keepAliveMs: 15_000
+}
 
 /** What the loop needs from the tools: their definitions, and running one call (never failing). */
 export interface ServerTools {
@@ -240,8 +248,11 @@ export const runToolLoop = (
       ]
       return iteration(relaxChoice({ ...c, messages }), n + 1, usage, false)
     })
+    // Stream.tick emits at once, then every interval: the first is dropped
+    const waits = Stream.tick(Duration.millis(limits.keepAliveMs)).pipe(Stream.drop(1), Stream.as<AnswerEvent>({ type: "server_tool_wait" }))
+    const running = Stream.mergeAll(calls.map(run), { concurrency: "unbounded" }).pipe(Stream.merge(waits, { haltStrategy: "left" }))
     return Effect.succeed(Stream.fromIterable(calls.map((call): AnswerEvent => ({ type: "server_tool_call", call }))).pipe(
-      Stream.concat(Stream.mergeAll(calls.map(run), { concurrency: "unbounded" })),
+      Stream.concat(running),
       Stream.concat(again)
     ))
   }

@@ -60,7 +60,8 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         maxIterations: config.toolMaxIterations,
         deadlineMs: config.toolDeadline,
         maxConversationBytes: config.toolMaxConversationBytes,
-        repeatLimit: 3
+        repeatLimit: 3,
+        keepAliveMs: 15_000
       }
       const sandboxSlots = yield* Semaphore.make(config.codeExecConcurrency)
       const diskBudget = makeDiskBudget(config.workspaceTotal)

@@ -215,4 +215,14 @@ describe("the tool loop", () => {
     const own = scripted([gatewayError("invalid_request", "this model does not support tools")])
     await expect(collect(runToolLoop(conversation({ tools: [{ name: "mine", parameters: {} }] }), own.model, tools()))).rejects.toMatchObject({ kind: "invalid_request" })
   })
+
+  it("sends waits while tools run, for the dialects' keep-alives", async () => {
+    const { model } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("ok")])
+    const events = await collect(runToolLoop(conversation(), model, tools([], 250), { ...defaultLoopLimits, keepAliveMs: 60 }))
+    const types = events.map((e) => e.type)
+    expect(types.filter((t) => t === "server_tool_wait").length).toBeGreaterThanOrEqual(2)
+    // only between a call and its result
+    expect(types.indexOf("server_tool_wait")).toBeGreaterThan(types.indexOf("server_tool_call"))
+    expect(types.lastIndexOf("server_tool_wait")).toBeLessThan(types.indexOf("server_tool_result"))
+  })
 })

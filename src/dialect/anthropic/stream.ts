@@ -90,6 +90,9 @@ class Encoder {
         this.endRun(out)
         out.push(sseFrame("orka_tool_progress", { type: "orka_tool_progress", ...toolProgress(event) }))
         break
+      case "server_tool_wait":
+        out.push(...this.tick())
+        break
       case "finish":
         for (const block of this.blocks) block.complete = true
         this.advance(out)

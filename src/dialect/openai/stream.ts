@@ -3,11 +3,10 @@
  * content and tool-call deltas (a call's id and name in its first delta, argument fragments after),
  * one chunk with `finish_reason`, the usage chunk (`choices: []`) when the client asked for it, then
  * `data: [DONE]`. Server-side tool progress rides on chunks with an empty delta, in their `orka_tool`
- * field (see ../tool-progress.ts). While the answer is silent (a slow model, a running tool), an SSE
- * comment `: keep-alive` goes out every `keepAliveMs`, so that proxies do not drop the connection;
- * SSE parsers skip comments. A failure mid-way ends the stream with an error chunk and no `[DONE]`.
+ * field (see ../tool-progress.ts); while tools run, SSE comments `: keep-alive` (which SSE parsers
+ * skip) keep proxies from dropping the connection. A failure mid-way ends the stream with an error chunk and no `[DONE]`.
  */
-import { Duration, Stream } from "effect"
+import { Stream } from "effect"
 import { gatewayError, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
 import { toolProgress } from "../tool-progress.ts"
@@ -20,7 +19,6 @@ export interface StreamMeta {
   readonly model: string
   readonly created: number
   readonly includeUsage: boolean
-  readonly keepAliveMs?: number
 }
 
 const keepAlive = ": keep-alive\n\n"
@@ -72,6 +70,8 @@ export const encodeStream = (events: Stream.Stream<AnswerEvent, GatewayError>, m
           case "server_tool_call":
           case "server_tool_result":
             return [state, [frame({ ...chunk(state.id, {}), orka_tool: toolProgress(event) })]]
+          case "server_tool_wait":
+            return [state, [keepAlive]]
           case "finish": {
             const frames = [frame(chunk(state.id, {}, finishReason(event.reason)))]
             if (meta.includeUsage) {
@@ -92,8 +92,6 @@ export const encodeStream = (events: Stream.Stream<AnswerEvent, GatewayError>, m
       }
     ),
     Stream.concat(unfinished),
-    Stream.catch((e: GatewayError) => Stream.succeed(errorFrame(e))),
-    // Stream.tick emits at once, then every interval: the first is dropped
-    Stream.merge(Stream.tick(Duration.millis(meta.keepAliveMs ?? 15_000)).pipe(Stream.drop(1), Stream.as(keepAlive)), { haltStrategy: "left" })
+    Stream.catch((e: GatewayError) => Stream.succeed(errorFrame(e)))
   )
 }

@@ -20,13 +20,14 @@ const ping = { event: "ping", data: { type: "ping" } }
 const messageStop = { event: "message_stop", data: { type: "message_stop" } }
 
 describe("encodeStream", () => {
-  it.effect("sends server-side tool progress between blocks: it ends the text run before it", () =>
+  it.effect("sends server-side tool progress between blocks (it ends the text run before it), and pings while tools run", () =>
     Effect.gen(function*() {
       const call = { type: "tool_call", id: "call_1", name: "web_fetch", arguments: "{\"url\":\"https://example.com\"}" } as const
       const frames = parseFrames(yield* encode([
         start,
         { type: "text", text: "Let me look." },
         { type: "server_tool_call", call },
+        { type: "server_tool_wait" },
         { type: "server_tool_result", call, result: `{"text":"${"x".repeat(3000)}"}`, isError: false },
         { type: "text", text: "\n\nIt says x." },
         { type: "finish", reason: "end_turn", usage: { inputTokens: 900, outputTokens: 20 } }
@@ -34,15 +35,15 @@ describe("encodeStream", () => {
       expect(frames.map((f) => f.event)).toEqual([
         "message_start", "ping",
         "content_block_start", "content_block_delta", "content_block_stop",
-        "orka_tool_progress", "orka_tool_progress",
+        "orka_tool_progress", "ping", "orka_tool_progress",
         "content_block_start", "content_block_delta", "content_block_stop",
         "message_delta", "message_stop"
       ])
       expect(frames[5]!.data).toEqual({ type: "orka_tool_progress", id: "call_1", name: "web_fetch", status: "running", arguments: call.arguments })
-      const result = frames[6]!.data as { status: string; result: string; truncated: boolean }
+      const result = frames[7]!.data as { status: string; result: string; truncated: boolean }
       expect(result).toMatchObject({ status: "succeeded", truncated: true })
       expect(result.result).toHaveLength(2000)
-      expect(frames[7]).toEqual(blockStart(1, { type: "text", text: "" }))
+      expect(frames[8]).toEqual(blockStart(1, { type: "text", text: "" }))
     }))
 
   it.effect("frames text, then two interleaved tool calls as two sequential tool_use blocks", () =>
