@@ -65,6 +65,8 @@ export interface ToolDefinition {
   readonly description?: string
   /** JSON Schema of the arguments object */
   readonly parameters: Record<string, unknown>
+  /** OpenAI's `strict`: the arguments must follow the schema exactly */
+  readonly strict?: boolean
   readonly cacheControl?: CacheControl
 }
 

@@ -76,7 +76,12 @@ export const encodeRequest = (c: Conversation, stream: boolean, options: EncodeO
     ...(c.tools.length === 0 ? {} : {
       tools: c.tools.map((t) => ({
         type: "function",
-        function: { name: t.name, ...(t.description === undefined ? {} : { description: t.description }), parameters: t.parameters }
+        function: {
+          name: t.name,
+          ...(t.description === undefined ? {} : { description: t.description }),
+          parameters: t.parameters,
+          ...(t.strict === undefined ? {} : { strict: t.strict })
+        }
       }))
     }),
     ...(choice === undefined ? {} : { tool_choice: choice }),

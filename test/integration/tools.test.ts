@@ -169,6 +169,21 @@ describe("the tool loop through the OpenAI door", () => {
     expect(tools.calls.map((c) => c.url)).toEqual(["/tickets/T-1"])
   })
 
+  it("keeps what an OpenAI client asked for on the way to an OpenAI provider: strict tools, response format, seed", async () => {
+    upstream.script(saying("{}"))
+    await openai.chat.completions.create({
+      model: "gpt/gpt-test",
+      messages: [{ role: "user", content: "json please" }],
+      tools: [{ type: "function", function: { name: "lookup", parameters: { type: "object", properties: {}, additionalProperties: false }, strict: true } }],
+      response_format: { type: "json_object" },
+      seed: 7,
+      reasoning_effort: "low"
+    })
+    const sent = upstream.requests[0]!.body
+    expect(sent.tools[0]).toEqual({ type: "function", function: { name: "lookup", parameters: { type: "object", properties: {}, additionalProperties: false }, strict: true } })
+    expect(sent).toMatchObject({ response_format: { type: "json_object" }, seed: 7, reasoning_effort: "low" })
+  })
+
   it("stops after the iteration limit with one last call without tools, and still answers", async () => {
     upstream.script(
       calling(call("c1", "ticket", { id: "1" })),

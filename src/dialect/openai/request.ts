@@ -158,7 +158,8 @@ const tools = (body: Json): Array<ToolDefinition> => {
     definitions.push({
       name: str(fn["name"], `${param}.name`),
       ...(typeof fn["description"] === "string" ? { description: fn["description"] } : {}),
-      parameters
+      parameters,
+      ...(typeof fn["strict"] === "boolean" ? { strict: fn["strict"] } : {})
     })
   }
   const list = body["tools"]
