@@ -16,7 +16,7 @@ import { forward, withModel } from "../llm/passthrough.ts"
 import { anthropicTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import type { ListedModel } from "../providers/registry.ts"
-import { collect, inDialect, makeFrontDoor, pathRest } from "./front-door.ts"
+import { collect, inDialect, makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
 import { json } from "./respond.ts"
 import { awaitFirst, relay, sse } from "./sse.ts"
 
@@ -39,8 +39,10 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const messages = Effect.gen(function*() {
     const chat = yield* admitChat(decodeMessagesRequest)
     const { body, decoded, model, provider, request } = chat
-    // Same dialect on both sides and no tools: pass the body through with only `model` rewritten.
-    if (!chat.tools && provider.type === "anthropic") {
+    // Same dialect on both sides, and no tools or blocks the loop cannot carry: pass the body through
+    // with only `model` rewritten.
+    if ((!chat.tools || decoded.notes.length > 0) && provider.type === "anthropic") {
+      if (chat.tools) yield* skippedTools(request, decoded.notes)
       const answer = yield* forward(upstream, {
         provider: provider.name,
         ...anthropicTarget(provider, "/v1/messages", clientHeaders(request)),

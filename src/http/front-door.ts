@@ -97,6 +97,16 @@ export const makeFrontDoor = Effect.gen(function*() {
   return { admitChat, answer, modelsRoute, registry }
 })
 
+/**
+ * A request holding what the loop cannot carry goes to a provider of its own dialect as it is: the
+ * loop never drops what a client sent. Said once in the log, and in the access log line.
+ */
+export const skippedTools = (request: HttpServerRequest.HttpServerRequest, parts: ReadonlyArray<string>) =>
+  Effect.sync(() => noteRequest(request, { tools: false })).pipe(
+    Effect.andThen(Effect.logInfo("server-side tools skipped: the request holds parts only its own dialect carries")),
+    Effect.annotateLogs({ parts: parts.join("; ") })
+  )
+
 /** Renders any GatewayError a handler fails with in the dialect's envelope. */
 export const inDialect = (dialect: Dialect) => (handler: Handler) =>
   handler.pipe(Effect.catchTag("GatewayError", (e) => Effect.succeed(errorResponse(dialect, e))))

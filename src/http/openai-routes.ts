@@ -4,12 +4,12 @@ import { HttpRouter } from "effect/http"
 import { decodeChatRequest } from "../dialect/openai/request.ts"
 import { encodeCompletion } from "../dialect/openai/response.ts"
 import { encodeStream, errorFrame } from "../dialect/openai/stream.ts"
-import { gatewayError } from "../errors.ts"
+import { gatewayError, invalidRequest } from "../errors.ts"
 import { forward, withModel } from "../llm/passthrough.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import type { ListedModel } from "../providers/registry.ts"
-import { collect, inDialect, makeFrontDoor, pathRest } from "./front-door.ts"
+import { collect, inDialect, makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
 import { json } from "./respond.ts"
 import { awaitFirst, relay, sse } from "./sse.ts"
 
@@ -27,9 +27,12 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const chatCompletions = Effect.gen(function*() {
     const chat = yield* admitChat(decodeChatRequest)
     const { body, decoded, model, provider } = chat
+    const whole = decoded.untranslatable.length === 0
 
-    // Same dialect on both sides and no tools: pass the body through with only `model` rewritten.
-    if (!chat.tools && (provider.type === "openai" || provider.type === "azure-openai")) {
+    // Same dialect on both sides, and no tools or parts the loop cannot carry: pass the body through
+    // with only `model` rewritten.
+    if ((!chat.tools || !whole) && (provider.type === "openai" || provider.type === "azure-openai")) {
+      if (chat.tools) yield* skippedTools(chat.request, decoded.untranslatable.map((u) => u.param))
       const answer = yield* forward(upstream, {
         provider: provider.name,
         ...(yield* openaiCompatibleTarget(provider, model)),
@@ -38,6 +41,8 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
       return decoded.stream ? relay(answer.body, errorFrame) : yield* collect(answer)
     }
 
+    const [first] = decoded.untranslatable
+    if (first !== undefined) return yield* Effect.fail(invalidRequest(`${first.message}; provider ${provider.name} is ${provider.type}`, first.param))
     const answered = answer(chat, { ...decoded.conversation, model })
     const meta = { model: decoded.model, created: Math.floor(Date.now() / 1000), includeUsage: decoded.includeUsage }
     if (!decoded.stream) return json(encodeCompletion(yield* answered.complete, meta))

@@ -366,6 +366,39 @@ describe("when the loop runs", () => {
   })
 })
 
+describe("what the loop cannot carry", () => {
+  it("goes to a provider of its own dialect as it is, without the gateway's tools; elsewhere it is a 400", async () => {
+    upstream.script(saying("A PDF."))
+    const pdf = { type: "file", file: { filename: "q3.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } }
+    const body = { model: "gpt/gpt-test", n: 2, messages: [{ role: "user", content: [{ type: "text", text: "Summarize" }, pdf] }] }
+    await openai.chat.completions.create(body as any)
+    expect(upstream.requests[0]!.body).toEqual({ ...body, model: "gpt-test" })
+
+    const translated = await openai.chat.completions.create({ ...body, model: "claude/claude-test", n: 1 } as any).catch((e: unknown) => e)
+    expect(translated).toBeInstanceOf(OpenAI.BadRequestError)
+    expect((translated as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ param: "messages.0.content.1.type" })
+    expect(upstream.requests).toHaveLength(1)
+  })
+
+  it("passes an Anthropic request with a PDF through to an Anthropic provider untouched", async () => {
+    upstream.script(saying("A PDF."))
+    const request = {
+      model: "claude/claude-test",
+      max_tokens: 100,
+      messages: [{
+        role: "user" as const,
+        content: [
+          { type: "document" as const, source: { type: "base64" as const, media_type: "application/pdf" as const, data: "JVBERi0xLjQK" } },
+          { type: "text" as const, text: "Summarize" }
+        ]
+      }]
+    }
+    const message = await anthropic.messages.create(request)
+    expect(message.content).toEqual([{ type: "text", text: "A PDF." }])
+    expect(upstream.requests[0]!.body).toEqual({ ...request, model: "claude-test" })
+  })
+})
+
 describe("metrics", () => {
   it("count tool calls by tool and outcome, and loops by how they ended", async () => {
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text()

@@ -4,7 +4,9 @@
  * `system`/`developer` messages become the system prompt; `tool` messages become tool results inside
  * a user turn (consecutive ones merged, and a following user message joins the same turn), so the
  * conversation alternates user/assistant as Anthropic requires. Top-level fields the IR does not
- * model go untouched to `extensions.openai`: an unknown field is never an error.
+ * model go untouched to `extensions.openai`: an unknown field is never an error. What the IR cannot
+ * carry (file and audio parts, `n` > 1) is listed in `untranslatable`: such a request can only be
+ * passed through to an OpenAI-shaped provider, and is a 400 anywhere else.
  */
 import { Effect } from "effect"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
@@ -18,6 +20,13 @@ export interface DecodedChatRequest {
   readonly includeUsage: boolean
   /** `conversation.model` is the raw string until the router rewrites it */
   readonly conversation: Conversation
+  /** what the conversation leaves out, each as the 400 it is when the request cannot be passed through */
+  readonly untranslatable: ReadonlyArray<Untranslatable>
+}
+
+export interface Untranslatable {
+  readonly param: string
+  readonly message: string
 }
 
 /** Fields the IR models; everything else is an extension. */
@@ -57,7 +66,7 @@ const image = (part: Json, param: string): ImagePart => {
 }
 
 /** `content` as parts: a string, null, or an array of typed parts. */
-const content = (value: unknown, param: string, allowImages: boolean): Array<TextPart | ImagePart> => {
+const content = (value: unknown, param: string, allowImages: boolean, notes: Array<Untranslatable>): Array<TextPart | ImagePart> => {
   if (value === undefined || value === null) return []
   if (typeof value === "string") return value === "" ? [] : [{ type: "text", text: value }]
   if (!Array.isArray(value)) return fail(param, "expected a string or an array of content parts")
@@ -73,7 +82,8 @@ const content = (value: unknown, param: string, allowImages: boolean): Array<Tex
         return []
       case "input_audio":
       case "file":
-        return fail(`${at}.type`, `content parts of type "${part["type"]}" are not supported by this gateway`)
+        notes.push({ param: `${at}.type`, message: `content parts of type "${part["type"]}" reach OpenAI-shaped providers only, without server-side tools` })
+        return []
       default:
         return fail(`${at}.type`, `unknown content part type ${JSON.stringify(part["type"])}`)
     }
@@ -100,7 +110,7 @@ interface Decoded {
   readonly messages: Array<Message>
 }
 
-const messages = (value: unknown): Decoded => {
+const messages = (value: unknown, notes: Array<Untranslatable>): Decoded => {
   if (!Array.isArray(value) || value.length === 0) return fail("messages", "expected a non-empty array of messages")
   const system: Array<TextPart> = []
   const out: Array<{ role: "user" | "assistant"; content: Array<Part> }> = []
@@ -118,13 +128,13 @@ const messages = (value: unknown): Decoded => {
     switch (role) {
       case "system":
       case "developer":
-        system.push(...textOnly(content(message["content"], `${at}.content`, false)))
+        system.push(...textOnly(content(message["content"], `${at}.content`, false, notes)))
         return
       case "user":
-        push("user", content(message["content"], `${at}.content`, true))
+        push("user", content(message["content"], `${at}.content`, true, notes))
         return
       case "assistant": {
-        const parts: Array<Part> = content(message["content"], `${at}.content`, false)
+        const parts: Array<Part> = content(message["content"], `${at}.content`, false, notes)
         const calls = message["tool_calls"]
         if (calls !== undefined && calls !== null) {
           if (!Array.isArray(calls)) return fail(`${at}.tool_calls`, "expected an array")
@@ -139,7 +149,7 @@ const messages = (value: unknown): Decoded => {
       case "function": {
         const callId = role === "tool" ? message["tool_call_id"] : `call_${i - 1}`
         if (typeof callId !== "string") return fail(`${at}.tool_call_id`, "is required on tool messages")
-        push("user", [{ type: "tool_result", callId, content: textOnly(content(message["content"], `${at}.content`, false)) }])
+        push("user", [{ type: "tool_result", callId, content: textOnly(content(message["content"], `${at}.content`, false, notes)) }])
         return
       }
       default:
@@ -197,9 +207,10 @@ const decode = (body: unknown): DecodedChatRequest => {
   if (!isObject(body)) throw new Invalid("the request body must be a JSON object")
   const model = body["model"]
   if (typeof model !== "string" || model === "") return fail("model", "is required (e.g. \"provider/model\")")
+  const notes: Array<Untranslatable> = []
   const n = body["n"]
-  if (n !== undefined && n !== null && n !== 1) return fail("n", "only n = 1 is supported")
-  const { messages: turns, system } = messages(body["messages"])
+  if (n !== undefined && n !== null && n !== 1) notes.push({ param: "n", message: "n > 1 reaches OpenAI-shaped providers only, without server-side tools" })
+  const { messages: turns, system } = messages(body["messages"], notes)
   const maxTokens = optionalNumber(body["max_completion_tokens"], "max_completion_tokens") ??
     optionalNumber(body["max_tokens"], "max_tokens")
   const temperature = optionalNumber(body["temperature"], "temperature")
@@ -225,7 +236,8 @@ const decode = (body: unknown): DecodedChatRequest => {
       ...(stops === undefined ? {} : { stop: stops }),
       ...(typeof body["user"] === "string" ? { user: body["user"] } : {}),
       extensions: Object.keys(extensions).length === 0 ? {} : { openai: extensions }
-    }
+    },
+    untranslatable: notes
   }
 }
 

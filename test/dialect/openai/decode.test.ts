@@ -109,9 +109,14 @@ describe("decodeChatRequest", () => {
     expect(error({ model: "m", messages: [{ role: "tool", content: "x" }] })).toMatchObject({ param: "messages.0.tool_call_id" })
     expect(error({ model: "m", messages: [{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{oops" } }] }] }))
       .toMatchObject({ param: "messages.0.tool_calls.0.function.arguments" })
-    expect(error({ model: "m", messages: [user([{ type: "input_audio", input_audio: {} }])] })).toMatchObject({ param: "messages.0.content.0.type" })
-    expect(error({ model: "m", messages: [user("x")], n: 2 })).toMatchObject({ param: "n" })
     expect(error({ model: "m", messages: [user("x")], temperature: "hot" })).toMatchObject({ param: "temperature" })
     expect(error([1, 2]).message).toContain("JSON object")
+  })
+
+  it("lists what the IR cannot carry instead of failing: such a request can still be passed through", () => {
+    const decoded = ok({ model: "m", n: 2, messages: [user([{ type: "text", text: "hi" }, { type: "input_audio", input_audio: {} }, { type: "file", file: {} }])] })
+    expect(decoded.untranslatable.map((u) => u.param)).toEqual(["n", "messages.0.content.1.type", "messages.0.content.2.type"])
+    expect(decoded.conversation.messages).toEqual([{ role: "user", content: [{ type: "text", text: "hi" }] }])
+    expect(ok({ model: "m", messages: [user("x")] }).untranslatable).toEqual([])
   })
 })
