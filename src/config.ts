@@ -76,6 +76,13 @@ export const settings = {
     default: "false",
     description: "Cluster mode: a chat also needs verb `use` on `providers/<name>` (group core.orka.ai) in the Provider's namespace."
   },
+  authorizeTools: {
+    flag: "--authorize-tools",
+    env: "ORKA_AUTHORIZE_TOOLS",
+    kind: "bool",
+    default: "false",
+    description: "Cluster mode: a server-side tool (built-ins included) is offered only to callers with verb `use` on `tools/<name>` (group core.orka.ai) in the gateway's namespace."
+  },
   tlsCertFile: {
     flag: "--tls-cert-file",
     env: "ORKA_TLS_CERT_FILE",
@@ -261,6 +268,7 @@ export interface GatewayConfigShape {
   readonly kubeconfig: string | undefined
   readonly tokenAudience: string | undefined
   readonly authorizeProviders: boolean
+  readonly authorizeTools: boolean
   readonly tlsCertFile: string | undefined
   readonly tlsPrivateKeyFile: string | undefined
   /** milliseconds */
@@ -382,6 +390,7 @@ export const parseConfig = (
     kubeconfig: get("kubeconfig"),
     tokenAudience: get("tokenAudience"),
     authorizeProviders: get("authorizeProviders"),
+    authorizeTools: get("authorizeTools"),
     tlsCertFile: get("tlsCertFile"),
     tlsPrivateKeyFile: get("tlsPrivateKeyFile"),
     shutdownDelay: get("shutdownDelay"),

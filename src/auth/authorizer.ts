@@ -1,7 +1,8 @@
 /**
  * May this identity do that? Chat routes need `create` on `chats` (group core.orka.ai) in the gateway's
  * namespace, model lists need `list` on `chats`; with --authorize-providers a chat also needs `use` on
- * `providers/<name>`. Cluster mode asks SubjectAccessReview (cached by identity and check); local mode
+ * `providers/<name>`, and with --authorize-tools a server-side tool is offered only with `use` on
+ * `tools/<name>`. Cluster mode asks SubjectAccessReview (cached by identity and check); local mode
  * allows every authenticated caller.
  */
 import { Context, Effect, Exit, Layer } from "effect"
@@ -24,6 +25,9 @@ export const chatAccess = (namespace: string): AccessCheck => ({ verb: "create",
 export const listModelsAccess = (namespace: string): AccessCheck => ({ verb: "list", group: "core.orka.ai", resource: "chats", namespace })
 export const providerAccess = (namespace: string, name: string): AccessCheck =>
   ({ verb: "use", group: "core.orka.ai", resource: "providers", name, namespace })
+
+export const toolAccess = (namespace: string, name: string): AccessCheck =>
+  ({ verb: "use", group: "core.orka.ai", resource: "tools", name, namespace })
 
 export const describeCheck = (c: AccessCheck): string =>
   `verb "${c.verb}" on resource "${c.resource}${c.name === undefined ? "" : `/${c.name}`}" in API group "${c.group}" in namespace "${c.namespace}"`

@@ -7,7 +7,8 @@
 import { Effect, type Scope, Stream } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Authenticator } from "../auth/auth.ts"
-import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess } from "../auth/authorizer.ts"
+import type { Identity } from "../auth/auth.ts"
+import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess, toolAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
 import { collectCompletion } from "../ir/collect.ts"
@@ -17,7 +18,7 @@ import { Backends } from "../llm/backends.ts"
 import type { RawAnswer } from "../llm/passthrough.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
-import { ToolRunner } from "../tools/service.ts"
+import { type ToolFilter, ToolRunner } from "../tools/service.ts"
 import { noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
@@ -34,6 +35,7 @@ export interface AdmittedChat<D> {
   readonly model: string
   /** whether the server-side tool loop runs for this request */
   readonly tools: boolean
+  readonly identity: Identity
 }
 
 /** A translated answer, either whole or as events. */
@@ -73,16 +75,28 @@ export const makeFrontDoor = Effect.gen(function*() {
       if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
       const tools = (header ?? provider.toolsDefault ?? config.toolsDefault) === "enabled"
       noteRequest(request, { provider: provider.name, model, stream: decoded.stream, tools })
-      return { request, body: body as Record<string, unknown>, decoded, provider, model, tools }
+      return { request, body: body as Record<string, unknown>, decoded, provider, model, tools, identity }
     })
 
   /** The answer in IR: from the provider's backend, or through the tool loop when tools are on. */
   const answer = (chat: AdmittedChat<unknown>, conversation: Conversation): Answer => {
     const backend = backends.forType(chat.provider.type)
     if (!chat.tools) return { complete: backend.complete(conversation, chat.provider), stream: backend.stream(conversation, chat.provider) }
-    const events = runner.loop(conversation, (c) => backend.stream(c, chat.provider))
+    const events = runner.loop(conversation, (c) => backend.stream(c, chat.provider), config.authorizeTools ? permittedTools(chat.identity) : undefined)
     return { complete: collectCompletion(events), stream: events }
   }
+
+  /** With --authorize-tools: the tools the caller may use (an unavailable review offers none). */
+  const permittedTools = (identity: Identity): ToolFilter => (names) =>
+    Effect.forEach(names, (name) =>
+      authz.authorize(identity, toolAccess(config.namespace, name)).pipe(
+        Effect.as([name]),
+        Effect.catch((e) =>
+          e.status === 403 ? Effect.succeed([]) : Effect.logWarning("tool not offered: authorization unavailable").pipe(
+            Effect.annotateLogs({ tool: name, error: e.message }),
+            Effect.as([])
+          ))
+      ), { concurrency: "unbounded" }).pipe(Effect.map((allowed) => new Set(allowed.flat())))
 
   /** A model-list route: the caller needs `list` on chats. */
   const modelsRoute = (

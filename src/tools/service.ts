@@ -18,9 +18,12 @@ import { addressPolicy } from "./ssrf.ts"
 import type { SearchBackendConfig } from "./web-search.ts"
 import { makeDiskBudget } from "./workspace.ts"
 
+/** Which of these tools the caller may be offered. */
+export type ToolFilter = (names: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>>
+
 export interface ToolRunnerShape {
   /** The loop over `model` for one conversation; its tools and workspace live as long as the stream. */
-  readonly loop: (conversation: Conversation, model: Model) => Stream.Stream<AnswerEvent, GatewayError>
+  readonly loop: (conversation: Conversation, model: Model, filter?: ToolFilter) => Stream.Stream<AnswerEvent, GatewayError>
 }
 
 export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("orka/ToolRunner") {
@@ -77,10 +80,14 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
       })
 
       return ToolRunner.of({
-        loop: (conversation, model) =>
-          Stream.unwrap(Effect.andThen(firstLoad, () => {
+        loop: (conversation, model, filter) =>
+          Stream.unwrap(Effect.gen(function*() {
+            yield* firstLoad
             const { search, tools } = current
-            return Effect.map(makeServerTools(runner(search), tools.usable), (server) => runToolLoop(conversation, model, server, limits))
+            const server = yield* makeServerTools(runner(search), tools.usable)
+            if (filter === undefined) return runToolLoop(conversation, model, server, limits)
+            const allowed = yield* filter(server.definitions.map((d) => d.name))
+            return runToolLoop(conversation, model, { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }, limits)
           }))
       })
     })

@@ -36,7 +36,11 @@ beforeAll(async () => {
   upstream = await startScriptedUpstream()
   api.tokens.set("tok-alice", { username: "system:serviceaccount:team-a:agent", groups: ["system:serviceaccounts"] })
   api.tokens.set("tok-bob", { username: "bob" })
+  api.tokens.set("tok-carol", { username: "carol" })
   api.grants.push(
+    { user: "carol", verb: "create", resource: "chats", namespace: "default" },
+    { user: "carol", verb: "use", resource: "providers", name: "mock", namespace: "default" },
+    { user: "carol", verb: "use", resource: "tools", name: "code_exec", namespace: "default" },
     { user: "system:serviceaccount:team-a:agent", verb: "create", resource: "chats", namespace: "default" },
     { user: "system:serviceaccount:team-a:agent", verb: "list", resource: "chats", namespace: "default" },
     { user: "system:serviceaccount:team-a:agent", verb: "use", resource: "providers", name: "mock", namespace: "default" },
@@ -48,7 +52,7 @@ beforeAll(async () => {
   api.put("secrets", secret("gpt-key", "sk-first"))
   gateway = await startGateway({
     manifests: {},
-    config: { manifests: undefined, tokenAuthFile: undefined, kubeconfig: api.kubeconfig, namespace: "default", authorizeProviders: true, podName: "pod-1", toolsDefault: "disabled" },
+    config: { manifests: undefined, tokenAuthFile: undefined, kubeconfig: api.kubeconfig, namespace: "default", authorizeProviders: true, authorizeTools: true, podName: "pod-1", toolsDefault: "disabled" },
     mode: clusterMode
   })
 })
@@ -130,5 +134,18 @@ describe("cluster mode", () => {
     api.put("providers", provider("after", { type: "mock", defaultModel: "m" }))
     api.grants.push({ user: "system:serviceaccount:team-a:agent", verb: "use", resource: "providers", name: "after" })
     await until(() => chat("tok-alice", "after/m").then(() => true, () => false), "Provider added after the outage", 8_000)
+  })
+
+  it("offers each server-side tool only to callers who may use it (--authorize-tools)", async () => {
+    const ask = (token: string) =>
+      clientFor(token).chat.completions.create(
+        { model: "mock/m", messages: [{ role: "user", content: "code_exec {\"language\":\"javascript\",\"code\":\"console.log(6*7)\"}" }] },
+        { headers: { "X-Orka-Tools": "enabled" } }
+      )
+    // carol may use code_exec: the mock sees it offered and calls it
+    expect((await ask("tok-carol")).choices[0]!.message.content).toMatch(/^Tool code_exec returned: .*42/)
+    // the agent may chat but not use tools: no tool is offered, the mock echoes
+    const echoed = (await ask("tok-alice")).choices[0]!.message.content
+    expect(echoed).toMatch(/^Echo: code_exec/)
   })
 })

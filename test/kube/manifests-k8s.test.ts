@@ -221,21 +221,25 @@ describe("the Service and the PodDisruptionBudget", () => {
 })
 
 describe("k8s/examples", () => {
-  it("chat-role.yaml lets one ServiceAccount chat, list models, and use one Provider", () => {
+  it("chat-role.yaml lets one ServiceAccount chat, list models, and use one Provider and some tools", () => {
     const objs = documents("k8s/examples/chat-role.yaml")
     const account = objs.find((o) => o.kind === "ServiceAccount")!
     const role = objs.find((o) => o.kind === "Role")!
     const binding = objs.find((o) => o.kind === "RoleBinding")!
     expect(sortedRules(role.rules)).toEqual(sortedRules([
       { apiGroups: ["core.orka.ai"], resources: ["chats"], verbs: ["create", "list"] },
-      { apiGroups: ["core.orka.ai"], resources: ["providers"], resourceNames: ["anthropic"], verbs: ["use"] }
+      { apiGroups: ["core.orka.ai"], resources: ["providers"], resourceNames: ["anthropic"], verbs: ["use"] },
+      { apiGroups: ["core.orka.ai"], resources: ["tools"], resourceNames: ["web_fetch", "ticket"], verbs: ["use"] }
     ]))
     expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name })
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: account.metadata.name, namespace: account.metadata.namespace }])
     for (const o of objs) expect(o.metadata.namespace).toBe("orka-system")
     // the Provider it may use is the example one
     const provider = documents("k8s/examples/provider-anthropic.yaml").find((o) => o.kind === "Provider")!
-    expect(role.rules.find((r: Rule) => r.verbs.includes("use")).resourceNames).toEqual([provider.metadata.name])
+    expect(role.rules.find((r: Rule) => r.resources.includes("providers")).resourceNames).toEqual([provider.metadata.name])
+    // and the custom tool is the example one
+    const tool = documents("k8s/examples/tool-http.yaml").find((o) => o.kind === "Tool")!
+    expect(role.rules.find((r: Rule) => r.resources.includes("tools")).resourceNames).toContain(tool.metadata.name)
   })
 
   it("provider-anthropic.yaml pairs the Provider with the Secret it names", () => {
