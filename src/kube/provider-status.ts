@@ -11,18 +11,13 @@ import { ProviderRegistry, type RegistrySnapshot } from "../providers/registry.t
 import { KubeApi } from "./api.ts"
 import { KubeClient, type KubeObject } from "./client.ts"
 import { electLeader } from "./leader.ts"
+import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
 import { makeToolStatusWriter } from "./tool-status.ts"
-
-export interface ReadyCondition {
-  readonly status: "True" | "False"
-  readonly reason: string
-  readonly message: string
-}
 
 interface ObservedStatus {
   readonly ready?: boolean
   readonly message?: string
-  readonly conditions?: ReadonlyArray<{ type?: string; status?: string; reason?: string; message?: string; lastTransitionTime?: string }>
+  readonly conditions?: ObservedConditions
 }
 
 /** What the Ready condition of `name` should say. */
@@ -52,24 +47,14 @@ export const statusPatch = (
   generation: number | undefined,
   now: string
 ): Record<string, unknown> | undefined => {
-  const current = observed?.conditions?.find((c) => c.type === "Ready")
-  const same = current?.status === want.status && current.reason === want.reason && current.message === want.message &&
-    observed?.ready === (want.status === "True") && observed.message === want.message
+  const same = readySays(observed?.conditions, want) && observed?.ready === (want.status === "True") &&
+    observed.message === want.message
   if (same) return undefined
-  const transitioned = current?.status !== want.status
-  const others = (observed?.conditions ?? []).filter((c) => c.type !== "Ready")
   return {
     ready: want.status === "True",
     message: want.message,
     lastValidated: now,
-    conditions: [...others, {
-      type: "Ready",
-      status: want.status,
-      reason: want.reason,
-      message: want.message,
-      lastTransitionTime: transitioned || current?.lastTransitionTime === undefined ? now : current.lastTransitionTime,
-      ...(generation === undefined ? {} : { observedGeneration: generation })
-    }]
+    conditions: withReady(observed?.conditions, want, generation, now)
   }
 }
 
@@ -90,14 +75,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     renewEvery: 5_000
   })
 
-  // What was last written per Provider: the watch echoes a write back a moment later, and until then
-  // the cached object still shows the old status.
-  const written = new Map<string, { readonly condition: string; readonly at: number }>()
-  const recentlyWritten = (name: string, want: ReadyCondition) => {
-    const last = written.get(name)
-    return last !== undefined && last.condition === JSON.stringify(want) && Date.now() - last.at < 30_000
-  }
-
+  const written = makeEchoGuard()
   const reconcileTools = makeToolStatusWriter(api, kube, config.namespace)
 
   const reconcile = Effect.gen(function*() {
@@ -110,9 +88,9 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       const want = readyCondition(name, snapshot, health.authFailures())
       if (want === undefined) continue
       const patch = statusPatch(object.status, want, object.metadata?.generation, now)
-      if (patch === undefined || recentlyWritten(name, want)) continue
+      if (patch === undefined || written.recent(name, want)) continue
       yield* api.patchProviderStatus(object.metadata?.namespace ?? config.namespace, name, patch).pipe(
-        Effect.tap(() => Effect.sync(() => written.set(name, { condition: JSON.stringify(want), at: Date.now() }))),
+        Effect.tap(() => Effect.sync(() => written.wrote(name, want))),
         Effect.tap(() => Effect.logInfo("provider status written").pipe(Effect.annotateLogs({ provider: name, ready: want.status, reason: want.reason }))),
         Effect.catch((e) => Effect.logWarning("provider status not written").pipe(Effect.annotateLogs({ provider: name, error: e.message })))
       )

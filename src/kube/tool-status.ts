@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { buildToolSnapshot, type ToolSnapshot } from "../tools/registry.ts"
 import type { KubeApiShape } from "./api.ts"
 import type { KubeClientShape, KubeObject } from "./client.ts"
+import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
 
 /** What a Tool's status should say. */
 export interface ToolWant {
@@ -20,7 +21,7 @@ export interface ToolWant {
 interface ObservedToolStatus {
   readonly available?: boolean
   readonly error?: string
-  readonly conditions?: ReadonlyArray<{ type?: string; status?: string; reason?: string; message?: string; lastTransitionTime?: string }>
+  readonly conditions?: ObservedConditions
 }
 
 type ToolObject = KubeObject & { readonly status?: ObservedToolStatus; readonly metadata?: { readonly generation?: number } }
@@ -45,47 +46,27 @@ export const toolStatusPatch = (
   generation: number | undefined,
   now: string
 ): Record<string, unknown> | undefined => {
-  const status = want.available ? "True" : "False"
+  const ready: ReadyCondition = { status: want.available ? "True" : "False", reason: want.reason, message: want.message }
   const error = want.available ? undefined : want.message
-  const current = observed?.conditions?.find((c) => c.type === "Ready")
   const observedError = observed?.error === "" ? undefined : observed?.error
-  const same = current?.status === status && current.reason === want.reason && current.message === want.message &&
-    observed?.available === want.available && observedError === error
+  const same = readySays(observed?.conditions, ready) && observed?.available === want.available && observedError === error
   if (same) return undefined
-  const transitioned = current?.status !== status
-  const others = (observed?.conditions ?? []).filter((c) => c.type !== "Ready")
   return {
     available: want.available,
     lastCheck: now,
     error: error ?? null,
-    conditions: [...others, {
-      type: "Ready",
-      status,
-      reason: want.reason,
-      message: want.message,
-      lastTransitionTime: transitioned || current?.lastTransitionTime === undefined ? now : current.lastTransitionTime,
-      ...(generation === undefined ? {} : { observedGeneration: generation })
-    }]
+    conditions: withReady(observed?.conditions, ready, generation, now)
   }
 }
-
-const echoWindow = 30_000
 
 /**
  * The Tool half of the leader's reconcile: patches every Tool whose status differs. Only the leader
  * runs it; failures are logged, never fatal.
  */
 export const makeToolStatusWriter = (api: KubeApiShape, kube: KubeClientShape, namespace: string): Effect.Effect<void> => {
-  // What was last written per Tool: the watch echoes a write back a moment later, and until then the
-  // cached object still shows the old status.
-  const written = new Map<string, { readonly want: string; readonly at: number }>()
-  const recentlyWritten = (name: string, want: ToolWant) => {
-    const last = written.get(name)
-    return last !== undefined && last.want === JSON.stringify(want) && Date.now() - last.at < echoWindow
-  }
+  const written = makeEchoGuard()
 
   return Effect.gen(function*() {
-    for (const [name, last] of written) if (Date.now() - last.at >= echoWindow) written.delete(name)
     const objects = kube.tools.items() as ReadonlyArray<ToolObject>
     const snapshot = buildToolSnapshot(objects, kube.secrets.items(), namespace)
     const now = new Date().toISOString()
@@ -95,9 +76,9 @@ export const makeToolStatusWriter = (api: KubeApiShape, kube: KubeClientShape, n
       const want = toolStatus(name, snapshot)
       if (want === undefined) continue
       const patch = toolStatusPatch(object.status, want, object.metadata?.generation, now)
-      if (patch === undefined || recentlyWritten(name, want)) continue
+      if (patch === undefined || written.recent(name, want)) continue
       yield* api.patchToolStatus(object.metadata?.namespace ?? namespace, name, patch).pipe(
-        Effect.tap(() => Effect.sync(() => written.set(name, { want: JSON.stringify(want), at: Date.now() }))),
+        Effect.tap(() => Effect.sync(() => written.wrote(name, want))),
         Effect.tap(() =>
           Effect.logInfo("tool status written").pipe(Effect.annotateLogs({ tool: name, available: want.available, reason: want.reason }))
         ),
