@@ -2,7 +2,7 @@
  * Kubernetes resource schemas. The Provider schema validates objects at run time and is the source
  * of the CRD YAML, so it is a superset of Orka's `core.orka.ai/v1alpha1` Provider.
  */
-import { Schema } from "effect"
+import { Result, Schema } from "effect"
 
 export const Group = "core.orka.ai"
 export const Version = "v1alpha1"
@@ -88,4 +88,37 @@ export const secretValue = (secret: Secret, key: string): string | undefined => 
   if (plain !== undefined) return plain
   const encoded = secret.data?.[key]
   return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8")
+}
+
+const decodeSecret = Schema.decodeUnknownResult(Secret)
+
+/** The objects that are valid Secrets, by `namespace/name` (one without a namespace is in `namespace`). */
+export const secretsByKey = (raw: ReadonlyArray<unknown>, namespace: string): Map<string, Secret> => {
+  const secrets = new Map<string, Secret>()
+  for (const object of raw) {
+    const decoded = decodeSecret(object)
+    if (Result.isSuccess(decoded)) secrets.set(`${decoded.success.metadata.namespace ?? namespace}/${decoded.success.metadata.name}`, decoded.success)
+  }
+  return secrets
+}
+
+/** Why a key could not be read, in the terms of a Ready condition. */
+export interface SecretProblem {
+  readonly reason: "SecretNotFound" | "SecretKeyMissing"
+  readonly message: string
+}
+
+/** The non-empty (trimmed) value of `key` in the Secret `namespace/name`, or why there is none. */
+export const secretKey = (
+  secrets: ReadonlyMap<string, Secret>,
+  namespace: string,
+  name: string,
+  key: string
+): Result.Result<string, SecretProblem> => {
+  const secret = secrets.get(`${namespace}/${name}`)
+  if (secret === undefined) return Result.fail({ reason: "SecretNotFound", message: `Secret ${namespace}/${name} not found` })
+  const value = secretValue(secret, key)?.trim()
+  return value === undefined || value === ""
+    ? Result.fail({ reason: "SecretKeyMissing", message: `Secret ${namespace}/${name} has no non-empty key "${key}"` })
+    : Result.succeed(value)
 }

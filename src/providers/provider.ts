@@ -4,8 +4,8 @@
  * object cannot serve.
  */
 import { Redacted, Result } from "effect"
-import type { Provider, ProviderType, Secret } from "../kube/resources.ts"
-import { secretValue } from "../kube/resources.ts"
+import type { Provider, ProviderType, Secret, SecretProblem } from "../kube/resources.ts"
+import { secretKey } from "../kube/resources.ts"
 
 export interface ResolvedProvider {
   readonly name: string
@@ -25,7 +25,7 @@ export interface ResolvedProvider {
 }
 
 /** Reasons match the `Ready` condition reasons written to Provider status. */
-export type NotReadyReason = "InvalidSpec" | "SecretNotFound" | "SecretKeyMissing"
+export type NotReadyReason = "InvalidSpec" | SecretProblem["reason"]
 
 export interface NotReady {
   readonly reason: NotReadyReason
@@ -55,7 +55,8 @@ const validURL = (url: string): boolean => {
 
 export const resolveProvider = (
   provider: Provider,
-  findSecret: (namespace: string, name: string) => Secret | undefined,
+  /** by `namespace/name` (`secretsByKey`) */
+  secrets: ReadonlyMap<string, Secret>,
   fallbackNamespace: string
 ): Result.Result<ResolvedProvider, NotReady> => {
   const { spec, metadata } = provider
@@ -69,19 +70,9 @@ export const resolveProvider = (
   let apiKey: Redacted.Redacted<string> | undefined
   if (needsKey(spec.type)) {
     if (spec.secretRef === undefined) return invalid(`spec.secretRef is required for type ${spec.type}`)
-    const key = spec.secretRef.key ?? defaultSecretKey
-    const secret = findSecret(namespace, spec.secretRef.name)
-    if (secret === undefined) {
-      return Result.fail({ reason: "SecretNotFound", message: `Secret ${namespace}/${spec.secretRef.name} not found` })
-    }
-    const value = secretValue(secret, key)?.trim()
-    if (value === undefined || value === "") {
-      return Result.fail({
-        reason: "SecretKeyMissing",
-        message: `Secret ${namespace}/${spec.secretRef.name} has no non-empty key "${key}"`
-      })
-    }
-    apiKey = Redacted.make(value)
+    const value = secretKey(secrets, namespace, spec.secretRef.name, spec.secretRef.key ?? defaultSecretKey)
+    if (Result.isFailure(value)) return Result.fail(value.failure)
+    apiKey = Redacted.make(value.success)
   }
 
   return Result.succeed({

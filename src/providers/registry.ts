@@ -6,7 +6,7 @@ import { Context, Deferred, Effect, Layer, Result, Schema, SchemaIssue, Stream }
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
 import { KubeClient, type KubeObject } from "../kube/client.ts"
-import { Provider, Secret } from "../kube/resources.ts"
+import { Provider, secretsByKey } from "../kube/resources.ts"
 import { listedModels, type NotReady, resolveProvider, type ResolvedProvider } from "./provider.ts"
 
 export interface Resolution {
@@ -36,7 +36,6 @@ export interface ProviderRegistryShape {
 }
 
 const decodeProvider = Schema.decodeUnknownResult(Provider)
-const decodeSecret = Schema.decodeUnknownResult(Secret)
 const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
 
 const describeIssue = (error: Schema.SchemaError): string =>
@@ -48,13 +47,7 @@ export const buildSnapshot = (
   rawSecrets: ReadonlyArray<KubeObject>,
   namespace: string
 ): RegistrySnapshot => {
-  const secrets = new Map<string, Secret>()
-  for (const raw of rawSecrets) {
-    const decoded = decodeSecret(raw)
-    if (Result.isSuccess(decoded)) {
-      secrets.set(`${decoded.success.metadata.namespace ?? namespace}/${decoded.success.metadata.name}`, decoded.success)
-    }
-  }
+  const secrets = secretsByKey(rawSecrets, namespace)
   const ready = new Map<string, ResolvedProvider>()
   const notReady = new Map<string, NotReady>()
   for (const raw of rawProviders) {
@@ -64,7 +57,7 @@ export const buildSnapshot = (
       notReady.set(name, { reason: "InvalidSpec", message: describeIssue(decoded.failure) })
       continue
     }
-    const resolved = resolveProvider(decoded.success, (ns, n) => secrets.get(`${ns}/${n}`), namespace)
+    const resolved = resolveProvider(decoded.success, secrets, namespace)
     if (Result.isSuccess(resolved)) ready.set(name, resolved.success)
     else notReady.set(name, resolved.failure)
   }

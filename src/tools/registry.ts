@@ -5,13 +5,13 @@
  */
 import { Result, Schema } from "effect"
 import type { KubeObject } from "../kube/client.ts"
-import { Secret, secretValue } from "../kube/resources.ts"
+import { secretKey, type SecretProblem, secretsByKey } from "../kube/resources.ts"
 import { Tool } from "../kube/tool-resource.ts"
 import type { CustomTool } from "./runner.ts"
 
 /** Why a Tool cannot be offered: `reason` is the CamelCase reason of its Ready condition. */
 export interface ToolProblem {
-  readonly reason: "InvalidSpec" | "Unsupported" | "SecretNotFound" | "SecretKeyMissing"
+  readonly reason: "InvalidSpec" | "Unsupported" | SecretProblem["reason"]
   readonly message: string
 }
 
@@ -22,14 +22,9 @@ export interface ToolSnapshot {
 }
 
 const decodeTool = Schema.decodeUnknownResult(Tool)
-const decodeSecret = Schema.decodeUnknownResult(Secret)
 
 export const buildToolSnapshot = (rawTools: ReadonlyArray<KubeObject>, rawSecrets: ReadonlyArray<KubeObject>, namespace: string): ToolSnapshot => {
-  const secrets = new Map<string, Secret>()
-  for (const raw of rawSecrets) {
-    const decoded = decodeSecret(raw)
-    if (Result.isSuccess(decoded)) secrets.set(decoded.success.metadata.name, decoded.success)
-  }
+  const secrets = secretsByKey(rawSecrets, namespace)
   const usable: Array<CustomTool> = []
   const unusable = new Map<string, ToolProblem>()
   const invalid = (name: string, message: string) => unusable.set(name, { reason: "InvalidSpec", message })
@@ -55,15 +50,9 @@ export const buildToolSnapshot = (rawTools: ReadonlyArray<KubeObject>, rawSecret
       usable.push({ tool, authKey: undefined })
       continue
     }
-    const secret = secrets.get(ref.name)
-    const key = secret === undefined ? undefined : secretValue(secret, ref.key)?.trim()
-    if (secret === undefined) {
-      unusable.set(name, { reason: "SecretNotFound", message: `Secret ${namespace}/${ref.name} not found` })
-    } else if (key === undefined || key === "") {
-      unusable.set(name, { reason: "SecretKeyMissing", message: `Secret ${namespace}/${ref.name} has no non-empty key "${ref.key}"` })
-    } else {
-      usable.push({ tool, authKey: key })
-    }
+    const key = secretKey(secrets, namespace, ref.name, ref.key)
+    if (Result.isSuccess(key)) usable.push({ tool, authKey: key.success })
+    else unusable.set(name, key.failure)
   }
   return { usable, unusable }
 }

@@ -3,13 +3,13 @@
  * configuration allows and the usable `Tool` resources of the moment. Tool resources and Secrets are
  * read from the KubeClient caches and rebuilt when they change, so a request only reads memory.
  */
-import { Context, Deferred, Effect, Layer, Result, Schema, Semaphore, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, Result, Semaphore, Stream } from "effect"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
 import type { AnswerEvent } from "../ir/response.ts"
 import { KubeClient, type KubeObject } from "../kube/client.ts"
-import { Secret, secretValue } from "../kube/resources.ts"
+import { secretKey, secretsByKey } from "../kube/resources.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
 import { type LoopLimits, type Model, runToolLoop } from "./loop.ts"
 import { buildToolSnapshot, type ToolSnapshot } from "./registry.ts"
@@ -94,8 +94,6 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
   )
 }
 
-const decodeSecret = Schema.decodeUnknownResult(Secret)
-
 /** The configured search backend with its key, or why it cannot be offered. */
 const searchBackend = (config: GatewayConfigShape, secrets: ReadonlyArray<KubeObject>): Result.Result<SearchBackendConfig | undefined, string> => {
   if (config.webSearchBackend === undefined) return Result.succeed(undefined)
@@ -106,9 +104,6 @@ const searchBackend = (config: GatewayConfigShape, secrets: ReadonlyArray<KubeOb
       ? Result.fail(`${config.webSearchBackend} needs an API key: set --web-search-secret`)
       : Result.succeed({ ...base, apiKey: undefined })
   }
-  const secret = secrets.map((raw) => decodeSecret(raw)).find((d) => Result.isSuccess(d) && d.success.metadata.name === ref.name)
-  if (secret === undefined || Result.isFailure(secret)) return Result.fail(`Secret ${config.namespace}/${ref.name} not found`)
-  const key = secretValue(secret.success, ref.key)?.trim()
-  if (key === undefined || key === "") return Result.fail(`Secret ${config.namespace}/${ref.name} has no non-empty key "${ref.key}"`)
-  return Result.succeed({ ...base, apiKey: key })
+  const key = secretKey(secretsByKey(secrets, config.namespace), config.namespace, ref.name, ref.key)
+  return Result.isSuccess(key) ? Result.succeed({ ...base, apiKey: key.success }) : Result.fail(key.failure.message)
 }
