@@ -3,7 +3,7 @@
  * (local mode), an in-memory fake (tests) and, for clusters, informers on @kubernetes/client-node.
  * Nothing here is called per request: the registry reads `items()` synchronously from memory.
  */
-import { Context, type Effect, type Stream } from "effect"
+import { Context, Deferred, Effect, type Scope, Stream } from "effect"
 
 export interface KubeObject {
   readonly apiVersion?: string
@@ -28,3 +28,22 @@ export interface KubeClientShape {
 }
 
 export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("orka/KubeClient") {}
+
+/**
+ * Runs `rebuild` once every cache has loaded, then after every change to any of them, for the life
+ * of the scope. The returned Deferred completes after the first rebuild.
+ */
+export const rebuildOnChange = (
+  caches: ReadonlyArray<ResourceCache>,
+  rebuild: Effect.Effect<void>
+): Effect.Effect<Deferred.Deferred<void>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const loaded = yield* Deferred.make<void>()
+    yield* Effect.forEach(caches, (cache) => cache.synced, { discard: true }).pipe(
+      Effect.andThen(Stream.mergeAll(caches.map((cache) => cache.changes), { concurrency: "unbounded" }).pipe(
+        Stream.runForEach(() => Effect.andThen(rebuild, Deferred.succeed(loaded, undefined)))
+      )),
+      Effect.forkScoped
+    )
+    return loaded
+  })

@@ -2,10 +2,10 @@
  * The Providers the gateway serves, validated and joined with their Secrets, rebuilt from the
  * KubeClient caches whenever they change. `resolve` and `list` only read memory: they are the hot path.
  */
-import { Context, Deferred, Effect, Layer, Result, Schema, SchemaIssue, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, Result, Schema, SchemaIssue } from "effect"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
-import { KubeClient, type KubeObject } from "../kube/client.ts"
+import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { Provider, secretsByKey } from "../kube/resources.ts"
 import { listedModels, type NotReady, resolveProvider, type ResolvedProvider } from "./provider.ts"
 
@@ -139,14 +139,7 @@ export class ProviderRegistry extends Context.Service<ProviderRegistry, Provider
           Effect.logWarning("provider rejected").pipe(Effect.annotateLogs({ provider, reason: why })), { discard: true })
       })
 
-      const loaded = yield* Deferred.make<void>()
-      // Rebuild once both caches are loaded, then after every change to either.
-      yield* Effect.andThen(kube.providers.synced, kube.secrets.synced).pipe(
-        Effect.andThen(Stream.merge(kube.providers.changes, kube.secrets.changes).pipe(
-          Stream.runForEach(() => Effect.andThen(rebuild, Deferred.succeed(loaded, undefined)))
-        )),
-        Effect.forkScoped
-      )
+      const loaded = yield* rebuildOnChange([kube.providers, kube.secrets], rebuild)
       const chatProvider = config.chatProvider
       return ProviderRegistry.of({
         resolve: (model) => Effect.fromResult(resolveModel(snapshot, model, chatProvider)),

@@ -8,7 +8,7 @@ import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
 import type { AnswerEvent } from "../ir/response.ts"
-import { KubeClient, type KubeObject } from "../kube/client.ts"
+import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { secretKey, secretsByKey } from "../kube/resources.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
 import { type LoopLimits, type Model, runToolLoop } from "./loop.ts"
@@ -50,14 +50,8 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         return summary === "" ? Effect.void : Effect.logWarning("tools not offered").pipe(Effect.annotateLogs({ problems: summary }))
       })
       // Requests wait for the first load, but not for long: a cluster without the Tool CRD has only the built-ins.
-      const loaded = yield* Deferred.make<void>()
+      const loaded = yield* rebuildOnChange([kube.tools, kube.secrets], rebuild)
       const firstLoad = Effect.timeoutOption(Deferred.await(loaded), "2 seconds")
-      yield* Effect.andThen(kube.tools.synced, kube.secrets.synced).pipe(
-        Effect.andThen(Stream.merge(kube.tools.changes, kube.secrets.changes).pipe(
-          Stream.runForEach(() => Effect.andThen(rebuild, Deferred.succeed(loaded, undefined)))
-        )),
-        Effect.forkScoped
-      )
 
       const limits: LoopLimits = {
         maxIterations: config.toolMaxIterations,
