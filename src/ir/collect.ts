@@ -6,7 +6,28 @@
 import { Effect, Stream } from "effect"
 import { type GatewayError, gatewayError } from "../errors.ts"
 import type { Part } from "./conversation.ts"
-import type { AnswerEvent, Completion, FinishReason, Usage } from "./response.ts"
+import type { AnswerEvent, Completion, FinishReason, StreamEvent, Usage } from "./response.ts"
+
+/**
+ * Adds a text or thinking delta to `content`: it extends the last part when that is of its kind
+ * (and, for thinking, not yet sealed by a signature) and `extend` allows, else it starts a new part.
+ */
+export const addDelta = (content: Array<Part>, event: Extract<StreamEvent, { type: "text" | "thinking" }>, extend = true): void => {
+  const last = content.at(-1)
+  if (event.type === "text") {
+    if (extend && last?.type === "text") content[content.length - 1] = { ...last, text: last.text + event.text }
+    else content.push({ type: "text", text: event.text })
+    return
+  }
+  const grows = extend && last?.type === "thinking" && last.signature === undefined
+  const part: Part = {
+    type: "thinking",
+    text: (grows ? last.text : "") + event.text,
+    ...(event.signature === undefined ? {} : { signature: event.signature })
+  }
+  if (grows) content[content.length - 1] = part
+  else content.push(part)
+}
 
 interface Folding {
   id: string
@@ -20,26 +41,16 @@ interface Folding {
 }
 
 const fold = (s: Folding, event: AnswerEvent): Folding => {
-  const last = s.content.at(-1)
   switch (event.type) {
     case "start":
       s.id = event.id
       s.model = event.model
       break
     case "text":
-      if (s.open && last?.type === "text") s.content[s.content.length - 1] = { ...last, text: last.text + event.text }
-      else s.content.push({ type: "text", text: event.text })
+    case "thinking":
+      addDelta(s.content, event, s.open)
       s.open = true
       break
-    case "thinking": {
-      const extend = s.open && last?.type === "thinking" && last.signature === undefined
-      const text = (extend ? last.text : "") + event.text
-      const part: Part = { type: "thinking", text, ...(event.signature === undefined ? {} : { signature: event.signature }) }
-      if (extend) s.content[s.content.length - 1] = part
-      else s.content.push(part)
-      s.open = true
-      break
-    }
     case "tool_call_start":
       s.calls.set(event.index, s.content.length)
       s.content.push({ type: "tool_call", id: event.id, name: event.name, arguments: "" })

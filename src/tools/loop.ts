@@ -10,6 +10,7 @@
 import { Duration, Effect, Metric, Stream } from "effect"
 import { type GatewayError } from "../errors.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
+import { addDelta } from "../ir/collect.ts"
 import { addUsage, type AnswerEvent, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
 
 export interface LoopLimits {
@@ -157,23 +158,15 @@ export const runToolLoop = (
           return first ? [event] : []
         case "text": {
           if (event.text === "") return []
-          const last = turn.content.at(-1)
-          if (last?.type === "text") turn.content[turn.content.length - 1] = { ...last, text: last.text + event.text }
-          else turn.content.push({ type: "text", text: event.text })
+          addDelta(turn.content, event)
           textSent = true
           if (!separate) return [event]
           separate = false
           return [{ type: "text", text: "\n\n" }, event]
         }
-        case "thinking": {
-          const last = turn.content.at(-1)
-          const extend = last?.type === "thinking" && last.signature === undefined
-          const text = (extend ? last.text : "") + event.text
-          const part: Part = { type: "thinking", text, ...(event.signature === undefined ? {} : { signature: event.signature }) }
-          if (extend) turn.content[turn.content.length - 1] = part
-          else turn.content.push(part)
+        case "thinking":
+          addDelta(turn.content, event)
           return [event]
-        }
         case "tool_call_start": {
           turn.calls.set(event.index, { id: event.id, name: event.name, args: "" })
           // server calls wait for the turn's end; a client's call streams to it as it comes
