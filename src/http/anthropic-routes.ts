@@ -55,7 +55,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
         Effect.annotateLogs({ provider: provider.name, dropped: decoded.notes.join("; ") })
       )
     }
-    const beta = request.headers["anthropic-beta"]
+    const { beta } = clientHeaders(request)
     const extensions = beta === undefined ? decoded.conversation.extensions : { ...decoded.conversation.extensions, anthropicBeta: beta }
     const answered = answer(chat, { ...decoded.conversation, model, extensions })
     if (!decoded.stream) return json(encodeMessage(yield* answered.complete, { model: decoded.model }))

@@ -1,6 +1,6 @@
 /**
- * The Kubernetes API calls that are not watches: reviews for auth, Provider and Tool status writes and the
- * leader Lease. Auth calls are cached by their callers, so none of these sits on the hot path.
+ * The Kubernetes API calls that are not watches: reviews for auth, Provider and Tool status writes
+ * and the leader Lease. Auth calls are cached by their callers, so none of these sits on the hot path.
  */
 import { Context, Data, type Effect } from "effect"
 

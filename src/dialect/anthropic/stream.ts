@@ -12,9 +12,9 @@
  * finish, so its block stays open until then and blocks after it are sent at the finish.
  *
  * Server-side tool progress goes out between blocks as `orka_tool_progress` events (see
- * ../tool-progress.ts). A ping goes out every `pingEveryMs` while the answer is open, so that proxies and clients do not
- * drop a connection that is waiting on a slow model. A failure mid-way becomes an `error` event and
- * ends the stream without `message_stop`, which makes the SDKs throw.
+ * ../tool-progress.ts). A ping goes out every `pingEveryMs` while the answer is open, so that proxies
+ * and clients do not drop a connection that is waiting on a slow model. A failure mid-way becomes an
+ * `error` event and ends the stream without `message_stop`, which makes the SDKs throw.
  */
 import { Duration, Stream } from "effect"
 import { type GatewayError, gatewayError } from "../../errors.ts"

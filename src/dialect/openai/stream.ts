@@ -4,7 +4,8 @@
  * one chunk with `finish_reason`, the usage chunk (`choices: []`) when the client asked for it, then
  * `data: [DONE]`. Server-side tool progress rides on chunks with an empty delta, in their `orka_tool`
  * field (see ../tool-progress.ts); while tools run, SSE comments `: keep-alive` (which SSE parsers
- * skip) keep proxies from dropping the connection. A failure mid-way ends the stream with an error chunk and no `[DONE]`.
+ * skip) keep proxies from dropping the connection. A failure mid-way ends the stream with an error
+ * chunk and no `[DONE]`.
  */
 import { Stream } from "effect"
 import { gatewayError, type GatewayError } from "../../errors.ts"
