@@ -11,7 +11,7 @@ import { Duration, Effect, Metric, Stream } from "effect"
 import { type GatewayError } from "../errors.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import { addDelta } from "../ir/collect.ts"
-import { addUsage, type AnswerEvent, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
+import { addUsage, type AnswerEvent, emptyUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
 
 export interface LoopLimits {
   readonly maxIterations: number
@@ -149,13 +149,13 @@ export const runToolLoop = (
 
   type Cut = "iteration_limit" | "deadline"
 
-  const iteration = (c: Conversation, n: number, usage: Usage, first: boolean, final?: Cut): Stream.Stream<AnswerEvent, GatewayError> => {
+  const iteration = (c: Conversation, n: number, usage: Usage, final?: Cut): Stream.Stream<AnswerEvent, GatewayError> => {
     const turn: Turn = { content: [], calls: new Map(), clientIndex: new Map(), finish: undefined }
     separate = textSent
     const forward = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
       switch (event.type) {
         case "start":
-          return first ? [event] : []
+          return n === 1 ? [event] : []
         case "text": {
           if (event.text === "") return []
           addDelta(turn.content, event)
@@ -193,7 +193,7 @@ export const runToolLoop = (
   }
 
   const next = (c: Conversation, n: number, before: Usage, turn: Turn, final: Cut | undefined): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
-    const usage = addUsage(before, turn.finish?.usage ?? { inputTokens: 0, outputTokens: 0 })
+    const usage = addUsage(before, turn.finish?.usage ?? emptyUsage)
     const calls = [...turn.calls.values()].map((x): ToolCallPart => ({ type: "tool_call", id: x.id, name: x.name, arguments: x.args || "{}" }))
     if (turn.finish === undefined) return Effect.succeed(Stream.empty) // the model stream failed; its error is already on the way
     const clientCalls = calls.filter((x) => !serverNames.has(x.name))
@@ -217,7 +217,7 @@ export const runToolLoop = (
         ? [...c.messages.slice(0, -1), { role: "user", content: [...last.content, ask] }]
         : [...c.messages, { role: "user", content: [ask] }]
       const cut: Cut = n >= limits.maxIterations ? "iteration_limit" : "deadline"
-      return Effect.succeed(iteration({ ...c, toolChoice: { type: "none" }, messages }, n + 1, usage, false, cut))
+      return Effect.succeed(iteration({ ...c, toolChoice: { type: "none" }, messages }, n + 1, usage, cut))
     }
     // each call shows as it starts and as it ends; results go back to the model in call order
     const results: Array<string> = []
@@ -239,7 +239,7 @@ export const runToolLoop = (
         { role: "assistant", content: [...turn.content, ...calls] },
         { role: "user", content: calls.map((x, i) => ({ type: "tool_result", callId: x.id, content: [{ type: "text", text: results[i]! }] })) }
       ]
-      return iteration(relaxChoice({ ...c, messages }), n + 1, usage, false)
+      return iteration(relaxChoice({ ...c, messages }), n + 1, usage)
     })
     // Stream.tick emits at once, then every interval: the first is dropped
     const waits = Stream.tick(Duration.millis(limits.keepAliveMs)).pipe(Stream.drop(1), Stream.as<AnswerEvent>({ type: "server_tool_wait" }))
@@ -250,5 +250,5 @@ export const runToolLoop = (
     ))
   }
 
-  return iteration(withTools, 1, { inputTokens: 0, outputTokens: 0 }, true)
+  return iteration(withTools, 1, emptyUsage)
 }
