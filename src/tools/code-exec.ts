@@ -48,8 +48,9 @@ export const codeExec = (
   args: { readonly language: string; readonly code: string; readonly timeout?: number },
   limits: SandboxLimits = defaultSandboxLimits
 ): Effect.Effect<SandboxResult, ToolFailure> =>
-  // what the program wrote counts against the shared budget from now on
-  Effect.ensuring(run(workspace, args, limits), Effect.promise(() => workspace.settle()))
+  // the workspace's limit is read when the program starts (it may wait for a sandbox slot), and what
+  // the program wrote counts against the shared budget from its end on
+  Effect.ensuring(Effect.suspend(() => run(workspace, args, limits)), Effect.promise(() => workspace.settle()))
 
 const run = (
   workspace: Workspace,
