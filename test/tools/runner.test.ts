@@ -40,6 +40,18 @@ describe("server tools", () => {
       expect(JSON.parse(yield* tools.run(call("web_fetch", { url: "http://169.254.169.254/" }))).success).toBe(false)
     }).pipe(Effect.scoped))
 
+  it.live("runs a program only in a free sandbox slot, waiting within the tool's timeout", () =>
+    Effect.gen(function*() {
+      const slots = Semaphore.makeUnsafe(1)
+      const tools = yield* makeServerTools({ ...config, sandboxSlots: slots, toolTimeoutMs: 500 }, [])
+      const program = call("code_exec", { language: "javascript", code: "console.log(1)" })
+      // every slot taken: the program waits, and the wait counts against its timeout
+      yield* Semaphore.take(slots, 1)
+      expect(JSON.parse(yield* tools.run(program))).toEqual({ success: false, error: "the tool did not finish within 0.5s" })
+      yield* Semaphore.release(slots, 1)
+      expect(JSON.parse(yield* tools.run(program))).toMatchObject({ output: "1\n", exit_code: 0 })
+    }).pipe(Effect.scoped))
+
   it.live("shares one workspace between file_write, code_exec and file_read within a conversation", () =>
     Effect.gen(function*() {
       const tools = yield* makeServerTools(config, [])
