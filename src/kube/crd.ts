@@ -92,7 +92,11 @@ export const structural = (input: JsonNode, definitions: JsonNode): JsonNode => 
   }
   if (Array.isArray(node["allOf"])) {
     const { allOf, ...own } = node
-    node = Object.assign({}, own, ...allOf.filter(isNode))
+    const parts = allOf.filter(isNode)
+    // each check may carry CEL rules: all of them apply
+    const rules = [own, ...parts].flatMap((p) => (Array.isArray(p["x-kubernetes-validations"]) ? p["x-kubernetes-validations"] : []))
+    node = Object.assign({}, own, ...parts)
+    if (rules.length > 0) node["x-kubernetes-validations"] = rules
   }
   if ("const" in node) {
     const { const: value, ...own } = node

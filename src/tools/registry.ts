@@ -36,16 +36,16 @@ export const buildToolSnapshot = (rawTools: ReadonlyArray<KubeObject>, rawSecret
       continue
     }
     const tool = decoded.success
-    if (tool.spec.http === undefined) {
-      if (tool.spec.mcp === undefined) invalid(name, "spec.http is required")
-      else unusable.set(name, { reason: "Unsupported", message: "MCP tools are not supported yet" })
+    const http = tool.spec.http
+    if (tool.spec.mcp !== undefined || http === undefined) {
+      unusable.set(name, { reason: "Unsupported", message: "MCP tools are not supported yet" })
       continue
     }
-    if (tool.spec.description.trim() === "" || tool.spec.http.url.trim() === "") {
+    if (tool.spec.description.trim() === "" || (http.url ?? "").trim() === "") {
       invalid(name, "spec.description and spec.http.url must not be empty")
       continue
     }
-    const ref = tool.spec.http.authSecretRef
+    const ref = http.authSecretRef
     if (ref === undefined) {
       usable.push({ tool, authKey: undefined })
       continue

@@ -25,13 +25,13 @@ const group = "core.orka.ai"
 const version = "v1alpha1"
 const provider = (name: string, spec: Record<string, unknown>) => ({ apiVersion: `${group}/${version}`, kind: "Provider", metadata: { name }, spec })
 
-const postJson = async (kc: KubeConfig, url: string, body: unknown) => {
-  const options: RequestOptions = { method: "POST", headers: { "content-type": "application/json" } }
+const postJson = async (kc: KubeConfig, url: string, body: unknown, method: "POST" | "PUT" = "POST") => {
+  const options: RequestOptions = { method, headers: { "content-type": "application/json" } }
   await kc.applyToHTTPSOptions(options)
   await new Promise<void>((resolve, reject) => {
     const req = request(url, options, (res) => {
       res.resume()
-      res.on("end", () => (res.statusCode === 201 ? resolve() : reject(new Error(`POST ${url}: ${res.statusCode}`))))
+      res.on("end", () => (res.statusCode === 201 || res.statusCode === 200 ? resolve() : reject(new Error(`${method} ${url}: ${res.statusCode}`))))
     })
     req.on("error", reject)
     req.end(JSON.stringify(body))
@@ -127,6 +127,42 @@ describe.skipIf(missing !== undefined)("against a real API server", () => {
     await until(() => kube.tools.items().some((o) => o.metadata?.name === "tickets"), "Tool seen")
     const tool = kube.tools.items().find((o) => o.metadata?.name === "tickets") as { spec: { http: { method: string; timeout: string } } }
     expect(tool.spec.http).toMatchObject({ method: "POST", timeout: "30s" }) // defaults from the CRD
+  })
+
+  it("keeps every field of Orka's Tool objects and runs Orka's CEL rules", async () => {
+    const tool = (name: string, spec: object) => ({ apiVersion: `${group}/${version}`, kind: "Tool", metadata: { name }, spec })
+    const createTool = (body: object) => custom.createNamespacedCustomObject({ group, version, namespace: "default", plural: "tools", body })
+    const readTool = async (name: string) =>
+      await custom.getNamespacedCustomObject({ group, version, namespace: "default", plural: "tools", name }) as { spec: object; status?: object }
+    const http = { url: "https://git.test/{{repo}}", method: "GET", outboundAccessPolicyRef: { name: "egress" } }
+    await createTool(tool("orka-http", { description: "Git", brokeredToolClass: "read", http }))
+    // http with only auth settings beside an MCP workspace backend: valid for Orka
+    const mcp = { workspace: { classRef: { name: "mcp-service" }, port: 8080 }, path: "/mcp" }
+    const kc = new KubeConfig()
+    kc.loadFromFile(server.kubeconfig)
+    await createTool(tool("orka-mcp", { description: "MCP", brokeredToolClass: "coordination", http: { authSecretRef: { name: "m", key: "k" } }, mcp }))
+    await createTool(tool("orka-actor", { description: "Actor", mcp: { substrateActor: { templateRef: { name: "t" }, poolRef: { name: "p" }, boot: true } } }))
+    expect((await readTool("orka-http")).spec).toMatchObject({ brokeredToolClass: "read", http })
+    expect((await readTool("orka-mcp")).spec).toMatchObject({ brokeredToolClass: "coordination", mcp })
+    expect((await readTool("orka-actor")).spec).toMatchObject({ mcp: { substrateActor: { templateRef: { name: "t" }, poolRef: { name: "p" }, boot: true } } })
+
+    // what Orka's controller writes into status survives the status subresource
+    const status = {
+      available: true,
+      endpoint: "http://mcp.tools.svc:8080/mcp",
+      workspace: { classRef: { name: "mcp-service" }, workspaceRef: { name: "ws-1", uid: "u-1" }, state: "Ready" },
+      actor: { provider: "substrate", actorID: "a-1", routeHost: "a-1.actors", templateRef: { name: "t" }, poolRef: { name: "p" } }
+    }
+    await postJson(kc, `${server.url}/apis/${group}/${version}/namespaces/default/tools/orka-mcp/status`, { ...(await readTool("orka-mcp")), status }, "PUT")
+    expect((await readTool("orka-mcp")).status).toEqual(status)
+
+    for (const spec of [
+      { description: "nothing to run" },
+      { description: "no url", http: { method: "GET" } },
+      { description: "both backends", mcp: { substrateActor: { templateRef: {} }, workspace: { classRef: { name: "c" }, port: 1 } } }
+    ]) {
+      await expect(createTool(tool("bad", spec)), JSON.stringify(spec)).rejects.toMatchObject({ code: 422 })
+    }
   })
 
   it("writes status through the status subresource", async () => {

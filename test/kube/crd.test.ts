@@ -49,7 +49,7 @@ const kubernetesKeywords = new Set([
   "maxItems", "uniqueItems", "minProperties", "maxProperties", "required", "properties",
   "additionalProperties", "items"
 ])
-const extensions = new Set(["x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string"])
+const extensions = new Set(["x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string", "x-kubernetes-validations"])
 
 /**
  * The subset of Kubernetes' OpenAPI validation the generated schemas use. Fields a schema does not
@@ -275,9 +275,8 @@ describe("the Tool CRD", () => {
   const tool = (spec: JsonNode) => ({ apiVersion: "core.orka.ai/v1alpha1", kind: "Tool", metadata: { name: "t" }, spec })
   const http = (fields: JsonNode) => tool({ description: "Look up the weather", http: { url: "https://weather.example/api", ...fields } })
 
-  it("accepts Orka's Tool objects unchanged, keeping JSON Schema parameters and MCP settings as written", () => {
+  it("accepts Orka's Tool objects unchanged, keeping every field Orka's controller writes", () => {
     const valid = [
-      tool({ description: "Does nothing yet" }),
       tool({
         description: "Look up the weather for a city",
         parameters: {
@@ -286,17 +285,43 @@ describe("the Tool CRD", () => {
           required: ["city"],
           additionalProperties: false
         },
+        brokeredToolClass: "read",
         http: {
           url: "https://weather.example/api/forecast",
           method: "GET",
           headers: { "X-Client": "orka" },
           timeout: "1m30s",
           authSecretRef: { name: "weather", key: "token" },
+          outboundAccessPolicyRef: { name: "weather-egress" },
           authInject: "body",
           authBodyKey: "api_key"
         }
       }),
-      tool({ description: "An MCP server", mcp: { url: "http://mcp.example:8080/sse", transport: "sse", tools: [{ name: "x" }] } }),
+      // Orka's MCP backends: a durable actor, or a Service workspace with only auth settings in http
+      tool({
+        description: "An MCP server in an actor",
+        brokeredToolClass: "write",
+        mcp: { path: "/mcp", substrateActor: { templateRef: { name: "mcp-git", namespace: "tools" }, poolRef: { name: "pool" }, boot: true } }
+      }),
+      {
+        ...tool({
+          description: "An MCP server in a workspace",
+          brokeredToolClass: "coordination",
+          http: { authSecretRef: { name: "mcp", key: "token" }, authInject: "header" },
+          mcp: { workspace: { classRef: { name: "mcp-service" }, port: 8080 } }
+        }),
+        status: {
+          available: true,
+          endpoint: "http://mcp-git.tools.svc:8080/mcp",
+          workspace: {
+            classRef: { name: "mcp-service" },
+            workspaceRef: { name: "ws-1", uid: "u-1" },
+            state: "Ready",
+            conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: "2026-01-01T00:00:00Z" }]
+          },
+          actor: { provider: "substrate", actorID: "a-1", routeHost: "a-1.actors", templateRef: { name: "mcp-git" }, poolRef: { name: "pool" } }
+        }
+      },
       ...["30s", "500ms", "1.5h", "2m", "0", "1h2m3s"].map((timeout) => http({ timeout })),
       {
         ...http({}),
@@ -324,7 +349,6 @@ describe("the Tool CRD", () => {
     const invalid: Array<[string, JsonNode]> = [
       ["no description", tool({ http: { url: "https://x.example" } })],
       ["no spec", { apiVersion: "core.orka.ai/v1alpha1", kind: "Tool", metadata: { name: "t" } }],
-      ["http without a url", tool({ description: "d", http: { method: "GET" } })],
       ["an unknown method", http({ method: "FETCH" })],
       ["a timeout without a unit", http({ timeout: "30" })],
       ["a timeout in words", http({ timeout: "thirty seconds" })],
@@ -336,6 +360,23 @@ describe("the Tool CRD", () => {
     ]
     for (const [what, object] of invalid) {
       expect(check(schema, clone(object)).errors, what).not.toEqual([])
+      expect(Schema.is(Tool)(object), what).toBe(false)
+    }
+  })
+
+  it("carries Orka's CEL rules, which the gateway's Schema checks too (the API server tier runs them)", () => {
+    const rules = JSON.stringify(schema)
+    expect(rules).toContain("http or an MCP workspace backend is required")
+    expect(rules).toContain("http.url is required unless an MCP workspace backend is set")
+    expect(rules).toContain("exactly one of substrateActor or workspace is required")
+    const breaking: Array<[string, JsonNode]> = [
+      ["neither http nor an MCP backend", tool({ description: "Does nothing yet" })],
+      ["an empty url", tool({ description: "d", http: { url: "" } })],
+      ["MCP with both backends", tool({ description: "d", mcp: { substrateActor: { templateRef: {} }, workspace: { classRef: { name: "c" }, port: 1 } } })],
+      ["MCP with no backend", tool({ description: "d", mcp: { path: "/mcp" } })]
+    ]
+    for (const [what, object] of breaking) {
+      expect(check(schema, clone(object)).errors, what).toEqual([]) // structurally fine: only CEL refuses it
       expect(Schema.is(Tool)(object), what).toBe(false)
     }
   })

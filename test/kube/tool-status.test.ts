@@ -11,6 +11,7 @@ import { buildToolSnapshot } from "../../src/tools/registry.ts"
 import { eventually } from "../support/eventually.ts"
 import { memoryLeases } from "../support/memory-leases.ts"
 import { fakeKubeClient, type FakeKubeHandle, makeFakeKube, secret } from "../support/fake-kube.ts"
+import { Redactor } from "../../src/redact.ts"
 
 const tool = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): KubeObject => ({
   apiVersion: "core.orka.ai/v1alpha1",
@@ -22,7 +23,7 @@ const tool = (name: string, spec: Record<string, unknown>, status?: Record<strin
 
 const open = tool("open", { description: "no auth", http: { url: "https://a.test" } })
 const keyed = tool("keyed", { description: "auth", http: { url: "https://b.test", authSecretRef: { name: "s", key: "token" } } })
-const mcp = tool("mcp", { description: "mcp", mcp: { server: "x" } })
+const mcp = tool("mcp", { description: "mcp", mcp: { substrateActor: { templateRef: { name: "x" } } } })
 
 type Patch = { readonly name: string; readonly status: Record<string, unknown> }
 type StatusOf = { status?: Record<string, unknown> }
@@ -57,7 +58,8 @@ const writer = (api: KubeApiShape, fake: FakeKubeHandle) =>
     Layer.provideMerge(fakeKubeClient(fake)),
     Layer.provide(Layer.succeed(KubeApi, api)),
     Layer.provide(Layer.effect(ProviderHealth, makeProviderHealth)),
-    Layer.provide(GatewayConfig.layer(testConfig({ podName: "me" })))
+    Layer.provide(GatewayConfig.layer(testConfig({ podName: "me" }))),
+    Layer.provide(Redactor.layerFresh)
   )
 
 const statusOf = (fake: FakeKubeHandle, name: string) =>
@@ -79,7 +81,7 @@ describe("toolStatus", () => {
   it("invalid Tools are reported as InvalidSpec", () => {
     const invalid = buildToolSnapshot([tool("broken", { http: { url: "https://d.test" } }), tool("nohttp", { description: "d" })], [], "default")
     expect(toolStatus("broken", invalid)).toMatchObject({ available: false, reason: "InvalidSpec" })
-    expect(toolStatus("nohttp", invalid)).toEqual({ available: false, reason: "InvalidSpec", message: "spec.http is required" })
+    expect(toolStatus("nohttp", invalid)).toEqual({ available: false, reason: "InvalidSpec", message: "invalid spec: http or an MCP workspace backend is required" })
   })
 })
 

@@ -12,7 +12,7 @@ describe("buildToolSnapshot", () => {
       tool("keyed", { description: "auth", http: { url: "https://b.test", authSecretRef: { name: "s", key: "token" } } }),
       tool("nokey", { description: "auth", http: { url: "https://c.test", authSecretRef: { name: "s", key: "missing" } } }),
       tool("nosecret", { description: "auth", http: { url: "https://c.test", authSecretRef: { name: "gone", key: "k" } } }),
-      tool("mcp", { description: "mcp", mcp: { server: "x" } }),
+      tool("mcp", { description: "mcp", mcp: { substrateActor: { templateRef: { name: "x" } } } }),
       tool("broken", { http: { url: "https://d.test" } }),
       tool("empty", { description: "", http: { url: "https://d.test" } })
     ], [secret("s", { token: "t-123" })], "default")
