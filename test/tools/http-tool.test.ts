@@ -23,6 +23,7 @@ const withServer = <A, E>(use: (base: string, seen: Array<{ req: IncomingMessage
           seen.push({ req, body })
           if (req.url?.startsWith("/slow")) return
           if (req.url?.startsWith("/fail")) return res.writeHead(500).end(`upstream said ${req.headers.authorization}`)
+          if (req.url?.startsWith("/echo")) return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ headers: req.headers, body }))
           res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, url: req.url }))
         })
       })
@@ -37,7 +38,9 @@ const withServer = <A, E>(use: (base: string, seen: Array<{ req: IncomingMessage
 
 describe("custom HTTP tools", () => {
   it("fills placeholders outside the host only, URL-encoded", () => {
-    expect(fillUrl("https://api.test/tickets/{{id}}?q={{ q }}", { id: "a/b", q: "x y" })).toBe("https://api.test/tickets/a%2Fb?q=x%20y")
+    expect(fillUrl("https://api.test/tickets/{{id}}?q={{ q }}", { id: "a/b", q: "x y" })).toEqual({ url: "https://api.test/tickets/a%2Fb?q=x%20y", used: new Set(["id", "q"]) })
+    // path values are escaped as Go's url.PathEscape does (Orka's behaviour); query values cannot add parameters
+    expect(fillUrl("https://api.test/{{id}}?q={{q}}", { id: "a:b@c;d,e?f", q: "x&admin=1" }).url).toBe("https://api.test/a:b@c%3Bd%2Ce%3Ff?q=x%26admin%3D1")
     expect(() => fillUrl("https://{{host}}.test/x", { host: "evil" })).toThrow("host")
     expect(() => fillUrl("https://api.test/{{id}}", {})).toThrow("missing argument \"id\"")
     expect(parseDuration("2m", 1)).toBe(120_000)
@@ -55,7 +58,8 @@ describe("custom HTTP tools", () => {
         expect(seen[0]!.req.method).toBe("POST")
         expect(seen[0]!.req.headers["authorization"]).toBe("Bearer tool-secret")
         expect(seen[0]!.req.headers["x-team"]).toBe("a")
-        expect(JSON.parse(seen[0]!.body)).toEqual({ id: "T-1" })
+        // what filled the URL is not sent again in the body
+        expect(JSON.parse(seen[0]!.body)).toEqual({})
 
         yield* runHttpTool(tool({ url: `${base}/b`, authInject: "body", authBodyKey: "token" }), { id: "T-2" }, "tool-secret")
         expect(JSON.parse(seen[1]!.body)).toEqual({ id: "T-2", token: "tool-secret" })
@@ -63,6 +67,13 @@ describe("custom HTTP tools", () => {
 
         yield* runHttpTool(tool({ url: `${base}/get?id={{id}}`, method: "GET" }), { id: "T-3" }, undefined)
         expect(seen[2]!.req.url).toBe("/get?id=T-3")
+
+        // a 2xx answer that echoes the request does not hand the key to the model
+        const echoed = yield* runHttpTool(tool({ url: `${base}/echo` }), { q: 1 }, "tool-secret")
+        expect(JSON.stringify(echoed)).not.toContain("tool-secret")
+        expect(echoed).toMatchObject({ headers: { authorization: "Bearer ***" } })
+        const echoedBody = yield* runHttpTool(tool({ url: `${base}/echo`, authInject: "body" }), {}, "tool-secret")
+        expect(JSON.stringify(echoedBody)).not.toContain("tool-secret")
 
         const failed = yield* Effect.flip(runHttpTool(tool({ url: `${base}/fail` }), {}, "tool-secret"))
         expect(failed.message).toBe("the tool answered HTTP 500: upstream said Bearer ***")

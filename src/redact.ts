@@ -1,0 +1,77 @@
+/**
+ * Masking of secrets in text that leaves the gateway: error bodies and stream error events, tool
+ * results and progress, logs. Every Provider key, Tool key and search key the gateway holds is
+ * registered here by the cache that read it; the caller's token comes with its request
+ * (`CallerSecrets`, which the logger reads too). Masking replaces each occurrence, wherever it is
+ * in the text, with `***`. It is applied to what is built from outside text (upstream errors, tool
+ * answers), never to the model's own tokens on the hot path.
+ */
+import { Context, Layer } from "effect"
+
+export const mask = "***"
+
+/** Shorter values are not masked: they would mask ordinary words, and are not credible keys. */
+export const minSecretLength = 8
+
+/** The caller's own secrets (its token) for the request being served. */
+export const CallerSecrets = Context.Reference<ReadonlyArray<string>>("orka/CallerSecrets", { defaultValue: () => [] })
+
+export interface RedactorShape {
+  /** Replaces every registered secret, and every one in `extra`, by `***`. */
+  readonly mask: (text: string, extra?: ReadonlyArray<string>) => string
+  /** Replaces the secrets registered under `source` (e.g. "providers", "tools"). */
+  readonly register: (source: string, secrets: Iterable<string | undefined>) => void
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** The forms a secret is seen in: as is, and URL-encoded or JSON-escaped when those differ. */
+const forms = (secret: string): Array<string> => {
+  const out = new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])
+  return [...out]
+}
+
+const pattern = (secrets: Iterable<string>): RegExp | undefined => {
+  const all = [...new Set([...secrets].filter((s) => s.length >= minSecretLength).flatMap(forms))]
+  if (all.length === 0) return undefined
+  // longest first, so that a key that contains another is masked whole
+  return new RegExp(all.sort((a, b) => b.length - a.length).map(escape).join("|"), "g")
+}
+
+export const makeRedactor = (): RedactorShape => {
+  const bySource = new Map<string, ReadonlyArray<string>>()
+  let registered: RegExp | undefined
+  // a request's own secrets are one array for its whole life: compiled once
+  const compiled = new WeakMap<ReadonlyArray<string>, RegExp | undefined>()
+  const own = (extra: ReadonlyArray<string>) => {
+    if (!compiled.has(extra)) compiled.set(extra, pattern(extra))
+    return compiled.get(extra)
+  }
+  return {
+    register: (source, secrets) => {
+      bySource.set(source, [...secrets].filter((s): s is string => s !== undefined))
+      registered = pattern([...bySource.values()].flat())
+    },
+    mask: (text, extra = []) => {
+      let out = registered === undefined ? text : text.replace(registered, mask)
+      const theirs = extra.length === 0 ? undefined : own(extra)
+      return theirs === undefined ? out : out.replace(theirs, mask)
+    }
+  }
+}
+
+export class Redactor extends Context.Service<Redactor, RedactorShape>()("orka/Redactor") {
+  static readonly layer = (redactor: RedactorShape) => Layer.succeed(Redactor, redactor)
+  /** a new, empty one (tests) */
+  static readonly layerFresh = Layer.sync(Redactor, makeRedactor)
+}
+
+/** Header names whose values are credentials, beside `authorization`. */
+export const isSensitiveHeader = (name: string): boolean =>
+  /^(authorization|proxy-authorization|cookie)$|api[-_]?key|token|secret|password|credential|signature/i.test(name)
+
+/** The credential inside a header value: `Bearer x` → `x`, else the value itself. */
+export const headerSecret = (value: string): string => value.replace(/^\s*(bearer|basic|token)\s+/i, "").trim()
+
+/** Messages are bounded where they are shown, so a huge client or upstream string is never echoed whole. */
+export const clampText = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`)
