@@ -13,9 +13,8 @@ import { Authorizer } from "./auth/authorizer.ts"
 import * as TokenFile from "./auth/token-file.ts"
 import * as TokenReview from "./auth/token-review.ts"
 import { ConfigError, GatewayConfig, type GatewayConfigShape } from "./config.ts"
-import { AccessLog } from "./http/access-log.ts"
 import { AnthropicRoutes } from "./http/anthropic-routes.ts"
-import { FallbackRoutes } from "./http/fallback.ts"
+import { Boundary } from "./http/boundary.ts"
 import { HealthRoutes, Lifecycle } from "./http/health.ts"
 import { OpenAIRoutes } from "./http/openai-routes.ts"
 import type { KubeClient } from "./kube/client.ts"
@@ -26,8 +25,10 @@ import * as ProviderStatus from "./kube/provider-status.ts"
 import { Backends } from "./llm/backends.ts"
 import { Upstream } from "./llm/upstream.ts"
 import * as Log from "./log.ts"
+import { Activity, IdleMemoryRelease } from "./memory.ts"
 import { makeProviderHealth, ProviderHealth } from "./providers/health.ts"
 import { ProviderRegistry } from "./providers/registry.ts"
+import { makeRedactor, Redactor } from "./redact.ts"
 import { ToolRunner } from "./tools/service.ts"
 
 export const Routes = Layer.mergeAll(
@@ -35,8 +36,7 @@ export const Routes = Layer.mergeAll(
   AnthropicRoutes,
   HealthRoutes,
   PrometheusMetrics.layerHttp({ path: "/metrics" }),
-  FallbackRoutes,
-  AccessLog
+  Boundary
 )
 
 /** What differs between local mode, cluster mode and tests. */
@@ -51,12 +51,19 @@ export interface AppParts extends ModeLayers {
   readonly config: GatewayConfigShape
   readonly lifecycle: { draining: boolean }
   /** defaults to the undici-backed Upstream */
-  readonly upstream?: Layer.Layer<Upstream, never, GatewayConfig>
+  readonly upstream?: Layer.Layer<Upstream, never, GatewayConfig | Redactor>
 }
 
 /** Everything but the socket: the result still needs an `HttpServer`. */
 export const appLayer = (parts: AppParts) => {
-  const base = Layer.mergeAll(GatewayConfig.layer(parts.config), Layer.effect(ProviderHealth, makeProviderHealth))
+  // one per app: the caches register the keys they read, the logger and the error envelopes mask them
+  const redactor = makeRedactor()
+  const base = Layer.mergeAll(
+    GatewayConfig.layer(parts.config),
+    Layer.effect(ProviderHealth, makeProviderHealth),
+    Redactor.layer(redactor),
+    Activity.layer
+  )
   const kube = parts.kube.pipe(Layer.provideMerge(base))
   const registry = ProviderRegistry.layer.pipe(Layer.provideMerge(kube))
   const upstream = (parts.upstream ?? Upstream.layer).pipe(Layer.provide(base))
@@ -66,11 +73,12 @@ export const appLayer = (parts: AppParts) => {
     Backends.layer.pipe(Layer.provideMerge(upstream), Layer.provide(base)),
     parts.access.pipe(Layer.provide(base)),
     parts.background.pipe(Layer.provide(registry)),
+    IdleMemoryRelease.pipe(Layer.provide(base)),
     Layer.succeed(Lifecycle, parts.lifecycle)
   )
   return HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provide(services),
-    Layer.provide(Log.layer(parts.config))
+    Layer.provide(Log.layer(parts.config, redactor))
   )
 }
 

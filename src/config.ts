@@ -122,6 +122,13 @@ export const settings = {
     default: "20971520",
     description: "Largest request body accepted; larger ones get 413."
   },
+  maxJsonDepth: {
+    flag: "--max-json-depth",
+    env: "ORKA_MAX_JSON_DEPTH",
+    kind: "int",
+    default: "64",
+    description: "Deepest nesting of objects and arrays accepted in a request body (and in a provider's JSON answer); deeper ones get 400."
+  },
   defaultMaxTokens: {
     flag: "--default-max-tokens",
     env: "ORKA_DEFAULT_MAX_TOKENS",
@@ -245,6 +252,13 @@ export const settings = {
     kind: "string",
     description: "Secret (in --namespace) holding the search API key, as `name` or `name:key` (key default `api-key`)."
   },
+  idleMemoryRelease: {
+    flag: "--idle-memory-release",
+    env: "ORKA_IDLE_MEMORY_RELEASE",
+    kind: "seconds",
+    default: "10",
+    description: "Seconds without a request in flight, after some, before the process gives the memory it pooled back to the OS (one full GC); 0 never."
+  },
   logLevel: {
     flag: "--log-level",
     env: "ORKA_LOG_LEVEL",
@@ -277,6 +291,7 @@ export interface GatewayConfigShape {
   readonly shutdownGracePeriod: number
   readonly podName: string
   readonly maxBodyBytes: number
+  readonly maxJsonDepth: number
   readonly defaultMaxTokens: number
   /** milliseconds */
   readonly upstreamTimeout: number
@@ -300,6 +315,8 @@ export interface GatewayConfigShape {
   readonly webSearchBackend: SearchBackendName | undefined
   readonly webSearchUrl: string | undefined
   readonly webSearchSecret: { readonly name: string; readonly key: string } | undefined
+  /** milliseconds */
+  readonly idleMemoryRelease: number
   readonly logLevel: "debug" | "info" | "warn" | "error"
 }
 
@@ -397,6 +414,7 @@ export const parseConfig = (
     shutdownGracePeriod: get("shutdownGracePeriod"),
     podName: get<string>("podName") ?? hostname(),
     maxBodyBytes: get("maxBodyBytes"),
+    maxJsonDepth: get("maxJsonDepth"),
     defaultMaxTokens: get("defaultMaxTokens"),
     upstreamTimeout: get("upstreamTimeout"),
     streamIdleTimeout: get("streamIdleTimeout"),
@@ -415,6 +433,7 @@ export const parseConfig = (
     webSearchBackend: get("webSearchBackend"),
     webSearchUrl: get("webSearchUrl"),
     webSearchSecret: secretRef(get("webSearchSecret")),
+    idleMemoryRelease: get("idleMemoryRelease"),
     logLevel: get("logLevel")
   }
   if (config.port > 65535) throw new ConfigError({ message: `--port must be at most 65535, got ${config.port}` })
@@ -424,6 +443,7 @@ export const parseConfig = (
   if ((config.webSearchBackend === "searxng" || config.webSearchBackend === "generic") && config.webSearchUrl === undefined) {
     throw new ConfigError({ message: `--web-search-backend ${config.webSearchBackend} needs --web-search-url` })
   }
+  if (config.maxJsonDepth < 1) throw new ConfigError({ message: "--max-json-depth must be at least 1" })
   if (config.toolMaxIterations < 1) throw new ConfigError({ message: "--tool-max-iterations must be at least 1" })
   if (config.codeExecConcurrency < 1) throw new ConfigError({ message: "--code-exec-concurrency must be at least 1" })
   return config

@@ -21,6 +21,8 @@ export interface RedactorShape {
   readonly mask: (text: string, extra?: ReadonlyArray<string>) => string
   /** Replaces the secrets registered under `source` (e.g. "providers", "tools"). */
   readonly register: (source: string, secrets: Iterable<string | undefined>) => void
+  /** Every form of every registered secret, longest first (for byte masking); a new array after each change. */
+  readonly forms: () => ReadonlyArray<string>
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
@@ -31,16 +33,19 @@ const forms = (secret: string): Array<string> => {
   return [...out]
 }
 
+/** Every form of these secrets, longest first, so that a key that contains another is masked whole. */
+export const secretForms = (secrets: Iterable<string>): Array<string> =>
+  [...new Set([...secrets].filter((s) => s.length >= minSecretLength).flatMap(forms))].sort((a, b) => b.length - a.length)
+
 const pattern = (secrets: Iterable<string>): RegExp | undefined => {
-  const all = [...new Set([...secrets].filter((s) => s.length >= minSecretLength).flatMap(forms))]
-  if (all.length === 0) return undefined
-  // longest first, so that a key that contains another is masked whole
-  return new RegExp(all.sort((a, b) => b.length - a.length).map(escape).join("|"), "g")
+  const all = secretForms(secrets)
+  return all.length === 0 ? undefined : new RegExp(all.map(escape).join("|"), "g")
 }
 
 export const makeRedactor = (): RedactorShape => {
   const bySource = new Map<string, ReadonlyArray<string>>()
   let registered: RegExp | undefined
+  let registeredForms: ReadonlyArray<string> = []
   // a request's own secrets are one array for its whole life: compiled once
   const compiled = new WeakMap<ReadonlyArray<string>, RegExp | undefined>()
   const own = (extra: ReadonlyArray<string>) => {
@@ -51,7 +56,9 @@ export const makeRedactor = (): RedactorShape => {
     register: (source, secrets) => {
       bySource.set(source, [...secrets].filter((s): s is string => s !== undefined))
       registered = pattern([...bySource.values()].flat())
+      registeredForms = secretForms([...bySource.values()].flat())
     },
+    forms: () => registeredForms,
     mask: (text, extra = []) => {
       let out = registered === undefined ? text : text.replace(registered, mask)
       const theirs = extra.length === 0 ? undefined : own(extra)

@@ -6,18 +6,47 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { readFileSync, unwatchFile, watchFile } from "node:fs"
-import { createServer, type Server } from "node:http"
+import { createServer, type Server, STATUS_CODES } from "node:http"
 import { createServer as createTlsServer } from "node:https"
+import type { Duplex } from "node:stream"
 import type { GatewayConfigShape } from "./config.ts"
+import { gatewayError } from "./errors.ts"
+import { dialectOf } from "./http/boundary.ts"
+import { errorBody } from "./http/respond.ts"
+
+/**
+ * What Node's HTTP parser rejects never reaches the router (an unknown method, headers over the
+ * limit, a malformed request line): while the socket can still take an answer, it gets a JSON error
+ * in the dialect of the path it asked for, instead of Node's bare `400 Bad Request`.
+ */
+export const answerClientErrors = <S extends Server>(server: S): S => {
+  server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
+    if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400
+    const message = status === 431
+      ? "the request headers are larger than this server accepts"
+      : status === 408
+      ? "the request did not arrive in time"
+      : err.code === "HPE_INVALID_METHOD"
+      ? "the request method is not one this server knows"
+      : "the request is not valid HTTP"
+    const path = /^\S+ (\S+)/.exec(err.rawPacket?.toString("latin1", 0, 256) ?? "")?.[1] ?? ""
+    const body = JSON.stringify(errorBody(dialectOf(path), gatewayError("invalid_request", message, { status })))
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+    )
+  })
+  return server
+}
 
 const readPair = (cert: string, key: string) => ({ cert: readFileSync(cert), key: readFileSync(key) })
 
 export const socketLayer = (config: GatewayConfigShape) => {
   const options = { host: config.host, port: config.port, gracefulShutdownTimeout: config.shutdownGracePeriod }
   const { tlsCertFile: cert, tlsPrivateKeyFile: key } = config
-  if (cert === undefined || key === undefined) return NodeHttpServer.layer(createServer, options)
+  if (cert === undefined || key === undefined) return NodeHttpServer.layer(() => answerClientErrors(createServer()), options)
 
-  const server = createTlsServer(readPair(cert, key))
+  const server = answerClientErrors(createTlsServer(readPair(cert, key)))
   const reload = () => {
     try {
       server.setSecureContext(readPair(cert, key))

@@ -4,20 +4,21 @@
  * Towards an Anthropic Provider the request is passed through untouched but for `model`, with the
  * client's `anthropic-version` and `anthropic-beta` headers.
  */
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { estimateTokens } from "../dialect/anthropic/count-tokens.ts"
 import { errorFrame } from "../dialect/anthropic/errors.ts"
 import { decodeMessagesRequest } from "../dialect/anthropic/request.ts"
 import { encodeMessage } from "../dialect/anthropic/response.ts"
+import { streamEnd } from "../dialect/anthropic/stream-end.ts"
 import { encodeStream } from "../dialect/anthropic/stream.ts"
 import { gatewayError } from "../errors.ts"
-import { forward, withModel } from "../llm/passthrough.ts"
+import { forwardStream, forwardWhole, withModel } from "../llm/passthrough.ts"
 import { anthropicTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import type { ListedModel } from "../providers/registry.ts"
-import { collect, inDialect, makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
-import { json } from "./respond.ts"
+import { makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
+import { json, wholeBody } from "./respond.ts"
 import { awaitFirst, relay, sse } from "./sse.ts"
 
 const clientHeaders = (request: HttpServerRequest.HttpServerRequest) => ({
@@ -43,12 +44,13 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
     // with only `model` rewritten.
     if ((!chat.tools || decoded.notes.length > 0) && provider.type === "anthropic") {
       if (chat.tools) yield* skippedTools(request, decoded.notes)
-      const answer = yield* forward(upstream, {
-        provider: provider.name,
-        ...anthropicTarget(provider, "/v1/messages", clientHeaders(request)),
-        body: withModel(body, model)
+      const call = { provider: provider.name, ...anthropicTarget(provider, "/v1/messages", clientHeaders(request)), body: withModel(body, model) }
+      if (!decoded.stream) return wholeBody(yield* forwardWhole(upstream, call))
+      const cut = gatewayError("api_error", `provider ${provider.name}'s stream ended before the message was complete`, { status: 502 })
+      return relay(Stream.mapError(yield* forwardStream(upstream, call), chat.present), {
+        onError: errorFrame,
+        onEnd: (tail, fromStart) => (streamEnd(tail, fromStart) === "whole" ? undefined : errorFrame(cut))
       })
-      return decoded.stream ? relay(answer.body, errorFrame) : yield* collect(answer)
     }
     if (decoded.notes.length > 0) {
       yield* Effect.logInfo("request parts left out in translation").pipe(
@@ -59,7 +61,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const extensions = beta === undefined ? decoded.conversation.extensions : { ...decoded.conversation.extensions, anthropicBeta: beta }
     const answered = answer(chat, { ...decoded.conversation, model, extensions })
     if (!decoded.stream) return json(encodeMessage(yield* answered.complete, { model: decoded.model }))
-    return sse(encodeStream(yield* awaitFirst(answered.stream), { model: decoded.model }))
+    return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), { model: decoded.model }))
   })
 
   // count_tokens takes a Messages request without `max_tokens`.
@@ -69,7 +71,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const countTokens = Effect.gen(function*() {
     const { body, decoded, model, provider, request } = yield* admitChat(decodeCountRequest)
     if (provider.type === "anthropic") {
-      return yield* collect(yield* forward(upstream, {
+      return wholeBody(yield* forwardWhole(upstream, {
         provider: provider.name,
         ...anthropicTarget(provider, "/v1/messages/count_tokens", clientHeaders(request)),
         body: withModel(body, model)
@@ -95,8 +97,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
       : Effect.succeed(json(modelEntry(found)))
   })
 
-  const anthropic = inDialect("anthropic")
-  yield* router.add("POST", "/anthropic/v1/messages", anthropic(messages))
-  yield* router.add("POST", "/anthropic/v1/messages/count_tokens", anthropic(countTokens))
-  yield* router.add("GET", "/anthropic/v1/models/*", anthropic(models))
+  yield* router.add("POST", "/anthropic/v1/messages", messages)
+  yield* router.add("POST", "/anthropic/v1/messages/count_tokens", countTokens)
+  yield* router.add("GET", "/anthropic/v1/models/*", models)
 }))

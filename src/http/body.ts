@@ -2,11 +2,12 @@
 import { Effect, Stream } from "effect"
 import { HttpServerRequest } from "effect/http"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
+import { readJson } from "../json.ts"
 
 const tooLarge = (limit: number) =>
   gatewayError("request_too_large", `request body is larger than the limit of ${limit} bytes`)
 
-export const readJsonBody = (limit: number): Effect.Effect<unknown, GatewayError, HttpServerRequest.HttpServerRequest> =>
+export const readJsonBody = (limit: number, maxDepth: number): Effect.Effect<unknown, GatewayError, HttpServerRequest.HttpServerRequest> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const declared = Number(request.headers["content-length"])
@@ -25,8 +26,9 @@ export const readJsonBody = (limit: number): Effect.Effect<unknown, GatewayError
     )
     const text = Buffer.concat(chunks).toString("utf8")
     if (text.trim() === "") return yield* invalidRequest("the request body is empty: expected a JSON object")
-    return yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: (e) => invalidRequest(`the request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`)
-    })
+    const read = readJson(text, maxDepth)
+    if (read.ok) return read.value
+    return yield* invalidRequest(read.problem === "depth"
+      ? `the request body is ${read.message} (the limit is --max-json-depth)`
+      : `the request body is not valid JSON: ${read.message}`)
   })

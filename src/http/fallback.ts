@@ -1,12 +1,11 @@
 /**
- * Every request no route takes gets a JSON error, in the Anthropic envelope under /anthropic/ and the
- * OpenAI one elsewhere: a client calling an endpoint the gateway does not serve fails clearly instead
- * of parsing HTML or an empty 200.
+ * The answer to a request no route takes: a JSON error, in the Anthropic envelope under /anthropic/
+ * and the OpenAI one elsewhere, so a client calling an endpoint the gateway does not serve fails
+ * clearly instead of parsing HTML or an empty 200. A path the router cannot even decode
+ * (`%ZZ`) ends here too.
  */
-import { Effect } from "effect"
-import { HttpRouter, HttpServerRequest } from "effect/http"
-import { gatewayError } from "../errors.ts"
-import { errorResponse } from "./respond.ts"
+import type { HttpServerRequest } from "effect/http"
+import { type GatewayError, gatewayError } from "../errors.ts"
 
 const served: ReadonlyArray<readonly [method: string, path: string]> = [
   ["POST", "/openai/v1/chat/completions"],
@@ -15,7 +14,8 @@ const served: ReadonlyArray<readonly [method: string, path: string]> = [
   ["POST", "/anthropic/v1/messages/count_tokens"],
   ["GET", "/anthropic/v1/models"],
   ["GET", "/healthz"],
-  ["GET", "/readyz"]
+  ["GET", "/readyz"],
+  ["GET", "/metrics"]
 ]
 
 /** Where an old `/v1/...` path lives now. */
@@ -24,22 +24,22 @@ export const movedTo = (path: string): string | undefined => {
   return path.startsWith("/v1/messages") ? `/anthropic${path}` : `/openai${path}`
 }
 
-export const FallbackRoutes = HttpRouter.use((router) =>
-  router.add("*", "*", Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const path = request.url.split("?")[0] ?? request.url
-    const dialect = path.startsWith("/anthropic/") ? "anthropic" : "openai"
-    const allowed = served.filter(([, p]) => p === path).map(([m]) => m)
-    if (allowed.length > 0) {
-      return errorResponse(dialect, gatewayError("invalid_request", `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`, {
-        status: 405,
-        code: "method_not_allowed"
-      }))
-    }
-    const moved = movedTo(path)
-    const message = moved === undefined
-      ? `no route for ${request.method} ${path}: this gateway serves /openai/v1/chat/completions, /openai/v1/models, /anthropic/v1/messages and /anthropic/v1/models`
-      : `${path} has moved: use ${moved}`
-    return errorResponse(dialect, gatewayError("not_found", message, { code: "unknown_route" }))
-  }))
-)
+/** The longest path quoted back in an error message. */
+const quotedPathChars = 200
+
+export const noRoute = (request: HttpServerRequest.HttpServerRequest): GatewayError => {
+  const path = request.url.split("?")[0] ?? request.url
+  const allowed = served.filter(([, p]) => p === path).map(([m]) => m)
+  if (allowed.length > 0) {
+    return gatewayError("invalid_request", `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`, {
+      status: 405,
+      code: "method_not_allowed"
+    })
+  }
+  const moved = movedTo(path)
+  const shown = path.length > quotedPathChars ? `${path.slice(0, quotedPathChars)}…` : path
+  const message = moved === undefined
+    ? `no route for ${request.method} ${shown}: this gateway serves /openai/v1/chat/completions, /openai/v1/models, /anthropic/v1/messages and /anthropic/v1/models`
+    : `${shown} has moved: use ${moved.length > quotedPathChars ? `${moved.slice(0, quotedPathChars)}…` : moved}`
+  return gatewayError("not_found", message, { code: "unknown_route" })
+}

@@ -4,8 +4,8 @@
  * (`X-Orka-Tools`, else the Provider's `spec.tools.default`, else `--tools-default`), get the answer
  * from the backend or through the tool loop, and answer model-list requests.
  */
-import { Effect, type Scope, Stream } from "effect"
-import { HttpServerRequest, HttpServerResponse } from "effect/http"
+import { Effect, type Scope, type Stream } from "effect"
+import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { Authenticator } from "../auth/auth.ts"
 import type { Identity } from "../auth/auth.ts"
 import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess, toolAccess } from "../auth/authorizer.ts"
@@ -15,14 +15,14 @@ import { collectCompletion } from "../ir/collect.ts"
 import type { Conversation } from "../ir/conversation.ts"
 import type { AnswerEvent, Completion } from "../ir/response.ts"
 import { Backends } from "../llm/backends.ts"
-import type { RawAnswer } from "../llm/passthrough.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
+import { Redactor } from "../redact.ts"
 import { type ToolFilter, ToolRunner } from "../tools/service.ts"
 import { noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
-import { type Dialect, errorResponse } from "./respond.ts"
+import { callerSecretsOf, presentable } from "./boundary.ts"
 import { toolsHeader } from "./tools-header.ts"
 
 export interface AdmittedChat<D> {
@@ -36,6 +36,8 @@ export interface AdmittedChat<D> {
   /** whether the server-side tool loop runs for this request */
   readonly tools: boolean
   readonly identity: Identity
+  /** an error as the caller may see it (secrets masked, bounded): for failures inside a stream */
+  readonly present: (error: GatewayError) => GatewayError
 }
 
 /** A translated answer, either whole or as events. */
@@ -53,6 +55,7 @@ export const makeFrontDoor = Effect.gen(function*() {
   const authz = yield* Authorizer
   const backends = yield* Backends
   const runner = yield* ToolRunner
+  const redactor = yield* Redactor
 
   const admit = (request: HttpServerRequest.HttpServerRequest, check: AccessCheck) =>
     Effect.gen(function*() {
@@ -69,20 +72,24 @@ export const makeFrontDoor = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const identity = yield* admit(request, chatAccess(config.namespace))
       const header = yield* toolsHeader(request.headers)
-      const body = yield* readJsonBody(config.maxBodyBytes)
+      const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
       const decoded = yield* decode(body)
       const { model, provider } = yield* registry.resolve(decoded.model)
       if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
       const tools = (header ?? provider.toolsDefault ?? config.toolsDefault) === "enabled"
       noteRequest(request, { provider: provider.name, model, stream: decoded.stream, tools })
-      return { request, body: body as Record<string, unknown>, decoded, provider, model, tools, identity }
+      const present = presentable(redactor, callerSecretsOf(request.headers))
+      return { request, body: body as Record<string, unknown>, decoded, provider, model, tools, identity, present }
     })
 
   /** The answer in IR: from the provider's backend, or through the tool loop when tools are on. */
   const answer = (chat: AdmittedChat<unknown>, conversation: Conversation): Answer => {
     const backend = backends.forType(chat.provider.type)
     if (!chat.tools) return { complete: backend.complete(conversation, chat.provider), stream: backend.stream(conversation, chat.provider) }
-    const events = runner.loop(conversation, (c) => backend.stream(c, chat.provider), config.authorizeTools ? permittedTools(chat.identity) : undefined)
+    const events = runner.loop(conversation, (c) => backend.stream(c, chat.provider), {
+      callerSecrets: callerSecretsOf(chat.request.headers),
+      ...(config.authorizeTools ? { filter: permittedTools(chat.identity) } : {})
+    })
     return { complete: collectCompletion(events), stream: events }
   }
 
@@ -121,18 +128,12 @@ export const skippedTools = (request: HttpServerRequest.HttpServerRequest, parts
     Effect.annotateLogs({ parts: parts.join("; ") })
   )
 
-/** Renders any GatewayError a handler fails with in the dialect's envelope. */
-export const inDialect = (dialect: Dialect) => (handler: Handler) =>
-  handler.pipe(Effect.catchTag("GatewayError", (e) => Effect.succeed(errorResponse(dialect, e))))
-
-/** The part of the path after `prefix`, URL-decoded (model ids contain "/"). */
-export const pathRest = (request: HttpServerRequest.HttpServerRequest, prefix: string): string =>
-  decodeURIComponent((request.url.split("?")[0] ?? "").slice(prefix.length))
-
-/**
- * A non-streamed pass-through answer, read whole before the status is sent so that a connection
- * that breaks mid-body becomes an error response rather than a truncated 200.
- */
-export const collect = (answer: RawAnswer) =>
-  Effect.map(Stream.runCollect(answer.body), (chunks) =>
-    HttpServerResponse.uint8Array(Buffer.concat(chunks), { contentType: answer.contentType }))
+/** The part of the path after `prefix`, URL-decoded (model ids contain "/"); as sent when it is not valid percent-encoding. */
+export const pathRest = (request: HttpServerRequest.HttpServerRequest, prefix: string): string => {
+  const rest = (request.url.split("?")[0] ?? "").slice(prefix.length)
+  try {
+    return decodeURIComponent(rest)
+  } catch {
+    return rest
+  }
+}

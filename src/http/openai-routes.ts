@@ -1,16 +1,17 @@
 /** The OpenAI front door: `/openai/v1/chat/completions` and `/openai/v1/models`. */
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import { HttpRouter } from "effect/http"
 import { decodeChatRequest } from "../dialect/openai/request.ts"
 import { encodeCompletion } from "../dialect/openai/response.ts"
+import { streamEnd } from "../dialect/openai/stream-end.ts"
 import { encodeStream, errorFrame } from "../dialect/openai/stream.ts"
 import { gatewayError, invalidRequest } from "../errors.ts"
-import { forward, withModel } from "../llm/passthrough.ts"
+import { forwardStream, forwardWhole, withModel } from "../llm/passthrough.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import type { ListedModel } from "../providers/registry.ts"
-import { collect, inDialect, makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
-import { json } from "./respond.ts"
+import { makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
+import { json, wholeBody } from "./respond.ts"
 import { awaitFirst, relay, sse } from "./sse.ts"
 
 const modelEntry = ({ id, provider }: ListedModel) => ({
@@ -33,12 +34,16 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     // with only `model` rewritten.
     if ((!chat.tools || !whole) && (provider.type === "openai" || provider.type === "azure-openai")) {
       if (chat.tools) yield* skippedTools(chat.request, decoded.untranslatable.map((u) => u.param))
-      const answer = yield* forward(upstream, {
-        provider: provider.name,
-        ...(yield* openaiCompatibleTarget(provider, model)),
-        body: withModel(body, model)
+      const call = { provider: provider.name, ...(yield* openaiCompatibleTarget(provider, model)), body: withModel(body, model) }
+      if (!decoded.stream) return wholeBody(yield* forwardWhole(upstream, call))
+      const cut = gatewayError("api_error", `provider ${provider.name}'s stream ended before the answer was complete`, { status: 502 })
+      return relay(Stream.mapError(yield* forwardStream(upstream, call), chat.present), {
+        onError: errorFrame,
+        onEnd: (tail, fromStart) => {
+          const end = streamEnd(tail, fromStart)
+          return end === "whole" ? undefined : end === "done_missing" ? "data: [DONE]\n\n" : errorFrame(cut)
+        }
       })
-      return decoded.stream ? relay(answer.body, errorFrame) : yield* collect(answer)
     }
 
     const [first] = decoded.untranslatable
@@ -46,7 +51,7 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const answered = answer(chat, { ...decoded.conversation, model })
     const meta = { model: decoded.model, created: Math.floor(Date.now() / 1000), includeUsage: decoded.includeUsage }
     if (!decoded.stream) return json(encodeCompletion(yield* answered.complete, meta))
-    return sse(encodeStream(yield* awaitFirst(answered.stream), meta))
+    return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), meta))
   })
 
   // One route for the list and for one model: ids contain "/", and the router treats
@@ -60,7 +65,6 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
       : Effect.succeed(json(modelEntry(found)))
   })
 
-  const openai = inDialect("openai")
-  yield* router.add("POST", "/openai/v1/chat/completions", openai(chatCompletions))
-  yield* router.add("GET", "/openai/v1/models/*", openai(models))
+  yield* router.add("POST", "/openai/v1/chat/completions", chatCompletions)
+  yield* router.add("GET", "/openai/v1/models/*", models)
 }))

@@ -1,8 +1,8 @@
 /** Responses every route shares: errors in the caller's dialect, and JSON. */
 import { HttpServerResponse } from "effect/http"
 import type { GatewayError } from "../errors.ts"
-import { errorEnvelope as anthropicError } from "../dialect/anthropic/errors.ts"
-import { errorEnvelope as openaiError } from "../dialect/openai/errors.ts"
+import { errorBody as anthropicBody, errorEnvelope as anthropicError } from "../dialect/anthropic/errors.ts"
+import { errorBody as openaiBody, errorEnvelope as openaiError } from "../dialect/openai/errors.ts"
 
 export type Dialect = "openai" | "anthropic"
 
@@ -11,4 +11,11 @@ export const errorResponse = (dialect: Dialect, error: GatewayError): HttpServer
   return HttpServerResponse.jsonUnsafe(body, { status, headers })
 }
 
+/** The error envelope alone, for answers written outside the router. */
+export const errorBody = (dialect: Dialect, error: GatewayError): object => (dialect === "openai" ? openaiBody(error) : anthropicBody(error))
+
 export const json = (body: unknown): HttpServerResponse.HttpServerResponse => HttpServerResponse.jsonUnsafe(body)
+
+/** A provider's whole answer as it sent it (pass-through). */
+export const wholeBody = (answer: { readonly contentType: string; readonly bytes: Uint8Array }): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.uint8Array(answer.bytes, { contentType: answer.contentType })

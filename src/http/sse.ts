@@ -10,13 +10,53 @@ const sseOptions = {
 export const sse = (frames: Stream.Stream<string>): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.stream(frames.pipe(Stream.encodeText), sseOptions)
 
+/** Bytes kept from the end of a relayed stream: more than its last events take. */
+const tailBytes = 8192
+
+const encoder = new TextEncoder()
+
+/** The last chunks of a relayed stream, by reference. */
+interface Tail {
+  readonly chunks: Array<Uint8Array>
+  kept: number
+  /** whether chunks from the start were let go */
+  dropped: boolean
+}
+
+export interface RelayEnd<E> {
+  /** the last event for a stream that failed midway, in the client's dialect */
+  readonly onError: (error: E) => string
+  /**
+   * What to append to a stream that ended, given its last bytes (and whether they are the whole
+   * stream): nothing when it ended whole, else an error event (or a missing terminator).
+   */
+  readonly onEnd: (tail: string, fromStart: boolean) => string | undefined
+}
+
 /**
- * A provider's event stream relayed byte for byte; if it breaks midway, `onError` renders the
- * failure as a last event in the client's dialect.
+ * A provider's event stream relayed byte for byte. Its last few KiB are kept (references to the
+ * chunks, no copy) so that how it ended can be checked when it ends: a stream cut short must not
+ * reach the client as a clean finish.
  */
-export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, onError: (error: E) => string): HttpServerResponse.HttpServerResponse =>
+export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.stream(
-    bytes.pipe(Stream.catch((e) => Stream.succeed(new TextEncoder().encode(onError(e))))),
+    bytes.pipe(
+      Stream.mapAccum((): Tail => ({ chunks: [], kept: 0, dropped: false }), (tail, chunk) => {
+        tail.chunks.push(chunk)
+        tail.kept += chunk.length
+        while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= tailBytes) {
+          tail.kept -= tail.chunks.shift()!.length
+          tail.dropped = true
+        }
+        return [tail, [chunk]]
+      }, {
+        onHalt: (tail) => {
+          const extra = end.onEnd(Buffer.concat(tail.chunks).toString("utf8"), !tail.dropped)
+          return extra === undefined ? [] : [encoder.encode(extra)]
+        }
+      }),
+      Stream.catch((e) => Stream.succeed(encoder.encode(end.onError(e))))
+    ),
     sseOptions
   )
 

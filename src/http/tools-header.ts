@@ -3,10 +3,11 @@ import { type GatewayError, invalidRequest } from "../errors.ts"
 
 export type ToolsSetting = "enabled" | "disabled"
 
-/** `X-Orka-Tools: enabled | disabled`, case-insensitive; undefined when absent. */
+/** `X-Orka-Tools: enabled | disabled`, case-insensitive; undefined when absent or empty. */
 export const toolsHeader = (headers: Readonly<Record<string, string | undefined>>): Effect.Effect<ToolsSetting | undefined, GatewayError> => {
-  const value = headers["x-orka-tools"]?.trim().toLowerCase()
+  const raw = headers["x-orka-tools"]?.trim()
+  const value = raw === "" ? undefined : raw?.toLowerCase()
   return value === undefined || value === "enabled" || value === "disabled"
     ? Effect.succeed(value)
-    : Effect.fail(invalidRequest(`X-Orka-Tools must be "enabled" or "disabled", got "${value}"`))
+    : Effect.fail(invalidRequest(`X-Orka-Tools must be "enabled" or "disabled", got "${raw}"`))
 }

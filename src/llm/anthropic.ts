@@ -230,7 +230,12 @@ const decodeEvent = (provider: string, state: StreamState, event: Sse.Event): Ef
 
 export const anthropicBackend: BackendFactory = (upstream, options) => {
   const call = (c: Conversation, provider: { name: string }, target: ReturnType<typeof anthropicTarget>, stream: boolean) =>
-    upstream.send({ provider: provider.name, ...target, body: JSON.stringify(encodeRequest(c, options.defaultMaxTokens, stream)) })
+    upstream.send({
+      provider: provider.name,
+      ...target,
+      body: JSON.stringify(encodeRequest(c, options.defaultMaxTokens, stream)),
+      expect: stream ? "sse" : "json"
+    })
 
   return {
     complete: (c, provider) =>

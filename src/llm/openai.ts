@@ -202,7 +202,12 @@ export interface Dialect {
 export const makeChatCompletionsBackend = (dialect: Dialect): BackendFactory => (upstream) => {
   const call = (c: Conversation, provider: ResolvedProvider, stream: boolean) =>
     openaiCompatibleTarget(provider, c.model).pipe(Effect.flatMap((target) =>
-      upstream.send({ provider: provider.name, ...target, body: JSON.stringify(encodeRequest(c, stream, dialect.options(provider))) })
+      upstream.send({
+        provider: provider.name,
+        ...target,
+        body: JSON.stringify(encodeRequest(c, stream, dialect.options(provider))),
+        expect: stream ? "sse" : "json"
+      })
     ))
   return {
     complete: (c, provider) =>

@@ -1,22 +1,38 @@
 /**
  * The fast path: a client and a provider that speak the same dialect, with no server-side tools.
  * The client's body goes upstream with only `model` rewritten, and the provider's bytes come back
- * as they arrive: nothing the client sent or the provider answered is reinterpreted.
+ * as they arrive: nothing the client sent or the provider answered is reinterpreted. What is
+ * checked is only whether the answer is one: a stream of the right content type (its end is watched
+ * by the relay), or a whole, complete JSON document that is not an error envelope.
  */
 import { Effect, type Stream } from "effect"
 import type { GatewayError } from "../errors.ts"
 import type { UpstreamCall, UpstreamShape } from "./upstream.ts"
 
-export interface RawAnswer {
+export type PassthroughCall = Omit<UpstreamCall, "expect">
+
+/** A streamed answer's bytes, as the provider sends them. */
+export const forwardStream = (upstream: UpstreamShape, call: PassthroughCall): Effect.Effect<Stream.Stream<Uint8Array, GatewayError>, GatewayError> =>
+  Effect.map(upstream.send({ ...call, expect: "sse" }), (response) => upstream.body(call.provider, response))
+
+export interface WholeBody {
   readonly contentType: string
-  readonly body: Stream.Stream<Uint8Array, GatewayError>
+  readonly bytes: Uint8Array
 }
 
-export const forward = (upstream: UpstreamShape, call: UpstreamCall): Effect.Effect<RawAnswer, GatewayError> =>
-  Effect.map(upstream.send(call), (response) => ({
-    contentType: response.headers["content-type"] ?? "application/json",
-    body: upstream.body(call.provider, response)
-  }))
+/**
+ * A non-streamed answer, read whole before the status is sent, so that a body that breaks or is cut
+ * short becomes an error response rather than a truncated 200.
+ */
+export const forwardWhole = (upstream: UpstreamShape, call: PassthroughCall): Effect.Effect<WholeBody, GatewayError> =>
+  upstream.send({ ...call, expect: "json" }).pipe(
+    Effect.flatMap((response) =>
+      Effect.map(upstream.whole(call.provider, response), ({ bytes }) => ({
+        contentType: response.headers["content-type"] ?? "application/json",
+        bytes
+      }))
+    )
+  )
 
 /** The client's JSON body with `model` replaced, as upstream request text. */
 export const withModel = (body: Readonly<Record<string, unknown>>, model: string): string =>

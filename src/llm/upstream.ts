@@ -11,8 +11,10 @@ import { Context, Effect, Layer, Stream } from "effect"
 import { Sse } from "effect/encoding"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { GatewayConfig } from "../config.ts"
-import { type GatewayError, gatewayError } from "../errors.ts"
+import { GatewayError, gatewayError } from "../errors.ts"
+import { readJson } from "../json.ts"
 import { ProviderHealth } from "../providers/health.ts"
+import { headerSecret, isSensitiveHeader, Redactor } from "../redact.ts"
 
 export interface UpstreamCall {
   /** the Provider's name, used in error messages */
@@ -21,6 +23,14 @@ export interface UpstreamCall {
   readonly headers: Readonly<Record<string, string>>
   /** JSON text */
   readonly body: string
+  /** what a 2xx answer must be: one JSON document, or an event stream */
+  readonly expect: "json" | "sse"
+}
+
+/** A whole JSON answer: its bytes as the provider sent them, and what they parse to. */
+export interface WholeAnswer {
+  readonly bytes: Uint8Array
+  readonly value: unknown
 }
 
 export interface UpstreamShape {
@@ -30,7 +40,12 @@ export interface UpstreamShape {
   readonly body: (provider: string, response: HttpClientResponse.HttpClientResponse) => Stream.Stream<Uint8Array, GatewayError>
   /** The response body as SSE events (same idle limit). */
   readonly events: (provider: string, response: HttpClientResponse.HttpClientResponse) => Stream.Stream<Sse.Event, GatewayError>
-  /** The response body as JSON. */
+  /**
+   * The response body read whole and checked: complete JSON (a body cut short fails), not nested
+   * too deeply, and not an error envelope sent with a 2xx status.
+   */
+  readonly whole: (provider: string, response: HttpClientResponse.HttpClientResponse) => Effect.Effect<WholeAnswer, GatewayError>
+  /** `whole`, parsed. */
   readonly json: (provider: string, response: HttpClientResponse.HttpClientResponse) => Effect.Effect<unknown, GatewayError>
 }
 
@@ -66,6 +81,27 @@ export const upstreamMessage = (body: string): string | undefined => {
   return text === "" ? undefined : text
 }
 
+/** What a 2xx answer that is not an answer looks like to the caller: a 502 naming the provider. */
+export const notAnAnswer = (provider: string, status: number, contentType: string, body: string, expected: UpstreamCall["expect"]): GatewayError => {
+  const wanted = expected === "sse" ? "an event stream" : "a JSON answer"
+  const what = /html/i.test(contentType) || /^\s*</.test(body)
+    ? `an HTML page instead of ${wanted}; check the Provider's spec.baseURL`
+    : `${contentType === "" ? "a body without a content type" : contentType} instead of ${wanted}: ${upstreamMessage(body) ?? "(empty)"}`
+  return gatewayError("api_error", `provider ${provider} answered HTTP ${status} with ${what}`, { status: 502, code: "upstream_invalid_response" })
+}
+
+/** A JSON answer that is an error envelope (some servers send those with a 200), as the caller's 502. */
+export const errorInAnswer = (provider: string, value: unknown): GatewayError | undefined => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return gatewayError("api_error", `provider ${provider} answered with JSON that is not an object`, { status: 502, code: "upstream_invalid_response" })
+  }
+  const json = value as Record<string, unknown>
+  const isError = json["type"] === "error" || (json["error"] !== undefined && json["error"] !== null && json["choices"] === undefined && json["content"] === undefined)
+  if (!isError) return undefined
+  const message = upstreamMessage(JSON.stringify(json)) ?? "an error"
+  return gatewayError("api_error", `provider ${provider} answered with an error: ${message}`, { status: 502, code: "upstream_error" })
+}
+
 /** Maps a provider's error status to what the gateway's caller should see. */
 export const statusFailure = (
   provider: string,
@@ -95,11 +131,39 @@ export const statusFailure = (
   return { retryable: false, error: gatewayError("invalid_request", said("bad request"), { status: status === 422 ? 400 : status }) }
 }
 
+/** Whether a 2xx response's content type fits what the call expects (none at all is given the benefit of the doubt). */
+const answersAs = (expect: UpstreamCall["expect"], contentType: string): boolean =>
+  contentType === "" || (expect === "sse" ? /text\/event-stream/i.test(contentType) : /json/i.test(contentType))
+
+/** The call's own credentials, masked in anything built from the provider's answer. */
+const callSecrets = (call: UpstreamCall): Array<string> =>
+  Object.entries(call.headers).flatMap(([name, value]) => (isSensitiveHeader(name) ? [headerSecret(value)] : []))
+
+/** At most `limit` bytes of a body, as text; a body that never ends must not hold the request. */
+const readStart = (response: HttpClientResponse.HttpClientResponse, limit: number): Effect.Effect<string> =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    return response.stream.pipe(
+      Stream.takeWhile((chunk) => {
+        if (size >= limit) return false
+        chunks.push(chunk)
+        size += chunk.length
+        return true
+      }),
+      Stream.runDrain,
+      Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => Effect.void }),
+      Effect.orElseSucceed(() => undefined),
+      Effect.map(() => Buffer.concat(chunks).subarray(0, limit).toString("utf8"))
+    )
+  })
+
 export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/Upstream") {
   static readonly make = Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const config = yield* GatewayConfig
     const health = yield* ProviderHealth
+    const redactor = yield* Redactor
 
     const attempt = (call: UpstreamCall): Effect.Effect<HttpClientResponse.HttpClientResponse, Failure> => {
       const request = HttpClientRequest.post(call.url).pipe(
@@ -121,18 +185,19 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
             error: gatewayError("api_error", `could not reach provider ${call.provider}: ${e.reason._tag === "TransportError" ? transportDetail(e.reason.cause) : e.reason._tag}`, { status: 502 })
           })),
         Effect.flatMap((response) => {
+          // whatever the provider sent back is masked before any of it is kept: it may echo the request
+          const body = readStart(response, errorBodyLimit).pipe(Effect.map((text) => redactor.mask(text, callSecrets(call))))
           if (response.status >= 200 && response.status < 300) {
-            health.succeeded(call.provider)
-            return Effect.succeed(response)
+            const contentType = response.headers["content-type"] ?? ""
+            if (answersAs(call.expect, contentType)) {
+              health.succeeded(call.provider)
+              return Effect.succeed(response)
+            }
+            return Effect.flatMap(body, (text) =>
+              Effect.fail<Failure>({ retryable: false, error: notAnAnswer(call.provider, response.status, contentType, text, call.expect) }))
           }
           if (response.status === 401 || response.status === 403) health.authFailed(call.provider, response.status)
-          return response.text.pipe(
-            Effect.map((t) => t.slice(0, errorBodyLimit)),
-            // an error body that never ends must not hold the request
-            Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => Effect.succeed("") }),
-            Effect.orElseSucceed(() => ""),
-            Effect.flatMap((body) => Effect.fail(statusFailure(call.provider, response.status, body, retryAfterMillis(response.headers))))
-          )
+          return Effect.flatMap(body, (text) => Effect.fail(statusFailure(call.provider, response.status, text, retryAfterMillis(response.headers))))
         })
       )
     }
@@ -168,18 +233,25 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           e._tag === "GatewayError" ? e : gatewayError("api_error", `provider ${provider} sent a malformed event stream`, { status: 502 }))
       )
 
-    const json = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
-      body(provider, response).pipe(
-        Stream.decodeText,
-        Stream.mkString,
-        Effect.flatMap((text) =>
-          Effect.try({
-            try: () => JSON.parse(text) as unknown,
-            catch: () => gatewayError("api_error", `provider ${provider} answered with invalid JSON`, { status: 502 })
-          }))
+    const whole = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
+      Stream.runCollect(body(provider, response)).pipe(
+        Effect.flatMap((chunks): Effect.Effect<WholeAnswer, GatewayError> => {
+          const bytes = Buffer.concat(chunks)
+          const read = readJson(bytes.toString("utf8"), config.maxJsonDepth)
+          if (!read.ok) {
+            const what = read.problem === "depth" ? `JSON ${read.message}` : "incomplete or invalid JSON"
+            return Effect.fail(gatewayError("api_error", `provider ${provider} answered with ${what}`, { status: 502, code: "upstream_invalid_response" }))
+          }
+          const problem = errorInAnswer(provider, read.value)
+          if (problem !== undefined) return Effect.fail(new GatewayError({ ...problem, message: redactor.mask(problem.message) }))
+          return Effect.succeed({ bytes, value: read.value })
+        })
       )
 
-    return Upstream.of({ send, body, events, json })
+    const json = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
+      Effect.map(whole(provider, response), (answer) => answer.value)
+
+    return Upstream.of({ send, body, events, whole, json })
   })
 
   /** Needs GatewayConfig and an HttpClient. */

@@ -2,11 +2,12 @@
  * The Providers the gateway serves, validated and joined with their Secrets, rebuilt from the
  * KubeClient caches whenever they change. `resolve` and `list` only read memory: they are the hot path.
  */
-import { Context, Deferred, Effect, Layer, Result, Schema, SchemaIssue } from "effect"
+import { Context, Deferred, Effect, Layer, Redacted, Result, Schema, SchemaIssue } from "effect"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
 import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { Provider, secretsByKey } from "../kube/resources.ts"
+import { Redactor } from "../redact.ts"
 import { listedModels, type NotReady, resolveProvider, type ResolvedProvider } from "./provider.ts"
 
 export interface Resolution {
@@ -64,12 +65,18 @@ export const buildSnapshot = (
   return { ready, notReady }
 }
 
+/** The longest model string accepted: it is logged and echoed on every answer, so it is bounded. */
+export const maxModelChars = 256
+
 /** Model resolution over a snapshot: `provider/model`, or a bare model on the default provider. */
 export const resolveModel = (
   snapshot: RegistrySnapshot,
   requested: string,
   chatProvider: string | undefined
 ): Result.Result<Resolution, GatewayError> => {
+  if (requested.length > maxModelChars) {
+    return Result.fail(invalidRequest(`model: at most ${maxModelChars} characters, got ${requested.length}`, "model"))
+  }
   const slash = requested.indexOf("/")
   const providerName = slash >= 0 ? requested.slice(0, slash) : chatProvider ?? "default"
   const model = slash >= 0 ? requested.slice(slash + 1) : requested
@@ -127,11 +134,13 @@ export class ProviderRegistry extends Context.Service<ProviderRegistry, Provider
     Effect.gen(function*() {
       const kube = yield* KubeClient
       const config = yield* GatewayConfig
+      const redactor = yield* Redactor
       let snapshot: RegistrySnapshot = { ready: new Map(), notReady: new Map() }
       let reported = new Map<string, string>()
 
       const rebuild = Effect.suspend(() => {
         snapshot = buildSnapshot(kube.providers.items(), kube.secrets.items(), config.namespace)
+        redactor.register("providers", [...snapshot.ready.values()].map((p) => p.apiKey === undefined ? undefined : Redacted.value(p.apiKey)))
         const next = new Map([...snapshot.notReady].map(([name, r]) => [name, `${r.reason}: ${r.message}`]))
         const newlyBroken = [...next].filter(([name, why]) => reported.get(name) !== why)
         reported = next

@@ -25,6 +25,8 @@ export const toolSeconds = Metric.histogram("orka_tool_call_seconds", {
 })
 
 export interface RunnerConfig {
+  /** masks every secret the gateway holds (and the caller's) in a result, before the model or the client sees it */
+  readonly mask: (text: string) => string
   readonly addressPolicy: AddressPolicy
   readonly search: SearchBackendConfig | undefined
   readonly sandbox: SandboxLimits
@@ -158,7 +160,7 @@ export const makeServerTools = (
               Effect.andThen(Metric.update(Metric.withAttributes(toolCalls, { tool: call.name, outcome }), 1)),
               Effect.andThen(Metric.update(toolSeconds, Duration.toSeconds(Duration.millis(Date.now() - started))))
             )),
-          Effect.map(({ text }) => text)
+          Effect.map(({ text }) => config.mask(text))
         )
       }
     }

@@ -10,6 +10,7 @@ import type { Conversation } from "../ir/conversation.ts"
 import type { AnswerEvent } from "../ir/response.ts"
 import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { secretKey, secretsByKey } from "../kube/resources.ts"
+import { headerSecret, isSensitiveHeader, Redactor } from "../redact.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
 import { type LoopLimits, type Model, runToolLoop } from "./loop.ts"
 import { buildToolSnapshot, type ToolSnapshot } from "./registry.ts"
@@ -21,10 +22,23 @@ import { makeDiskBudget } from "./workspace.ts"
 /** Which of these tools the caller may be offered. */
 export type ToolFilter = (names: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>>
 
+export interface LoopOptions {
+  /** with --authorize-tools: which tools the caller may be offered */
+  readonly filter?: ToolFilter
+  /** the caller's own secrets (its token), masked in tool results and progress like every key */
+  readonly callerSecrets?: ReadonlyArray<string>
+}
+
 export interface ToolRunnerShape {
   /** The loop over `model` for one conversation; its tools and workspace live as long as the stream. */
-  readonly loop: (conversation: Conversation, model: Model, filter?: ToolFilter) => Stream.Stream<AnswerEvent, GatewayError>
+  readonly loop: (conversation: Conversation, model: Model, options?: LoopOptions) => Stream.Stream<AnswerEvent, GatewayError>
 }
+
+/** Tool progress shows the model's arguments: masked like the results. */
+const maskProgress = (mask: (text: string) => string) => (event: AnswerEvent): AnswerEvent =>
+  event.type === "server_tool_call" || event.type === "server_tool_result"
+    ? { ...event, call: { ...event.call, arguments: mask(event.call.arguments) } }
+    : event
 
 export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("orka/ToolRunner") {
   static readonly layer = Layer.effect(
@@ -32,6 +46,7 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
     Effect.gen(function*() {
       const config = yield* GatewayConfig
       const kube = yield* KubeClient
+      const redactor = yield* Redactor
       let current: { readonly tools: ToolSnapshot; readonly search: SearchBackendConfig | undefined } = {
         tools: { usable: [], unusable: new Map() },
         search: undefined
@@ -42,6 +57,13 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         const tools = buildToolSnapshot(kube.tools.items(), kube.secrets.items(), config.namespace)
         const search = searchBackend(config, kube.secrets.items())
         current = { tools, search: Result.isSuccess(search) ? search.success : undefined }
+        redactor.register("tools", [
+          current.search?.apiKey,
+          ...tools.usable.flatMap(({ authKey, tool }) => [
+            authKey,
+            ...Object.entries(tool.spec.http?.headers ?? {}).flatMap(([name, value]) => (isSensitiveHeader(name) ? [headerSecret(value)] : []))
+          ])
+        ])
         const problems = [...tools.unusable].map(([name, p]) => `${name}: ${p.message}`)
         if (Result.isFailure(search)) problems.push(`web_search: ${search.failure}`)
         const summary = problems.join("; ")
@@ -63,7 +85,8 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
       const sandboxSlots = yield* Semaphore.make(config.codeExecConcurrency)
       const diskBudget = makeDiskBudget(config.workspaceTotal)
       const policy = addressPolicy({ blocked: config.toolBlockCidrs, allowed: config.toolAllowCidrs })
-      const runner = (search: SearchBackendConfig | undefined): RunnerConfig => ({
+      const runner = (search: SearchBackendConfig | undefined, mask: (text: string) => string): RunnerConfig => ({
+        mask,
         addressPolicy: policy,
         search,
         sandbox: defaultSandboxLimits,
@@ -74,14 +97,15 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
       })
 
       return ToolRunner.of({
-        loop: (conversation, model, filter) =>
+        loop: (conversation, model, options = {}) =>
           Stream.unwrap(Effect.gen(function*() {
             yield* firstLoad
             const { search, tools } = current
-            const server = yield* makeServerTools(runner(search), tools.usable)
-            if (filter === undefined) return runToolLoop(conversation, model, server, limits)
-            const allowed = yield* filter(server.definitions.map((d) => d.name))
-            return runToolLoop(conversation, model, { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }, limits)
+            const mask = (text: string) => redactor.mask(text, options.callerSecrets)
+            const server = yield* makeServerTools(runner(search, mask), tools.usable)
+            const allowed = options.filter === undefined ? undefined : yield* options.filter(server.definitions.map((d) => d.name))
+            const offered = allowed === undefined ? server : { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }
+            return runToolLoop(conversation, model, offered, limits).pipe(Stream.map(maskProgress(mask)))
           }))
       })
     })

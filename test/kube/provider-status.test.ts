@@ -10,6 +10,7 @@ import { buildSnapshot, ProviderRegistry } from "../../src/providers/registry.ts
 import { eventually } from "../support/eventually.ts"
 import { memoryLeases } from "../support/memory-leases.ts"
 import { FakeKube, fakeKubeLayer, provider, secret } from "../support/fake-kube.ts"
+import { Redactor } from "../../src/redact.ts"
 
 /** Leases and status patches in memory, with a Lease store shared by several "replicas". */
 const memoryApi = (leases: Map<string, Lease>, patches: Array<{ name: string; status: Record<string, unknown> }>): KubeApiShape => {
@@ -91,7 +92,8 @@ describe("status writer", () => {
           Layer.provideMerge(fakeKubeLayer([provider("p", { type: "openai", secretRef: { name: "s" } })])),
           Layer.provide(Layer.succeed(KubeApi, api)),
           Layer.provide(Layer.effect(ProviderHealth, makeProviderHealth)),
-          Layer.provide(GatewayConfig.layer(testConfig({ podName: identity })))
+          Layer.provide(GatewayConfig.layer(testConfig({ podName: identity }))),
+          Layer.provide(Redactor.layerFresh)
         )
       yield* Effect.scoped(Effect.gen(function*() {
         yield* Layer.build(writer("me"))

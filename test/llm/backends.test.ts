@@ -13,6 +13,7 @@ import type { BackendFactory } from "../../src/llm/backend.ts"
 import { mockBackend } from "../../src/llm/mock.ts"
 import { encodeRequest as openaiRequest, openaiBackend } from "../../src/llm/openai.ts"
 import { Upstream } from "../../src/llm/upstream.ts"
+import { Redactor } from "../../src/redact.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
 import { startScriptedUpstream } from "../support/scripted-upstream.ts"
 
@@ -40,7 +41,8 @@ const provider = (type: ResolvedProvider["type"], baseURL: string): ResolvedProv
 
 const upstreamLayer = Upstream.layerWithoutClient.pipe(
   Layer.provide(NodeHttpClient.layerUndici),
-  Layer.provide(GatewayConfig.layer(testConfig({ retryMaxWait: 500 })))
+  Layer.provide(GatewayConfig.layer(testConfig({ retryMaxWait: 500 }))),
+  Layer.provide(Redactor.layerFresh)
 )
 
 const withBackend = <A, E>(factory: BackendFactory, use: (b: ReturnType<BackendFactory>) => Effect.Effect<A, E>) =>
@@ -242,7 +244,8 @@ describe("mock backend", () => {
 describe("upstream time limits", () => {
   const strict = Upstream.layerWithoutClient.pipe(
     Layer.provide(NodeHttpClient.layerUndici),
-    Layer.provide(GatewayConfig.layer(testConfig({ upstreamTimeout: 300, streamIdleTimeout: 300, upstreamRetries: 0 })))
+    Layer.provide(GatewayConfig.layer(testConfig({ upstreamTimeout: 300, streamIdleTimeout: 300, upstreamRetries: 0 }))),
+    Layer.provide(Redactor.layerFresh)
   )
   const run = <A, E>(use: (b: ReturnType<BackendFactory>) => Effect.Effect<A, E>) =>
     Effect.gen(function*() {

@@ -3,6 +3,7 @@ import { Effect, Layer, Redacted, Result } from "effect"
 import { GatewayConfig, testConfig } from "../../src/config.ts"
 import { buildSnapshot, listModels, ProviderRegistry, resolveModel } from "../../src/providers/registry.ts"
 import { FakeKube, fakeKubeLayer, provider, secret } from "../support/fake-kube.ts"
+import { Redactor } from "../../src/redact.ts"
 
 const objects = [
   provider("anthropic", { type: "anthropic", secretRef: { name: "keys", key: "anthropic" }, defaultModel: "claude-x", models: ["claude-y"] }),
@@ -83,7 +84,8 @@ describe("listModels", () => {
 describe("ProviderRegistry over a watched KubeClient", () => {
   const layer = ProviderRegistry.layer.pipe(
     Layer.provideMerge(fakeKubeLayer([provider("mock", { type: "mock", defaultModel: "m" })])),
-    Layer.provide(GatewayConfig.layer(testConfig()))
+    Layer.provide(GatewayConfig.layer(testConfig())),
+    Layer.provide(Redactor.layerFresh)
   )
 
   it.live("applies added, changed and deleted Providers and rotated Secrets without restart", () =>

@@ -12,6 +12,7 @@ import { join } from "node:path"
 import { appLayer, type ModeLayers, localMode } from "../../src/app.ts"
 import { type GatewayConfigShape, testConfig } from "../../src/config.ts"
 import { parseManifests } from "../../src/kube/manifests.ts"
+import { answerClientErrors } from "../../src/server.ts"
 import { fakeKubeClient, makeFakeKube } from "./fake-kube.ts"
 
 export const demoToken = "test-token-1"
@@ -36,13 +37,15 @@ export const startGateway = async (options: {
   /** the mode's layers (default: local mode over the manifests), e.g. cluster mode against a fake API server */
   readonly mode?: (config: GatewayConfigShape) => ModeLayers
   readonly kube?: KubeSource
+  /** the caller's token (default `demoToken`) */
+  readonly token?: string
 }): Promise<RunningGateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-gw-"))
   const manifestsDir = join(dir, "manifests")
   mkdirSync(manifestsDir)
   for (const [file, yaml] of Object.entries(options.manifests)) writeFileSync(join(manifestsDir, file), yaml)
   const tokens = join(dir, "tokens.csv")
-  writeFileSync(tokens, `${demoToken},alice,u-1,"team-a"\n`)
+  writeFileSync(tokens, `${options.token ?? demoToken},alice,u-1,"team-a"\n`)
 
   const config = testConfig({
     manifests: manifestsDir,
@@ -57,7 +60,7 @@ export const startGateway = async (options: {
     : undefined
   const mode = options.mode?.(config) ?? { ...localMode(config), ...(fake === undefined ? {} : { kube: fakeKubeClient(fake) }) }
   const layer = appLayer({ config, lifecycle, ...mode }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
+    Layer.provideMerge(NodeHttpServer.layer(() => answerClientErrors(createServer()), { host: "127.0.0.1", port: 0 }))
   )
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))

@@ -28,10 +28,17 @@ export interface Answer {
 export type Reply =
   | { readonly answer: Answer; readonly chunkDelayMs?: number; readonly splitBytes?: number; readonly failAfter?: number }
   | { readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> }
-  /** raw SSE text, sent as is */
-  | { readonly sse: string }
+  /** raw SSE text, sent as is (in pieces of `splitBytes`, a millisecond apart, when given) */
+  | { readonly sse: string; readonly splitBytes?: number }
   /** never answers (for disconnect tests) */
   | { readonly hang: true }
+  /**
+   * a whole HTTP response written as is to the socket, which then closes: a body delimited by the
+   * connection's end, so a cut one looks like a clean end to the reader
+   */
+  | { readonly wire: string }
+  /** this status, with a body that echoes the request (its headers and body), as some proxies do */
+  | { readonly echo: number; readonly as?: "json" | "text" }
 
 export interface ScriptedUpstream {
   readonly url: string
@@ -159,6 +166,12 @@ export const startScriptedUpstream = async (): Promise<ScriptedUpstream> => {
       if (!res.writableFinished) aborted++
     })
     if ("hang" in reply) return
+    if ("wire" in reply) return void req.socket.end(reply.wire)
+    if ("echo" in reply) {
+      const said = `internal error; request headers were ${JSON.stringify(req.headers)} and the body was ${raw}`
+      res.writeHead(reply.echo, { "content-type": reply.as === "text" ? "text/plain" : "application/json" })
+      return res.end(reply.as === "text" ? said : JSON.stringify({ error: { type: "api_error", message: said } }))
+    }
     if ("status" in reply) {
       res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers })
       return res.end(JSON.stringify(reply.body))
@@ -166,7 +179,8 @@ export const startScriptedUpstream = async (): Promise<ScriptedUpstream> => {
     const anthropic = (req.url ?? "").includes("/v1/messages")
     if ("sse" in reply) {
       res.writeHead(200, { "content-type": "text/event-stream" })
-      return res.end(reply.sse)
+      if (reply.splitBytes !== undefined) await writeSlowly(res, reply.sse, reply.splitBytes, 1)
+      return res.end(reply.splitBytes === undefined ? reply.sse : undefined)
     }
     if (body?.stream !== true) {
       res.writeHead(200, { "content-type": "application/json", "request-id": "req_test" })

@@ -10,6 +10,7 @@ import { addressPolicy } from "../../src/tools/ssrf.ts"
 import { makeDiskBudget } from "../../src/tools/workspace.ts"
 
 const config: RunnerConfig = {
+  mask: (text) => text,
   addressPolicy: addressPolicy(),
   search: undefined,
   sandbox: defaultSandboxLimits,

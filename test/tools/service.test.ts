@@ -7,6 +7,7 @@ import type { KubeObject } from "../../src/kube/client.ts"
 import { ToolRunner } from "../../src/tools/service.ts"
 import { eventually } from "../support/eventually.ts"
 import { FakeKube, fakeKubeLayer, secret } from "../support/fake-kube.ts"
+import { Redactor } from "../../src/redact.ts"
 
 const tool = (name: string): KubeObject => ({
   apiVersion: "core.orka.ai/v1alpha1",
@@ -18,7 +19,7 @@ const tool = (name: string): KubeObject => ({
 const conversation: Conversation = { model: "m", system: [], messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }], tools: [], extensions: {} }
 
 const runner = (config: Partial<GatewayConfigShape>, initial: ReadonlyArray<KubeObject>) =>
-  ToolRunner.layer.pipe(Layer.provideMerge(fakeKubeLayer(initial)), Layer.provide(GatewayConfig.layer(testConfig(config))))
+  ToolRunner.layer.pipe(Layer.provideMerge(fakeKubeLayer(initial)), Layer.provide(GatewayConfig.layer(testConfig(config))), Layer.provide(Redactor.layerFresh))
 
 /** The tool names offered to the model on one request. */
 const offered = Effect.gen(function*() {

@@ -18,28 +18,8 @@ const anthropicType: Record<ErrorKind, string> = {
   timeout: "api_error"
 }
 
-const statusOf = (error: GatewayError): number => {
-  switch (error.kind) {
-    case "invalid_request":
-      return 400
-    case "authentication":
-      return 401
-    case "permission":
-      return 403
-    case "not_found":
-      return 404
-    case "request_too_large":
-      return 413
-    case "rate_limit":
-      return 429
-    case "api_error":
-      return error.status // 500 for the gateway's own faults, 502 for a provider's
-    case "overloaded":
-      return 529
-    case "timeout":
-      return 504
-  }
-}
+/** The error's own status, but 529 for overloaded, which is what Anthropic's clients retry on. */
+const statusOf = (error: GatewayError): number => (error.kind === "overloaded" ? 529 : error.status)
 
 export const errorBody = (error: GatewayError) => ({
   type: "error",

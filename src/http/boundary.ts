@@ -1,0 +1,105 @@
+/**
+ * What every request passes through, matched by a route or not: a request id, the caller's token
+ * known to the log masking, every failure rendered as an error envelope of the caller's dialect
+ * (by path: Anthropic's under /anthropic/, OpenAI's elsewhere), and the access log line.
+ *
+ * Nothing escapes it: a path no route takes (or the router cannot decode) is a 404 or 405, a typed
+ * error its envelope, and a defect a 500 with only the request id in it. Every message shown is
+ * masked (Provider, Tool and search keys, the caller's token) and bounded in length, and so is every
+ * byte of every body, whole or streamed, whatever produced it (a provider's own events included).
+ */
+import { Cause, Effect, Exit, Stream } from "effect"
+import { HttpBody, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { GatewayError, gatewayError } from "../errors.ts"
+import { byteMaskOnce, maskChunk, maskStream, withSecrets } from "../mask-bytes.ts"
+import { Activity } from "../memory.ts"
+import { CallerSecrets, clampText, headerSecret, Redactor, type RedactorShape, secretForms } from "../redact.ts"
+import { writeAccessLog } from "./access-log.ts"
+import { noRoute } from "./fallback.ts"
+import { type Dialect, errorResponse } from "./respond.ts"
+
+/** The longest message an error envelope carries. */
+export const maxMessageChars = 2000
+
+export const dialectOf = (path: string): Dialect => (path.startsWith("/anthropic/") || path === "/anthropic" ? "anthropic" : "openai")
+
+/** The credentials a caller sent, raw (the token may be malformed; it is masked all the same). */
+export const callerSecretsOf = (headers: Readonly<Record<string, string | undefined>>): ReadonlyArray<string> =>
+  [headers["authorization"], headers["x-api-key"]].flatMap((v) => (v === undefined || v.trim() === "" ? [] : [headerSecret(v), v.trim()]))
+
+/** An error as a caller may see it: secrets masked, message and param bounded. */
+export const presentable = (redactor: RedactorShape, secrets: ReadonlyArray<string>) => (e: GatewayError): GatewayError =>
+  new GatewayError({
+    ...e,
+    message: clampText(redactor.mask(e.message, secrets), maxMessageChars),
+    ...(e.param === undefined ? {} : { param: clampText(redactor.mask(e.param, secrets), 200) })
+  })
+
+/** A request id the client sent is echoed only when it is a short, printable token. */
+const requestIdOf = (header: string | undefined): string =>
+  header !== undefined && /^[\x21-\x7e]{1,128}$/.test(header) ? header : crypto.randomUUID()
+
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string =>
+  Exit.isSuccess(exit) ? "completed" : Cause.hasInterruptsOnly(exit.cause) ? "client_closed" : "failed"
+
+const isRouteNotFound = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "HttpServerError" &&
+  (error as { reason?: { _tag?: unknown } }).reason?._tag === "RouteNotFound"
+
+const serve = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  request: HttpServerRequest.HttpServerRequest,
+  secrets: ReadonlyArray<string>
+) =>
+  Effect.gen(function*() {
+    const redactor = yield* Redactor
+    const activity = yield* Activity
+    const started = performance.now()
+    const requestId = requestIdOf(request.headers["x-request-id"])
+    const dialect = dialectOf(request.url.split("?")[0] ?? "")
+    const present = presentable(redactor, secrets)
+    activity.begin()
+    // the request is over when its log line is written, however it ended
+    const write = (status: number, outcome: string) =>
+      writeAccessLog(request, { requestId, started, status, outcome }).pipe(Effect.ensuring(Effect.sync(activity.end)))
+
+    const envelope = (cause: Cause.Cause<unknown>): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+      const error = Cause.squash(cause)
+      if (error instanceof GatewayError) return Effect.succeed(errorResponse(dialect, present(error)))
+      if (isRouteNotFound(error)) return Effect.succeed(errorResponse(dialect, present(noRoute(request))))
+      return Effect.logError("request failed unexpectedly").pipe(
+        Effect.annotateLogs({ request_id: requestId, error: redactor.mask(String(error).split("\n")[0] ?? "", secrets) }),
+        Effect.as(errorResponse(dialect, gatewayError("api_error", `internal error (request ${requestId})`, { status: 500 })))
+      )
+    }
+
+    const response = yield* app.pipe(
+      Effect.catchCause(envelope),
+      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : write(499, outcomeOf(exit)))
+    )
+    const withId = HttpServerResponse.setHeader(response, "x-request-id", requestId)
+    const bytes = withSecrets(byteMaskOnce(redactor.forms()), secretForms(secrets))
+    const body = response.body
+    if (body._tag !== "Stream") {
+      yield* write(response.status, "completed")
+      return body._tag === "Uint8Array" ? HttpServerResponse.setBody(withId, HttpBody.uint8Array(maskChunk(bytes, body.body), body.contentType)) : withId
+    }
+    return HttpServerResponse.setBody(
+      withId,
+      HttpBody.stream(
+        maskStream(bytes, body.stream).pipe(
+          Stream.onExit((exit) => write(response.status, outcomeOf(exit))),
+          Stream.provideService(CallerSecrets, secrets)
+        ),
+        body.contentType
+      )
+    )
+  })
+
+export const Boundary = HttpRouter.middleware((app) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const secrets = callerSecretsOf(request.headers)
+    return yield* serve(app, request, secrets).pipe(Effect.provideService(CallerSecrets, secrets))
+  }), { global: true })

@@ -1,0 +1,84 @@
+/**
+ * Secrets masked in bytes on their way out: whole bodies, and streams chunk by chunk without holding
+ * anything back but for what may be the start of a secret split across two chunks. A chunk that ends
+ * in a byte no secret contains (an SSE event ends in "\n") is sent whole at once, so streams are not
+ * delayed; one that ends in what could begin a secret keeps those few bytes for the next chunk.
+ */
+import { Stream } from "effect"
+import { mask } from "./redact.ts"
+
+export interface ByteMask {
+  /** longest first */
+  readonly secrets: ReadonlyArray<Buffer>
+  /** every byte any secret contains */
+  readonly bytes: ReadonlySet<number>
+}
+
+export const byteMask = (forms: ReadonlyArray<string>): ByteMask => {
+  const secrets = forms.map((f) => Buffer.from(f, "utf8"))
+  return { secrets, bytes: new Set(secrets.flatMap((s) => [...s])) }
+}
+
+const built = new WeakMap<ReadonlyArray<string>, ByteMask>()
+
+/** `byteMask`, built once for each array of forms (the registered ones change rarely). */
+export const byteMaskOnce = (forms: ReadonlyArray<string>): ByteMask => {
+  let m = built.get(forms)
+  if (m === undefined) built.set(forms, m = byteMask(forms))
+  return m
+}
+
+/** `base` with a few more secrets (a request's own), longest first still. */
+export const withSecrets = (base: ByteMask, forms: ReadonlyArray<string>): ByteMask => {
+  if (forms.length === 0) return base
+  const extra = byteMask(forms)
+  return {
+    secrets: [...base.secrets, ...extra.secrets].sort((a, b) => b.length - a.length),
+    bytes: new Set([...base.bytes, ...extra.bytes])
+  }
+}
+
+const masked = Buffer.from(mask)
+
+/** `data` with every secret replaced; the same object when none occurs (the common case). */
+export const maskChunk = (m: ByteMask, data: Uint8Array): Uint8Array => {
+  const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  if (!m.secrets.some((s) => buffer.includes(s))) return data
+  // latin1 maps bytes to characters one to one: the other bytes come out exactly as they went in
+  let text = buffer.toString("latin1")
+  for (const s of m.secrets) text = text.replaceAll(s.toString("latin1"), masked.toString("latin1"))
+  return Buffer.from(text, "latin1")
+}
+
+/** How many bytes at the end of `data` could be the start of a secret. */
+const openPrefix = (m: ByteMask, data: Uint8Array): number => {
+  const last = data[data.length - 1]
+  if (last === undefined || !m.bytes.has(last)) return 0
+  let longest = 0
+  for (const s of m.secrets) {
+    for (let k = Math.min(s.length - 1, data.length); k > longest; k--) {
+      if (Buffer.compare(data.subarray(data.length - k), s.subarray(0, k)) === 0) {
+        longest = k
+        break
+      }
+    }
+  }
+  return longest
+}
+
+export const maskStream = <E, R>(m: ByteMask, stream: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> => {
+  if (m.secrets.length === 0) return stream
+  const none = new Uint8Array(0)
+  return stream.pipe(
+    // the state is what was held back from the last chunk
+    Stream.mapAccum((): Uint8Array => none, (held, chunk) => {
+      const data = maskChunk(m, held.length === 0 ? chunk : Buffer.concat([held, chunk]))
+      const keep = openPrefix(m, data)
+      const out = keep === 0 ? data : data.subarray(0, data.length - keep)
+      return [keep === 0 ? none : data.subarray(data.length - keep), out.length === 0 ? [] : [out]]
+    }, {
+      // what was held ended the stream without becoming a secret
+      onHalt: (held) => (held.length === 0 ? [] : [held])
+    })
+  )
+}

@@ -1,0 +1,66 @@
+/**
+ * The request boundary on its own, over routes that fail in every way a handler can: each answer is
+ * an envelope of the path's dialect, with secrets masked and nothing of the failure's internals.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { gatewayError } from "../../src/errors.ts"
+import { Boundary, callerSecretsOf, presentable } from "../../src/http/boundary.ts"
+import { Activity } from "../../src/memory.ts"
+import { makeRedactor, Redactor } from "../../src/redact.ts"
+
+const redactor = makeRedactor()
+redactor.register("providers", ["sk-provider-key-0001"])
+
+const routes = HttpRouter.use(Effect.fn(function*(router) {
+  yield* router.add("GET", "/openai/v1/die", Effect.die(new Error("boom at /srv/secret/path with sk-provider-key-0001")))
+  yield* router.add("GET", "/anthropic/v1/die", Effect.sync(() => JSON.stringify(JSON.parse("[".repeat(1) + "x"))).pipe(Effect.as(HttpServerResponse.text("no"))))
+  yield* router.add("GET", "/anthropic/v1/fail", Effect.fail(gatewayError("api_error", "upstream said sk-provider-key-0001 and caller-token-0001", { status: 502 })))
+  yield* router.add("GET", "/openai/v1/ok", Effect.succeed(HttpServerResponse.text("ok")))
+}))
+
+const web = HttpRouter.toWebHandler(Layer.mergeAll(routes, Boundary), { disableLogger: true })
+// services used by handlers come with each request, as the server provides them
+const services = Context.make(Redactor, redactor).pipe(Context.add(Activity, { begin: () => {}, end: () => {}, inFlight: () => 0, lastEnded: () => 0 }))
+const handler = (request: Request) => web.handler(request, services)
+const get = (path: string, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const res = await handler(new Request(`http://x${path}`, { headers }))
+    return { status: res.status, body: await res.text(), id: res.headers.get("x-request-id") }
+  })
+
+describe("the request boundary", () => {
+  it.effect("a defect is a 500 envelope with only the request id, never an empty body or a stack", () =>
+    Effect.gen(function*() {
+      const a = yield* get("/openai/v1/die", { "x-request-id": "req-7" })
+      expect(a.status).toBe(500)
+      expect(JSON.parse(a.body)).toEqual({ error: { message: "internal error (request req-7)", type: "api_error", param: null, code: null } })
+      const b = yield* get("/anthropic/v1/die")
+      expect(b.status).toBe(500)
+      expect(JSON.parse(b.body)).toMatchObject({ type: "error", error: { type: "api_error", message: `internal error (request ${b.id})` } })
+    }))
+
+  it.effect("a typed error is rendered in the path's envelope with every secret masked", () =>
+    Effect.gen(function*() {
+      const res = yield* get("/anthropic/v1/fail", { authorization: "Bearer caller-token-0001" })
+      expect(res.status).toBe(502)
+      expect(JSON.parse(res.body).error.message).toBe("upstream said *** and ***")
+    }))
+
+  it.effect("no route, or a path the router cannot decode, is a JSON 404; a known path with the wrong method a 405", () =>
+    Effect.gen(function*() {
+      expect(yield* get("/nowhere")).toMatchObject({ status: 404 })
+      expect(JSON.parse((yield* get("/openai/v1/models/%ZZ")).body).error.code).toBe("unknown_route")
+      const wrong = yield* Effect.promise(() => handler(new Request("http://x/openai/v1/chat/completions")))
+      expect(wrong.status).toBe(405)
+      expect(yield* get("/openai/v1/ok")).toMatchObject({ status: 200, body: "ok" })
+    }))
+
+  it("presentable masks the caller's raw credentials and bounds long messages", () => {
+    const present = presentable(makeRedactor(), callerSecretsOf({ "x-api-key": " raw-caller-key-1 " }))
+    const shown = present(gatewayError("invalid_request", `bad raw-caller-key-1 ${"x".repeat(5000)}`))
+    expect(shown.message.startsWith("bad *** xxx")).toBe(true)
+    expect(shown.message.length).toBeLessThan(2100)
+  })
+})
