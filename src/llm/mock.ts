@@ -16,7 +16,31 @@ import { type Conversation, type Message, type Part, textOf, type ToolDefinition
 import type { Completion, FinishReason, StreamEvent } from "../ir/response.ts"
 import type { BackendFactory } from "./backend.ts"
 
-const words = (text: string): number => text.split(/\s+/).filter((w) => w !== "").length
+const isSpace = (code: number) => code === 32 || (code >= 9 && code <= 13) || code === 160 || code === 0x2028 || code === 0x2029
+
+/** Whitespace-separated words, counted without building them (a 5 MB prompt would be millions of strings). */
+const words = (text: string): number => {
+  let count = 0
+  let inWord = false
+  for (let i = 0; i < text.length; i++) {
+    const space = isSpace(text.charCodeAt(i))
+    if (!space && !inWord) count++
+    inWord = !space
+  }
+  return count
+}
+
+/** Where the text after its first `n` words starts (their trailing whitespace included). */
+const afterWords = (text: string, n: number): number => {
+  let count = 0
+  let inWord = false
+  for (let i = 0; i < text.length; i++) {
+    const space = isSpace(text.charCodeAt(i))
+    if (!space && !inWord && ++count > n) return i
+    inWord = !space
+  }
+  return text.length
+}
 
 const conversationWords = (c: Conversation): number =>
   words(textOf(c.system)) +
@@ -92,7 +116,7 @@ const limit = (text: string, c: Conversation): Answer => {
     }
   }
   if (c.maxTokens !== undefined && words(out) > c.maxTokens) {
-    out = out.split(/(?<=\s)/).reduce((acc, piece) => (words(acc + piece) <= c.maxTokens! ? acc + piece : acc), "").trimEnd()
+    out = out.slice(0, afterWords(out, c.maxTokens)).trimEnd()
     reason = "max_tokens"
     stopSequence = undefined
   }
@@ -138,7 +162,8 @@ const events = (completion: Completion): Array<StreamEvent> => {
   const out: Array<StreamEvent> = [{ type: "start", id: completion.id, model: completion.model, usage: { inputTokens: completion.usage.inputTokens, outputTokens: 0 } }]
   let index = 0
   for (const part of completion.content) {
-    if (part.type === "text") for (const text of pieces(part.text, 8)) out.push({ type: "text", text })
+    // small pieces, but never more than a few hundred of them (an echo may be megabytes)
+    if (part.type === "text") for (const text of pieces(part.text, Math.max(8, Math.ceil(part.text.length / 256)))) out.push({ type: "text", text })
     if (part.type === "tool_call") {
       const i = index++
       out.push({ type: "tool_call_start", index: i, id: part.id, name: part.name })
