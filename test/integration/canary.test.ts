@@ -65,7 +65,7 @@ beforeAll(async () => {
       "tools.yaml": [tool("lookup", "/lookup"), tool("failing", "/fail")].join("\n---\n")
     },
     token,
-    config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, logLevel: "debug" }
+    config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, upstreamTimeout: 400, logLevel: "debug" }
   })
 })
 afterAll(async () => {
@@ -146,6 +146,13 @@ describe("canary secrets", () => {
     await send("/anthropic/v1/messages", { model: "claude/claude-test", max_tokens: 5, messages: [{ role: token, content: "hi" }] })
     await send("/openai/v1/chat/completions", chat("gpt/gpt-test"), { authorization: `Token ${token}` })
     await send("/anthropic/v1/messages", message("claude/claude-test"), { authorization: "", "x-api-key": `${token}-wrong` })
+  })
+
+  it("timeouts", async () => {
+    upstream.script({ hang: true })
+    expect(await send("/openai/v1/chat/completions", chat("gpt/gpt-test"))).toMatch(/^504 /)
+    upstream.script({ hang: true })
+    expect(await send("/anthropic/v1/messages", message("claude/claude-test", { stream: true }))).toMatch(/^504 /)
   })
 
   it("the official SDK's error holds no canary either", async () => {
