@@ -12,7 +12,7 @@ import type { Duplex } from "node:stream"
 import type { GatewayConfigShape } from "./config.ts"
 import { gatewayError } from "./errors.ts"
 import { dialectOf } from "./http/boundary.ts"
-import { errorBody } from "./http/respond.ts"
+import { errorBody, shouldRetry } from "./http/respond.ts"
 
 /**
  * What Node's HTTP parser rejects never reaches the router (an unknown method, headers over the
@@ -33,7 +33,8 @@ export const answerClientErrors = <S extends Server>(server: S): S => {
     const path = /^\S+ (\S+)/.exec(err.rawPacket?.toString("latin1", 0, 256) ?? "")?.[1] ?? ""
     const body = JSON.stringify(errorBody(dialectOf(path), gatewayError("invalid_request", message, { status })))
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-should-retry: ${shouldRetry(status)}\r\nconnection: close\r\n\r\n${body}`
     )
   })
   return server

@@ -4,22 +4,21 @@
  * Towards an Anthropic Provider the request is passed through untouched but for `model`, with the
  * client's `anthropic-version` and `anthropic-beta` headers.
  */
-import { Effect, Stream } from "effect"
+import { Effect, Result, Stream } from "effect"
 import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { estimateTokens } from "../dialect/anthropic/count-tokens.ts"
-import { errorFrame } from "../dialect/anthropic/errors.ts"
 import { decodeMessagesRequest } from "../dialect/anthropic/request.ts"
 import { encodeMessage } from "../dialect/anthropic/response.ts"
-import { streamEnd } from "../dialect/anthropic/stream-end.ts"
+import { relayed as anthropicRelay } from "../dialect/anthropic/relayed.ts"
 import { encodeStream } from "../dialect/anthropic/stream.ts"
 import { gatewayError } from "../errors.ts"
-import { forwardStream, forwardWhole, withModel } from "../llm/passthrough.ts"
+import { forwardWhole, withModel } from "../llm/passthrough.ts"
 import { anthropicTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import type { ListedModel } from "../providers/registry.ts"
 import { makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
 import { json, wholeBody } from "./respond.ts"
-import { awaitFirst, relay, sse } from "./sse.ts"
+import { awaitFirst, sse } from "./sse.ts"
 
 const clientHeaders = (request: HttpServerRequest.HttpServerRequest) => ({
   version: request.headers["anthropic-version"],
@@ -34,42 +33,47 @@ const modelEntry = ({ id, provider }: ListedModel) => ({
 })
 
 export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
-  const { admitChat, answer, modelsRoute, registry } = yield* makeFrontDoor
+  const { admitChat, answer, modelsRoute, passThrough, registry } = yield* makeFrontDoor
   const upstream = yield* Upstream
 
   const messages = Effect.gen(function*() {
-    const chat = yield* admitChat(decodeMessagesRequest)
-    const { body, decoded, model, provider, request } = chat
-    // Same dialect on both sides, and no tools or blocks the loop cannot carry: pass the body through
-    // with only `model` rewritten.
-    if ((!chat.tools || decoded.notes.length > 0) && provider.type === "anthropic") {
-      if (chat.tools) yield* skippedTools(request, decoded.notes)
-      const call = { provider: provider.name, ...anthropicTarget(provider, "/v1/messages", clientHeaders(request)), body: withModel(body, model) }
-      if (!decoded.stream) return wholeBody(yield* forwardWhole(upstream, call))
-      const cut = gatewayError("api_error", `provider ${provider.name}'s stream ended before the message was complete`, { status: 502 })
-      return relay(Stream.mapError(yield* forwardStream(upstream, call), chat.present), {
-        onError: errorFrame,
-        onEnd: (tail, fromStart) => (streamEnd(tail, fromStart) === "whole" ? undefined : errorFrame(cut))
-      })
+    const chat = yield* admitChat
+    const { provider, request } = chat
+    const native = provider.type === "anthropic"
+    const asIs = passThrough(
+      chat,
+      { provider: provider.name, ...anthropicTarget(provider, "/v1/messages", clientHeaders(request)), body: withModel(chat.body, chat.model) },
+      anthropicRelay
+    )
+    if (native && !chat.tools) return yield* asIs
+
+    // Tools run, or the provider speaks another dialect: the request is read whole. What the IR cannot
+    // carry still reaches an Anthropic provider, without the gateway's tools.
+    const decoded = yield* Effect.result(decodeMessagesRequest(chat.body))
+    if (Result.isFailure(decoded)) {
+      if (!native) return yield* decoded.failure
+      yield* skippedTools(request, [decoded.failure.message])
+      return yield* asIs
     }
-    if (decoded.notes.length > 0) {
+    const { conversation, notes } = decoded.success
+    if (native && notes.length > 0) {
+      yield* skippedTools(request, notes)
+      return yield* asIs
+    }
+    if (notes.length > 0) {
       yield* Effect.logInfo("request parts left out in translation").pipe(
-        Effect.annotateLogs({ provider: provider.name, dropped: decoded.notes.join("; ") })
+        Effect.annotateLogs({ provider: provider.name, dropped: notes.join("; ") })
       )
     }
     const { beta } = clientHeaders(request)
-    const extensions = beta === undefined ? decoded.conversation.extensions : { ...decoded.conversation.extensions, anthropicBeta: beta }
-    const answered = answer(chat, { ...decoded.conversation, model, extensions })
-    if (!decoded.stream) return json(encodeMessage(yield* answered.complete, { model: decoded.model }))
-    return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), { model: decoded.model }))
+    const extensions = beta === undefined ? conversation.extensions : { ...conversation.extensions, anthropicBeta: beta }
+    const answered = answer(chat, { ...conversation, model: chat.model, extensions })
+    if (!chat.stream) return json(encodeMessage(yield* answered.complete, { model: chat.requested }))
+    return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), { model: chat.requested }))
   })
 
-  // count_tokens takes a Messages request without `max_tokens`.
-  const decodeCountRequest = (body: unknown) =>
-    decodeMessagesRequest(typeof body === "object" && body !== null && !Array.isArray(body) ? { max_tokens: 1, ...body } : body)
-
   const countTokens = Effect.gen(function*() {
-    const { body, decoded, model, provider, request } = yield* admitChat(decodeCountRequest)
+    const { body, model, provider, request } = yield* admitChat
     if (provider.type === "anthropic") {
       return wholeBody(yield* forwardWhole(upstream, {
         provider: provider.name,
@@ -77,9 +81,11 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
         body: withModel(body, model)
       }))
     }
-    // Other providers have no such endpoint: say plainly that this is an estimate.
+    // Other providers have no such endpoint: say plainly that this is an estimate. count_tokens takes
+    // a Messages request without `max_tokens`.
+    const { conversation } = yield* decodeMessagesRequest({ max_tokens: 1, ...body })
     return HttpServerResponse.jsonUnsafe(
-      { input_tokens: estimateTokens(decoded.conversation), estimated: true },
+      { input_tokens: estimateTokens(conversation), estimated: true },
       { headers: { "x-orka-token-count": "estimate" } }
     )
   })

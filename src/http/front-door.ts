@@ -1,20 +1,26 @@
 /**
  * What both front doors do around their dialect: admit the caller (token → identity → permission),
- * read and decode a chat request, resolve its model and decide whether server-side tools run
- * (`X-Orka-Tools`, else the Provider's `spec.tools.default`, else `--tools-default`), get the answer
- * from the backend or through the tool loop, and answer model-list requests.
+ * read the request's envelope (`model`, `stream`), resolve its model, decide whether server-side
+ * tools run (`X-Orka-Tools`, else the Provider's `spec.tools.default`, else `--tools-default`), and
+ * then either relay it to a provider of the same dialect untouched but for the model (the fast path,
+ * which validates nothing else: the provider judges), or get the answer in IR from the backend or the
+ * tool loop. Model-list requests are answered here too.
  */
-import { Effect, type Scope, type Stream } from "effect"
+import { Effect, type Scope, Stream } from "effect"
 import { HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { Authenticator } from "../auth/auth.ts"
 import type { Identity } from "../auth/auth.ts"
 import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess, toolAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
-import type { GatewayError } from "../errors.ts"
+import { bodyWithModel, type RelayDialect } from "../dialect/relay.ts"
+import { type GatewayError, invalidRequest } from "../errors.ts"
 import { collectCompletion } from "../ir/collect.ts"
-import type { Conversation } from "../ir/conversation.ts"
+import { type Conversation, foldSystemTurns } from "../ir/conversation.ts"
 import type { AnswerEvent, Completion } from "../ir/response.ts"
+import type { LlmBackend } from "../llm/backend.ts"
 import { Backends } from "../llm/backends.ts"
+import { forwardStream, forwardWhole, type PassthroughCall } from "../llm/passthrough.ts"
+import { Upstream } from "../llm/upstream.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
 import { Redactor } from "../redact.ts"
@@ -23,13 +29,18 @@ import { noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
 import { callerSecretsOf, presentable } from "./boundary.ts"
+import { wholeBody } from "./respond.ts"
+import { relay } from "./sse.ts"
+import { rewriteEvents } from "./sse-rewrite.ts"
 import { toolsHeader } from "./tools-header.ts"
 
-export interface AdmittedChat<D> {
+export interface AdmittedChat {
   readonly request: HttpServerRequest.HttpServerRequest
-  /** the client's JSON body, for pass-through */
+  /** the client's JSON body */
   readonly body: Readonly<Record<string, unknown>>
-  readonly decoded: D
+  /** the model as the client asked for it (`provider/model`, or bare): every answer echoes it */
+  readonly requested: string
+  readonly stream: boolean
   readonly provider: ResolvedProvider
   /** the model id to send upstream */
   readonly model: string
@@ -48,6 +59,17 @@ export interface Answer {
 
 type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError, HttpServerRequest.HttpServerRequest | Scope.Scope>
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** The only fields the gateway reads before it knows whether it will translate: checked, nothing else. */
+const envelope = (body: unknown): Effect.Effect<{ readonly model: string; readonly stream: boolean }, GatewayError> => {
+  if (!isObject(body)) return Effect.fail(invalidRequest("request body: expected a JSON object"))
+  const { model, stream } = body
+  if (typeof model !== "string" || model === "") return Effect.fail(invalidRequest("model: is required (e.g. \"provider/model\")", "model"))
+  if (stream !== undefined && stream !== null && typeof stream !== "boolean") return Effect.fail(invalidRequest("stream: expected a boolean", "stream"))
+  return Effect.succeed({ model, stream: stream === true })
+}
+
 export const makeFrontDoor = Effect.gen(function*() {
   const config = yield* GatewayConfig
   const registry = yield* ProviderRegistry
@@ -56,6 +78,7 @@ export const makeFrontDoor = Effect.gen(function*() {
   const backends = yield* Backends
   const runner = yield* ToolRunner
   const redactor = yield* Redactor
+  const upstream = yield* Upstream
 
   const admit = (request: HttpServerRequest.HttpServerRequest, check: AccessCheck) =>
     Effect.gen(function*() {
@@ -65,33 +88,64 @@ export const makeFrontDoor = Effect.gen(function*() {
       return identity
     })
 
-  const admitChat = <D extends { readonly model: string; readonly stream: boolean }>(
-    decode: (body: unknown) => Effect.Effect<D, GatewayError>
-  ): Effect.Effect<AdmittedChat<D>, GatewayError, HttpServerRequest.HttpServerRequest> =>
-    Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const identity = yield* admit(request, chatAccess(config.namespace))
-      const header = yield* toolsHeader(request.headers)
-      const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
-      const decoded = yield* decode(body)
-      const { model, provider } = yield* registry.resolve(decoded.model)
-      if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
-      const tools = (header ?? provider.toolsDefault ?? config.toolsDefault) === "enabled"
-      noteRequest(request, { provider: provider.name, model, stream: decoded.stream, tools })
-      const present = presentable(redactor, callerSecretsOf(request.headers))
-      return { request, body: body as Record<string, unknown>, decoded, provider, model, tools, identity, present }
-    })
+  const admitChat: Effect.Effect<AdmittedChat, GatewayError, HttpServerRequest.HttpServerRequest> = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const identity = yield* admit(request, chatAccess(config.namespace))
+    const header = yield* toolsHeader(request.headers)
+    const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
+    const { model: requested, stream } = yield* envelope(body)
+    const { model, provider } = yield* registry.resolve(requested)
+    if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
+    const tools = (header ?? provider.toolsDefault ?? config.toolsDefault) === "enabled"
+    noteRequest(request, { provider: provider.name, model, stream, tools })
+    const present = presentable(redactor, callerSecretsOf(request.headers))
+    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, identity, present }
+  })
+
+  /**
+   * The fast path: the body goes to a provider of the client's dialect with only `model` rewritten
+   * (and the Provider's output cap applied), and its answer comes back byte for byte but for the model
+   * id, which is the one the client asked for.
+   */
+  const passThrough = (chat: AdmittedChat, call: PassthroughCall, dialect: RelayDialect) =>
+    chat.stream
+      ? Effect.map(forwardStream(upstream, call), (bytes) =>
+        relay(rewriteEvents(Stream.mapError(bytes, chat.present), dialect.echoModel(chat.requested)), {
+          onError: dialect.errorFrame,
+          onEnd: dialect.onEnd(chat.provider.name)
+        }))
+      : Effect.map(forwardWhole(upstream, call), (whole) => wholeBody({ ...whole, bytes: bodyWithModel(whole.bytes, chat.requested) }))
 
   /** The answer in IR: from the provider's backend, or through the tool loop when tools are on. */
-  const answer = (chat: AdmittedChat<unknown>, conversation: Conversation): Answer => {
+  const answer = (chat: AdmittedChat, asked: Conversation): Answer => {
     const backend = backends.forType(chat.provider.type)
-    if (!chat.tools) return { complete: backend.complete(conversation, chat.provider), stream: backend.stream(conversation, chat.provider) }
+    const { conversation, folded } = fitSystemTurns(chat.provider, asked)
+    const answered: Answer = chat.tools ? looped(chat, conversation, backend) : {
+      complete: backend.complete(conversation, chat.provider),
+      stream: backend.stream(conversation, chat.provider)
+    }
+    if (!folded) return answered
+    const said = Effect.logInfo("system turns folded into the system prompt").pipe(Effect.annotateLogs({ provider: chat.provider.name }))
+    return { complete: Effect.andThen(said, answered.complete), stream: Stream.unwrap(Effect.as(said, answered.stream)) }
+  }
+
+  const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend): Answer => {
     const events = runner.loop(conversation, (c) => backend.stream(c, chat.provider), {
       callerSecrets: callerSecretsOf(chat.request.headers),
       ...(config.authorizeTools ? { filter: permittedTools(chat.identity) } : {})
     })
     return { complete: collectCompletion(events), stream: events }
   }
+
+  /**
+   * System turns stay at their place, but towards an Anthropic provider without the client's
+   * `mid-conversation-system` beta, which takes instructions only in `system`: there they are folded
+   * into it (and the log says so).
+   */
+  const fitSystemTurns = (provider: ResolvedProvider, c: Conversation) =>
+    provider.type !== "anthropic" || (c.extensions.anthropicBeta ?? "").includes("mid-conversation-system")
+      ? { conversation: c, folded: false }
+      : foldSystemTurns(c)
 
   /** With --authorize-tools: the tools the caller may use (an unavailable review offers none). */
   const permittedTools = (identity: Identity): ToolFilter => (names) =>
@@ -115,17 +169,17 @@ export const makeFrontDoor = Effect.gen(function*() {
       return yield* answer(request)
     })
 
-  return { admitChat, answer, modelsRoute, registry }
+  return { admitChat, answer, passThrough, modelsRoute, registry }
 })
 
 /**
  * A request holding what the loop cannot carry goes to a provider of its own dialect as it is: the
  * loop never drops what a client sent. Said once in the log, and in the access log line.
  */
-export const skippedTools = (request: HttpServerRequest.HttpServerRequest, parts: ReadonlyArray<string>) =>
+export const skippedTools = (request: HttpServerRequest.HttpServerRequest, why: ReadonlyArray<string>) =>
   Effect.sync(() => noteRequest(request, { tools: false })).pipe(
-    Effect.andThen(Effect.logInfo("server-side tools skipped: the request holds parts only its own dialect carries")),
-    Effect.annotateLogs({ parts: parts.join("; ") })
+    Effect.andThen(Effect.logInfo("server-side tools skipped: the request holds what only its own dialect carries")),
+    Effect.annotateLogs({ parts: why.join("; ") })
   )
 
 /** The part of the path after `prefix`, URL-decoded (model ids contain "/"); as sent when it is not valid percent-encoding. */

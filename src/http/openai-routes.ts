@@ -1,18 +1,17 @@
 /** The OpenAI front door: `/openai/v1/chat/completions` and `/openai/v1/models`. */
-import { Effect, Stream } from "effect"
+import { Effect, Result, Stream } from "effect"
 import { HttpRouter } from "effect/http"
 import { decodeChatRequest } from "../dialect/openai/request.ts"
 import { encodeCompletion } from "../dialect/openai/response.ts"
-import { streamEnd } from "../dialect/openai/stream-end.ts"
-import { encodeStream, errorFrame } from "../dialect/openai/stream.ts"
+import { relayed as openaiRelay } from "../dialect/openai/relayed.ts"
+import { encodeStream } from "../dialect/openai/stream.ts"
 import { gatewayError, invalidRequest } from "../errors.ts"
-import { forwardStream, forwardWhole, withModel } from "../llm/passthrough.ts"
+import { withModel } from "../llm/passthrough.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"
-import { Upstream } from "../llm/upstream.ts"
 import type { ListedModel } from "../providers/registry.ts"
 import { makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
-import { json, wholeBody } from "./respond.ts"
-import { awaitFirst, relay, sse } from "./sse.ts"
+import { json } from "./respond.ts"
+import { awaitFirst, sse } from "./sse.ts"
 
 const modelEntry = ({ id, provider }: ListedModel) => ({
   id,
@@ -22,35 +21,36 @@ const modelEntry = ({ id, provider }: ListedModel) => ({
 })
 
 export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
-  const { admitChat, answer, modelsRoute, registry } = yield* makeFrontDoor
-  const upstream = yield* Upstream
+  const { admitChat, answer, modelsRoute, passThrough, registry } = yield* makeFrontDoor
 
   const chatCompletions = Effect.gen(function*() {
-    const chat = yield* admitChat(decodeChatRequest)
-    const { body, decoded, model, provider } = chat
-    const whole = decoded.untranslatable.length === 0
+    const chat = yield* admitChat
+    const { provider } = chat
+    const native = provider.type === "openai" || provider.type === "azure-openai"
+    const asIs = Effect.gen(function*() {
+      const call = { provider: provider.name, ...(yield* openaiCompatibleTarget(provider, chat.model)), body: withModel(chat.body, chat.model) }
+      return yield* passThrough(chat, call, openaiRelay)
+    })
+    if (native && !chat.tools) return yield* asIs
 
-    // Same dialect on both sides, and no tools or parts the loop cannot carry: pass the body through
-    // with only `model` rewritten.
-    if ((!chat.tools || !whole) && (provider.type === "openai" || provider.type === "azure-openai")) {
-      if (chat.tools) yield* skippedTools(chat.request, decoded.untranslatable.map((u) => u.param))
-      const call = { provider: provider.name, ...(yield* openaiCompatibleTarget(provider, model)), body: withModel(body, model) }
-      if (!decoded.stream) return wholeBody(yield* forwardWhole(upstream, call))
-      const cut = gatewayError("api_error", `provider ${provider.name}'s stream ended before the answer was complete`, { status: 502 })
-      return relay(Stream.mapError(yield* forwardStream(upstream, call), chat.present), {
-        onError: errorFrame,
-        onEnd: (tail, fromStart) => {
-          const end = streamEnd(tail, fromStart)
-          return end === "whole" ? undefined : end === "done_missing" ? "data: [DONE]\n\n" : errorFrame(cut)
-        }
-      })
+    // Tools run, or the provider speaks another dialect: the request is read whole. What the IR cannot
+    // carry still reaches a provider of its own dialect, without the gateway's tools.
+    const decoded = yield* Effect.result(decodeChatRequest(chat.body))
+    if (Result.isFailure(decoded)) {
+      if (!native) return yield* decoded.failure
+      yield* skippedTools(chat.request, [decoded.failure.message])
+      return yield* asIs
     }
-
-    const [first] = decoded.untranslatable
+    const request = decoded.success
+    if (native && request.untranslatable.length > 0) {
+      yield* skippedTools(chat.request, request.untranslatable.map((u) => u.param))
+      return yield* asIs
+    }
+    const [first] = request.untranslatable
     if (first !== undefined) return yield* Effect.fail(invalidRequest(`${first.message}; provider ${provider.name} is ${provider.type}`, first.param))
-    const answered = answer(chat, { ...decoded.conversation, model })
-    const meta = { model: decoded.model, created: Math.floor(Date.now() / 1000), includeUsage: decoded.includeUsage }
-    if (!decoded.stream) return json(encodeCompletion(yield* answered.complete, meta))
+    const answered = answer(chat, { ...request.conversation, model: chat.model })
+    const meta = { model: chat.requested, created: Math.floor(Date.now() / 1000), includeUsage: request.includeUsage }
+    if (!chat.stream) return json(encodeCompletion(yield* answered.complete, meta))
     return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), meta))
   })
 

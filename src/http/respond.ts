@@ -6,9 +6,16 @@ import { errorBody as openaiBody, errorEnvelope as openaiError } from "../dialec
 
 export type Dialect = "openai" | "anthropic"
 
+/**
+ * Whether a client should try again, as the `x-should-retry` header the official SDKs (and Claude
+ * Code) obey before their own status rules: a bad token or request fails at once instead of being
+ * retried for a minute.
+ */
+export const shouldRetry = (status: number): boolean => status === 408 || status === 429 || status >= 500
+
 export const errorResponse = (dialect: Dialect, error: GatewayError): HttpServerResponse.HttpServerResponse => {
   const { body, headers, status } = dialect === "openai" ? openaiError(error) : anthropicError(error)
-  return HttpServerResponse.jsonUnsafe(body, { status, headers })
+  return HttpServerResponse.jsonUnsafe(body, { status, headers: { ...headers, "x-should-retry": String(shouldRetry(status)) } })
 }
 
 /** The error envelope alone, for answers written outside the router. */

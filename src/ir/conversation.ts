@@ -55,8 +55,12 @@ export interface ThinkingPart {
 
 export type Part = TextPart | ImagePart | ToolCallPart | ToolResultPart | ThinkingPart
 
+/**
+ * A turn. `system` turns are instructions given mid-conversation (Claude Code sends them inside
+ * `messages`): text only, kept at their position for providers that take them there.
+ */
 export interface Message {
-  readonly role: "user" | "assistant"
+  readonly role: "user" | "assistant" | "system"
   readonly content: ReadonlyArray<Part>
 }
 
@@ -103,3 +107,22 @@ export interface Conversation {
 
 export const textOf = (parts: ReadonlyArray<Part>): string =>
   parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("")
+
+/**
+ * The conversation with its system turns moved to the end of the system prompt, for a provider that
+ * takes instructions only there; `folded` says whether there were any.
+ */
+export const foldSystemTurns = (c: Conversation): { readonly conversation: Conversation; readonly folded: boolean } => {
+  const turns = c.messages.filter((m) => m.role === "system")
+  if (turns.length === 0) return { conversation: c, folded: false }
+  const text = turns.flatMap((m) => m.content.flatMap((p) => (p.type === "text" ? [{ type: "text" as const, text: p.text }] : [])))
+  // the turns around a removed one are merged, so user and assistant still alternate
+  const messages: Array<Message> = []
+  for (const m of c.messages) {
+    if (m.role === "system") continue
+    const last = messages.at(-1)
+    if (last?.role === m.role) messages[messages.length - 1] = { role: m.role, content: [...last.content, ...m.content] }
+    else messages.push(m)
+  }
+  return { conversation: { ...c, system: [...c.system, ...text], messages }, folded: true }
+}

@@ -33,6 +33,10 @@ const messages = (c: Conversation): Array<Json> => {
   const out: Array<Json> = []
   if (c.system.length > 0) out.push({ role: "system", content: c.system.map((p) => p.text).join("\n\n") })
   for (const m of c.messages) {
+    if (m.role === "system") {
+      out.push({ role: "system", content: textOf(m.content) })
+      continue
+    }
     if (m.role === "assistant") {
       const calls = m.content.flatMap((p) =>
         p.type === "tool_call" ? [{ id: p.id, type: "function", function: { name: p.name, arguments: p.arguments } }] : [])

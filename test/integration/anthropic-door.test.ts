@@ -56,7 +56,7 @@ const claudeCodeRequest = {
 }
 
 describe("Anthropic client → Anthropic provider (pass-through)", () => {
-  it("passes a Claude Code-shaped request through untouched but for model, with its headers, and relays the bytes", async () => {
+  it("passes a Claude Code-shaped request through untouched but for model, with its headers, and relays the bytes but for the model id", async () => {
     const sse = anthropicEvents({ text: ["Here ", "they are"], toolCalls: [{ id: "toolu_9", name: "Tool1", fragments: ["{\"path\":", "\".\"}"] }] })
     upstream.script({ sse })
     const res = await fetch(`${gateway.url}/anthropic/v1/messages`, {
@@ -71,7 +71,8 @@ describe("Anthropic client → Anthropic provider (pass-through)", () => {
     })
     expect(res.status).toBe(200)
     expect(res.headers.get("content-type")).toBe("text/event-stream")
-    expect(await res.text()).toBe(sse)
+    // message_start names the model the client asked for (Claude Code compares it with its own)
+    expect(await res.text()).toBe(sse.replace(`"model":"claude-test"`, `"model":${JSON.stringify(claudeCodeRequest.model)}`))
     const sent = upstream.requests[0]!
     expect(sent.url).toBe("/v1/messages")
     expect(sent.body).toEqual({ ...claudeCodeRequest, model: "claude-sonnet-4-5" })
@@ -90,6 +91,7 @@ describe("Anthropic client → Anthropic provider (pass-through)", () => {
     upstream.script({ answer: { text: ["plain"], id: "msg_upstream" } })
     const message = await client.messages.create({ model: "claude/claude-test", max_tokens: 10, messages: [{ role: "user", content: "hi" }] })
     expect(message.id).toBe("msg_upstream")
+    expect(message.model).toBe("claude/claude-test")
     expect(message.content).toEqual([{ type: "text", text: "plain" }])
   })
 

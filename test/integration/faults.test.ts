@@ -55,6 +55,8 @@ const anthropicError = (text: string) => {
   expect(body.type).toBe("error")
   return body.error
 }
+/** What the client gets of the provider's bytes: its own model id in place of the provider's. */
+const echoed = (text: string) => text.replaceAll(`"model":"gpt-test"`, `"model":"gpt/gpt-test"`).replaceAll(`"model":"claude-test"`, `"model":"claude/claude-test"`)
 /** A whole HTTP response whose body ends where the connection closes. */
 const wire = (contentType: string, body: string, status = "200 OK") =>
   ({ wire: `HTTP/1.1 ${status}\r\ncontent-type: ${contentType}\r\nconnection: close\r\n\r\n${body}` })
@@ -66,9 +68,9 @@ describe("a pass-through stream cut short", () => {
     upstream.script({ sse: cut })
     const raw = await post("/openai/v1/chat/completions", chat("gpt/gpt-test", { stream: true }))
     expect(raw.status).toBe(200)
-    expect(raw.text.startsWith(cut)).toBe(true) // the provider's bytes, untouched
+    expect(raw.text.startsWith(echoed(cut))).toBe(true) // the provider's bytes, untouched but for the model
     expect(raw.text).not.toContain("[DONE]")
-    expect(raw.text.slice(cut.length)).toMatch(/^data: \{"error":\{"message":"provider gpt's stream ended before the answer was complete"/)
+    expect(raw.text.slice(echoed(cut).length)).toMatch(/^data: \{"error":\{"message":"provider gpt's stream ended before the answer was complete"/)
 
     upstream.script({ sse: cut })
     const stream = await openai.chat.completions.create({ model: "gpt/gpt-test", stream: true, messages: [{ role: "user", content: "hi" }] })
@@ -81,14 +83,14 @@ describe("a pass-through stream cut short", () => {
     const noDone = openaiChunks({ text: ["Hi"] }, false).replace("data: [DONE]\n\n", "")
     upstream.script({ sse: noDone })
     const raw = await post("/openai/v1/chat/completions", chat("gpt/gpt-test", { stream: true }))
-    expect(raw.text).toBe(noDone + "data: [DONE]\n\n")
+    expect(raw.text).toBe(echoed(noDone) + "data: [DONE]\n\n")
   })
 
   it("OpenAI: a stream the provider ended with its own error chunk is passed on as it is", async () => {
     const failed = openaiChunks({ text: ["Hel", "lo"] }, false, 2)
     upstream.script({ sse: failed })
     const raw = await post("/openai/v1/chat/completions", chat("gpt/gpt-test", { stream: true }))
-    expect(raw.text).toBe(failed)
+    expect(raw.text).toBe(echoed(failed))
   })
 
   it("Anthropic: ends with an error event and no message_stop; the SDK throws", async () => {
@@ -96,17 +98,17 @@ describe("a pass-through stream cut short", () => {
     const cut = whole.slice(0, whole.indexOf("event: message_delta"))
     upstream.script({ sse: cut })
     const raw = await post("/anthropic/v1/messages", message("claude/claude-test", { stream: true }))
-    expect(raw.text.startsWith(cut)).toBe(true)
+    expect(raw.text.startsWith(echoed(cut))).toBe(true)
     expect(raw.text).not.toContain("message_stop")
-    expect(raw.text.slice(cut.length)).toMatch(/^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"provider claude's stream ended/)
+    expect(raw.text.slice(echoed(cut).length)).toMatch(/^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"provider claude's stream ended/)
 
     upstream.script({ sse: cut })
     await expect(anthropic.messages.stream({ model: "claude/claude-test", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).finalMessage())
       .rejects.toThrow("ended before the message was complete")
 
-    // a whole stream passes untouched, byte for byte
+    // a whole stream passes untouched, byte for byte but for the model
     upstream.script({ sse: whole })
-    expect((await post("/anthropic/v1/messages", message("claude/claude-test", { stream: true }))).text).toBe(whole)
+    expect((await post("/anthropic/v1/messages", message("claude/claude-test", { stream: true }))).text).toBe(echoed(whole))
   })
 
   it("Anthropic: a cut inside the last event is a cut too", async () => {

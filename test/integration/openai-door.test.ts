@@ -189,7 +189,7 @@ describe("OpenAI client → Anthropic provider", () => {
 })
 
 describe("OpenAI client → OpenAI-compatible and Azure providers (pass-through)", () => {
-  it("forwards the body with only the model rewritten and returns the provider's answer as is", async () => {
+  it("forwards the body with only the model rewritten and returns the provider's answer but for the model id asked for", async () => {
     upstream.script({ answer: { text: ["pong"], id: "chatcmpl-upstream" } })
     const res = await client.chat.completions.create({
       model: "gpt/ft:gpt-4o:org/x",
@@ -199,14 +199,14 @@ describe("OpenAI client → OpenAI-compatible and Azure providers (pass-through)
       temperature: 0
     })
     expect(res.id).toBe("chatcmpl-upstream")
-    expect(res.model).toBe("gpt-test") // the provider's own answer
+    expect(res.model).toBe("gpt/ft:gpt-4o:org/x") // the id the client asked for, not the provider's "gpt-test"
     const sent = upstream.requests[0]!
     expect(sent.url).toBe("/v1/chat/completions")
     expect(sent.headers["authorization"]).toBe("Bearer sk-upstream-secret")
     expect(sent.body).toEqual({ model: "ft:gpt-4o:org/x", messages: [{ role: "user", content: "ping" }], response_format: { type: "json_object" }, seed: 7, temperature: 0 })
   })
 
-  it("relays the provider's SSE bytes unchanged", async () => {
+  it("relays the provider's SSE bytes unchanged but for each chunk's model, the id the client asked for", async () => {
     upstream.script({ answer: { text: ["a", "b"] } })
     const res = await fetch(`${gateway.openaiURL}/chat/completions`, {
       method: "POST",
@@ -215,7 +215,7 @@ describe("OpenAI client → OpenAI-compatible and Azure providers (pass-through)
     })
     expect(res.headers.get("content-type")).toBe("text/event-stream")
     const { openaiChunks } = await import("../support/scripted-upstream.ts")
-    expect(await res.text()).toBe(openaiChunks({ text: ["a", "b"] }, true))
+    expect(await res.text()).toBe(openaiChunks({ text: ["a", "b"] }, true).replaceAll(`"model":"gpt-test"`, `"model":"gpt/gpt-test"`))
   })
 
   it("calls Azure's deployment URL with api-key, the deployment taken from the model or the spec", async () => {

@@ -28,7 +28,8 @@ const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
 export const TextBlock = open({ type: Schema.Literal("text"), text: Schema.String })
 
 export const MessageParam = open({
-  role: Schema.Literals(["user", "assistant"]),
+  /** `system` inside `messages`: Claude Code's instructions mid-conversation */
+  role: Schema.Literals(["user", "assistant", "system"]),
   content: Content
 })
 

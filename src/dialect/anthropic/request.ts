@@ -175,7 +175,9 @@ const decodeMessages = Effect.fn(function*(request: MessagesRequest, notes: Note
   const messages: Array<Message> = []
   for (const [i, message] of request.messages.entries()) {
     const at = ["messages", i]
-    const content = yield* decodeContent(message.content, [...at, "content"], notes)
+    const decoded = yield* decodeContent(message.content, [...at, "content"], notes)
+    // a system turn holds instructions: its text
+    const content = message.role === "system" ? decoded.filter((p) => p.type === "text" || notes.leftOut(at, `a ${p.type} in a system message`)) : decoded
     // A turn whose every block was left out would be an empty message, which providers reject.
     if (content.length === 0 && message.content.length > 0) notes.leftOut(at, `${message.role} message (nothing left in it)`)
     else messages.push({ role: message.role, content })

@@ -1,12 +1,14 @@
 /**
  * Decodes an OpenAI Chat Completions request into the neutral conversation.
  *
- * `system`/`developer` messages become the system prompt; `tool` messages become tool results inside
+ * Leading `system`/`developer` messages become the system prompt, later ones system turns at their
+ * place; `tool` messages become tool results inside
  * a user turn (consecutive ones merged, and a following user message joins the same turn), so the
  * conversation alternates user/assistant as Anthropic requires. Top-level fields the IR does not
  * model go untouched to `extensions.openai`: an unknown field is never an error. What the IR cannot
- * carry (file and audio parts, `n` > 1) is listed in `untranslatable`: such a request can only be
- * passed through to an OpenAI-shaped provider, and is a 400 anywhere else.
+ * carry (file and audio parts, `n` > 1, custom tools, part types and roles newer than this code) is
+ * listed in `untranslatable`: such a request can only be passed through to an OpenAI-shaped provider,
+ * and is a 400 anywhere else.
  */
 import { Effect } from "effect"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
@@ -80,12 +82,10 @@ const content = (value: unknown, param: string, allowImages: boolean, notes: Arr
         return allowImages ? [image(part, at)] : fail(`${at}.type`, "images are only allowed in user messages")
       case "refusal":
         return []
-      case "input_audio":
-      case "file":
-        notes.push({ param: `${at}.type`, message: `content parts of type "${part["type"]}" reach OpenAI-shaped providers only, without server-side tools` })
-        return []
       default:
-        return fail(`${at}.type`, `unknown content part type ${JSON.stringify(part["type"])}`)
+        // input_audio, file, and types newer than this code: the provider of the client's dialect judges them
+        notes.push({ param: `${at}.type`, message: `content parts of type ${JSON.stringify(part["type"])} reach OpenAI-shaped providers only, without server-side tools` })
+        return []
     }
   })
 }
@@ -113,10 +113,10 @@ interface Decoded {
 const messages = (value: unknown, notes: Array<Untranslatable>): Decoded => {
   if (!Array.isArray(value) || value.length === 0) return fail("messages", "expected a non-empty array of messages")
   const system: Array<TextPart> = []
-  const out: Array<{ role: "user" | "assistant"; content: Array<Part> }> = []
+  const out: Array<{ role: Message["role"]; content: Array<Part> }> = []
   // Consecutive same-role turns merge, which keeps user/assistant alternation and puts tool results
   // and the user's next words in one user turn.
-  const push = (role: "user" | "assistant", parts: ReadonlyArray<Part>) => {
+  const push = (role: Message["role"], parts: ReadonlyArray<Part>) => {
     const last = out.at(-1)
     if (last !== undefined && last.role === role) last.content.push(...parts)
     else out.push({ role, content: [...parts] })
@@ -127,9 +127,13 @@ const messages = (value: unknown, notes: Array<Untranslatable>): Decoded => {
     const role = message["role"]
     switch (role) {
       case "system":
-      case "developer":
-        system.push(...textOnly(content(message["content"], `${at}.content`, false, notes)))
+      case "developer": {
+        // before the conversation starts: the system prompt; after, an instruction at its place
+        const text = textOnly(content(message["content"], `${at}.content`, false, notes))
+        if (out.length === 0) system.push(...text)
+        else if (text.length > 0) push("system", text)
         return
+      }
       case "user":
         push("user", content(message["content"], `${at}.content`, true, notes))
         return
@@ -153,13 +157,14 @@ const messages = (value: unknown, notes: Array<Untranslatable>): Decoded => {
         return
       }
       default:
-        return fail(`${at}.role`, `expected one of system, developer, user, assistant, tool; got ${JSON.stringify(role)}`)
+        notes.push({ param: `${at}.role`, message: `messages with role ${JSON.stringify(role)} reach OpenAI-shaped providers only, without server-side tools` })
+        return
     }
   })
   return { system, messages: out }
 }
 
-const tools = (body: Json): Array<ToolDefinition> => {
+const tools = (body: Json, notes: Array<Untranslatable>): Array<ToolDefinition> => {
   const definitions: Array<ToolDefinition> = []
   const add = (fn: unknown, param: string) => {
     if (!isObject(fn)) return fail(param, "expected a function definition")
@@ -176,8 +181,10 @@ const tools = (body: Json): Array<ToolDefinition> => {
   if (list !== undefined && list !== null) {
     if (!Array.isArray(list)) return fail("tools", "expected an array")
     list.forEach((tool, i) => {
-      if (!isObject(tool) || tool["type"] !== "function") return fail(`tools.${i}.type`, "only tools of type \"function\" are supported")
-      add(tool["function"], `tools.${i}.function`)
+      if (!isObject(tool)) return fail(`tools.${i}`, "expected a tool object")
+      if (tool["type"] === "function") return add(tool["function"], `tools.${i}.function`)
+      // custom (freeform) tools, and types newer than this code
+      notes.push({ param: `tools.${i}.type`, message: `tools of type ${JSON.stringify(tool["type"])} reach OpenAI-shaped providers only, without server-side tools` })
     })
   }
   const legacy = body["functions"]
@@ -227,7 +234,7 @@ const decode = (body: unknown): DecodedChatRequest => {
       model,
       system,
       messages: turns,
-      tools: tools(body),
+      tools: tools(body, notes),
       ...(choice === undefined ? {} : { toolChoice: choice }),
       ...(typeof body["parallel_tool_calls"] === "boolean" ? { parallelToolCalls: body["parallel_tool_calls"] } : {}),
       ...(maxTokens === undefined ? {} : { maxTokens }),

@@ -269,7 +269,7 @@ describe("decodeMessagesRequest: validation", () => {
     { name: "string max_tokens", body: { ...withUser("hi"), max_tokens: "1024" }, param: "max_tokens", message: "max_tokens: Expected number" },
     { name: "missing messages", body: minimal, param: "messages", message: "messages: Field required" },
     { name: "empty messages", body: { ...minimal, messages: [] }, param: "messages", message: "messages: at least one message is required" },
-    { name: "system role", body: { ...minimal, messages: [{ role: "system", content: "x" }] }, param: "messages.0.role", message: 'messages.0.role: Expected "user" | "assistant"' },
+    { name: "an unknown role", body: { ...minimal, messages: [{ role: "critic", content: "x" }] }, param: "messages.0.role", message: 'messages.0.role: Expected "user" | "assistant" | "system"' },
     { name: "missing content", body: { ...minimal, messages: [{ role: "user" }] }, param: "messages.0.content", message: "messages.0.content: Field required" },
     {
       name: "block without type",

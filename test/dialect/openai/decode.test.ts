@@ -105,7 +105,6 @@ describe("decodeChatRequest", () => {
   it("names the field at fault", () => {
     expect(error({ messages: [user("x")] })).toMatchObject({ status: 400, param: "model" })
     expect(error({ model: "m", messages: [] })).toMatchObject({ param: "messages" })
-    expect(error({ model: "m", messages: [{ role: "robot", content: "x" }] })).toMatchObject({ param: "messages.0.role" })
     expect(error({ model: "m", messages: [{ role: "tool", content: "x" }] })).toMatchObject({ param: "messages.0.tool_call_id" })
     expect(error({ model: "m", messages: [{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{oops" } }] }] }))
       .toMatchObject({ param: "messages.0.tool_calls.0.function.arguments" })
@@ -118,5 +117,23 @@ describe("decodeChatRequest", () => {
     expect(decoded.untranslatable.map((u) => u.param)).toEqual(["n", "messages.0.content.1.type", "messages.0.content.2.type"])
     expect(decoded.conversation.messages).toEqual([{ role: "user", content: [{ type: "text", text: "hi" }] }])
     expect(ok({ model: "m", messages: [user("x")] }).untranslatable).toEqual([])
+    // what is newer than this code: a role, a part type, a freeform tool
+    const newer = ok({
+      model: "m",
+      messages: [{ role: "critic", content: "x" }, user([{ type: "input_video", video: {} }, { type: "text", text: "hi" }])],
+      tools: [{ type: "custom", name: "apply_patch" }, { type: "function", function: { name: "f" } }]
+    })
+    expect(newer.untranslatable.map((u) => u.param)).toEqual(["messages.0.role", "messages.1.content.0.type", "tools.0.type"])
+    expect(newer.conversation.tools.map((t) => t.name)).toEqual(["f"])
+  })
+
+  it("keeps system and developer messages at their place once the conversation has started", () => {
+    const decoded = ok({ model: "m", messages: [{ role: "system", content: "first" }, user("q"), { role: "developer", content: "now be terse" }, user("again")] })
+    expect(decoded.conversation.system).toEqual([{ type: "text", text: "first" }])
+    expect(decoded.conversation.messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "q" }] },
+      { role: "system", content: [{ type: "text", text: "now be terse" }] },
+      { role: "user", content: [{ type: "text", text: "again" }] }
+    ])
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { streamEnd as anthropicEnd } from "../../src/dialect/anthropic/stream-end.ts"
-import { streamEnd as openaiEnd } from "../../src/dialect/openai/stream-end.ts"
+import { streamEnd as anthropicEnd } from "../../src/dialect/anthropic/relayed.ts"
+import { streamEnd as openaiEnd } from "../../src/dialect/openai/relayed.ts"
 import { anthropicEvents, openaiChunks } from "../support/scripted-upstream.ts"
 
 describe("how a relayed stream ended, from its tail", () => {

@@ -1,0 +1,35 @@
+/**
+ * A Messages answer relayed from an Anthropic provider. Only `message_start` names the model: it is
+ * rewritten to the id the client asked for (Claude Code compares the two, and drops its signed
+ * thinking from the next turn when they differ), every other byte kept.
+ *
+ * How the stream must end: with `message_stop`, or with an `error` event (the provider already told
+ * the client). Anything else was cut short.
+ */
+import { gatewayError } from "../../errors.ts"
+import { replaceStringField } from "../json-field.ts"
+import { type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
+import { errorFrame } from "./errors.ts"
+
+export const echoModel = (model: string): EventRewrite => ({
+  event: (text) => replaceStringField(text, ["message", "model"], model),
+  firstOnly: true
+})
+
+export type StreamEnd = "whole" | "cut"
+
+export const streamEnd = (tail: string, fromStart: boolean): StreamEnd => {
+  const last = tailEvents(tail, fromStart).at(-1)
+  if (last === undefined || !parsesAsJson(last.data)) return "cut"
+  const type = (JSON.parse(last.data) as { type?: unknown } | null)?.type
+  return type === "message_stop" || type === "error" || last.event === "error" ? "whole" : "cut"
+}
+
+export const relayed: RelayDialect = {
+  echoModel,
+  errorFrame,
+  onEnd: (provider) => (tail, fromStart) =>
+    streamEnd(tail, fromStart) === "whole"
+      ? undefined
+      : errorFrame(gatewayError("api_error", `provider ${provider}'s stream ended before the message was complete`, { status: 502 }))
+}

@@ -1,0 +1,40 @@
+/**
+ * A Chat Completions answer relayed from an OpenAI-shaped provider. Every chunk names the model: it
+ * is rewritten to the id the client asked for (`provider/model`), the rest of each chunk kept.
+ *
+ * How the stream must end: with `data: [DONE]`, or with an error chunk (the provider already told the
+ * client). Some compatible servers omit `[DONE]` after a chunk with a `finish_reason`: the answer is
+ * whole, and `[DONE]` is added for the client. Anything else was cut short.
+ */
+import { gatewayError } from "../../errors.ts"
+import { replaceStringField } from "../json-field.ts"
+import { type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
+import { errorFrame } from "./errors.ts"
+
+export const echoModel = (model: string): EventRewrite => ({
+  event: (text) => (text.includes("data:") && !text.includes("[DONE]") ? replaceStringField(text, ["model"], model) : undefined),
+  firstOnly: false
+})
+
+export type StreamEnd = "whole" | "done_missing" | "cut"
+
+export const streamEnd = (tail: string, fromStart: boolean): StreamEnd => {
+  const events = tailEvents(tail, fromStart)
+  const last = events.at(-1)
+  if (last === undefined) return "cut"
+  if (last.data.trim() === "[DONE]") return "whole"
+  if (/^\s*\{\s*"error"\s*:/.test(last.data) && parsesAsJson(last.data)) return "whole"
+  const finished = events.some((e) => /"finish_reason"\s*:\s*"/.test(e.data) && parsesAsJson(e.data))
+  return finished && parsesAsJson(last.data) ? "done_missing" : "cut"
+}
+
+export const relayed: RelayDialect = {
+  echoModel,
+  errorFrame,
+  onEnd: (provider) => (tail, fromStart) => {
+    const end = streamEnd(tail, fromStart)
+    if (end === "whole") return undefined
+    if (end === "done_missing") return "data: [DONE]\n\n"
+    return errorFrame(gatewayError("api_error", `provider ${provider}'s stream ended before the answer was complete`, { status: 502 }))
+  }
+}

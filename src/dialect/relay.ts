@@ -1,0 +1,65 @@
+/**
+ * What both dialects need to relay a provider's answer untouched but for the model id: the events of
+ * a stream's tail (how did it end?), an event rewrite, and a whole body with its `model` replaced.
+ */
+import type { GatewayError } from "../errors.ts"
+import { replaceStringField } from "./json-field.ts"
+
+/** A rewrite of a relayed stream's events (see http/sse-rewrite.ts). */
+export interface EventRewrite {
+  /** the event's new text (blank line included), or undefined to keep it as it is */
+  readonly event: (text: string) => string | undefined
+  /** only the first event may need it */
+  readonly firstOnly: boolean
+}
+
+/** How a dialect's provider answers are relayed to its clients. */
+export interface RelayDialect {
+  /** the model id the client asked for, in place of the provider's */
+  readonly echoModel: (model: string) => EventRewrite
+  /** what to append to a stream that ended, given its tail: nothing when whole */
+  readonly onEnd: (provider: string) => (tail: string, fromStart: boolean) => string | undefined
+  /** a failure midway, as the stream's last event */
+  readonly errorFrame: (error: GatewayError) => string
+}
+
+/** A whole JSON answer with its top-level `model` replaced, every other byte kept. */
+export const bodyWithModel = (bytes: Uint8Array, model: string): Uint8Array => {
+  const replaced = replaceStringField(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"), ["model"], model)
+  return replaced === undefined ? bytes : Buffer.from(replaced, "utf8")
+}
+
+export interface TailEvent {
+  /** the `event:` field, "" when absent */
+  readonly event: string
+  /** the `data:` lines joined by "\n" */
+  readonly data: string
+}
+
+/**
+ * The events in `tail`, oldest first. Unless the tail holds the stream from its start, the first one
+ * may be partial and is dropped. A last event without its closing blank line is kept (clients
+ * dispatch it at the end of the stream). Comments (`: keep-alive`) are not events.
+ */
+export const tailEvents = (tail: string, fromStart: boolean): Array<TailEvent> => {
+  const blocks = tail.replace(/\r\n?/g, "\n").split("\n\n")
+  if (!fromStart) blocks.shift()
+  return blocks.flatMap((block) => {
+    let event = ""
+    const data: Array<string> = []
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event:")) event = line.slice(6).trim()
+      else if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5))
+    }
+    return event === "" && data.length === 0 ? [] : [{ event, data: data.join("\n") }]
+  })
+}
+
+export const parsesAsJson = (text: string): boolean => {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
