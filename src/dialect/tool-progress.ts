@@ -1,8 +1,10 @@
 /**
- * Server-side tool progress as both dialects show it: an extension the official SDKs pass through
- * and other clients ignore (an `orka_tool` field on an OpenAI chunk, an `orka_tool_progress` event on
- * the Anthropic stream, whose clients must skip unknown event types). Progress is never content, so
- * the conversation a client sends back holds only what the model said.
+ * Server-side tool progress as both dialects show it. By default an SSE comment line
+ * (`: orka_tool {...}`), which every parser skips: strict clients (the AI SDK validates event types
+ * against a closed list, opencode exits on an unknown one) see nothing they do not know. On request
+ * (`X-Orka-Tool-Progress: events`) as structured events: an `orka_tool` field on an OpenAI chunk
+ * with an empty delta, an `orka_tool_progress` event on the Anthropic stream. Progress is never
+ * content, so the conversation a client sends back holds only what the model said.
  */
 import type { ServerToolEvent } from "../ir/response.ts"
 
@@ -32,3 +34,8 @@ export const toolProgress = (event: Extract<ServerToolEvent, { readonly call: un
     ...(truncated ? { truncated } : {})
   }
 }
+
+export type ProgressStyle = "comments" | "events"
+
+/** The comment line, for either dialect. */
+export const progressComment = (progress: ToolProgress): string => `: orka_tool ${JSON.stringify(progress)}\n\n`

@@ -69,7 +69,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const extensions = beta === undefined ? conversation.extensions : { ...conversation.extensions, anthropicBeta: beta }
     const answered = answer(chat, { ...conversation, model: chat.model, extensions })
     if (!chat.stream) return json(encodeMessage(yield* answered.complete, { model: chat.requested }))
-    return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), { model: chat.requested }))
+    return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), { model: chat.requested, progress: chat.progress }))
   })
 
   const countTokens = Effect.gen(function*() {

@@ -13,6 +13,7 @@ import type { Identity } from "../auth/auth.ts"
 import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess, toolAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import { bodyWithModel, type RelayDialect } from "../dialect/relay.ts"
+import type { ProgressStyle } from "../dialect/tool-progress.ts"
 import { type GatewayError, invalidRequest } from "../errors.ts"
 import { collectCompletion } from "../ir/collect.ts"
 import { type Conversation, foldSystemTurns } from "../ir/conversation.ts"
@@ -32,7 +33,7 @@ import { callerSecretsOf, presentable } from "./boundary.ts"
 import { wholeBody } from "./respond.ts"
 import { relay } from "./sse.ts"
 import { rewriteEvents } from "./sse-rewrite.ts"
-import { toolsHeader } from "./tools-header.ts"
+import { progressHeader, toolsHeader } from "./tools-header.ts"
 
 export interface AdmittedChat {
   readonly request: HttpServerRequest.HttpServerRequest
@@ -46,6 +47,8 @@ export interface AdmittedChat {
   readonly model: string
   /** whether the server-side tool loop runs for this request */
   readonly tools: boolean
+  /** how the tool loop's progress shows in a stream */
+  readonly progress: ProgressStyle
   readonly identity: Identity
   /** an error as the caller may see it (secrets masked, bounded): for failures inside a stream */
   readonly present: (error: GatewayError) => GatewayError
@@ -92,6 +95,7 @@ export const makeFrontDoor = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const identity = yield* admit(request, chatAccess(config.namespace))
     const header = yield* toolsHeader(request.headers)
+    const progress = yield* progressHeader(request.headers)
     const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
     const { model: requested, stream } = yield* envelope(body)
     const { model, provider } = yield* registry.resolve(requested)
@@ -99,7 +103,7 @@ export const makeFrontDoor = Effect.gen(function*() {
     const tools = (header ?? provider.toolsDefault ?? config.toolsDefault) === "enabled"
     noteRequest(request, { provider: provider.name, model, stream, tools })
     const present = presentable(redactor, callerSecretsOf(request.headers))
-    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, identity, present }
+    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, progress, identity, present }
   })
 
   /**

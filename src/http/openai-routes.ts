@@ -49,7 +49,7 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const [first] = request.untranslatable
     if (first !== undefined) return yield* Effect.fail(invalidRequest(`${first.message}; provider ${provider.name} is ${provider.type}`, first.param))
     const answered = answer(chat, { ...request.conversation, model: chat.model })
-    const meta = { model: chat.requested, created: Math.floor(Date.now() / 1000), includeUsage: request.includeUsage }
+    const meta = { model: chat.requested, created: Math.floor(Date.now() / 1000), includeUsage: request.includeUsage, progress: chat.progress }
     if (!chat.stream) return json(encodeCompletion(yield* answered.complete, meta))
     return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), meta))
   })

@@ -82,8 +82,10 @@ beforeAll(async () => {
     },
     config: { chatProvider: "claude", toolMaxIterations: 4 }
   })
-  openai = new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
-  anthropic = new Anthropic({ baseURL: `${gateway.url}/anthropic`, apiKey: demoToken, maxRetries: 0 })
+  // these clients ask for progress as structured events; the default (comments) has its own tests
+  const defaultHeaders = { "x-orka-tool-progress": "events" }
+  openai = new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0, defaultHeaders })
+  anthropic = new Anthropic({ baseURL: `${gateway.url}/anthropic`, apiKey: demoToken, maxRetries: 0, defaultHeaders })
 })
 afterAll(async () => {
   await gateway.close()
@@ -279,6 +281,37 @@ describe("the tool loop through the OpenAI door", () => {
   })
 })
 
+describe("progress by default: comment lines, which no client's parser sees", () => {
+  const raw = async (path: string, body: unknown) => {
+    const res = await fetch(`${gateway.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${demoToken}` },
+      body: JSON.stringify(body)
+    })
+    return res.text()
+  }
+  it("in both doors, and the SDKs see only the model's answer", async () => {
+    for (const [path, body] of [
+      ["/openai/v1/chat/completions", { model: "claude/claude-test", stream: true, messages: [{ role: "user", content: "T-1?" }] }],
+      ["/anthropic/v1/messages", { model: "gpt/gpt-test", max_tokens: 50, stream: true, messages: [{ role: "user", content: "T-1?" }] }]
+    ] as const) {
+      upstream.script(calling(call("c1", "ticket", { id: "T-1" })), saying("T-1 is open."))
+      const text = await raw(path, body)
+      expect(text).toContain(`: orka_tool {"id":"c1","name":"ticket","status":"running","arguments":"{\\"id\\":\\"T-1\\"}"}\n\n`)
+      expect(text).toMatch(/: orka_tool \{"id":"c1","name":"ticket","status":"succeeded","result":/)
+      expect(text).not.toContain("orka_tool_progress")
+      expect(text).not.toContain("\"orka_tool\":")
+    }
+    upstream.script(calling(call("c1", "ticket", { id: "T-1" })), saying("T-1 is open."))
+    const plain = new Anthropic({ baseURL: `${gateway.url}/anthropic`, apiKey: demoToken, maxRetries: 0 })
+    const events: Array<string> = []
+    const stream = plain.messages.stream({ model: "gpt/gpt-test", max_tokens: 100, messages: [{ role: "user", content: "T-1?" }] })
+    stream.on("streamEvent", (e) => events.push(e.type))
+    expect((await stream.finalMessage()).content).toEqual([{ type: "text", text: "T-1 is open." }])
+    expect(events).toEqual(["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"])
+  })
+})
+
 describe("the tool loop through the Anthropic door", () => {
   it("streams progress as orka_tool_progress events between content blocks; the SDK's message holds the answer", async () => {
     upstream.script(calling(call("call_1", "ticket", { id: "T-9" })), saying("T-9 is open."))
@@ -417,7 +450,7 @@ const rawAnthropicEvents = async (body: unknown, script: Array<{ answer: Answer 
   upstream.script(...script)
   const res = await fetch(`${gateway.url}/anthropic/v1/messages`, {
     method: "POST",
-    headers: { "content-type": "application/json", "x-api-key": demoToken, "anthropic-version": "2023-06-01" },
+    headers: { "content-type": "application/json", "x-api-key": demoToken, "anthropic-version": "2023-06-01", "x-orka-tool-progress": "events" },
     body: JSON.stringify(body)
   })
   const text = await res.text()

@@ -11,15 +11,15 @@
  * A text or thinking run ends when anything else arrives; a tool call's arguments may grow until the
  * finish, so its block stays open until then and blocks after it are sent at the finish.
  *
- * Server-side tool progress goes out between blocks as `orka_tool_progress` events (see
- * ../tool-progress.ts). A ping goes out every `pingEveryMs` while the answer is open, so that proxies
+ * Server-side tool progress goes out between blocks, as a comment line or on request as an
+ * `orka_tool_progress` event (see ../tool-progress.ts). A ping goes out every `pingEveryMs` while the answer is open, so that proxies
  * and clients do not drop a connection that is waiting on a slow model. A failure mid-way becomes an
  * `error` event and ends the stream without `message_stop`, which makes the SDKs throw.
  */
 import { Duration, Stream } from "effect"
 import { type GatewayError, gatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
-import { toolProgress } from "../tool-progress.ts"
+import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"
 import { errorFrame } from "./errors.ts"
 import { messageId, stopReason, usageJson } from "./response.ts"
 import { sseFrame } from "./sse.ts"
@@ -45,6 +45,7 @@ const ping = sseFrame("ping", { type: "ping" })
 /** The state of one response: which blocks exist, which one is open, what is still to be sent. */
 class Encoder {
   private readonly model: string
+  private readonly progress: ProgressStyle
   private readonly blocks: Array<Block> = []
   /** tool call blocks by their IR index */
   private readonly tools = new Map<number, Block>()
@@ -54,8 +55,9 @@ class Encoder {
   private started = false
   private finished = false
 
-  constructor(model: string) {
+  constructor(model: string, progress: ProgressStyle) {
     this.model = model
+    this.progress = progress
   }
 
   push(event: AnswerEvent): Array<string> {
@@ -88,7 +90,9 @@ class Encoder {
       case "server_tool_result":
         // between blocks: progress ends a text run, as the next model call starts a new block
         this.endRun(out)
-        out.push(sseFrame("orka_tool_progress", { type: "orka_tool_progress", ...toolProgress(event) }))
+        out.push(this.progress === "events"
+          ? sseFrame("orka_tool_progress", { type: "orka_tool_progress", ...toolProgress(event) })
+          : progressComment(toolProgress(event)))
         break
       case "server_tool_wait":
         out.push(...this.tick())
@@ -229,7 +233,7 @@ const encode = (encoder: Encoder, input: Input): Array<string> => {
 
 export const encodeStream = (
   events: Stream.Stream<AnswerEvent, GatewayError>,
-  meta: { readonly model: string; readonly pingEveryMs?: number }
+  meta: { readonly model: string; readonly pingEveryMs?: number; readonly progress?: ProgressStyle }
 ): Stream.Stream<string> => {
   // Stream.tick emits at once, then every interval: the first is dropped, message_start has a ping
   const ticks = Stream.tick(Duration.millis(meta.pingEveryMs ?? 15_000)).pipe(Stream.drop(1), Stream.as(tick))
@@ -238,7 +242,7 @@ export const encodeStream = (
     // a failure becomes an element, so that the encoder knows the end is not a truncation
     Stream.catch((error: GatewayError) => Stream.succeed<Input>({ _tag: "failed", error })),
     Stream.merge(ticks, { haltStrategy: "left" }),
-    Stream.mapAccum(() => new Encoder(meta.model), (encoder, input) => [encoder, encode(encoder, input)], {
+    Stream.mapAccum(() => new Encoder(meta.model, meta.progress ?? "comments"), (encoder, input) => [encoder, encode(encoder, input)], {
       onHalt: (encoder) => encoder.end()
     })
   )

@@ -2,15 +2,15 @@
  * The IR stream as OpenAI `chat.completion.chunk` server-sent events: a first chunk with the role,
  * content and tool-call deltas (a call's id and name in its first delta, argument fragments after),
  * one chunk with `finish_reason`, the usage chunk (`choices: []`) when the client asked for it, then
- * `data: [DONE]`. Server-side tool progress rides on chunks with an empty delta, in their `orka_tool`
- * field (see ../tool-progress.ts); while tools run, SSE comments `: keep-alive` (which SSE parsers
+ * `data: [DONE]`. Server-side tool progress is a comment line, or on request a chunk with an empty
+ * delta and an `orka_tool` field (see ../tool-progress.ts); while tools run, SSE comments `: keep-alive` (which SSE parsers
  * skip) keep proxies from dropping the connection. A failure mid-way ends the stream with an error
  * chunk and no `[DONE]`.
  */
 import { Stream } from "effect"
 import { gatewayError, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
-import { toolProgress } from "../tool-progress.ts"
+import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"
 import { errorFrame } from "./errors.ts"
 import { completionId, finishReason, usageJson } from "./response.ts"
 
@@ -20,6 +20,8 @@ export interface StreamMeta {
   readonly model: string
   readonly created: number
   readonly includeUsage: boolean
+  /** how server-side tool progress shows (default: comments) */
+  readonly progress?: ProgressStyle
 }
 
 const keepAlive = ": keep-alive\n\n"
@@ -69,8 +71,10 @@ export const encodeStream = (events: Stream.Stream<AnswerEvent, GatewayError>, m
               tool_calls: [{ index: event.index, function: { arguments: event.arguments } }]
             }))]]
           case "server_tool_call":
-          case "server_tool_result":
-            return [state, [frame({ ...chunk(state.id, {}), orka_tool: toolProgress(event) })]]
+          case "server_tool_result": {
+            const progress = toolProgress(event)
+            return [state, [meta.progress === "events" ? frame({ ...chunk(state.id, {}), orka_tool: progress }) : progressComment(progress)]]
+          }
           case "server_tool_wait":
             return [state, [keepAlive]]
           case "finish": {

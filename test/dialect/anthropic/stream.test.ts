@@ -8,8 +8,8 @@ import { parseFrames } from "./sse-frames.ts"
 
 const start: StreamEvent = { type: "start", id: "chatcmpl-9x", model: "gpt-4o-2024-08-06", usage: { inputTokens: 472, outputTokens: 0 } }
 
-const encode = (events: ReadonlyArray<AnswerEvent>, model = "openai/gpt-4o") =>
-  Effect.map(Stream.runCollect(encodeStream(Stream.fromIterable(events), { model })), (frames) => frames.join(""))
+const encode = (events: ReadonlyArray<AnswerEvent>, model = "openai/gpt-4o", progress: "comments" | "events" = "events") =>
+  Effect.map(Stream.runCollect(encodeStream(Stream.fromIterable(events), { model, progress })), (frames) => frames.join(""))
 
 const blockStart = (index: number, content_block: object) => ({ event: "content_block_start", data: { type: "content_block_start", index, content_block } })
 const delta = (index: number, d: object) => ({ event: "content_block_delta", data: { type: "content_block_delta", index, delta: d } })
