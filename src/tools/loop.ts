@@ -42,6 +42,12 @@ export interface ServerTools {
 
 export type Model = (conversation: Conversation) => Stream.Stream<StreamEvent, GatewayError>
 
+/** Turns in which the model called the gateway's tools and the client's together. */
+export const mixedTurns = Metric.counter("orka_tool_loop_mixed_turns_total", {
+  description: "Turns calling server-side and client tools together (the server-side ones ran first, the model was asked again)",
+  incremental: true
+})
+
 /** How loops end: `answered`, `client_tool`, or cut by `iteration_limit` / `deadline`. */
 export const toolLoops = Metric.counter("orka_tool_loops_total", { description: "Tool loops by how they ended", incremental: true })
 export const toolLoopModelCalls = Metric.histogram("orka_tool_loop_model_calls", {
@@ -93,8 +99,10 @@ interface Turn {
   /** what the model said, text and thinking (which Anthropic wants back, signed, before a tool result) */
   readonly content: Array<Part>
   readonly calls: Map<number, { id: string; name: string; args: string }>
-  /** the client's calls (streamed to it as they come), by the model's index → the index the client sees */
+  /** the client's calls, by the model's index → the index the client sees */
   readonly clientIndex: Map<number, number>
+  /** the client's calls as events, held until the turn ends: sent only if the gateway has none to run */
+  readonly clientEvents: Array<AnswerEvent>
   finish: { reason: FinishReason; usage: Usage; stopSequence?: string } | undefined
 }
 
@@ -150,8 +158,20 @@ export const runToolLoop = (
   type Cut = "iteration_limit" | "deadline"
 
   const iteration = (c: Conversation, n: number, usage: Usage, final?: Cut): Stream.Stream<AnswerEvent, GatewayError> => {
-    const turn: Turn = { content: [], calls: new Map(), clientIndex: new Map(), finish: undefined }
+    const turn: Turn = { content: [], calls: new Map(), clientIndex: new Map(), clientEvents: [], finish: undefined }
     separate = textSent
+    // while a client's call is held back, the stream would be silent: a keep-alive now and then
+    let lastSent = Date.now()
+    const hold = (event: AnswerEvent): ReadonlyArray<AnswerEvent> => {
+      turn.clientEvents.push(event)
+      if (Date.now() - lastSent < limits.keepAliveMs) return []
+      lastSent = Date.now()
+      return [{ type: "server_tool_wait" }]
+    }
+    const sent = (events: ReadonlyArray<AnswerEvent>) => {
+      if (events.length > 0) lastSent = Date.now()
+      return events
+    }
     const forward = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
       switch (event.type) {
         case "start":
@@ -169,17 +189,18 @@ export const runToolLoop = (
           return [event]
         case "tool_call_start": {
           turn.calls.set(event.index, { id: event.id, name: event.name, args: "" })
-          // server calls wait for the turn's end; a client's call streams to it as it comes
           if (serverNames.has(event.name)) return []
+          // a client's call streams to it as it comes, unless the gateway's calls could join the turn
           const index = turn.clientIndex.size
           turn.clientIndex.set(event.index, index)
-          return [{ ...event, index }]
+          return serverNames.size === 0 ? [{ ...event, index }] : hold({ ...event, index })
         }
         case "tool_call_delta": {
           const c = turn.calls.get(event.index)
           if (c !== undefined) c.args += event.arguments
           const index = turn.clientIndex.get(event.index)
-          return index === undefined ? [] : [{ ...event, index }]
+          if (index === undefined) return []
+          return serverNames.size === 0 ? [{ ...event, index }] : hold({ ...event, index })
         }
         case "finish":
           turn.finish = { reason: event.reason, usage: event.usage, ...(event.stopSequence === undefined ? {} : { stopSequence: event.stopSequence }) }
@@ -187,7 +208,7 @@ export const runToolLoop = (
       }
     }
     return Stream.concat(
-      call(c, n).pipe(Stream.flatMap((e) => Stream.fromIterable(forward(e)))),
+      call(c, n).pipe(Stream.flatMap((e) => Stream.fromIterable(sent(forward(e))))),
       Stream.unwrap(Effect.suspend(() => next(c, n, usage, turn, final)))
     )
   }
@@ -197,15 +218,33 @@ export const runToolLoop = (
     const calls = [...turn.calls.values()].map((x): ToolCallPart => ({ type: "tool_call", id: x.id, name: x.name, arguments: x.args || "{}" }))
     if (turn.finish === undefined) return Effect.succeed(Stream.empty) // the model stream failed; its error is already on the way
     const clientCalls = calls.filter((x) => !serverNames.has(x.name))
-    if (calls.length === 0 || clientCalls.length > 0 || final !== undefined) {
-      // the client's calls are already on their way to it (server ones in the same turn cannot be answered by it)
+    const serverCalls = calls.filter((x) => serverNames.has(x.name))
+    if (serverCalls.length === 0 || final !== undefined) {
+      // the client's calls go to it now (in a last call there are none of the gateway's to run)
       const reason = clientCalls.length > 0 ? "tool_use" : turn.finish.reason === "tool_use" ? "end_turn" : turn.finish.reason
       const outcome = clientCalls.length > 0 ? "client_tool" : final ?? "answered"
       return Metric.update(Metric.withAttributes(toolLoops, { outcome }), 1).pipe(
         Effect.andThen(Metric.update(toolLoopModelCalls, n)),
-        Effect.as(Stream.succeed(finish(reason, usage, turn.finish.stopSequence)))
+        Effect.as(Stream.concat(Stream.fromIterable(turn.clientEvents), Stream.succeed(finish(reason, usage, turn.finish.stopSequence))))
       )
     }
+    if (clientCalls.length > 0) {
+      // The gateway's calls and the client's in one turn: the gateway's run first and the model is asked
+      // again, without the client's calls in its history (it repeats those it still wants, now knowing the
+      // results). Sending the client's calls now would leave the gateway's unanswered in the history the
+      // client sends back.
+      return Metric.update(mixedTurns, 1).pipe(
+        Effect.andThen(Effect.logInfo("the model called the gateway's tools and the client's in one turn: the gateway's ran first").pipe(
+          Effect.annotateLogs({ gateway_tools: serverCalls.map((x) => x.name).join(","), client_tools: clientCalls.map((x) => x.name).join(",") })
+        )),
+        Effect.andThen(runServerCalls(c, n, usage, turn, serverCalls))
+      )
+    }
+    return runServerCalls(c, n, usage, turn, serverCalls)
+  }
+
+  /** The gateway's calls of a turn: run, their results appended, the model asked again (or, out of turns, one last time). */
+  const runServerCalls = (c: Conversation, n: number, usage: Usage, turn: Turn, calls: ReadonlyArray<ToolCallPart>): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
     if (n >= limits.maxIterations || Date.now() > deadline) {
       // out of iterations or time: one last call that may not use tools, asking for what it has so far
       const ask: Part = { type: "text", text: "Stop using tools now and answer with what you have found so far." }

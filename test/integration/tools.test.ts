@@ -281,6 +281,40 @@ describe("the tool loop through the OpenAI door", () => {
   })
 })
 
+describe("a turn calling the gateway's tool and the client's together", () => {
+  const bash = { type: "function" as const, function: { name: "Bash", parameters: { type: "object", properties: { command: { type: "string" } } } } }
+  const mixed = () => ({ answer: { toolCalls: [call("c_bash", "Bash", { command: "ls" }), call("c_ticket", "ticket", { id: "T-5" })], inputTokens: 100, outputTokens: 10 } })
+
+  it("OpenAI door: the gateway's call runs first; the client gets the call the model repeats, knowing the result", async () => {
+    upstream.script(mixed(), calling(call("c_bash2", "Bash", { command: "ls T-5" })))
+    const completion = await openai.chat.completions.create({ model: "claude/claude-test", tools: [bash], messages: [{ role: "user", content: "T-5, then ls" }] })
+    expect(completion.choices[0]!.message.tool_calls?.map((t) => [t.id, t.type === "function" ? t.function.arguments : ""])).toEqual([["c_bash2", "{\"command\":\"ls T-5\"}"]])
+    expect(completion.choices[0]!.finish_reason).toBe("tool_calls")
+    expect(tools.calls.map((c) => c.url)).toEqual(["/tickets/T-5"])
+    const second = upstream.requests[1]!.body
+    expect(second.messages.at(-2).content.map((b: any) => b.type === "tool_use" ? b.name : b.type)).toEqual(["ticket"])
+    expect(second.messages.at(-1).content.map((b: any) => b.tool_use_id)).toEqual(["c_ticket"])
+  })
+
+  it("Anthropic door, streamed: the same, and the metric counts it", async () => {
+    upstream.script(mixed(), calling(call("c_bash2", "Bash", { command: "ls T-5" })))
+    const message = await anthropic.messages.stream({
+      model: "gpt/gpt-test",
+      max_tokens: 100,
+      tools: [{ name: "Bash", input_schema: { type: "object", properties: { command: { type: "string" } } } }],
+      messages: [{ role: "user", content: "T-5, then ls" }]
+    }).finalMessage()
+    expect(message.content).toEqual([{ type: "tool_use", id: "c_bash2", name: "Bash", input: { command: "ls T-5" } }])
+    expect(message.stop_reason).toBe("tool_use")
+    expect(tools.calls.map((c) => c.url)).toEqual(["/tickets/T-5"])
+    const history = upstream.requests[1]!.body.messages
+    expect(history.at(-2)).toMatchObject({ role: "assistant", tool_calls: [{ id: "c_ticket" }] })
+    expect(history.at(-2).tool_calls).toHaveLength(1)
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
+    expect(metrics).toMatch(/orka_tool_loop_mixed_turns_total(\{[^}]*\})? [1-9]/)
+  })
+})
+
 describe("progress by default: comment lines, which no client's parser sees", () => {
   const raw = async (path: string, body: unknown) => {
     const res = await fetch(`${gateway.url}${path}`, {

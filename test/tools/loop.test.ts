@@ -180,29 +180,47 @@ describe("the tool loop", () => {
     })
   })
 
-  it("streams a client's tool call as it comes, numbered among the client's calls only", async () => {
+  it("a turn calling the gateway's tool and the client's: the gateway's runs first, the model is asked again without the client's", async () => {
     const client = conversation({ tools: [{ name: "edit_file", parameters: {} }] })
-    const turn: Array<StreamEvent> = [
-      { type: "tool_call_start", index: 0, id: "s1", name: "web_search" },
-      { type: "tool_call_start", index: 1, id: "e1", name: "edit_file" },
-      { type: "tool_call_delta", index: 1, arguments: "{\"path\":" },
-      { type: "tool_call_delta", index: 0, arguments: "{}" },
-      { type: "tool_call_delta", index: 1, arguments: "\"a.ts\"}" },
+    const mixed: Array<StreamEvent> = [
+      { type: "text", text: "Looking it up, then editing." },
+      { type: "tool_call_start", index: 0, id: "e1", name: "edit_file" },
+      { type: "tool_call_delta", index: 0, arguments: "{\"path\":" },
+      { type: "tool_call_start", index: 1, id: "s1", name: "web_search" },
+      { type: "tool_call_delta", index: 0, arguments: "\"a.ts\"}" },
+      { type: "tool_call_delta", index: 1, arguments: "{}" },
       { type: "finish", reason: "tool_use", usage: usage(10, 2) }
     ]
-    const { model, seen } = scripted([turn])
+    const { model, seen } = scripted([mixed, callTurn(["e2", "edit_file", "{\"path\":\"a.ts\"}"])])
     const log: Array<string> = []
     const events = await collect(runToolLoop(client, model, tools(log)))
-    expect(events).toEqual([
-      { type: "start", id: "r1", model: "m" },
+    // the client never sees the call of the first turn, only the one the model repeated knowing the result
+    expect(events.filter((e) => e.type.startsWith("tool_call"))).toEqual([
+      { type: "tool_call_start", index: 0, id: "e2", name: "edit_file" },
+      { type: "tool_call_delta", index: 0, arguments: "{\"path\":\"a.ts\"}" }
+    ])
+    expect(events.at(-1)).toEqual({ type: "finish", reason: "tool_use", usage: usage(20, 4) })
+    expect(log).toEqual(["web_search:{}"])
+    // the model's history holds the gateway's call with its result, and not the client's
+    const [assistant, results] = seen[1]!.messages.slice(-2)
+    expect(assistant!.content.map((p) => (p.type === "tool_call" ? p.name : p.type))).toEqual(["text", "web_search"])
+    expect(results!.content).toEqual([{ type: "tool_result", callId: "s1", content: [{ type: "text", text: JSON.stringify({ result: "web_search done" }) }] }])
+  })
+
+  it("a client's call arrives whole at the turn's end while the gateway offers tools, numbered among the client's calls", async () => {
+    const client = conversation({ tools: [{ name: "edit_file", parameters: {} }] })
+    const { model } = scripted([[
+      { type: "text", text: "Editing." },
       { type: "tool_call_start", index: 0, id: "e1", name: "edit_file" },
       { type: "tool_call_delta", index: 0, arguments: "{\"path\":" },
       { type: "tool_call_delta", index: 0, arguments: "\"a.ts\"}" },
       { type: "finish", reason: "tool_use", usage: usage(10, 2) }
-    ])
-    // the client answers its call; the server call of that turn is not run
-    expect(log).toEqual([])
-    expect(seen).toHaveLength(1)
+    ]])
+    const events = await collect(runToolLoop(client, model, tools()))
+    expect(events.map((e) => e.type)).toEqual(["start", "text", "tool_call_start", "tool_call_delta", "tool_call_delta", "finish"])
+    // without tools of the gateway's to offer, it streams as it comes: nothing could join the turn
+    const plain = scripted([[{ type: "tool_call_start", index: 0, id: "e1", name: "edit_file" }, { type: "finish", reason: "tool_use", usage: usage(1, 1) }]])
+    expect((await collect(runToolLoop(client, plain.model, { ...tools(), definitions: [] }))).map((e) => e.type)).toEqual(["start", "tool_call_start", "finish"])
   })
 
   it("answers without the gateway's tools when the model rejects tools and the client sent none", async () => {
