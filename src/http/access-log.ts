@@ -1,10 +1,12 @@
 /**
  * One JSON log line per request, written when the response is complete (for a stream: when it
- * ends, with how it ended). Routes add what they learn (user, provider, model) with `noteRequest`.
- * Never tokens, keys or bodies.
+ * ends, with how it ended). Routes add what they learn (user, provider, model) with `noteRequest`,
+ * and a failure its kind, code and a short reason. Its level follows the outcome: `info`, `warn`
+ * for a 4xx, `error` for a 5xx or a stream that failed midway. Never tokens, keys or bodies.
  */
 import { Effect } from "effect"
 import type { HttpServerRequest } from "effect/http"
+import type { GatewayError } from "../errors.ts"
 
 export interface RequestNote {
   user?: string
@@ -13,6 +15,10 @@ export interface RequestNote {
   stream?: boolean
   /** whether the server-side tool loop ran */
   tools?: boolean
+  /** a failure's kind (`invalid_request`, `rate_limit`…), code and what it said, in short */
+  error_type?: string
+  code?: string
+  reason?: string
 }
 
 // Keyed by the Node request object, which stays the same through the router's request copies.
@@ -23,19 +29,35 @@ export const noteRequest = (request: HttpServerRequest.HttpServerRequest, note: 
   notes.set(key, { ...notes.get(key), ...note })
 }
 
+/** The longest reason written to the log. */
+const reasonChars = 200
+
+/** A failure the client was told of (already masked): in the request's log line. */
+export const noteFailure = (request: HttpServerRequest.HttpServerRequest, error: GatewayError): void =>
+  noteRequest(request, {
+    error_type: error.kind,
+    ...(error.code === undefined ? {} : { code: error.code }),
+    reason: error.message.length > reasonChars ? `${error.message.slice(0, reasonChars)}…` : error.message
+  })
+
 /** The longest path written to the log; the rest is cut (a request line may be 16 KiB). */
 const loggedPathChars = 512
 
 export const writeAccessLog = (
   request: HttpServerRequest.HttpServerRequest,
   entry: { readonly requestId: string; readonly started: number; readonly status: number; readonly outcome: string }
-) =>
-  Effect.logInfo("request").pipe(Effect.annotateLogs({
+) => {
+  const note = notes.get(request.source as object)
+  // a stream that told the client of a failure midway failed, whatever its status
+  const outcome = entry.outcome === "completed" && note?.error_type !== undefined ? "failed" : entry.outcome
+  const log = entry.status >= 500 || (outcome === "failed" && entry.status < 400) ? Effect.logError : entry.status >= 400 ? Effect.logWarning : Effect.logInfo
+  return log("request").pipe(Effect.annotateLogs({
     request_id: entry.requestId,
     method: request.method,
     path: (request.url.split("?")[0] ?? request.url).slice(0, loggedPathChars),
     status: entry.status,
     duration_ms: Math.round(performance.now() - entry.started),
-    outcome: entry.outcome,
-    ...notes.get(request.source as object)
+    outcome,
+    ...note
   }))
+}

@@ -16,7 +16,7 @@ import { forwardWhole, withModel } from "../llm/passthrough.ts"
 import { anthropicTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import type { ListedModel } from "../providers/registry.ts"
-import { makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
+import { leftOut, makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
 import { json, wholeBody } from "./respond.ts"
 import { awaitFirst, sse } from "./sse.ts"
 
@@ -60,11 +60,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
       yield* skippedTools(request, notes)
       return yield* asIs
     }
-    if (notes.length > 0) {
-      yield* Effect.logInfo("request parts left out in translation").pipe(
-        Effect.annotateLogs({ provider: provider.name, dropped: notes.join("; ") })
-      )
-    }
+    yield* leftOut(provider, "anthropic", conversation, notes)
     const { beta } = clientHeaders(request)
     const extensions = beta === undefined ? conversation.extensions : { ...conversation.extensions, anthropicBeta: beta }
     const answered = answer(chat, { ...conversation, model: chat.model, extensions })

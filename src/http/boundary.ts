@@ -8,13 +8,13 @@
  * masked (Provider, Tool and search keys, the caller's token) and bounded in length, and so is every
  * byte of every body, whole or streamed, whatever produced it (a provider's own events included).
  */
-import { Cause, Effect, Exit, Stream } from "effect"
+import { Cause, Effect, Exit, References, Stream } from "effect"
 import { HttpBody, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { byteMaskOnce, maskChunk, maskStream, withSecrets } from "../mask-bytes.ts"
 import { Activity } from "../memory.ts"
 import { CallerSecrets, clampText, headerSecret, Redactor, type RedactorShape, secretForms } from "../redact.ts"
-import { writeAccessLog } from "./access-log.ts"
+import { noteFailure, writeAccessLog } from "./access-log.ts"
 import { noRoute } from "./fallback.ts"
 import { type Dialect, errorResponse } from "./respond.ts"
 
@@ -63,19 +63,26 @@ const serve = <E, R>(
     const write = (status: number, outcome: string) =>
       writeAccessLog(request, { requestId, started, status, outcome }).pipe(Effect.ensuring(Effect.sync(activity.end)))
 
+    const answer = (error: GatewayError) => {
+      const shown = present(error)
+      noteFailure(request, shown)
+      return errorResponse(dialect, shown)
+    }
     const envelope = (cause: Cause.Cause<unknown>): Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
       const error = Cause.squash(cause)
-      if (error instanceof GatewayError) return Effect.succeed(errorResponse(dialect, present(error)))
-      if (isRouteNotFound(error)) return Effect.succeed(errorResponse(dialect, present(noRoute(request))))
+      if (error instanceof GatewayError) return Effect.succeed(answer(error))
+      if (isRouteNotFound(error)) return Effect.succeed(answer(noRoute(request)))
       return Effect.logError("request failed unexpectedly").pipe(
         Effect.annotateLogs({ request_id: requestId, error: redactor.mask(String(error).split("\n")[0] ?? "", secrets) }),
-        Effect.as(errorResponse(dialect, gatewayError("api_error", `internal error (request ${requestId})`, { status: 500 })))
+        Effect.as(answer(gatewayError("api_error", `internal error (request ${requestId})`, { status: 500, code: "internal_error" })))
       )
     }
 
     const response = yield* app.pipe(
       Effect.catchCause(envelope),
+      // every line the request logs says which request it was
+      Effect.annotateLogs({ request_id: requestId }),
       Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : write(499, outcomeOf(exit)))
     )
     const withId = HttpServerResponse.setHeader(response, "x-request-id", requestId)
@@ -90,6 +97,7 @@ const serve = <E, R>(
       HttpBody.stream(
         maskStream(bytes, body.stream).pipe(
           Stream.onExit((exit) => write(response.status, outcomeOf(exit))),
+          Stream.provideService(References.CurrentLogAnnotations, { request_id: requestId }),
           Stream.provideService(CallerSecrets, secrets)
         ),
         body.contentType

@@ -26,7 +26,7 @@ import type { ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
 import { Redactor } from "../redact.ts"
 import { type ToolFilter, ToolRunner } from "../tools/service.ts"
-import { noteRequest } from "./access-log.ts"
+import { noteFailure, noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
 import { callerSecretsOf, presentable } from "./boundary.ts"
@@ -102,7 +102,12 @@ export const makeFrontDoor = Effect.gen(function*() {
     if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
     const tools = (header ?? provider.toolsDefault ?? config.toolsDefault) === "enabled"
     noteRequest(request, { provider: provider.name, model, stream, tools })
-    const present = presentable(redactor, callerSecretsOf(request.headers))
+    const shown = presentable(redactor, callerSecretsOf(request.headers))
+    const present = (e: GatewayError) => {
+      const error = shown(e)
+      noteFailure(request, error)
+      return error
+    }
     return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, progress, identity, present }
   })
 
@@ -185,6 +190,34 @@ export const skippedTools = (request: HttpServerRequest.HttpServerRequest, why: 
     Effect.andThen(Effect.logInfo("server-side tools skipped: the request holds what only its own dialect carries")),
     Effect.annotateLogs({ parts: why.join("; ") })
   )
+
+/** Whether any part, system block or tool carries Anthropic's `cache_control`. */
+const hasCacheControl = (c: Conversation): boolean =>
+  c.system.some((p) => p.cacheControl !== undefined) || c.tools.some((t) => t.cacheControl !== undefined) ||
+  c.messages.some((m) => m.content.some((p) => p.type !== "thinking" && p.cacheControl !== undefined))
+
+/**
+ * What a provider of the other dialect will not get of the client's request, said in one log line:
+ * the top-level fields only the client's dialect has (`thinking`, `context_management`,
+ * `response_format`…), `cache_control`, and the parts `notes` lists.
+ */
+export const leftOut = (
+  provider: ResolvedProvider,
+  client: "openai" | "anthropic",
+  conversation: Conversation,
+  parts: ReadonlyArray<string> = []
+): Effect.Effect<void> => {
+  const native = client === "anthropic" ? provider.type === "anthropic" : provider.type === "openai" || provider.type === "azure-openai"
+  if (native) return Effect.void
+  const fields = Object.keys(conversation.extensions[client] ?? {})
+  if (client === "anthropic" && hasCacheControl(conversation)) fields.push("cache_control")
+  if (fields.length === 0 && parts.length === 0) return Effect.void
+  return Effect.logInfo("left out in translation").pipe(Effect.annotateLogs({
+    provider: provider.name,
+    ...(fields.length === 0 ? {} : { fields: fields.join(",") }),
+    ...(parts.length === 0 ? {} : { parts: parts.join("; ") })
+  }))
+}
 
 /** The part of the path after `prefix`, URL-decoded (model ids contain "/"); as sent when it is not valid percent-encoding. */
 export const pathRest = (request: HttpServerRequest.HttpServerRequest, prefix: string): string => {

@@ -9,7 +9,7 @@ import { gatewayError, invalidRequest } from "../errors.ts"
 import { withModel } from "../llm/passthrough.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"
 import type { ListedModel } from "../providers/registry.ts"
-import { makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
+import { leftOut, makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
 import { json } from "./respond.ts"
 import { awaitFirst, sse } from "./sse.ts"
 
@@ -48,6 +48,7 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     }
     const [first] = request.untranslatable
     if (first !== undefined) return yield* Effect.fail(invalidRequest(`${first.message}; provider ${provider.name} is ${provider.type}`, first.param))
+    yield* leftOut(provider, "openai", request.conversation)
     const answered = answer(chat, { ...request.conversation, model: chat.model })
     const meta = { model: chat.requested, created: Math.floor(Date.now() / 1000), includeUsage: request.includeUsage, progress: chat.progress }
     if (!chat.stream) return json(encodeCompletion(yield* answered.complete, meta))

@@ -35,7 +35,7 @@ describe("the request boundary", () => {
     Effect.gen(function*() {
       const a = yield* get("/openai/v1/die", { "x-request-id": "req-7" })
       expect(a.status).toBe(500)
-      expect(JSON.parse(a.body)).toEqual({ error: { message: "internal error (request req-7)", type: "api_error", param: null, code: null } })
+      expect(JSON.parse(a.body)).toEqual({ error: { message: "internal error (request req-7)", type: "api_error", param: null, code: "internal_error" } })
       const b = yield* get("/anthropic/v1/die")
       expect(b.status).toBe(500)
       expect(JSON.parse(b.body)).toMatchObject({ type: "error", error: { type: "api_error", message: `internal error (request ${b.id})` } })
