@@ -15,6 +15,7 @@ import { gatewayError } from "../errors.ts"
 import { forwardWhole, withModel } from "../llm/passthrough.ts"
 import { anthropicTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
+import { outputCap } from "../providers/provider.ts"
 import type { ListedModel } from "../providers/registry.ts"
 import { leftOut, makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
 import { json, wholeBody } from "./respond.ts"
@@ -42,7 +43,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const native = provider.type === "anthropic"
     const asIs = passThrough(
       chat,
-      { provider: provider.name, ...anthropicTarget(provider, "/v1/messages", clientHeaders(request)), body: withModel(chat.body, chat.model) },
+      { provider: provider.name, ...anthropicTarget(provider, "/v1/messages", clientHeaders(request)), body: withModel(chat.body, chat.model, outputCap(provider, chat.model)) },
       anthropicRelay
     )
     if (native && !chat.tools) return yield* asIs
@@ -65,7 +66,11 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const extensions = beta === undefined ? conversation.extensions : { ...conversation.extensions, anthropicBeta: beta }
     const answered = answer(chat, { ...conversation, model: chat.model, extensions })
     if (!chat.stream) return json(encodeMessage(yield* answered.complete, { model: chat.requested }))
-    return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), { model: chat.requested, progress: chat.progress }))
+    return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), {
+      model: chat.requested,
+      progress: chat.progress,
+      inputEstimate: estimateTokens(conversation)
+    }))
   })
 
   const countTokens = Effect.gen(function*() {

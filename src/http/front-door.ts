@@ -22,7 +22,7 @@ import type { LlmBackend } from "../llm/backend.ts"
 import { Backends } from "../llm/backends.ts"
 import { forwardStream, forwardWhole, type PassthroughCall } from "../llm/passthrough.ts"
 import { Upstream } from "../llm/upstream.ts"
-import type { ResolvedProvider } from "../providers/provider.ts"
+import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
 import { Redactor } from "../redact.ts"
 import { type ToolFilter, ToolRunner } from "../tools/service.ts"
@@ -128,7 +128,7 @@ export const makeFrontDoor = Effect.gen(function*() {
   /** The answer in IR: from the provider's backend, or through the tool loop when tools are on. */
   const answer = (chat: AdmittedChat, asked: Conversation): Answer => {
     const backend = backends.forType(chat.provider.type)
-    const { conversation, folded } = fitSystemTurns(chat.provider, asked)
+    const { conversation, folded } = fitSystemTurns(chat.provider, capOutput(chat.provider, asked))
     const answered: Answer = chat.tools ? looped(chat, conversation, backend) : {
       complete: backend.complete(conversation, chat.provider),
       stream: backend.stream(conversation, chat.provider)
@@ -144,6 +144,17 @@ export const makeFrontDoor = Effect.gen(function*() {
       ...(config.authorizeTools ? { filter: permittedTools(chat.identity) } : {})
     })
     return { complete: collectCompletion(events), stream: events }
+  }
+
+  /**
+   * The Provider's output cap: a larger `max_tokens` is lowered to it, and so is the default that
+   * providers requiring one (Anthropic) get.
+   */
+  const capOutput = (provider: ResolvedProvider, c: Conversation): Conversation => {
+    const cap = outputCap(provider, c.model)
+    if (cap === undefined) return c
+    const asked = c.maxTokens ?? (provider.type === "anthropic" ? config.defaultMaxTokens : undefined)
+    return asked === undefined || asked <= cap ? c : { ...c, maxTokens: cap }
   }
 
   /**

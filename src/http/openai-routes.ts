@@ -8,6 +8,7 @@ import { encodeStream } from "../dialect/openai/stream.ts"
 import { gatewayError, invalidRequest } from "../errors.ts"
 import { withModel } from "../llm/passthrough.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"
+import { outputCap } from "../providers/provider.ts"
 import type { ListedModel } from "../providers/registry.ts"
 import { leftOut, makeFrontDoor, pathRest, skippedTools } from "./front-door.ts"
 import { json } from "./respond.ts"
@@ -28,7 +29,7 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const { provider } = chat
     const native = provider.type === "openai" || provider.type === "azure-openai"
     const asIs = Effect.gen(function*() {
-      const call = { provider: provider.name, ...(yield* openaiCompatibleTarget(provider, chat.model)), body: withModel(chat.body, chat.model) }
+      const call = { provider: provider.name, ...(yield* openaiCompatibleTarget(provider, chat.model)), body: withModel(chat.body, chat.model, outputCap(provider, chat.model)) }
       return yield* passThrough(chat, call, openaiRelay)
     })
     if (native && !chat.tools) return yield* asIs

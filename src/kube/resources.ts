@@ -41,6 +41,10 @@ export const ProviderSpec = Schema.Struct({
     tokensPerMinute: Schema.optionalKey(PositiveInt)
   })),
   models: Schema.optionalKey(Schema.Array(Schema.NonEmptyString)),
+  /** the most output tokens a request may ask for: a larger `max_tokens` is lowered to it, not refused */
+  maxOutputTokens: Schema.optionalKey(PositiveInt),
+  /** the same for some models, by the id sent upstream */
+  maxOutputTokensByModel: Schema.optionalKey(Schema.Record(Schema.String, PositiveInt)),
   /** server-side tools for this Provider's requests without an `X-Orka-Tools` header */
   tools: Schema.optionalKey(Schema.Struct({
     default: Schema.optionalKey(Schema.Literals(["enabled", "disabled"]))

@@ -2,10 +2,12 @@
  * The `mock` provider: answers locally and deterministically, with no network and no key, so the
  * gateway is useful (and testable) anywhere.
  *
- * - the last user turn is not tool results, and it names an offered tool ("use lookup: Oslo"), or
+ * - the last user turn is not tool results, and a line of it asks for an offered tool by name
+ *   (`call_tool lookup Oslo`, `call_tool code_exec {"language":"python","code":"print(6*7)"}`), or
  *   `tool_choice` names one or requires one (then the first) → calls it, with the JSON object that
  *   follows its name as arguments, else with arguments built from its JSON Schema (strings get the
- *   text after the name); never with `tool_choice: none`;
+ *   text after the name); never with `tool_choice: none`. Only that explicit line calls a tool: a
+ *   tool merely mentioned (Claude Code's reminders name its Agent tool) does not;
  * - the last user turn holds tool results → `Tool <name> returned: <result>`;
  * - otherwise → `Echo: <last user text>`.
  * `max_tokens` and `stop` are honoured; token counts are whitespace-separated words (an
@@ -76,19 +78,20 @@ const argumentsFor = (schema: Record<string, unknown>, text: string): Record<str
   return args
 }
 
+/** `call_tool <name> <arguments>` at the start of a line. */
+const callLine = /^\s*call_tool\s+([^\s{:]+)\s*:?\s*(.*)$/m
+
 /** The tool this turn calls, and the text its arguments come from. */
 const chooseTool = (c: Conversation, userText: string): { tool: ToolDefinition; text: string } | undefined => {
   const choice = c.toolChoice
   if (choice?.type === "none") return undefined
-  const named = c.tools
-    .map((tool) => ({ tool, at: userText.indexOf(tool.name) }))
-    .filter(({ at }) => at >= 0)
-    .sort((a, b) => a.at - b.at)[0]
+  const line = callLine.exec(userText)
+  const named = line === null ? undefined : c.tools.find((t) => t.name === line[1])
   const tool = choice?.type === "tool"
     ? c.tools.find((t) => t.name === choice.name)
-    : named?.tool ?? (choice?.type === "required" ? c.tools[0] : undefined)
+    : named ?? (choice?.type === "required" ? c.tools[0] : undefined)
   if (tool === undefined) return undefined
-  const after = named?.tool === tool ? userText.slice(named.at + tool.name.length).replace(/^\s*:?\s*/, "") : ""
+  const after = named === tool ? line![2]!.trim() : ""
   return { tool, text: after === "" ? userText : after }
 }
 

@@ -34,6 +34,14 @@ export const forwardWhole = (upstream: UpstreamShape, call: PassthroughCall): Ef
     )
   )
 
-/** The client's JSON body with `model` replaced, as upstream request text. */
-export const withModel = (body: Readonly<Record<string, unknown>>, model: string): string =>
-  JSON.stringify({ ...body, model })
+/** Output-token fields a request may carry (OpenAI has two, Anthropic one). */
+const outputFields = ["max_tokens", "max_completion_tokens"] as const
+
+/** The client's JSON body with `model` replaced and its output-token fields lowered to `cap`, as upstream request text. */
+export const withModel = (body: Readonly<Record<string, unknown>>, model: string, cap?: number): string => {
+  const capped = cap === undefined ? {} : Object.fromEntries(outputFields.flatMap((field) => {
+    const asked = body[field]
+    return typeof asked === "number" && asked > cap ? [[field, cap]] : []
+  }))
+  return JSON.stringify({ ...body, model, ...capped })
+}

@@ -22,7 +22,12 @@ export interface ResolvedProvider {
   readonly createdAt: string | undefined
   /** `spec.tools.default`: whether requests without `X-Orka-Tools` get server-side tools */
   readonly toolsDefault: "enabled" | "disabled" | undefined
+  /** `spec.maxOutputTokens` and `spec.maxOutputTokensByModel` */
+  readonly maxOutputTokens: { readonly all: number | undefined; readonly byModel: Readonly<Record<string, number>> }
 }
+
+/** The most output tokens a request to `model` may ask for, if the Provider caps it. */
+export const outputCap = (p: ResolvedProvider, model: string): number | undefined => p.maxOutputTokens.byModel[model] ?? p.maxOutputTokens.all
 
 /** Reasons match the `Ready` condition reasons written to Provider status. */
 export type NotReadyReason = "InvalidSpec" | SecretProblem["reason"]
@@ -88,7 +93,8 @@ export const resolveProvider = (
       ? { deploymentName: spec.azure?.deploymentName || undefined, apiVersion: spec.azure?.apiVersion || defaultAzureApiVersion }
       : undefined,
     createdAt: metadata.creationTimestamp,
-    toolsDefault: spec.tools?.default
+    toolsDefault: spec.tools?.default,
+    maxOutputTokens: { all: spec.maxOutputTokens, byModel: spec.maxOutputTokensByModel ?? {} }
   })
 }
 

@@ -32,9 +32,16 @@ export interface SandboxLimits {
   /** Python's whole wasm memory, interpreter included */
   readonly pythonMemoryBytes: number
   readonly outputLimit: number
+  /** loaded Python interpreters kept ready (about 160 MiB each): as many as programs may run at once */
+  readonly pythonSpares: number
 }
 
-export const defaultSandboxLimits: SandboxLimits = { memoryBytes: 64 * 1024 * 1024, pythonMemoryBytes: 256 * 1024 * 1024, outputLimit: 64 * 1024 }
+export const defaultSandboxLimits: SandboxLimits = {
+  memoryBytes: 64 * 1024 * 1024,
+  pythonMemoryBytes: 256 * 1024 * 1024,
+  outputLimit: 64 * 1024,
+  pythonSpares: 1
+}
 
 const javascriptWorker = new URL("./code-exec-worker.ts", import.meta.url)
 const pythonWorker = new URL("./code-exec-python-worker.ts", import.meta.url)
@@ -77,7 +84,7 @@ const run = (
     const interrupt = new SharedArrayBuffer(1)
     const job: PythonJob = { code: args.code, root: workspace.root, quotaBytes: workspace.limit(), interrupt }
     const pythonLimits: PythonLimits = { memoryBytes: limits.pythonMemoryBytes, outputLimit: limits.outputLimit }
-    return inWorker(() => takePythonWorker(pythonLimits), job, (worker, done) => {
+    return inWorker(() => takePythonWorker(pythonLimits, limits.pythonSpares), job, (worker, done) => {
       const timers: Array<NodeJS.Timeout> = [setTimeout(() => done(timedOut(timeoutMs)), pythonStartLimitMs + timeoutMs)]
       worker.on("message", (message: unknown) => {
         if (message !== "running") return
@@ -93,22 +100,35 @@ const run = (
 
 const startWorker = (url: URL, workerData: unknown) => new Worker(url, { workerData, resourceLimits: { maxOldGenerationSizeMb: 256 } })
 
-/** A loaded (or loading) Python worker kept in reserve, so that a program need not wait for Pyodide. */
-let reserve: { readonly worker: Worker; readonly limits: PythonLimits } | undefined
+/**
+ * Loaded (or loading) Python workers kept in reserve, so that a program need not wait for Pyodide:
+ * after the first Python program, as many as may run at once, each refilled as soon as it is taken.
+ */
+let reserve: { readonly workers: Array<Worker>; readonly limits: PythonLimits } | undefined
 
-const takePythonWorker = (limits: PythonLimits): Worker => {
-  const same = reserve !== undefined && reserve.limits.memoryBytes === limits.memoryBytes && reserve.limits.outputLimit === limits.outputLimit
-  if (reserve !== undefined && !same) void reserve.worker.terminate()
-  const worker = same ? reserve!.worker : startWorker(pythonWorker, limits)
-  worker.ref()
-  const next = startWorker(pythonWorker, limits)
+/** How many Python workers are in reserve now. */
+export const pythonReserve = (): number => reserve?.workers.length ?? 0
+
+const spare = (limits: PythonLimits): Worker => {
+  const worker = startWorker(pythonWorker, limits)
   // an idle reserve must not keep the process alive, and its failure is only a reserve lost
-  next.unref()
-  next.on("error", () => {})
-  next.once("exit", () => {
-    if (reserve?.worker === next) reserve = undefined
+  worker.unref()
+  worker.on("error", () => {})
+  worker.once("exit", () => {
+    const at = reserve?.workers.indexOf(worker) ?? -1
+    if (at >= 0) reserve!.workers.splice(at, 1)
   })
-  reserve = { worker: next, limits }
+  return worker
+}
+
+const takePythonWorker = (limits: PythonLimits, spares: number): Worker => {
+  const same = reserve !== undefined && reserve.limits.memoryBytes === limits.memoryBytes && reserve.limits.outputLimit === limits.outputLimit
+  if (reserve !== undefined && !same) for (const w of reserve.workers.splice(0)) void w.terminate()
+  if (!same) reserve = { workers: [], limits }
+  const workers = reserve!.workers
+  const worker = workers.shift() ?? startWorker(pythonWorker, limits)
+  worker.ref()
+  while (workers.length < Math.max(1, spares)) workers.push(spare(limits))
   return worker
 }
 

@@ -89,7 +89,7 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         mask,
         addressPolicy: policy,
         search,
-        sandbox: defaultSandboxLimits,
+        sandbox: { ...defaultSandboxLimits, pythonSpares: config.codeExecConcurrency },
         sandboxSlots,
         workspaceQuotaBytes: config.workspaceQuota,
         diskBudget,

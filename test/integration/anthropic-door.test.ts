@@ -182,7 +182,7 @@ describe("Anthropic client → mock provider, errors and models", () => {
       model: "mock/mock-1",
       max_tokens: 50,
       tools: [{ name: "lookup", input_schema: { type: "object", properties: { q: { type: "string" } }, required: ["q"] } }],
-      messages: [{ role: "user", content: "lookup: find it" }]
+      messages: [{ role: "user", content: "call_tool lookup: find it" }]
     })
     expect(message.content).toEqual([{ type: "tool_use", id: expect.any(String), name: "lookup", input: { q: "find it" } }])
   })

@@ -139,13 +139,13 @@ describe("cluster mode", () => {
   it("offers each server-side tool only to callers who may use it (--authorize-tools)", async () => {
     const ask = (token: string) =>
       clientFor(token).chat.completions.create(
-        { model: "mock/m", messages: [{ role: "user", content: "code_exec {\"language\":\"javascript\",\"code\":\"console.log(6*7)\"}" }] },
+        { model: "mock/m", messages: [{ role: "user", content: "call_tool code_exec {\"language\":\"javascript\",\"code\":\"console.log(6*7)\"}" }] },
         { headers: { "X-Orka-Tools": "enabled" } }
       )
     // carol may use code_exec: the mock sees it offered and calls it
     expect((await ask("tok-carol")).choices[0]!.message.content).toMatch(/^Tool code_exec returned: .*42/)
     // the agent may chat but not use tools: no tool is offered, the mock echoes
     const echoed = (await ask("tok-alice")).choices[0]!.message.content
-    expect(echoed).toMatch(/^Echo: code_exec/)
+    expect(echoed).toMatch(/^Echo: call_tool code_exec/)
   })
 })

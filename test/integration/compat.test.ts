@@ -21,7 +21,11 @@ beforeAll(async () => {
       "providers.yaml": [
         providerYaml("claude", { type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test" }),
         providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test" }),
-        providerYaml("mock", { type: "mock", defaultModel: "mock-1" })
+        providerYaml("mock", { type: "mock", defaultModel: "mock-1" }),
+        providerYaml("capped", {
+          type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-4o",
+          maxOutputTokens: 16384, maxOutputTokensByModel: { "gpt-small": 4096 }
+        })
       ].join("\n---\n")
     },
     config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0 }
@@ -167,6 +171,30 @@ describe("every answer names the model the client asked for", () => {
     }
     expect([...models]).toEqual(["gpt/gpt-test"])
     expect(text).toBe("ab")
+  })
+})
+
+describe("output caps and usage", () => {
+  it("a Provider's maxOutputTokens lowers Claude Code's max_tokens: 32000, translated or passed through, per model too", async () => {
+    upstream.script({ answer: { text: ["ok"] } })
+    expect((await post("/anthropic/v1/messages", claudeCode("capped/gpt-4o", { stream: false }))).status).toBe(200)
+    expect(upstream.requests[0]!.body.max_tokens).toBe(16384)
+    upstream.requests.length = 0
+    const headers = { authorization: `Bearer ${demoToken}` }
+    await post("/openai/v1/chat/completions", { model: "capped/gpt-4o", max_completion_tokens: 32000, messages: [{ role: "user", content: "x" }] }, headers)
+    await post("/openai/v1/chat/completions", { model: "capped/gpt-small", max_tokens: 8000, messages: [{ role: "user", content: "x" }] }, headers)
+    await post("/openai/v1/chat/completions", { model: "capped/gpt-4o", max_tokens: 100, messages: [{ role: "user", content: "x" }] }, headers)
+    expect(upstream.requests.map((r) => r.body.max_completion_tokens ?? r.body.max_tokens)).toEqual([16384, 4096, 100])
+  })
+
+  it("an Anthropic stream translated from OpenAI estimates the input in message_start and gives the real count in message_delta", async () => {
+    upstream.script({ answer: { text: ["ok"], inputTokens: 321, outputTokens: 7 } })
+    const res = await post("/anthropic/v1/messages", { model: "gpt/gpt-test", max_tokens: 50, stream: true, messages: [{ role: "user", content: "How many tokens is this question, roughly?" }] })
+    const data = res.text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)))
+    const start = data.find((d) => d.type === "message_start")
+    expect(start.message.usage.input_tokens).toBeGreaterThan(0)
+    expect(start.message.usage.input_tokens).not.toBe(321)
+    expect(data.find((d) => d.type === "message_delta").usage).toMatchObject({ input_tokens: 321, output_tokens: 7 })
   })
 })
 

@@ -273,7 +273,7 @@ describe("the tool loop through the OpenAI door", () => {
   it("runs the built-ins for real: code_exec in the sandbox through the mock provider", async () => {
     const completion = await openai.chat.completions.create({
       model: "mock/mock-1",
-      messages: [{ role: "user", content: "code_exec {\"language\":\"javascript\",\"code\":\"console.log(6 * 7)\"}" }]
+      messages: [{ role: "user", content: "call_tool code_exec {\"language\":\"javascript\",\"code\":\"console.log(6 * 7)\"}" }]
     })
     const text = completion.choices[0]!.message.content ?? ""
     expect(text).toMatch(/^Tool code_exec returned: /)

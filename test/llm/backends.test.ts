@@ -36,7 +36,8 @@ const provider = (type: ResolvedProvider["type"], baseURL: string): ResolvedProv
   models: [],
   azure: type === "azure-openai" ? { deploymentName: "dep", apiVersion: "2024-10-21" } : undefined,
   createdAt: undefined,
-  toolsDefault: undefined
+  toolsDefault: undefined,
+  maxOutputTokens: { all: undefined, byModel: {} }
 })
 
 const upstreamLayer = Upstream.layerWithoutClient.pipe(
@@ -218,8 +219,10 @@ describe("mock backend", () => {
       const say = (text: string) => conversation({ tools, messages: [{ role: "user", content: [{ type: "text", text }] }] })
       // tools are called when named or required, never just because they exist
       expect((yield* mock.complete(say("hello"), p)).content).toEqual([{ type: "text", text: "Echo: hello" }])
-      expect((yield* mock.complete(say("please search: cats"), p)).content[0]).toMatchObject({ name: "search", arguments: "{\"query\":\"cats\",\"limit\":1}" })
-      expect((yield* mock.complete(say("search {\"query\":\"dogs\",\"limit\":3}"), p)).content[0]).toMatchObject({ arguments: "{\"query\":\"dogs\",\"limit\":3}" })
+      expect((yield* mock.complete(say("please\ncall_tool search: cats"), p)).content[0]).toMatchObject({ name: "search", arguments: "{\"query\":\"cats\",\"limit\":1}" })
+      expect((yield* mock.complete(say("call_tool search {\"query\":\"dogs\",\"limit\":3}"), p)).content[0]).toMatchObject({ arguments: "{\"query\":\"dogs\",\"limit\":3}" })
+      // naming a tool is not asking for it (Claude Code's reminders name its Agent tool)
+      expect((yield* mock.complete(say("you may search or use the Agent tool"), p)).content).toEqual([{ type: "text", text: "Echo: you may search or use the Agent tool" }])
       const call = yield* mock.complete(conversation({ tools, toolChoice: { type: "required" } }), p)
       expect(call.finishReason).toBe("tool_use")
       expect(call.content[0]).toMatchObject({ type: "tool_call", name: "search", arguments: "{\"query\":\"hello\",\"limit\":1}" })

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { codeExec } from "../../src/tools/code-exec.ts"
+import { codeExec, pythonReserve } from "../../src/tools/code-exec.ts"
 import { fileRead, fileWrite, makeWorkspace } from "../../src/tools/workspace.ts"
 
-const limits = { memoryBytes: 16 * 1024 * 1024, pythonMemoryBytes: 128 * 1024 * 1024, outputLimit: 4096 }
+const limits = { memoryBytes: 16 * 1024 * 1024, pythonMemoryBytes: 128 * 1024 * 1024, outputLimit: 4096, pythonSpares: 2 }
 
 const run = (code: string, timeout?: number, language = "javascript") =>
   Effect.gen(function*() {
@@ -63,6 +63,11 @@ describe("code_exec", () => {
       const raised = yield* codeExec(ws, { language: "python", code: "1 / 0" }, limits)
       expect(raised.exit_code).toBe(1)
       expect(raised.error).toContain("ZeroDivisionError")
+      // an interpreter is kept ready for each program that may run at once, refilled as one is taken
+      expect(pythonReserve()).toBe(2)
+      const both = yield* Effect.all([1, 2].map((n) => codeExec(ws, { language: "python", code: `print(${n})` }, limits)), { concurrency: 2 })
+      expect(both.map((r) => r.output)).toEqual(["1\n", "2\n"])
+      expect(pythonReserve()).toBe(2)
     }).pipe(Effect.scoped))
 
   it.live("contains Python escapes: no JavaScript host, no network, no host files or processes, bounded memory and time", () =>

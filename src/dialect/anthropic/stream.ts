@@ -5,6 +5,9 @@
  *   per content block: content_block_start, content_block_delta…, content_block_stop,
  *   message_delta (stop_reason, stop_sequence, usage), message_stop
  *
+ * message_start carries the provider's input count when it has one by then (Anthropic), else an
+ * estimate; message_delta carries the real counts, input included, as Anthropic's own does.
+ *
  * Anthropic's blocks never interleave, but IR tool calls may (parallel OpenAI tool calls stream their
  * argument fragments interleaved by index). So blocks open in the order they first appear, one at a
  * time, and whatever arrives for a block that is not the open one waits in that block until its turn.
@@ -46,6 +49,8 @@ const ping = sseFrame("ping", { type: "ping" })
 class Encoder {
   private readonly model: string
   private readonly progress: ProgressStyle
+  /** input tokens for message_start when the provider says none before the end (OpenAI) */
+  private readonly inputEstimate: number
   private readonly blocks: Array<Block> = []
   /** tool call blocks by their IR index */
   private readonly tools = new Map<number, Block>()
@@ -55,9 +60,10 @@ class Encoder {
   private started = false
   private finished = false
 
-  constructor(model: string, progress: ProgressStyle) {
+  constructor(model: string, progress: ProgressStyle, inputEstimate: number) {
     this.model = model
     this.progress = progress
+    this.inputEstimate = inputEstimate
   }
 
   push(event: AnswerEvent): Array<string> {
@@ -144,7 +150,7 @@ class Encoder {
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: usageJson(event.usage ?? { inputTokens: 0, outputTokens: 0 })
+          usage: usageJson(event.usage ?? { inputTokens: this.inputEstimate, outputTokens: 0 })
         }
       }),
       ping
@@ -233,7 +239,13 @@ const encode = (encoder: Encoder, input: Input): Array<string> => {
 
 export const encodeStream = (
   events: Stream.Stream<AnswerEvent, GatewayError>,
-  meta: { readonly model: string; readonly pingEveryMs?: number; readonly progress?: ProgressStyle }
+  meta: {
+    readonly model: string
+    readonly pingEveryMs?: number
+    readonly progress?: ProgressStyle
+    /** an estimate of the input tokens, for message_start; the real count comes in message_delta */
+    readonly inputEstimate?: number
+  }
 ): Stream.Stream<string> => {
   // Stream.tick emits at once, then every interval: the first is dropped, message_start has a ping
   const ticks = Stream.tick(Duration.millis(meta.pingEveryMs ?? 15_000)).pipe(Stream.drop(1), Stream.as(tick))
@@ -242,7 +254,7 @@ export const encodeStream = (
     // a failure becomes an element, so that the encoder knows the end is not a truncation
     Stream.catch((error: GatewayError) => Stream.succeed<Input>({ _tag: "failed", error })),
     Stream.merge(ticks, { haltStrategy: "left" }),
-    Stream.mapAccum(() => new Encoder(meta.model, meta.progress ?? "comments"), (encoder, input) => [encoder, encode(encoder, input)], {
+    Stream.mapAccum(() => new Encoder(meta.model, meta.progress ?? "comments", meta.inputEstimate ?? 0), (encoder, input) => [encoder, encode(encoder, input)], {
       onHalt: (encoder) => encoder.end()
     })
   )
