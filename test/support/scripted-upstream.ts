@@ -18,6 +18,8 @@ export interface RecordedRequest {
 export interface Answer {
   readonly id?: string
   readonly model?: string
+  /** signed thinking before the text (Anthropic's wire format only) */
+  readonly thinking?: { readonly text: ReadonlyArray<string>; readonly signature: string }
   readonly text?: ReadonlyArray<string>
   readonly toolCalls?: ReadonlyArray<{ readonly id: string; readonly name: string; readonly fragments: ReadonlyArray<string> }>
   readonly stop?: "end_turn" | "max_tokens" | "tool_use" | "stop_sequence"
@@ -64,6 +66,13 @@ export const anthropicEvents = (a: Answer, failAfter?: number): string => {
   }])
   frames.push(["ping", { type: "ping" }])
   let index = 0
+  if (a.thinking !== undefined) {
+    frames.push(["content_block_start", { type: "content_block_start", index, content_block: { type: "thinking", thinking: "", signature: "" } }])
+    for (const t of a.thinking.text) frames.push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: t } }])
+    frames.push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "signature_delta", signature: a.thinking.signature } }])
+    frames.push(["content_block_stop", { type: "content_block_stop", index }])
+    index++
+  }
   if (a.text?.length) {
     frames.push(["content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } }])
     for (const t of a.text) frames.push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: t } }])
@@ -86,6 +95,7 @@ export const anthropicEvents = (a: Answer, failAfter?: number): string => {
 export const anthropicMessage = (a: Answer) => ({
   id: a.id ?? "msg_01Test", type: "message", role: "assistant", model: a.model ?? "claude-test",
   content: [
+    ...(a.thinking === undefined ? [] : [{ type: "thinking", thinking: a.thinking.text.join(""), signature: a.thinking.signature }]),
     ...(a.text?.length ? [{ type: "text", text: a.text.join("") }] : []),
     ...(a.toolCalls ?? []).map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: JSON.parse(c.fragments.join("") || "{}") }))
   ],
