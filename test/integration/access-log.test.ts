@@ -3,41 +3,28 @@
  * what kind it was and, briefly, why; what translation leaves out is said once per request.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { demoToken, providerYaml, type RunningGateway, secretYaml, startGateway } from "../support/gateway.ts"
+import { captureStdout, demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
 import { anthropicEvents, type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
 let upstream: ScriptedUpstream
 let gateway: RunningGateway
-let logs = ""
-const written = process.stdout.write.bind(process.stdout)
+let stdout: ReturnType<typeof captureStdout>
 
 beforeAll(async () => {
   upstream = await startScriptedUpstream()
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: Array<never>) => {
-    logs += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString()
-    return written(chunk, ...rest)
-  }) as typeof process.stdout.write
+  stdout = captureStdout()
   gateway = await startGateway({
-    manifests: {
-      "keys.yaml": secretYaml("keys", { "api-key": "sk-upstream-secret" }),
-      "providers.yaml": [
-        providerYaml("claude", { type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test" }),
-        providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test" })
-      ].join("\n---\n")
-    },
+    manifests: scriptedProviders(upstream.url),
     config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, logLevel: "info" }
   })
 })
 afterAll(async () => {
-  process.stdout.write = written
+  stdout.stop()
   await gateway.close()
   await upstream.close()
 })
 
 type Line = Record<string, unknown>
-/** The log lines a request with this id wrote. */
-const linesOf = (id: string): Array<Line> =>
-  logs.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Line).filter((l) => l["request_id"] === id || l["msg"] !== "request")
 
 const send = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
   const id = `req-${Math.random().toString(36).slice(2)}`
@@ -48,7 +35,7 @@ const send = async (path: string, body: unknown, headers: Record<string, string>
   })
   await res.text()
   await new Promise((r) => setTimeout(r, 20))
-  return logs.split("\n").filter((l) => l.includes(`"request_id":"${id}"`)).map((l) => JSON.parse(l) as Line)
+  return stdout.text().split("\n").filter((l) => l.includes(`"request_id":"${id}"`)).map((l) => JSON.parse(l) as Line)
 }
 const message = (model: string, extra: Record<string, unknown> = {}) => ({ model, max_tokens: 50, messages: [{ role: "user", content: "hi" }], ...extra })
 

@@ -9,7 +9,7 @@ import Anthropic from "@anthropic-ai/sdk"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { providerYaml, type RunningGateway, secretYaml, startGateway } from "../support/gateway.ts"
+import { captureStdout, providerYaml, type RunningGateway, secretYaml, startGateway } from "../support/gateway.ts"
 import { anthropicEvents, type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
 // each starts with the marker, so that even a piece of one quoted somewhere is found
@@ -36,18 +36,14 @@ const startEcho = async () => {
 let upstream: ScriptedUpstream
 let echo: Awaited<ReturnType<typeof startEcho>>
 let gateway: RunningGateway
-let logs = ""
-const written = process.stdout.write.bind(process.stdout)
+let stdout: ReturnType<typeof captureStdout>
 /** Every byte the gateway answered, over every path. */
 const answered: Array<string> = []
 
 beforeAll(async () => {
   upstream = await startScriptedUpstream()
   echo = await startEcho()
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: Array<never>) => {
-    logs += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString()
-    return written(chunk, ...rest)
-  }) as typeof process.stdout.write
+  stdout = captureStdout()
   const tool = (name: string, path: string) =>
     JSON.stringify({
       apiVersion: "core.orka.ai/v1alpha1",
@@ -69,7 +65,7 @@ beforeAll(async () => {
   })
 })
 afterAll(async () => {
-  process.stdout.write = written
+  stdout.stop()
   await gateway.close()
   await upstream.close()
   await echo.close()
@@ -166,6 +162,7 @@ describe("canary secrets", () => {
   it("nothing anywhere: not in one answer, not in the logs, not in /metrics", async () => {
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
     expect(answered.length).toBeGreaterThan(40)
+    const logs = stdout.text()
     expect(logs).toContain("request") // the access log was captured
     for (const canary of canaries) {
       for (const text of answered) expect(text, text.slice(0, 300)).not.toContain(canary)

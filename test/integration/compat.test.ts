@@ -7,7 +7,7 @@
 import Anthropic from "@anthropic-ai/sdk"
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { demoToken, providerYaml, type RunningGateway, secretYaml, startGateway } from "../support/gateway.ts"
+import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
 import { anthropicEvents, openaiChunks, type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
 let upstream: ScriptedUpstream
@@ -16,18 +16,12 @@ let gateway: RunningGateway
 beforeAll(async () => {
   upstream = await startScriptedUpstream()
   gateway = await startGateway({
-    manifests: {
-      "keys.yaml": secretYaml("keys", { "api-key": "sk-upstream-secret" }),
-      "providers.yaml": [
-        providerYaml("claude", { type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test" }),
-        providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test" }),
-        providerYaml("mock", { type: "mock", defaultModel: "mock-1" }),
-        providerYaml("capped", {
-          type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-4o",
-          maxOutputTokens: 16384, maxOutputTokensByModel: { "gpt-small": 4096 }
-        })
-      ].join("\n---\n")
-    },
+    manifests: scriptedProviders(upstream.url, {
+      capped: {
+        type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-4o",
+        maxOutputTokens: 16384, maxOutputTokensByModel: { "gpt-small": 4096 }
+      }
+    }),
     config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0 }
   })
 })
@@ -39,14 +33,7 @@ beforeEach(() => {
   upstream.requests.length = 0
 })
 
-const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${gateway.url}${path}`, {
-    method: "POST",
-    headers: { "x-api-key": demoToken, "content-type": "application/json", "anthropic-version": "2023-06-01", ...headers },
-    body: JSON.stringify(body)
-  })
-  return { status: res.status, headers: res.headers, text: await res.text() }
-}
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) => gateway.post(path, body, { "anthropic-version": "2023-06-01", ...headers })
 
 /** As Claude Code 2.1 sends it for a model it does not know: a system turn inside `messages`. */
 const claudeCode = (model: string, extra: Record<string, unknown> = {}) => ({

@@ -7,7 +7,7 @@ import Anthropic from "@anthropic-ai/sdk"
 import { connect } from "node:net"
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { demoToken, providerYaml, type RunningGateway, secretYaml, startGateway } from "../support/gateway.ts"
+import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
 import { anthropicEvents, openaiChunks, type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
 let upstream: ScriptedUpstream
@@ -18,14 +18,7 @@ let anthropic: Anthropic
 beforeAll(async () => {
   upstream = await startScriptedUpstream()
   gateway = await startGateway({
-    manifests: {
-      "keys.yaml": secretYaml("keys", { "api-key": "sk-upstream-secret" }),
-      "providers.yaml": [
-        providerYaml("claude", { type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test" }),
-        providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test" }),
-        providerYaml("mock", { type: "mock", defaultModel: "mock-1" })
-      ].join("\n---\n")
-    },
+    manifests: scriptedProviders(upstream.url),
     config: { chatProvider: "mock", toolsDefault: "disabled", upstreamRetries: 0 }
   })
   openai = new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
@@ -39,14 +32,7 @@ beforeEach(() => {
   upstream.requests.length = 0
 })
 
-const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${gateway.url}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${demoToken}`, "content-type": "application/json", ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body)
-  })
-  return { status: res.status, headers: res.headers, text: await res.text() }
-}
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) => gateway.post(path, body, headers)
 const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: "user", content: "hi" }], ...extra })
 const message = (model: string, extra: Record<string, unknown> = {}) => ({ model, max_tokens: 100, messages: [{ role: "user", content: "hi" }], ...extra })
 const openaiError = (text: string) => (JSON.parse(text) as { error: { message: string; type: string } }).error

@@ -7,7 +7,7 @@
  */
 import { Agent, request as httpRequest } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { demoToken, providerYaml, type RunningGateway, secretYaml, startGateway } from "../support/gateway.ts"
+import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
 import { type FuzzRequest, random, type Random, request } from "../support/fuzz.ts"
 import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
@@ -22,14 +22,7 @@ beforeAll(async () => {
   upstream = await startScriptedUpstream()
   upstream.script({ answer: { text: ["Hel", "lo"], inputTokens: 3, outputTokens: 2 } })
   gateway = await startGateway({
-    manifests: {
-      "keys.yaml": secretYaml("keys", { "api-key": "sk-upstream-secret" }),
-      "providers.yaml": [
-        providerYaml("claude", { type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test" }),
-        providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test" }),
-        providerYaml("mock", { type: "mock", defaultModel: "mock-1" })
-      ].join("\n---\n")
-    },
+    manifests: scriptedProviders(upstream.url),
     config: { chatProvider: "mock", toolsDefault: "disabled", upstreamRetries: 0 }
   })
 })

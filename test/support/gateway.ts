@@ -29,6 +29,14 @@ export interface RunningGateway {
   /** adds or replaces objects (given as manifest text), as `kubectl apply` would */
   readonly apply: (file: string, yaml: string) => Promise<void>
   readonly close: () => Promise<void>
+  /** a POST as a plain client sends it, with the caller's token (overridable in `headers`) */
+  readonly post: (path: string, body: unknown, headers?: Record<string, string>) => Promise<PlainAnswer>
+}
+
+export interface PlainAnswer {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
 }
 
 export const startGateway = async (options: {
@@ -85,7 +93,15 @@ export const startGateway = async (options: {
         await Effect.runPromise(cache.upsert({ ...object, metadata: { ...object.metadata, namespace: "default" } }))
       }
     },
-    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+    post: async (path, body, headers = {}) => {
+      const res = await fetch(`${url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${options.token ?? demoToken}`, "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body)
+      })
+      return { status: res.status, headers: res.headers, text: await res.text() }
+    }
   }
 }
 
@@ -94,3 +110,29 @@ export const providerYaml = (name: string, spec: Record<string, unknown>): strin
 
 export const secretYaml = (name: string, data: Record<string, string>): string =>
   JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name }, stringData: data })
+
+/**
+ * The Providers most tests run against: `claude` (Anthropic) and `gpt` (OpenAI) on a scripted
+ * upstream at `url`, with the key in Secret `keys`, plus the `mock`; `extra` adds more Provider specs
+ * by name.
+ */
+export const scriptedProviders = (url: string, extra: Record<string, Record<string, unknown>> = {}): Record<string, string> => ({
+  "keys.yaml": secretYaml("keys", { "api-key": "sk-upstream-secret" }),
+  "providers.yaml": [
+    providerYaml("claude", { type: "anthropic", secretRef: { name: "keys" }, baseURL: url, defaultModel: "claude-test" }),
+    providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${url}/v1`, defaultModel: "gpt-test" }),
+    providerYaml("mock", { type: "mock", defaultModel: "mock-1" }),
+    ...Object.entries(extra).map(([name, spec]) => providerYaml(name, spec))
+  ].join("\n---\n")
+})
+
+/** Everything written to stdout from now on (the gateway's log lines), until `stop`. */
+export const captureStdout = () => {
+  const written = process.stdout.write.bind(process.stdout)
+  let text = ""
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: Array<never>) => {
+    text += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString()
+    return written(chunk, ...rest)
+  }) as typeof process.stdout.write
+  return { text: () => text, stop: () => void (process.stdout.write = written) }
+}
