@@ -6,8 +6,7 @@
 import { Context, Data, Layer } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { hostname } from "node:os"
-import { addressPolicy } from "./tools/ssrf.ts"
-import { type SearchBackendName, searchBackends } from "./tools/web-search.ts"
+import { parseCidr } from "./cidr.ts"
 
 type Kind = "string" | "int" | "seconds" | "enum" | "bool" | "cidrs"
 
@@ -21,6 +20,10 @@ interface SettingSpec<K extends Kind> {
 }
 
 const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+/** The backends `web_search` knows. */
+export const searchBackends = ["searxng", "brave", "tavily", "generic"] as const
+export type SearchBackendName = (typeof searchBackends)[number]
 
 export const settings = {
   host: { flag: "--host", env: "ORKA_HOST", kind: "string", default: "0.0.0.0", description: "Address to listen on." },
@@ -200,6 +203,20 @@ export const settings = {
     default: "512000",
     description: "Largest conversation (JSON bytes) sent to the model in the tool loop; the oldest tool results are dropped first."
   },
+  toolRepeatLimit: {
+    flag: "--tool-repeat-limit",
+    env: "ORKA_TOOL_REPEAT_LIMIT",
+    kind: "int",
+    default: "3",
+    description: "The same tool call with the same arguments this many times in one loop gets `change your approach` instead of running."
+  },
+  keepAliveInterval: {
+    flag: "--keep-alive-interval",
+    env: "ORKA_KEEP_ALIVE_INTERVAL",
+    kind: "seconds",
+    default: "15",
+    description: "Seconds between keep-alives on a stream that waits: `: keep-alive` (OpenAI) or `ping` (Anthropic) while tools run or a translated provider is slow."
+  },
   toolAllowCidrs: {
     flag: "--tool-allow-cidrs",
     env: "ORKA_TOOL_ALLOW_CIDRS",
@@ -271,53 +288,30 @@ export const settings = {
 
 export type SettingName = keyof typeof settings
 
-export interface GatewayConfigShape {
-  readonly host: string
-  readonly port: number
+/** The value a setting of this kind parses to (seconds become milliseconds). */
+type ValueOf<S> = S extends { readonly kind: "string" } ? string
+  : S extends { readonly kind: "int" | "seconds" } ? number
+  : S extends { readonly kind: "bool" } ? boolean
+  : S extends { readonly kind: "cidrs" } ? ReadonlyArray<string>
+  : S extends { readonly kind: "enum"; readonly values: ReadonlyArray<infer V> } ? V
+  : never
+
+/** Every setting as parsed: a setting without a default may be absent. */
+type Parsed = {
+  readonly [K in SettingName]: (typeof settings)[K] extends { readonly default: string } ? ValueOf<(typeof settings)[K]> : ValueOf<(typeof settings)[K]> | undefined
+}
+
+/**
+ * The gateway's configuration: the table's settings (durations in milliseconds), with the few whose
+ * value is completed at start: the namespace (the pod's), the pod name (the host's), the search key's
+ * Secret reference.
+ */
+export type GatewayConfigShape = Omit<Parsed, "namespace" | "podName" | "webSearchSecret" | "toolAllowCidrs" | "toolBlockCidrs"> & {
   readonly namespace: string
-  readonly chatProvider: string | undefined
-  readonly manifests: string | undefined
-  readonly tokenAuthFile: string | undefined
-  readonly auth: "auto" | "none"
-  readonly kubeconfig: string | undefined
-  readonly tokenAudience: string | undefined
-  readonly authorizeProviders: boolean
-  readonly authorizeTools: boolean
-  readonly tlsCertFile: string | undefined
-  readonly tlsPrivateKeyFile: string | undefined
-  /** milliseconds */
-  readonly shutdownDelay: number
-  /** milliseconds */
-  readonly shutdownGracePeriod: number
   readonly podName: string
-  readonly maxBodyBytes: number
-  readonly maxJsonDepth: number
-  readonly defaultMaxTokens: number
-  /** milliseconds */
-  readonly upstreamTimeout: number
-  /** milliseconds */
-  readonly streamIdleTimeout: number
-  readonly upstreamRetries: number
-  /** milliseconds */
-  readonly retryMaxWait: number
-  readonly toolsDefault: "enabled" | "disabled"
-  /** milliseconds */
-  readonly toolTimeout: number
-  readonly toolMaxIterations: number
-  /** milliseconds */
-  readonly toolDeadline: number
-  readonly toolMaxConversationBytes: number
+  readonly webSearchSecret: { readonly name: string; readonly key: string } | undefined
   readonly toolAllowCidrs: ReadonlyArray<string>
   readonly toolBlockCidrs: ReadonlyArray<string>
-  readonly workspaceQuota: number
-  readonly workspaceTotal: number
-  readonly codeExecConcurrency: number
-  readonly webSearchBackend: SearchBackendName | undefined
-  readonly webSearchUrl: string | undefined
-  readonly webSearchSecret: { readonly name: string; readonly key: string } | undefined
-  /** milliseconds */
-  readonly idleMemoryRelease: number
-  readonly logLevel: "debug" | "info" | "warn" | "error"
 }
 
 export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly message: string }> {}
@@ -357,7 +351,7 @@ const parseValue = (name: SettingName, raw: string, source: string): Value => {
     case "cidrs": {
       const cidrs = raw.split(",").map((c) => c.trim()).filter((c) => c !== "")
       try {
-        addressPolicy({ blocked: cidrs })
+        cidrs.forEach(parseCidr)
       } catch (e) {
         throw new ConfigError({ message: `${source}: ${(e as Error).message}` })
       }
@@ -395,46 +389,15 @@ export const parseConfig = (
     else if (spec.default !== undefined) values.set(name, parseValue(name, spec.default, `default of ${spec.flag}`))
   }
 
-  const get = <T extends Value>(name: SettingName) => values.get(name) as T
+  // every setting is a key, absent ones undefined
+  const parsed = Object.fromEntries(Object.keys(settings).map((name) => [name, values.get(name as SettingName)])) as Parsed
   const config: GatewayConfigShape = {
-    host: get("host"),
-    port: get("port"),
-    namespace: get<string>("namespace") ?? podNamespace() ?? "default",
-    chatProvider: get("chatProvider"),
-    manifests: get("manifests"),
-    tokenAuthFile: get("tokenAuthFile"),
-    auth: get("auth"),
-    kubeconfig: get("kubeconfig"),
-    tokenAudience: get("tokenAudience"),
-    authorizeProviders: get("authorizeProviders"),
-    authorizeTools: get("authorizeTools"),
-    tlsCertFile: get("tlsCertFile"),
-    tlsPrivateKeyFile: get("tlsPrivateKeyFile"),
-    shutdownDelay: get("shutdownDelay"),
-    shutdownGracePeriod: get("shutdownGracePeriod"),
-    podName: get<string>("podName") ?? hostname(),
-    maxBodyBytes: get("maxBodyBytes"),
-    maxJsonDepth: get("maxJsonDepth"),
-    defaultMaxTokens: get("defaultMaxTokens"),
-    upstreamTimeout: get("upstreamTimeout"),
-    streamIdleTimeout: get("streamIdleTimeout"),
-    upstreamRetries: get("upstreamRetries"),
-    retryMaxWait: get("retryMaxWait"),
-    toolsDefault: get("toolsDefault"),
-    toolTimeout: get("toolTimeout"),
-    toolMaxIterations: get("toolMaxIterations"),
-    toolDeadline: get("toolDeadline"),
-    toolMaxConversationBytes: get("toolMaxConversationBytes"),
-    toolAllowCidrs: get<ReadonlyArray<string>>("toolAllowCidrs") ?? [],
-    toolBlockCidrs: get<ReadonlyArray<string>>("toolBlockCidrs") ?? [],
-    workspaceQuota: get("workspaceQuota"),
-    workspaceTotal: get("workspaceTotal"),
-    codeExecConcurrency: get("codeExecConcurrency"),
-    webSearchBackend: get("webSearchBackend"),
-    webSearchUrl: get("webSearchUrl"),
-    webSearchSecret: secretRef(get("webSearchSecret")),
-    idleMemoryRelease: get("idleMemoryRelease"),
-    logLevel: get("logLevel")
+    ...parsed,
+    namespace: parsed.namespace ?? podNamespace() ?? "default",
+    podName: parsed.podName ?? hostname(),
+    webSearchSecret: secretRef(parsed.webSearchSecret),
+    toolAllowCidrs: parsed.toolAllowCidrs ?? [],
+    toolBlockCidrs: parsed.toolBlockCidrs ?? []
   }
   if (config.port > 65535) throw new ConfigError({ message: `--port must be at most 65535, got ${config.port}` })
   if ((config.tlsCertFile === undefined) !== (config.tlsPrivateKeyFile === undefined)) {
@@ -444,6 +407,8 @@ export const parseConfig = (
     throw new ConfigError({ message: `--web-search-backend ${config.webSearchBackend} needs --web-search-url` })
   }
   if (config.maxJsonDepth < 1) throw new ConfigError({ message: "--max-json-depth must be at least 1" })
+  if (config.toolRepeatLimit < 2) throw new ConfigError({ message: "--tool-repeat-limit must be at least 2" })
+  if (config.keepAliveInterval < 1000) throw new ConfigError({ message: "--keep-alive-interval must be at least 1 second" })
   if (config.toolMaxIterations < 1) throw new ConfigError({ message: "--tool-max-iterations must be at least 1" })
   if (config.codeExecConcurrency < 1) throw new ConfigError({ message: "--code-exec-concurrency must be at least 1" })
   return config
@@ -455,15 +420,6 @@ const secretRef = (value: string | undefined): { readonly name: string; readonly
   const [name = "", key = "api-key"] = value.split(":")
   return { name, key }
 }
-
-/** Defaults for tests: every default, local mode off, auth off. */
-export const testConfig = (overrides: Partial<GatewayConfigShape> = {}): GatewayConfigShape => ({
-  ...parseConfig([], {}),
-  namespace: "default",
-  auth: "none",
-  retryMaxWait: 2_000,
-  ...overrides
-})
 
 export const usage = (): string => {
   const rows = Object.values(settings as Record<string, SettingSpec<Kind>>).map((s) => {

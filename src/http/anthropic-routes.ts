@@ -69,7 +69,8 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
     return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), {
       model: chat.requested,
       progress: chat.progress,
-      inputEstimate: estimateTokens(conversation)
+      inputEstimate: estimateTokens(conversation),
+      pingEveryMs: chat.keepAliveMs
     }))
   })
 

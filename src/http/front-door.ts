@@ -49,6 +49,8 @@ export interface AdmittedChat {
   readonly tools: boolean
   /** how the tool loop's progress shows in a stream */
   readonly progress: ProgressStyle
+  /** how long a stream may stay silent before a keep-alive (`--keep-alive-interval`) */
+  readonly keepAliveMs: number
   readonly identity: Identity
   /** an error as the caller may see it (secrets masked, bounded): for failures inside a stream */
   readonly present: (error: GatewayError) => GatewayError
@@ -108,7 +110,7 @@ export const makeFrontDoor = Effect.gen(function*() {
       noteFailure(request, error)
       return error
     }
-    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, progress, identity, present }
+    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, progress, keepAliveMs: config.keepAliveInterval, identity, present }
   })
 
   /**

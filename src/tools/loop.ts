@@ -8,6 +8,7 @@
  * over all model calls.
  */
 import { Duration, Effect, Metric, Stream } from "effect"
+import type { GatewayConfigShape } from "../config.ts"
 import { type GatewayError } from "../errors.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import { addDelta } from "../ir/collect.ts"
@@ -25,13 +26,14 @@ export interface LoopLimits {
   readonly keepAliveMs: number
 }
 
-export const defaultLoopLimits: LoopLimits = {
-  maxIterations: 20,
-  deadlineMs: 5 * 60_000,
-  maxConversationBytes: 500_000,
-  repeatLimit: 3,
-  keepAliveMs: 15_000
-}
+/** The loop's limits, from the gateway's settings. */
+export const loopLimits = (config: GatewayConfigShape): LoopLimits => ({
+  maxIterations: config.toolMaxIterations,
+  deadlineMs: config.toolDeadline,
+  maxConversationBytes: config.toolMaxConversationBytes,
+  repeatLimit: config.toolRepeatLimit,
+  keepAliveMs: config.keepAliveInterval
+})
 
 /** What the loop needs from the tools: their definitions, and running one call (never failing). */
 export interface ServerTools {
@@ -110,7 +112,7 @@ export const runToolLoop = (
   conversation: Conversation,
   model: Model,
   tools: ServerTools,
-  limits: LoopLimits = defaultLoopLimits
+  limits: LoopLimits
 ): Stream.Stream<AnswerEvent, GatewayError> => {
   const clientNames = new Set(conversation.tools.map((t) => t.name))
   // a client tool with a built-in's name wins: the built-in is not offered

@@ -12,7 +12,7 @@ import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { secretKey, secretsByKey } from "../kube/resources.ts"
 import { headerSecret, isSensitiveHeader, Redactor } from "../redact.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
-import { type LoopLimits, type Model, runToolLoop } from "./loop.ts"
+import { loopLimits, type Model, runToolLoop } from "./loop.ts"
 import { buildToolSnapshot, type ToolSnapshot } from "./registry.ts"
 import { makeServerTools, type RunnerConfig } from "./runner.ts"
 import { addressPolicy } from "./ssrf.ts"
@@ -75,13 +75,7 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
       const loaded = yield* rebuildOnChange([kube.tools, kube.secrets], rebuild)
       const firstLoad = Effect.timeoutOption(Deferred.await(loaded), "2 seconds")
 
-      const limits: LoopLimits = {
-        maxIterations: config.toolMaxIterations,
-        deadlineMs: config.toolDeadline,
-        maxConversationBytes: config.toolMaxConversationBytes,
-        repeatLimit: 3,
-        keepAliveMs: 15_000
-      }
+      const limits = loopLimits(config)
       const sandboxSlots = yield* Semaphore.make(config.codeExecConcurrency)
       const diskBudget = makeDiskBudget(config.workspaceTotal)
       const policy = addressPolicy({ blocked: config.toolBlockCidrs, allowed: config.toolAllowCidrs })

@@ -9,9 +9,10 @@
  */
 import { BlockList, isIP } from "node:net"
 import { lookup as dnsLookup, type LookupAddress } from "node:dns"
+import { type Cidr, parseCidr } from "../cidr.ts"
 
 /** Ranges no tool may reach unless allowed: IANA special-purpose blocks and the private networks. */
-const refusedRanges: ReadonlyArray<readonly [string, number, "ipv4" | "ipv6"]> = [
+const refusedRanges: ReadonlyArray<Cidr> = [
   ["0.0.0.0", 8, "ipv4"], // "this network"
   ["10.0.0.0", 8, "ipv4"],
   ["100.64.0.0", 10, "ipv4"], // carrier-grade NAT
@@ -34,14 +35,6 @@ const refusedRanges: ReadonlyArray<readonly [string, number, "ipv4" | "ipv6"]> =
 export interface AddressPolicy {
   /** true when a connection to this IP address must be refused */
   readonly refuses: (address: string) => boolean
-}
-
-const parseCidr = (cidr: string): readonly [string, number, "ipv4" | "ipv6"] => {
-  const [address = "", bits] = cidr.trim().split("/")
-  const family = isIP(address)
-  if (family === 0) throw new Error(`not a CIDR: ${cidr}`)
-  const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits)
-  return [address, prefix, family === 4 ? "ipv4" : "ipv6"]
 }
 
 /**

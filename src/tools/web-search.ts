@@ -5,6 +5,7 @@
  * The backend is the operator's own choice of endpoint, so it is not subject to the address policy.
  */
 import { Effect } from "effect"
+import type { SearchBackendName } from "../config.ts"
 import { ToolFailure } from "./failure.ts"
 
 export const webSearchDefinition = {
@@ -20,8 +21,6 @@ export const webSearchDefinition = {
   }
 } as const
 
-export const searchBackends = ["searxng", "brave", "tavily", "generic"] as const
-export type SearchBackendName = (typeof searchBackends)[number]
 
 export interface SearchBackendConfig {
   readonly backend: SearchBackendName

@@ -5,7 +5,8 @@ import { Authorizer, chatAccess, providerAccess } from "../../src/auth/authorize
 import * as TokenReview from "../../src/auth/token-review.ts"
 import { tokenExpiry } from "../../src/auth/token-review.ts"
 import { makeTtlCache } from "../../src/auth/ttl-cache.ts"
-import { GatewayConfig, testConfig } from "../../src/config.ts"
+import { GatewayConfig } from "../../src/config.ts"
+import { testConfig } from "../support/config.ts"
 import { KubeApi, KubeApiError, type AccessReview } from "../../src/kube/api.ts"
 
 /** A KubeApi that counts reviews; tokens and grants are plain tables. */

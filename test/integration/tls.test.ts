@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { Effect, Layer, Scope, Exit, Context } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import { describe, expect, it } from "vitest"
-import { testConfig } from "../../src/config.ts"
+import { testConfig } from "../support/config.ts"
 import { socketLayer } from "../../src/server.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "orka-tls-"))

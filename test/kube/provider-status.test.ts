@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { GatewayConfig, testConfig } from "../../src/config.ts"
+import { GatewayConfig } from "../../src/config.ts"
+import { testConfig } from "../support/config.ts"
 import { KubeApi, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
 import { electLeader } from "../../src/kube/leader.ts"
 import * as ProviderStatus from "../../src/kube/provider-status.ts"

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { GatewayConfig, testConfig } from "../../src/config.ts"
+import { GatewayConfig } from "../../src/config.ts"
+import { testConfig } from "../support/config.ts"
 import { KubeApi, KubeApiError, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
 import type { KubeObject } from "../../src/kube/client.ts"
 import * as ProviderStatus from "../../src/kube/provider-status.ts"

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Result } from "effect"
-import { GatewayConfig, testConfig } from "../../src/config.ts"
+import { GatewayConfig } from "../../src/config.ts"
+import { testConfig } from "../support/config.ts"
 import { buildSnapshot, listModels, ProviderRegistry, resolveModel } from "../../src/providers/registry.ts"
 import { FakeKube, fakeKubeLayer, provider, secret } from "../support/fake-kube.ts"
 import { Redactor } from "../../src/redact.ts"

@@ -3,7 +3,11 @@ import { Effect, Fiber, Stream } from "effect"
 import { gatewayError } from "../../src/errors.ts"
 import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
 import type { AnswerEvent, StreamEvent } from "../../src/ir/response.ts"
-import { defaultLoopLimits, fitConversation, type Model, runToolLoop, type ServerTools } from "../../src/tools/loop.ts"
+import { fitConversation, loopLimits, type Model, runToolLoop, type ServerTools } from "../../src/tools/loop.ts"
+import { testConfig } from "../support/config.ts"
+
+const limits = loopLimits(testConfig())
+const loop = (c: Conversation, model: Model, tools: ServerTools, l = limits) => runToolLoop(c, model, tools, l)
 
 const conversation = (over: Partial<Conversation> = {}): Conversation => ({
   model: "m",
@@ -55,7 +59,7 @@ describe("the tool loop", () => {
   it("runs server tools in parallel, feeds results back, streams text, and sums usage", async () => {
     const { model, seen } = scripted([callTurn(["c1", "web_search", "{\"query\":\"a\"}"], ["c2", "web_fetch", "{\"url\":\"u\"}"]), textTurn("Answer.")])
     const log: Array<string> = []
-    const events = await collect(runToolLoop(conversation(), model, tools(log)))
+    const events = await collect(loop(conversation(), model, tools(log)))
     expect(events.map((e) => e.type)).toEqual(["start", "server_tool_call", "server_tool_call", "server_tool_result", "server_tool_result", "text", "finish"])
     expect(events[3]).toMatchObject({ type: "server_tool_result", call: { id: "c1" }, result: "{\"result\":\"web_search done\"}", isError: false })
     expect(events.at(-1)).toEqual({ type: "finish", reason: "end_turn", usage: usage(30, 7) })
@@ -76,7 +80,7 @@ describe("the tool loop", () => {
   it("hands a client tool call to the client, and lets a client tool shadow a built-in", async () => {
     const client = conversation({ tools: [{ name: "web_fetch", parameters: {} }, { name: "get_weather", parameters: {} }] })
     const { model, seen } = scripted([callTurn(["c9", "get_weather", "{\"city\":\"Oslo\"}"])])
-    const events = await collect(runToolLoop(client, model, tools()))
+    const events = await collect(loop(client, model, tools()))
     expect(events).toEqual([
       { type: "start", id: "r1", model: "m" },
       { type: "tool_call_start", index: 0, id: "c9", name: "get_weather" },
@@ -89,7 +93,7 @@ describe("the tool loop", () => {
   it("stops after max iterations with one last call that may not use tools", async () => {
     const loops = Array.from({ length: 3 }, (_, i) => callTurn([`c${i}`, "web_search", `{"query":"${i}"}`]))
     const { model, seen } = scripted([...loops, textTurn("Summary.")])
-    const events = await collect(runToolLoop(conversation(), model, tools(), { ...defaultLoopLimits, maxIterations: 3 }))
+    const events = await collect(loop(conversation(), model, tools(), { ...limits, maxIterations: 3 }))
     expect(seen).toHaveLength(4)
     expect(seen[3]!.toolChoice).toEqual({ type: "none" })
     expect(JSON.stringify(seen[3]!.messages.at(-1))).toContain("Stop using tools now")
@@ -101,18 +105,18 @@ describe("the tool loop", () => {
     const same = () => callTurn(["c", "web_search", "{\"query\":\"same\"}"])
     const { model, seen } = scripted([same(), same(), same(), textTurn("ok")])
     const log: Array<string> = []
-    await collect(runToolLoop(conversation(), model, tools(log)))
+    await collect(loop(conversation(), model, tools(log)))
     expect(log).toHaveLength(2)
     expect(JSON.stringify(seen[3]!.messages.at(-1))).toContain("change your approach")
   })
 
   it("shrinks the conversation and retries once when the provider says the context is too long", async () => {
     const { model, seen } = scripted([gatewayError("invalid_request", "prompt is too long: 210000 tokens > 200000 maximum"), textTurn("fits")])
-    const events = await collect(runToolLoop(conversation(), model, tools()))
+    const events = await collect(loop(conversation(), model, tools()))
     expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn" })
     expect(seen).toHaveLength(2)
     const other = scripted([gatewayError("rate_limit", "slow down")])
-    await expect(collect(runToolLoop(conversation(), other.model, tools()))).rejects.toMatchObject({ kind: "rate_limit" })
+    await expect(collect(loop(conversation(), other.model, tools()))).rejects.toMatchObject({ kind: "rate_limit" })
   })
 
   it("drops the oldest tool results first to keep within the size limit", () => {
@@ -132,7 +136,7 @@ describe("the tool loop", () => {
     Effect.gen(function*() {
       const { model, seen } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("never")])
       const log: Array<string> = []
-      const fiber = yield* Stream.runDrain(runToolLoop(conversation(), model, tools(log, 300))).pipe(Effect.forkChild)
+      const fiber = yield* Stream.runDrain(loop(conversation(), model, tools(log, 300))).pipe(Effect.forkChild)
       yield* Effect.sleep(100) // the tool is running
       yield* Fiber.interrupt(fiber)
       yield* Effect.sleep(400)
@@ -142,13 +146,13 @@ describe("the tool loop", () => {
 
   it("parts the text of separate model calls with a blank line", async () => {
     const { model } = scripted([[{ type: "text", text: "Let me look." }, ...callTurn(["c1", "web_search", "{}"])], textTurn("Found.")])
-    const events = await collect(runToolLoop(conversation(), model, tools()))
+    const events = await collect(loop(conversation(), model, tools()))
     expect(events.flatMap((e) => (e.type === "text" ? [e.text] : [])).join("")).toBe("Let me look.\n\nFound.")
   })
 
   it("stops forcing a tool once server tools have run, so a required choice cannot loop forever", async () => {
     const { model, seen } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("ok")])
-    await collect(runToolLoop(conversation({ toolChoice: { type: "required" } }), model, tools()))
+    await collect(loop(conversation({ toolChoice: { type: "required" } }), model, tools()))
     expect(seen[0]!.toolChoice).toEqual({ type: "required" })
     expect(seen[1]!.toolChoice).toEqual({ type: "auto" })
   })
@@ -156,7 +160,7 @@ describe("the tool loop", () => {
   it("asks for an answer without tools once the deadline has passed", async () => {
     const { model, seen } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("What I have.")])
     const log: Array<string> = []
-    const events = await collect(runToolLoop(conversation(), model, tools(log), { ...defaultLoopLimits, deadlineMs: -1 }))
+    const events = await collect(loop(conversation(), model, tools(log), { ...limits, deadlineMs: -1 }))
     expect(log).toEqual([])
     expect(seen[1]!.toolChoice).toEqual({ type: "none" })
     expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn", usage: usage(30, 7) })
@@ -169,7 +173,7 @@ describe("the tool loop", () => {
       ...callTurn(["c1", "web_search", "{}"])
     ]
     const { model, seen } = scripted([thinkingTurn, textTurn("Done.")])
-    const events = await collect(runToolLoop(conversation(), model, tools()))
+    const events = await collect(loop(conversation(), model, tools()))
     expect(events.filter((e) => e.type === "thinking")).toHaveLength(2)
     expect(seen[1]!.messages[1]).toEqual({
       role: "assistant",
@@ -193,7 +197,7 @@ describe("the tool loop", () => {
     ]
     const { model, seen } = scripted([mixed, callTurn(["e2", "edit_file", "{\"path\":\"a.ts\"}"])])
     const log: Array<string> = []
-    const events = await collect(runToolLoop(client, model, tools(log)))
+    const events = await collect(loop(client, model, tools(log)))
     // the client never sees the call of the first turn, only the one the model repeated knowing the result
     expect(events.filter((e) => e.type.startsWith("tool_call"))).toEqual([
       { type: "tool_call_start", index: 0, id: "e2", name: "edit_file" },
@@ -216,27 +220,27 @@ describe("the tool loop", () => {
       { type: "tool_call_delta", index: 0, arguments: "\"a.ts\"}" },
       { type: "finish", reason: "tool_use", usage: usage(10, 2) }
     ]])
-    const events = await collect(runToolLoop(client, model, tools()))
+    const events = await collect(loop(client, model, tools()))
     expect(events.map((e) => e.type)).toEqual(["start", "text", "tool_call_start", "tool_call_delta", "tool_call_delta", "finish"])
     // without tools of the gateway's to offer, it streams as it comes: nothing could join the turn
     const plain = scripted([[{ type: "tool_call_start", index: 0, id: "e1", name: "edit_file" }, { type: "finish", reason: "tool_use", usage: usage(1, 1) }]])
-    expect((await collect(runToolLoop(client, plain.model, { ...tools(), definitions: [] }))).map((e) => e.type)).toEqual(["start", "tool_call_start", "finish"])
+    expect((await collect(loop(client, plain.model, { ...tools(), definitions: [] }))).map((e) => e.type)).toEqual(["start", "tool_call_start", "finish"])
   })
 
   it("answers without the gateway's tools when the model rejects tools and the client sent none", async () => {
     const { model, seen } = scripted([gatewayError("invalid_request", "registry.ollama.ai/library/gemma:2b does not support tools"), textTurn("Plain answer.")])
-    const events = await collect(runToolLoop(conversation(), model, tools()))
+    const events = await collect(loop(conversation(), model, tools()))
     expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn" })
     expect(seen[1]!.tools).toEqual([])
     expect(seen[1]!.system).toEqual([{ type: "text", text: "You are helpful." }])
     // with tools of its own, the client learns of the rejection
     const own = scripted([gatewayError("invalid_request", "this model does not support tools")])
-    await expect(collect(runToolLoop(conversation({ tools: [{ name: "mine", parameters: {} }] }), own.model, tools()))).rejects.toMatchObject({ kind: "invalid_request" })
+    await expect(collect(loop(conversation({ tools: [{ name: "mine", parameters: {} }] }), own.model, tools()))).rejects.toMatchObject({ kind: "invalid_request" })
   })
 
   it("sends waits while tools run, for the dialects' keep-alives", async () => {
     const { model } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("ok")])
-    const events = await collect(runToolLoop(conversation(), model, tools([], 250), { ...defaultLoopLimits, keepAliveMs: 60 }))
+    const events = await collect(loop(conversation(), model, tools([], 250), { ...limits, keepAliveMs: 60 }))
     const types = events.map((e) => e.type)
     expect(types.filter((t) => t === "server_tool_wait").length).toBeGreaterThanOrEqual(2)
     // only between a call and its result

@@ -4,10 +4,11 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { StreamEvent } from "../../src/ir/response.ts"
 import { defaultSandboxLimits } from "../../src/tools/code-exec.ts"
-import { runToolLoop } from "../../src/tools/loop.ts"
+import { loopLimits, runToolLoop } from "../../src/tools/loop.ts"
 import { makeServerTools, type RunnerConfig } from "../../src/tools/runner.ts"
 import { addressPolicy } from "../../src/tools/ssrf.ts"
 import { makeDiskBudget } from "../../src/tools/workspace.ts"
+import { testConfig } from "../support/config.ts"
 
 const config: RunnerConfig = {
   mask: (text) => text,
@@ -80,7 +81,7 @@ describe("server tools", () => {
       const model = () => Stream.fromIterable<StreamEvent>(turn++ === 0
         ? [{ type: "start", id: "1", model: "m" }, { type: "tool_call_start", index: 0, id: "t", name: "ticket" }, { type: "tool_call_delta", index: 0, arguments: "{\"id\":\"T-7\"}" }, { type: "finish", reason: "tool_use", usage: { inputTokens: 1, outputTokens: 1 } }]
         : [{ type: "start", id: "2", model: "m" }, { type: "text", text: "done" }, { type: "finish", reason: "end_turn", usage: { inputTokens: 1, outputTokens: 1 } }])
-      const events = yield* Stream.runCollect(runToolLoop({ model: "m", system: [], messages: [{ role: "user", content: [{ type: "text", text: "ticket T-7?" }] }], tools: [], extensions: {} }, model, tools))
+      const events = yield* Stream.runCollect(runToolLoop({ model: "m", system: [], messages: [{ role: "user", content: [{ type: "text", text: "ticket T-7?" }] }], tools: [], extensions: {} }, model, tools, loopLimits(testConfig())))
       const progress = events.find((e) => e.type === "server_tool_result") as { result: string }
       expect(JSON.parse(progress.result)).toEqual({ ticket: "/tickets/T-7", auth: "Bearer k" })
       expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn", usage: { inputTokens: 2, outputTokens: 2 } })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
-import { GatewayConfig, type GatewayConfigShape, testConfig } from "../../src/config.ts"
+import { GatewayConfig, type GatewayConfigShape } from "../../src/config.ts"
+import { testConfig } from "../support/config.ts"
 import type { Conversation } from "../../src/ir/conversation.ts"
 import type { StreamEvent } from "../../src/ir/response.ts"
 import type { KubeObject } from "../../src/kube/client.ts"

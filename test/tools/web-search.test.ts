@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { createServer, type IncomingMessage } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type SearchBackendName, webSearch } from "../../src/tools/web-search.ts"
+import type { SearchBackendName } from "../../src/config.ts"
+import { webSearch } from "../../src/tools/web-search.ts"
 
 /** One fake per backend, answering in that backend's real response shape. */
 const answers: Record<SearchBackendName, unknown> = {

@@ -248,6 +248,7 @@ export const encodeStream = (
   }
 ): Stream.Stream<string> => {
   // Stream.tick emits at once, then every interval: the first is dropped, message_start has a ping
+  // 15 s: the default of --keep-alive-interval
   const ticks = Stream.tick(Duration.millis(meta.pingEveryMs ?? 15_000)).pipe(Stream.drop(1), Stream.as(tick))
   return events.pipe(
     Stream.map((event): Input => ({ _tag: "event", event })),
