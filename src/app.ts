@@ -21,7 +21,7 @@ import type { KubeClient } from "./kube/client.ts"
 import * as LiveKube from "./kube/live.ts"
 import * as LiveApi from "./kube/live-api.ts"
 import * as Manifests from "./kube/manifests.ts"
-import * as ProviderStatus from "./kube/provider-status.ts"
+import * as ProviderStatus from "./status/provider-status.ts"
 import { Backends } from "./llm/backends.ts"
 import { Upstream } from "./llm/upstream.ts"
 import * as Log from "./log.ts"
@@ -29,7 +29,7 @@ import { Activity, IdleMemoryRelease } from "./memory.ts"
 import { makeProviderHealth, ProviderHealth } from "./providers/health.ts"
 import { ProviderRegistry } from "./providers/registry.ts"
 import { makeRedactor, Redactor } from "./redact.ts"
-import { ToolRunner } from "./tools/service.ts"
+import { ToolLoop } from "./tools/service.ts"
 
 export const Routes = Layer.mergeAll(
   OpenAIRoutes,
@@ -43,8 +43,8 @@ export const Routes = Layer.mergeAll(
 export interface ModeLayers {
   readonly kube: Layer.Layer<KubeClient, unknown, GatewayConfig>
   readonly access: Layer.Layer<Authenticator | Authorizer, unknown, GatewayConfig>
-  /** work that runs beside the server (Provider status), given the registry */
-  readonly background: Layer.Layer<never, unknown, GatewayConfig | KubeClient | ProviderRegistry>
+  /** work that runs beside the server (Provider and Tool status), given the registry and the tool loop */
+  readonly background: Layer.Layer<never, unknown, GatewayConfig | KubeClient | ProviderRegistry | ToolLoop>
 }
 
 export interface AppParts extends ModeLayers {
@@ -67,12 +67,14 @@ export const appLayer = (parts: AppParts) => {
   const kube = parts.kube.pipe(Layer.provideMerge(base))
   const registry = ProviderRegistry.layer.pipe(Layer.provideMerge(kube))
   const upstream = (parts.upstream ?? Upstream.layer).pipe(Layer.provide(base))
+  // one instance: the routes run its loop, the status writer reads its snapshot
+  const toolLoop = ToolLoop.layer.pipe(Layer.provide(kube))
   const services = Layer.mergeAll(
     registry,
-    ToolRunner.layer.pipe(Layer.provide(kube)),
+    toolLoop,
     Backends.layer.pipe(Layer.provideMerge(upstream), Layer.provide(base)),
     parts.access.pipe(Layer.provide(base)),
-    parts.background.pipe(Layer.provide(registry)),
+    parts.background.pipe(Layer.provide(registry), Layer.provide(toolLoop)),
     IdleMemoryRelease.pipe(Layer.provide(base)),
     Layer.succeed(Lifecycle, parts.lifecycle)
   )

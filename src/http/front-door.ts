@@ -25,7 +25,7 @@ import { Upstream } from "../llm/upstream.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
 import { Redactor } from "../redact.ts"
-import { type ToolFilter, ToolRunner } from "../tools/service.ts"
+import { type ToolFilter, ToolLoop } from "../tools/service.ts"
 import { noteFailure, noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
@@ -81,7 +81,7 @@ export const makeFrontDoor = Effect.gen(function*() {
   const auth = yield* Authenticator
   const authz = yield* Authorizer
   const backends = yield* Backends
-  const runner = yield* ToolRunner
+  const runner = yield* ToolLoop
   const redactor = yield* Redactor
   const upstream = yield* Upstream
 

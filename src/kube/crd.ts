@@ -6,7 +6,6 @@
  * every branch, and only the keywords Kubernetes knows.
  */
 import { Schema } from "effect"
-import { defaultAzureApiVersion, defaultSecretKey } from "../providers/provider.ts"
 import { Group, Provider, Version } from "./resources.ts"
 import { Tool } from "./tool-resource.ts"
 
@@ -26,12 +25,6 @@ export interface CrdOptions {
   readonly singular: string
   readonly shortNames?: ReadonlyArray<string>
   readonly printerColumns?: ReadonlyArray<PrinterColumn>
-  /**
-   * Defaults by dotted path from the object's root (`spec.secretRef.key`), for a Schema that does not
-   * carry them as `default` annotations. A path the schema lacks is an error, so a renamed field
-   * cannot leave a default behind silently.
-   */
-  readonly defaults?: Readonly<Record<string, unknown>>
 }
 
 const isNode = (v: unknown): v is JsonNode => typeof v === "object" && v !== null && !Array.isArray(v)
@@ -152,22 +145,11 @@ export const structural = (input: JsonNode, definitions: JsonNode): JsonNode => 
   return out
 }
 
-/** Sets `default` on the node at a dotted path from the root. */
-const setDefault = (root: JsonNode, path: string, value: unknown) => {
-  let node = root
-  for (const key of path.split(".")) {
-    const next = isNode(node["properties"]) ? node["properties"][key] : undefined
-    if (!isNode(next)) throw new Error(`default for ${path}: the schema has no field ${key}`)
-    node = next
-  }
-  node["default"] = value
-}
-
 /** The fields the API server owns: a CRD may say only that they exist. */
 const serverOwned = ["apiVersion", "kind", "metadata"]
 
 /** The openAPIV3Schema of a resource Schema. */
-export const openApiSchema = (schema: Schema.Top, defaults: Readonly<Record<string, unknown>> = {}): JsonNode => {
+export const openApiSchema = (schema: Schema.Top): JsonNode => {
   const document = Schema.toJsonSchemaDocument(schema)
   const root = structural(document.schema as JsonNode, (document.definitions ?? {}) as JsonNode)
   if (root["type"] !== "object" || !isNode(root["properties"])) throw new Error("a resource Schema must be a Struct")
@@ -180,7 +162,6 @@ export const openApiSchema = (schema: Schema.Top, defaults: Readonly<Record<stri
   const required = ((root["required"] ?? []) as Array<string>).filter((k) => !serverOwned.includes(k))
   delete root["required"]
   if (required.length > 0) root["required"] = required
-  for (const [path, value] of Object.entries(defaults)) setDefault(root, path, value)
   return root
 }
 
@@ -204,7 +185,7 @@ export const crdFor = (options: CrdOptions): JsonNode => ({
       storage: true,
       subresources: { status: {} },
       ...(options.printerColumns === undefined ? {} : { additionalPrinterColumns: options.printerColumns.map((c) => ({ ...c })) }),
-      schema: { openAPIV3Schema: openApiSchema(options.schema, options.defaults) }
+      schema: { openAPIV3Schema: openApiSchema(options.schema) }
     }]
   }
 })
@@ -223,13 +204,10 @@ export const providerCrd = (): JsonNode =>
       { name: "Ready", type: "boolean", jsonPath: ".status.ready" },
       { name: "Default Model", type: "string", jsonPath: ".spec.defaultModel" },
       age
-    ],
-    // The Provider Schema validates objects as written and leaves these defaults to resolveProvider,
-    // so it carries no `default` annotation; the CRD takes the values from the same constants.
-    defaults: { "spec.secretRef.key": defaultSecretKey, "spec.azure.apiVersion": defaultAzureApiVersion }
+    ]
   })
 
-/** Tool defaults come from the Tool Schema's own annotations. */
+/** Defaults, for Tools as for Providers, come from the Schemas' own `default` annotations. */
 export const toolCrd = (): JsonNode =>
   crdFor({
     schema: Tool,

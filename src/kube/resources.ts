@@ -24,17 +24,20 @@ export type ProviderType = (typeof ProviderTypes)[number]
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 
+/** What an absent field means; the annotations below write the same values into the CRD. */
+export const providerDefaults = { secretKey: "api-key", azureApiVersion: "2024-02-15-preview" } as const
+
 export const ProviderSpec = Schema.Struct({
   type: Schema.Literals(ProviderTypes),
   secretRef: Schema.optionalKey(Schema.Struct({
     name: Schema.NonEmptyString,
-    key: Schema.optionalKey(Schema.NonEmptyString)
+    key: Schema.optionalKey(Schema.NonEmptyString.annotate({ default: providerDefaults.secretKey }))
   })),
   baseURL: Schema.optionalKey(Schema.String),
   defaultModel: Schema.optionalKey(Schema.String),
   azure: Schema.optionalKey(Schema.Struct({
     deploymentName: Schema.optionalKey(Schema.String),
-    apiVersion: Schema.optionalKey(Schema.String)
+    apiVersion: Schema.optionalKey(Schema.String.annotate({ default: providerDefaults.azureApiVersion }))
   })),
   rateLimit: Schema.optionalKey(Schema.Struct({
     requestsPerMinute: Schema.optionalKey(PositiveInt),

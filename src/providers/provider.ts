@@ -5,7 +5,7 @@
  */
 import { Redacted, Result } from "effect"
 import type { Provider, ProviderType, Secret, SecretProblem } from "../kube/resources.ts"
-import { secretKey } from "../kube/resources.ts"
+import { providerDefaults, secretKey } from "../kube/resources.ts"
 
 export interface ResolvedProvider {
   readonly name: string
@@ -44,8 +44,8 @@ export const defaultBaseURL: Record<ProviderType, string | undefined> = {
   mock: "mock://local"
 }
 
-export const defaultSecretKey = "api-key"
-export const defaultAzureApiVersion = "2024-02-15-preview"
+export const defaultSecretKey = providerDefaults.secretKey
+export const defaultAzureApiVersion = providerDefaults.azureApiVersion
 
 const needsKey = (type: ProviderType): boolean => type !== "mock"
 

@@ -1,5 +1,5 @@
 /**
- * The server-side tools as a service: the agent loop for one request, with the built-ins the
+ * The server-side tools as a service (`ToolLoop`): the agent loop for one request, with the built-ins the
  * configuration allows and the usable `Tool` resources of the moment. Tool resources and Secrets are
  * read from the KubeClient caches and rebuilt when they change, so a request only reads memory.
  */
@@ -13,8 +13,8 @@ import { secretKey, secretsByKey } from "../kube/resources.ts"
 import { headerSecret, isSensitiveHeader, Redactor } from "../redact.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
 import { loopLimits, type Model, runToolLoop } from "./loop.ts"
-import { buildToolSnapshot, type ToolSnapshot } from "./registry.ts"
-import { makeServerTools, type RunnerConfig } from "./runner.ts"
+import { buildToolSnapshot, type ToolSnapshot } from "./custom-tools.ts"
+import { makeServerTools, type RunnerConfig } from "./server-tools.ts"
 import { addressPolicy } from "./ssrf.ts"
 import type { SearchBackendConfig } from "./web-search.ts"
 import { makeDiskBudget } from "./workspace.ts"
@@ -29,9 +29,11 @@ export interface LoopOptions {
   readonly callerSecrets?: ReadonlyArray<string>
 }
 
-export interface ToolRunnerShape {
+export interface ToolLoopShape {
   /** The loop over `model` for one conversation; its tools and workspace live as long as the stream. */
   readonly loop: (conversation: Conversation, model: Model, options?: LoopOptions) => Stream.Stream<AnswerEvent, GatewayError>
+  /** The Tool resources of the moment: those offered, and why the others are not (what their status says). */
+  readonly snapshot: () => ToolSnapshot
 }
 
 /** Tool progress shows the model's arguments: masked like the results. */
@@ -40,9 +42,9 @@ const maskProgress = (mask: (text: string) => string) => (event: AnswerEvent): A
     ? { ...event, call: { ...event.call, arguments: mask(event.call.arguments) } }
     : event
 
-export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("orka/ToolRunner") {
+export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/ToolLoop") {
   static readonly layer = Layer.effect(
-    ToolRunner,
+    ToolLoop,
     Effect.gen(function*() {
       const config = yield* GatewayConfig
       const kube = yield* KubeClient
@@ -90,7 +92,8 @@ export class ToolRunner extends Context.Service<ToolRunner, ToolRunnerShape>()("
         toolTimeoutMs: config.toolTimeout
       })
 
-      return ToolRunner.of({
+      return ToolLoop.of({
+        snapshot: () => current.tools,
         loop: (conversation, model, options = {}) =>
           Stream.unwrap(Effect.gen(function*() {
             yield* firstLoad

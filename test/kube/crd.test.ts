@@ -385,8 +385,7 @@ describe("the Tool CRD", () => {
 describe("crdFor", () => {
   const resource = (spec: Schema.Struct.Fields) =>
     Schema.Struct({ apiVersion: Schema.Literal("core.orka.ai/v1alpha1"), kind: Schema.Literal("Thing"), metadata: Schema.Struct({ name: Schema.String }), spec: Schema.Struct(spec) })
-  const specOf = (fields: Schema.Struct.Fields, defaults?: Record<string, unknown>) =>
-    at(openApiSchema(resource(fields), defaults), "spec")["properties"] as Record<string, JsonNode>
+  const specOf = (fields: Schema.Struct.Fields) => at(openApiSchema(resource(fields)), "spec")["properties"] as Record<string, JsonNode>
 
   it("turns the JSON Schema constructs Effect emits into structural nodes", () => {
     const Shared = Schema.Struct({ name: Schema.String }).annotate({ identifier: "Shared" })
@@ -427,10 +426,9 @@ describe("crdFor", () => {
     for (const [key, node] of Object.entries(spec)) expect(structuralProblems(node, key)).toEqual([])
   })
 
-  it("sets table defaults and refuses a path the Schema does not have", () => {
-    expect(specOf({ ref: Schema.optionalKey(Schema.Struct({ key: Schema.optionalKey(Schema.String) })) }, { "spec.ref.key": "k" })["ref"])
+  it("takes defaults from the Schema's annotations", () => {
+    expect(specOf({ ref: Schema.optionalKey(Schema.Struct({ key: Schema.optionalKey(Schema.String.annotate({ default: "k" })) })) })["ref"])
       .toEqual({ type: "object", properties: { key: { type: "string", default: "k" } } })
-    expect(() => specOf({ key: Schema.String }, { "spec.renamed": "k" })).toThrow("spec.renamed")
   })
 
   it("builds the CustomResourceDefinition around the schema", () => {

@@ -5,7 +5,7 @@ import { testConfig } from "../support/config.ts"
 import type { Conversation } from "../../src/ir/conversation.ts"
 import type { StreamEvent } from "../../src/ir/response.ts"
 import type { KubeObject } from "../../src/kube/client.ts"
-import { ToolRunner } from "../../src/tools/service.ts"
+import { ToolLoop } from "../../src/tools/service.ts"
 import { eventually } from "../support/eventually.ts"
 import { FakeKube, fakeKubeLayer, secret } from "../support/fake-kube.ts"
 import { Redactor } from "../../src/redact.ts"
@@ -20,11 +20,11 @@ const tool = (name: string): KubeObject => ({
 const conversation: Conversation = { model: "m", system: [], messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }], tools: [], extensions: {} }
 
 const runner = (config: Partial<GatewayConfigShape>, initial: ReadonlyArray<KubeObject>) =>
-  ToolRunner.layer.pipe(Layer.provideMerge(fakeKubeLayer(initial)), Layer.provide(GatewayConfig.layer(testConfig(config))), Layer.provide(Redactor.layerFresh))
+  ToolLoop.layer.pipe(Layer.provideMerge(fakeKubeLayer(initial)), Layer.provide(GatewayConfig.layer(testConfig(config))), Layer.provide(Redactor.layerFresh))
 
 /** The tool names offered to the model on one request. */
 const offered = Effect.gen(function*() {
-  const { loop } = yield* ToolRunner
+  const { loop } = yield* ToolLoop
   let names: ReadonlyArray<string> = []
   const model = (c: Conversation) => {
     names = c.tools.map((t) => t.name)
@@ -34,7 +34,7 @@ const offered = Effect.gen(function*() {
   return names
 })
 
-describe("ToolRunner", () => {
+describe("ToolLoop", () => {
   it.live("offers the built-ins and the Tool resources of the moment", () =>
     Effect.gen(function*() {
       expect(yield* offered).toEqual(["web_fetch", "code_exec", "file_read", "file_write", "ticket"])

@@ -4,15 +4,16 @@ import { GatewayConfig } from "../../src/config.ts"
 import { testConfig } from "../support/config.ts"
 import { KubeApi, KubeApiError, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
 import type { KubeObject } from "../../src/kube/client.ts"
-import * as ProviderStatus from "../../src/kube/provider-status.ts"
-import { toolStatus, toolStatusPatch } from "../../src/kube/tool-status.ts"
+import * as ProviderStatus from "../../src/status/provider-status.ts"
+import { toolStatus, toolStatusPatch } from "../../src/status/tool-status.ts"
 import { makeProviderHealth, ProviderHealth } from "../../src/providers/health.ts"
 import { ProviderRegistry } from "../../src/providers/registry.ts"
-import { buildToolSnapshot } from "../../src/tools/registry.ts"
+import { buildToolSnapshot } from "../../src/tools/custom-tools.ts"
 import { eventually } from "../support/eventually.ts"
 import { memoryLeases } from "../support/memory-leases.ts"
 import { fakeKubeClient, type FakeKubeHandle, makeFakeKube, secret } from "../support/fake-kube.ts"
 import { Redactor } from "../../src/redact.ts"
+import { ToolLoop } from "../../src/tools/service.ts"
 
 const tool = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): KubeObject => ({
   apiVersion: "core.orka.ai/v1alpha1",
@@ -56,6 +57,7 @@ const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: Fake
 const writer = (api: KubeApiShape, fake: FakeKubeHandle) =>
   ProviderStatus.layer.pipe(
     Layer.provideMerge(ProviderRegistry.layer),
+    Layer.provideMerge(ToolLoop.layer),
     Layer.provideMerge(fakeKubeClient(fake)),
     Layer.provide(Layer.succeed(KubeApi, api)),
     Layer.provide(Layer.effect(ProviderHealth, makeProviderHealth)),

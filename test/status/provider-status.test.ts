@@ -3,15 +3,16 @@ import { Context, Effect, Layer } from "effect"
 import { GatewayConfig } from "../../src/config.ts"
 import { testConfig } from "../support/config.ts"
 import { KubeApi, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
-import { electLeader } from "../../src/kube/leader.ts"
-import * as ProviderStatus from "../../src/kube/provider-status.ts"
-import { readyCondition, statusPatch } from "../../src/kube/provider-status.ts"
+import { electLeader } from "../../src/status/leader.ts"
+import * as ProviderStatus from "../../src/status/provider-status.ts"
+import { readyCondition, statusPatch } from "../../src/status/provider-status.ts"
 import { makeProviderHealth, ProviderHealth } from "../../src/providers/health.ts"
 import { buildSnapshot, ProviderRegistry } from "../../src/providers/registry.ts"
 import { eventually } from "../support/eventually.ts"
 import { memoryLeases } from "../support/memory-leases.ts"
 import { FakeKube, fakeKubeLayer, provider, secret } from "../support/fake-kube.ts"
 import { Redactor } from "../../src/redact.ts"
+import { ToolLoop } from "../../src/tools/service.ts"
 
 /** Leases and status patches in memory, with a Lease store shared by several "replicas". */
 const memoryApi = (leases: Map<string, Lease>, patches: Array<{ name: string; status: Record<string, unknown> }>): KubeApiShape => {
@@ -90,6 +91,7 @@ describe("status writer", () => {
       const writer = (identity: string) =>
         ProviderStatus.layer.pipe(
           Layer.provideMerge(ProviderRegistry.layer),
+          Layer.provideMerge(ToolLoop.layer),
           Layer.provideMerge(fakeKubeLayer([provider("p", { type: "openai", secretRef: { name: "s" } })])),
           Layer.provide(Layer.succeed(KubeApi, api)),
           Layer.provide(Layer.effect(ProviderHealth, makeProviderHealth)),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { KubeObject } from "../../src/kube/client.ts"
-import { buildToolSnapshot } from "../../src/tools/registry.ts"
+import { buildToolSnapshot } from "../../src/tools/custom-tools.ts"
 
 const tool = (name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: "core.orka.ai/v1alpha1", kind: "Tool", metadata: { name }, spec } as KubeObject)
 const secret = (name: string, data: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "Secret", metadata: { name }, stringData: data } as KubeObject)

@@ -7,7 +7,7 @@ import { Result, Schema } from "effect"
 import type { KubeObject } from "../kube/client.ts"
 import { secretKey, type SecretProblem, secretsByKey } from "../kube/resources.ts"
 import { Tool } from "../kube/tool-resource.ts"
-import type { CustomTool } from "./runner.ts"
+import type { CustomTool } from "./server-tools.ts"
 
 /** Why a Tool cannot be offered: `reason` is the CamelCase reason of its Ready condition. */
 export interface ToolProblem {

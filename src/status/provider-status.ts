@@ -8,10 +8,11 @@ import { Effect, Layer, Schedule, Stream } from "effect"
 import { GatewayConfig } from "../config.ts"
 import { ProviderHealth } from "../providers/health.ts"
 import { ProviderRegistry, type RegistrySnapshot } from "../providers/registry.ts"
-import { KubeApi } from "./api.ts"
-import { KubeClient, type KubeObject } from "./client.ts"
+import { KubeApi } from "../kube/api.ts"
+import { KubeClient, type KubeObject } from "../kube/client.ts"
 import { electLeader } from "./leader.ts"
 import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
+import { ToolLoop } from "../tools/service.ts"
 import { makeToolStatusWriter } from "./tool-status.ts"
 
 interface ObservedStatus {
@@ -67,6 +68,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const registry = yield* ProviderRegistry
   const health = yield* ProviderHealth
   const config = yield* GatewayConfig
+  const tools = yield* ToolLoop
   const leadership = yield* electLeader(api, {
     namespace: config.namespace,
     leaseName,
@@ -76,7 +78,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   })
 
   const written = makeEchoGuard()
-  const reconcileTools = makeToolStatusWriter(api, kube, config.namespace)
+  const reconcileTools = makeToolStatusWriter(api, kube, config.namespace, tools.snapshot)
 
   const reconcile = Effect.gen(function*() {
     if (!(yield* leadership.isLeader)) return

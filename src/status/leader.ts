@@ -4,7 +4,7 @@
  * on shutdown; losing a write race (409) simply means someone else leads.
  */
 import { Effect, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
-import type { KubeApiShape } from "./api.ts"
+import type { KubeApiShape } from "../kube/api.ts"
 
 export interface LeaderOptions {
   readonly namespace: string

@@ -1,13 +1,13 @@
 /**
  * Keeps each Tool's status honest, in Orka's shape (`available`, `lastCheck`, `error`,
- * `conditions[Ready]`): what `buildToolSnapshot` says of it. Written through the status subresource
+ * `conditions[Ready]`): what the tool loop's snapshot says of it. Written through the status subresource
  * by the Provider status leader (provider-status.ts runs the one leader loop), and only when what it
  * would write differs from what the object already says.
  */
 import { Effect } from "effect"
-import { buildToolSnapshot, type ToolSnapshot } from "../tools/registry.ts"
-import type { KubeApiShape } from "./api.ts"
-import type { KubeClientShape, KubeObject } from "./client.ts"
+import type { ToolSnapshot } from "../tools/custom-tools.ts"
+import type { KubeApiShape } from "../kube/api.ts"
+import type { KubeClientShape, KubeObject } from "../kube/client.ts"
 import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
 
 /** What a Tool's status should say. */
@@ -63,12 +63,18 @@ export const toolStatusPatch = (
  * The Tool half of the leader's reconcile: patches every Tool whose status differs. Only the leader
  * runs it; failures are logged, never fatal.
  */
-export const makeToolStatusWriter = (api: KubeApiShape, kube: KubeClientShape, namespace: string): Effect.Effect<void> => {
+export const makeToolStatusWriter = (
+  api: KubeApiShape,
+  kube: KubeClientShape,
+  namespace: string,
+  /** what the tool loop offers now, and why not the others */
+  tools: () => ToolSnapshot
+): Effect.Effect<void> => {
   const written = makeEchoGuard()
 
   return Effect.gen(function*() {
     const objects = kube.tools.items() as ReadonlyArray<ToolObject>
-    const snapshot = buildToolSnapshot(objects, kube.secrets.items(), namespace)
+    const snapshot = tools()
     const now = new Date().toISOString()
     for (const object of objects) {
       const name = object.metadata?.name
