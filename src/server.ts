@@ -12,7 +12,7 @@ import type { Duplex } from "node:stream"
 import type { GatewayConfigShape } from "./config.ts"
 import { gatewayError } from "./errors.ts"
 import { dialectOf } from "./http/boundary.ts"
-import { errorBody, shouldRetry } from "./http/respond.ts"
+import { errorEnvelope } from "./http/respond.ts"
 
 /**
  * What Node's HTTP parser rejects never reaches the router (an unknown method, headers over the
@@ -22,19 +22,17 @@ import { errorBody, shouldRetry } from "./http/respond.ts"
 export const answerClientErrors = <S extends Server>(server: S): S => {
   server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => {
     if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
-    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400
-    const message = status === 431
-      ? "the request headers are larger than this server accepts"
-      : status === 408
-      ? "the request did not arrive in time"
-      : err.code === "HPE_INVALID_METHOD"
-      ? "the request method is not one this server knows"
-      : "the request is not valid HTTP"
+    const error = err.code === "HPE_HEADER_OVERFLOW"
+      ? gatewayError("headers_too_large", "the request headers are larger than this server accepts")
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? gatewayError("invalid_request", "the request did not arrive in time", { status: 408, retryable: true })
+      : gatewayError("invalid_request", err.code === "HPE_INVALID_METHOD" ? "the request method is not one this server knows" : "the request is not valid HTTP")
     const path = /^\S+ (\S+)/.exec(err.rawPacket?.toString("latin1", 0, 256) ?? "")?.[1] ?? ""
-    const body = JSON.stringify(errorBody(dialectOf(path), gatewayError("invalid_request", message, { status })))
+    const { body, status } = errorEnvelope(dialectOf(path), error)
+    const text = JSON.stringify(body)
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `x-should-retry: ${shouldRetry(status)}\r\nconnection: close\r\n\r\n${body}`
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
+        `x-should-retry: ${error.retryable}\r\nconnection: close\r\n\r\n${text}`
     )
   })
   return server

@@ -46,7 +46,7 @@ export class Authorizer extends Context.Service<Authorizer, AuthorizerShape>()("
       const api = yield* KubeApi
       const cache = makeTtlCache<void, GatewayError>(cacheCapacity)
       const ttl = (exit: Exit.Exit<void, GatewayError>) =>
-        Exit.isSuccess(exit) ? validTtlMs : exit.cause.reasons.some((r) => r._tag === "Fail" && r.error.status === 403) ? invalidTtlMs : 0
+        Exit.isSuccess(exit) ? validTtlMs : exit.cause.reasons.some((r) => r._tag === "Fail" && r.error.kind === "permission") ? invalidTtlMs : 0
 
       return Authorizer.of({
         authorize: (identity, check) => {

@@ -53,7 +53,7 @@ export const layer = Layer.effect(
         const expiry = tokenExpiry(token)
         if (expiry !== undefined && expiry <= Date.now()) return Effect.fail(unauthenticated("invalid or expired token"))
         const ttl = (exit: Exit.Exit<Identity, GatewayError>) => {
-          const base = Exit.isSuccess(exit) ? validTtlMs : exit.cause.reasons.some((r) => r._tag === "Fail" && r.error.status === 401) ? invalidTtlMs : 0
+          const base = Exit.isSuccess(exit) ? validTtlMs : exit.cause.reasons.some((r) => r._tag === "Fail" && r.error.kind === "authentication") ? invalidTtlMs : 0
           return expiry === undefined ? base : Math.min(base, expiry - Date.now())
         }
         return cache.get(createHash("sha256").update(token).digest("hex"), review(token), ttl)

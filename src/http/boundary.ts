@@ -75,7 +75,7 @@ const serve = <E, R>(
       if (isRouteNotFound(error)) return Effect.succeed(answer(noRoute(request)))
       return Effect.logError("request failed unexpectedly").pipe(
         Effect.annotateLogs({ request_id: requestId, error: redactor.mask(String(error).split("\n")[0] ?? "", secrets) }),
-        Effect.as(answer(gatewayError("api_error", `internal error (request ${requestId})`, { status: 500, code: "internal_error" })))
+        Effect.as(answer(gatewayError("internal", `internal error (request ${requestId})`, { code: "internal_error" })))
       )
     }
 

@@ -31,10 +31,7 @@ export const noRoute = (request: HttpServerRequest.HttpServerRequest): GatewayEr
   const path = request.url.split("?")[0] ?? request.url
   const allowed = served.filter(([, p]) => p === path).map(([m]) => m)
   if (allowed.length > 0) {
-    return gatewayError("invalid_request", `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`, {
-      status: 405,
-      code: "method_not_allowed"
-    })
+    return gatewayError("method_not_allowed", `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`)
   }
   const moved = movedTo(path)
   const shown = path.length > quotedPathChars ? `${path.slice(0, quotedPathChars)}…` : path

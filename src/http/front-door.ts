@@ -175,7 +175,7 @@ export const makeFrontDoor = Effect.gen(function*() {
       authz.authorize(identity, toolAccess(config.namespace, name)).pipe(
         Effect.as([name]),
         Effect.catch((e) =>
-          e.status === 403 ? Effect.succeed([]) : Effect.logWarning("tool not offered: authorization unavailable").pipe(
+          e.kind === "permission" ? Effect.succeed([]) : Effect.logWarning("tool not offered: authorization unavailable").pipe(
             Effect.annotateLogs({ tool: name, error: e.message }),
             Effect.as([])
           ))

@@ -1,25 +1,23 @@
 /** Responses every route shares: errors in the caller's dialect, and JSON. */
 import { HttpServerResponse } from "effect/http"
 import type { GatewayError } from "../errors.ts"
-import { errorBody as anthropicBody, errorEnvelope as anthropicError } from "../dialect/anthropic/errors.ts"
-import { errorBody as openaiBody, errorEnvelope as openaiError } from "../dialect/openai/errors.ts"
+import { errorEnvelope as anthropicError } from "../dialect/anthropic/errors.ts"
+import { errorEnvelope as openaiError } from "../dialect/openai/errors.ts"
 
 export type Dialect = "openai" | "anthropic"
 
+/** The error as the dialect shows it: its status, its envelope, its headers. */
+export const errorEnvelope = (dialect: Dialect, error: GatewayError): { status: number; body: object; headers: Record<string, string> } =>
+  dialect === "openai" ? openaiError(error) : anthropicError(error)
+
 /**
- * Whether a client should try again, as the `x-should-retry` header the official SDKs (and Claude
- * Code) obey before their own status rules: a bad token or request fails at once instead of being
- * retried for a minute.
+ * The error's envelope, with `x-should-retry`, which the official SDKs (and Claude Code) obey before
+ * their own status rules: a bad token or request fails at once instead of being retried for a minute.
  */
-export const shouldRetry = (status: number): boolean => status === 408 || status === 429 || status >= 500
-
 export const errorResponse = (dialect: Dialect, error: GatewayError): HttpServerResponse.HttpServerResponse => {
-  const { body, headers, status } = dialect === "openai" ? openaiError(error) : anthropicError(error)
-  return HttpServerResponse.jsonUnsafe(body, { status, headers: { ...headers, "x-should-retry": String(shouldRetry(status)) } })
+  const { body, headers, status } = errorEnvelope(dialect, error)
+  return HttpServerResponse.jsonUnsafe(body, { status, headers: { ...headers, "x-should-retry": String(error.retryable) } })
 }
-
-/** The error envelope alone, for answers written outside the router. */
-export const errorBody = (dialect: Dialect, error: GatewayError): object => (dialect === "openai" ? openaiBody(error) : anthropicBody(error))
 
 export const json = (body: unknown): HttpServerResponse.HttpServerResponse => HttpServerResponse.jsonUnsafe(body)
 

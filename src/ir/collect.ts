@@ -4,7 +4,7 @@
  * text or thinking run before it, as it would end a block on the wire.
  */
 import { Effect, Stream } from "effect"
-import { type GatewayError, gatewayError } from "../errors.ts"
+import { endedEarly, type GatewayError } from "../errors.ts"
 import type { Part } from "./conversation.ts"
 import type { AnswerEvent, Completion, FinishReason, StreamEvent, Usage } from "./response.ts"
 
@@ -78,7 +78,7 @@ export const collectCompletion = (events: Stream.Stream<AnswerEvent, GatewayErro
   Stream.runFold(events, (): Folding => ({ id: "", model: "", content: [], calls: new Map(), finish: undefined, open: false }), fold).pipe(
     Effect.flatMap(({ content, finish, id, model }) =>
       finish === undefined
-        ? Effect.fail(gatewayError("api_error", "the provider's stream ended before the answer was complete", { status: 502 }))
+        ? Effect.fail(endedEarly())
         : Effect.succeed<Completion>({
           id,
           model,

@@ -4,7 +4,7 @@
  */
 import { Effect, Stream } from "effect"
 import type { Sse } from "effect/encoding"
-import { type GatewayError, gatewayError } from "../errors.ts"
+import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../errors.ts"
 import type { Conversation, Part } from "../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../ir/response.ts"
 import type { BackendFactory } from "./backend.ts"
@@ -117,11 +117,10 @@ const usage = (u: Json | undefined, base: Usage = { inputTokens: 0, outputTokens
   }
 }
 
-const malformed = (provider: string) => gatewayError("api_error", `provider ${provider} sent a malformed answer`, { status: 502 })
 
 export const decodeMessage = (provider: string, json: unknown): Effect.Effect<Completion, GatewayError> => {
   const m = json as Json
-  if (typeof m !== "object" || m === null || !Array.isArray(m["content"])) return Effect.fail(malformed(provider))
+  if (typeof m !== "object" || m === null || !Array.isArray(m["content"])) return Effect.fail(malformedAnswer(provider))
   const content = (m["content"] as Array<Json>).flatMap((b): Array<Part> => {
     if (b["type"] === "text" && typeof b["text"] === "string") return [{ type: "text", text: b["text"] }]
     if (b["type"] === "tool_use") {
@@ -156,7 +155,7 @@ export const streamError = (provider: string, data: Json): GatewayError => {
     case "not_found_error":
       return gatewayError("not_found", message)
     default:
-      return gatewayError("api_error", message, { status: 502 })
+      return gatewayError("upstream", message)
   }
 }
 
@@ -175,7 +174,7 @@ const decodeEvent = (provider: string, state: StreamState, event: Sse.Event): Ef
   try {
     data = JSON.parse(event.data) as Json
   } catch {
-    return Effect.fail(malformed(provider))
+    return Effect.fail(malformedAnswer(provider))
   }
   const type = typeof data["type"] === "string" ? data["type"] : event.event
   switch (type) {
@@ -253,7 +252,7 @@ export const anthropicBackend: BackendFactory = (upstream, options) => {
           Stream.concat(Stream.suspend(() =>
             state.finished
               ? Stream.empty
-              : Stream.fail(gatewayError("api_error", `provider ${provider.name}'s stream ended before the message was complete`, { status: 502 }))
+              : Stream.fail(endedEarly(provider.name))
           ))
         )
       }))

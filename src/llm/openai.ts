@@ -4,7 +4,7 @@
  */
 import { Effect, Stream } from "effect"
 import type { Sse } from "effect/encoding"
-import { type GatewayError, gatewayError } from "../errors.ts"
+import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../errors.ts"
 import type { Conversation, ImagePart, Part } from "../ir/conversation.ts"
 import { textOf } from "../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../ir/response.ts"
@@ -117,13 +117,12 @@ const usage = (u: unknown): Usage => {
   }
 }
 
-const malformed = (provider: string) => gatewayError("api_error", `provider ${provider} sent a malformed answer`, { status: 502 })
 
 export const decodeCompletion = (provider: string, json: unknown): Effect.Effect<Completion, GatewayError> => {
   const body = json as Json
   const choice = Array.isArray(body?.["choices"]) ? (body["choices"][0] as Json | undefined) : undefined
   const message = choice?.["message"] as Json | undefined
-  if (message === undefined) return Effect.fail(malformed(provider))
+  if (message === undefined) return Effect.fail(malformedAnswer(provider))
   const content: Array<Part> = []
   if (typeof message["reasoning_content"] === "string" && message["reasoning_content"] !== "") {
     content.push({ type: "thinking", text: message["reasoning_content"] })
@@ -148,7 +147,7 @@ const chunkError = (provider: string, error: Json): GatewayError => {
   const kind = `${String(error["type"] ?? "")} ${String(error["code"] ?? "")}`
   if (/rate_limit/.test(kind)) return gatewayError("rate_limit", message)
   if (/overloaded/.test(kind)) return gatewayError("overloaded", message)
-  return gatewayError("api_error", message, { status: 502 })
+  return gatewayError("upstream", message)
 }
 
 interface StreamState {
@@ -165,7 +164,7 @@ const decodeChunk = (provider: string, state: StreamState, event: Sse.Event): Ef
   try {
     chunk = JSON.parse(event.data) as Json
   } catch {
-    return Effect.fail(malformed(provider))
+    return Effect.fail(malformedAnswer(provider))
   }
   if (typeof chunk["error"] === "object" && chunk["error"] !== null) return Effect.fail(chunkError(provider, chunk["error"] as Json))
   const out: Array<StreamEvent> = []
@@ -225,7 +224,7 @@ export const makeChatCompletionsBackend = (dialect: Dialect): BackendFactory => 
         const finish = Stream.suspend((): Stream.Stream<StreamEvent, GatewayError> => {
           // Some compatible servers omit [DONE]; a finish_reason is enough to know the answer is whole.
           if (state.reason === undefined) {
-            return Stream.fail(gatewayError("api_error", `provider ${provider.name}'s stream ended before the response was complete`, { status: 502 }))
+            return Stream.fail(endedEarly(provider.name))
           }
           return Stream.succeed({ type: "finish", reason: state.reason, usage: state.usage })
         })

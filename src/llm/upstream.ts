@@ -49,11 +49,6 @@ export interface UpstreamShape {
   readonly json: (provider: string, response: HttpClientResponse.HttpClientResponse) => Effect.Effect<unknown, GatewayError>
 }
 
-interface Failure {
-  readonly error: GatewayError
-  readonly retryable: boolean
-}
-
 const errorBodyLimit = 64 * 1024
 
 /** `retry-after` (seconds or an HTTP date) or `retry-after-ms`, in milliseconds. */
@@ -87,48 +82,44 @@ export const notAnAnswer = (provider: string, status: number, contentType: strin
   const what = /html/i.test(contentType) || /^\s*</.test(body)
     ? `an HTML page instead of ${wanted}; check the Provider's spec.baseURL`
     : `${contentType === "" ? "a body without a content type" : contentType} instead of ${wanted}: ${upstreamMessage(body) ?? "(empty)"}`
-  return gatewayError("api_error", `provider ${provider} answered HTTP ${status} with ${what}`, { status: 502, code: "upstream_invalid_response" })
+  return gatewayError("upstream", `provider ${provider} answered HTTP ${status} with ${what}`, { code: "upstream_invalid_response" })
 }
 
 /** A JSON answer that is an error envelope (some servers send those with a 200), as the caller's 502. */
 export const errorInAnswer = (provider: string, value: unknown): GatewayError | undefined => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return gatewayError("api_error", `provider ${provider} answered with JSON that is not an object`, { status: 502, code: "upstream_invalid_response" })
+    return gatewayError("upstream", `provider ${provider} answered with JSON that is not an object`, { code: "upstream_invalid_response" })
   }
   const json = value as Record<string, unknown>
   const isError = json["type"] === "error" || (json["error"] !== undefined && json["error"] !== null && json["choices"] === undefined && json["content"] === undefined)
   if (!isError) return undefined
   const message = upstreamMessage(JSON.stringify(json)) ?? "an error"
-  return gatewayError("api_error", `provider ${provider} answered with an error: ${message}`, { status: 502, code: "upstream_error" })
+  return gatewayError("upstream", `provider ${provider} answered with an error: ${message}`, { code: "upstream_error" })
 }
 
-/** Maps a provider's error status to what the gateway's caller should see. */
+/** Maps a provider's error status to what the gateway's caller should see, and whether a retry may help. */
 export const statusFailure = (
   provider: string,
   status: number,
   body: string,
   retryAfterMs: number | undefined
-): Failure => {
+): GatewayError => {
   const detail = upstreamMessage(body)
   const said = (fallback: string) => `provider ${provider}: ${detail ?? fallback} (upstream HTTP ${status})`
   const retryAfter = retryAfterMs === undefined ? {} : { retryAfter: Math.ceil(retryAfterMs / 1000) }
   if (status === 401 || status === 403) {
-    return {
-      retryable: false,
-      error: gatewayError("api_error", `provider ${provider} rejected the gateway's credentials (upstream HTTP ${status}); check the Provider's Secret`, {
-        status: 502,
-        code: "upstream_authentication_failed"
-      })
-    }
+    return gatewayError("upstream", `provider ${provider} rejected the gateway's credentials (upstream HTTP ${status}); check the Provider's Secret`, {
+      code: "upstream_authentication_failed"
+    })
   }
-  if (status === 404) return { retryable: false, error: gatewayError("not_found", said("not found"), { code: "model_not_found" }) }
-  if (status === 413) return { retryable: false, error: gatewayError("request_too_large", said("request too large")) }
-  if (status === 408) return { retryable: true, error: gatewayError("timeout", said("request timeout")) }
-  if (status === 429) return { retryable: true, error: gatewayError("rate_limit", said("rate limited"), retryAfter) }
-  if (status === 503 || status === 529) return { retryable: true, error: gatewayError("overloaded", said("overloaded"), retryAfter) }
-  if (status === 504) return { retryable: true, error: gatewayError("timeout", said("gateway timeout")) }
-  if (status >= 500) return { retryable: true, error: gatewayError("api_error", said("server error"), { status: 502 }) }
-  return { retryable: false, error: gatewayError("invalid_request", said("bad request"), { status: status === 422 ? 400 : status }) }
+  if (status === 404) return gatewayError("not_found", said("not found"), { code: "model_not_found" })
+  if (status === 413) return gatewayError("request_too_large", said("request too large"))
+  if (status === 408) return gatewayError("timeout", said("request timeout"))
+  if (status === 429) return gatewayError("rate_limit", said("rate limited"), retryAfter)
+  if (status === 503 || status === 529) return gatewayError("overloaded", said("overloaded"), retryAfter)
+  if (status === 504) return gatewayError("timeout", said("gateway timeout"))
+  if (status >= 500) return gatewayError("upstream", said("server error"), { retryable: true })
+  return gatewayError("invalid_request", said("bad request"), status === 400 || status === 422 ? {} : { status })
 }
 
 /** Whether a 2xx response's content type fits what the call expects (none at all is given the benefit of the doubt). */
@@ -165,7 +156,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
     const health = yield* ProviderHealth
     const redactor = yield* Redactor
 
-    const attempt = (call: UpstreamCall): Effect.Effect<HttpClientResponse.HttpClientResponse, Failure> => {
+    const attempt = (call: UpstreamCall): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> => {
       const request = HttpClientRequest.post(call.url).pipe(
         HttpClientRequest.setHeaders(call.headers),
         HttpClientRequest.bodyText(call.body, "application/json")
@@ -173,17 +164,13 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
       return client.execute(request).pipe(
         Effect.timeoutOrElse({
           duration: config.upstreamTimeout,
-          orElse: () =>
-            Effect.fail<Failure>({
-              retryable: false,
-              error: gatewayError("timeout", `provider ${call.provider} did not answer within ${config.upstreamTimeout / 1000}s`)
-            })
+          // the whole wait is spent: trying again would double it
+          orElse: () => Effect.fail(gatewayError("timeout", `provider ${call.provider} did not answer within ${config.upstreamTimeout / 1000}s`, { retryable: false }))
         }),
-        Effect.catchTag("HttpClientError", (e): Effect.Effect<never, Failure> =>
-          Effect.fail({
-            retryable: true,
-            error: gatewayError("api_error", `could not reach provider ${call.provider}: ${e.reason._tag === "TransportError" ? transportDetail(e.reason.cause) : e.reason._tag}`, { status: 502 })
-          })),
+        Effect.catchTag("HttpClientError", (e) =>
+          Effect.fail(gatewayError("upstream", `could not reach provider ${call.provider}: ${e.reason._tag === "TransportError" ? transportDetail(e.reason.cause) : e.reason._tag}`, {
+            retryable: true
+          }))),
         Effect.flatMap((response) => {
           // whatever the provider sent back is masked before any of it is kept: it may echo the request
           const body = readStart(response, errorBodyLimit).pipe(Effect.map((text) => redactor.mask(text, callSecrets(call))))
@@ -193,8 +180,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
               health.succeeded(call.provider)
               return Effect.succeed(response)
             }
-            return Effect.flatMap(body, (text) =>
-              Effect.fail<Failure>({ retryable: false, error: notAnAnswer(call.provider, response.status, contentType, text, call.expect) }))
+            return Effect.flatMap(body, (text) => Effect.fail(notAnAnswer(call.provider, response.status, contentType, text, call.expect)))
           }
           if (response.status === 401 || response.status === 403) health.authFailed(call.provider, response.status)
           return Effect.flatMap(body, (text) => Effect.fail(statusFailure(call.provider, response.status, text, retryAfterMillis(response.headers))))
@@ -204,12 +190,12 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
 
     const send = (call: UpstreamCall) => {
       const loop = (n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
-        attempt(call).pipe(Effect.catch((failure) => {
-          if (!failure.retryable || n >= config.upstreamRetries) return Effect.fail(failure.error)
+        attempt(call).pipe(Effect.catch((error) => {
+          if (!error.retryable || n >= config.upstreamRetries) return Effect.fail(error)
           const backoff = 250 * 2 ** n * (0.8 + Math.random() * 0.4)
-          const asked = failure.error.retryAfter === undefined ? 0 : failure.error.retryAfter * 1000
+          const asked = error.retryAfter === undefined ? 0 : error.retryAfter * 1000
           const wait = Math.max(backoff, asked)
-          if (wait > config.retryMaxWait) return Effect.fail(failure.error)
+          if (wait > config.retryMaxWait) return Effect.fail(error)
           return Effect.sleep(wait).pipe(Effect.andThen(loop(n + 1)))
         }))
       return loop(0)
@@ -217,7 +203,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
 
     const body = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
       response.stream.pipe(
-        Stream.mapError(() => gatewayError("api_error", `the connection to provider ${provider} broke mid-response`, { status: 502 })),
+        Stream.mapError(() => gatewayError("upstream", `the connection to provider ${provider} broke mid-response`)),
         Stream.timeoutOrElse({
           duration: config.streamIdleTimeout,
           orElse: () =>
@@ -230,7 +216,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
         Stream.decodeText,
         Stream.pipeThroughChannel(Sse.decode()),
         Stream.mapError((e) =>
-          e._tag === "GatewayError" ? e : gatewayError("api_error", `provider ${provider} sent a malformed event stream`, { status: 502 }))
+          e._tag === "GatewayError" ? e : gatewayError("upstream", `provider ${provider} sent a malformed event stream`))
       )
 
     const whole = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
@@ -240,7 +226,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           const read = readJson(bytes.toString("utf8"), config.maxJsonDepth)
           if (!read.ok) {
             const what = read.problem === "depth" ? `JSON ${read.message}` : "incomplete or invalid JSON"
-            return Effect.fail(gatewayError("api_error", `provider ${provider} answered with ${what}`, { status: 502, code: "upstream_invalid_response" }))
+            return Effect.fail(gatewayError("upstream", `provider ${provider} answered with ${what}`, { code: "upstream_invalid_response" }))
           }
           const problem = errorInAnswer(provider, read.value)
           if (problem !== undefined) return Effect.fail(new GatewayError({ ...problem, message: redactor.mask(problem.message) }))

@@ -35,11 +35,16 @@ export const loopLimits = (config: GatewayConfigShape): LoopLimits => ({
   keepAliveMs: config.keepAliveInterval
 })
 
+/** A tool call's result, as JSON text (`{"success": false, "error": …}` for a failure). */
+export interface ToolResult {
+  readonly text: string
+  readonly isError: boolean
+}
+
 /** What the loop needs from the tools: their definitions, and running one call (never failing). */
 export interface ServerTools {
   readonly definitions: ReadonlyArray<ToolDefinition>
-  /** the result as JSON text; failures come back as `{"success": false, "error": …}` */
-  readonly run: (call: ToolCallPart) => Effect.Effect<string>
+  readonly run: (call: ToolCallPart) => Effect.Effect<ToolResult>
 }
 
 export type Model = (conversation: Conversation) => Stream.Stream<StreamEvent, GatewayError>
@@ -57,15 +62,7 @@ export const toolLoopModelCalls = Metric.histogram("orka_tool_loop_model_calls",
   boundaries: [1, 2, 3, 5, 8, 13, 21]
 })
 
-const failure = (error: string) => JSON.stringify({ success: false, error })
-
-const isFailure = (result: string): boolean => {
-  try {
-    return (JSON.parse(result) as { success?: unknown } | null)?.success === false
-  } catch {
-    return false
-  }
-}
+export const toolFailure = (error: string): ToolResult => ({ text: JSON.stringify({ success: false, error }), isError: true })
 
 /** Once server tools have run, a choice that forces a tool call would force one forever. */
 const relaxChoice = (c: Conversation): Conversation =>
@@ -267,11 +264,11 @@ export const runToolLoop = (
       const count = (seen.get(key) ?? 0) + 1
       seen.set(key, count)
       const result = count >= limits.repeatLimit
-        ? Effect.succeed(failure(`this exact call was already made ${count - 1} times with the same result: change your approach`))
+        ? Effect.succeed(toolFailure(`this exact call was already made ${count - 1} times with the same result: change your approach`))
         : tools.run(x)
       return Stream.fromEffect(result.pipe(Effect.map((r): AnswerEvent => {
-        results[i] = r
-        return { type: "server_tool_result", call: x, result: r, isError: isFailure(r) }
+        results[i] = r.text
+        return { type: "server_tool_result", call: x, result: r.text, isError: r.isError }
       })))
     }
     const again = Stream.suspend(() => {

@@ -12,7 +12,7 @@ import type { Tool } from "../kube/tool-resource.ts"
 import { codeExec, codeExecDefinition, type SandboxLimits } from "./code-exec.ts"
 import { ToolFailure } from "./failure.ts"
 import { httpToolDefinition, parseDuration, runHttpTool } from "./http-tool.ts"
-import type { ServerTools } from "./loop.ts"
+import { type ServerTools, toolFailure, type ToolResult } from "./loop.ts"
 import type { AddressPolicy } from "./ssrf.ts"
 import { defaultLimits as fetchDefaults, webFetch, webFetchDefinition } from "./web-fetch.ts"
 import { type SearchBackendConfig, webSearch, webSearchDefinition } from "./web-search.ts"
@@ -152,15 +152,17 @@ export const makeServerTools = (
             duration: limit,
             orElse: () => Effect.fail(new ToolFailure(`the tool did not finish within ${limit / 1000}s`))
           }),
-          Effect.map((result) => ({ outcome: "ok", text: JSON.stringify(result) })),
-          Effect.catch((e: ToolFailure) => Effect.succeed({ outcome: "error", text: JSON.stringify({ success: false, error: e.message }) })),
-          Effect.tap(({ outcome }) =>
-            Effect.logInfo("tool call").pipe(
+          Effect.map((result): ToolResult => ({ text: JSON.stringify(result), isError: false })),
+          Effect.catch((e: ToolFailure) => Effect.succeed(toolFailure(e.message))),
+          Effect.tap(({ isError }) => {
+            const outcome = isError ? "error" : "ok"
+            return Effect.logInfo("tool call").pipe(
               Effect.annotateLogs({ tool: call.name, outcome, duration_ms: Date.now() - started }),
               Effect.andThen(Metric.update(Metric.withAttributes(toolCalls, { tool: call.name, outcome }), 1)),
               Effect.andThen(Metric.update(toolSeconds, Duration.toSeconds(Duration.millis(Date.now() - started))))
-            )),
-          Effect.map(({ text }) => config.mask(text))
+            )
+          }),
+          Effect.map((result) => ({ ...result, text: config.mask(result.text) }))
         )
       }
     }

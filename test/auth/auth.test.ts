@@ -20,7 +20,7 @@ describe("bearerToken", () => {
 
   it("refuses another Authorization scheme instead of falling back to x-api-key", () => {
     const r = token({ authorization: "Basic dXNlcjpwYXNz", "x-api-key": "k1" })
-    expect(r).toMatchObject({ failure: { status: 401, kind: "authentication" } })
+    expect(r).toMatchObject({ failure: { kind: "authentication" } })
   })
 })
 
@@ -43,9 +43,9 @@ describe("token file", () => {
       const auth = yield* Authenticator
       expect(yield* auth.authenticate("secret-1")).toEqual({ user: "alice", uid: "u1", groups: ["team"] })
       const bad = yield* Effect.flip(auth.authenticate("wrong"))
-      expect(bad).toMatchObject({ status: 401, message: "invalid token" })
+      expect(bad).toMatchObject({ kind: "authentication", message: "invalid token" })
       const missing = yield* Effect.flip(auth.authenticate(undefined))
-      expect(missing.status).toBe(401)
+      expect(missing.kind).toBe("authentication")
     }).pipe(Effect.provide(TokenFile.layer(writeTokens()))))
 })
 

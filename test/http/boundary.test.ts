@@ -16,7 +16,7 @@ redactor.register("providers", ["sk-provider-key-0001"])
 const routes = HttpRouter.use(Effect.fn(function*(router) {
   yield* router.add("GET", "/openai/v1/die", Effect.die(new Error("boom at /srv/secret/path with sk-provider-key-0001")))
   yield* router.add("GET", "/anthropic/v1/die", Effect.sync(() => JSON.stringify(JSON.parse("[".repeat(1) + "x"))).pipe(Effect.as(HttpServerResponse.text("no"))))
-  yield* router.add("GET", "/anthropic/v1/fail", Effect.fail(gatewayError("api_error", "upstream said sk-provider-key-0001 and caller-token-0001", { status: 502 })))
+  yield* router.add("GET", "/anthropic/v1/fail", Effect.fail(gatewayError("upstream", "upstream said sk-provider-key-0001 and caller-token-0001")))
   yield* router.add("GET", "/openai/v1/ok", Effect.succeed(HttpServerResponse.text("ok")))
 }))
 

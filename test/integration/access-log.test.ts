@@ -52,7 +52,7 @@ describe("the access log", () => {
     expect(notFound).toMatchObject({ level: "warn", status: 404, error_type: "not_found", code: "model_not_found" })
     upstream.script({ status: 500, body: { error: { message: "db down" } } })
     const [failed] = await send("/openai/v1/chat/completions", { model: "gpt/gpt-test", messages: [{ role: "user", content: "x" }] })
-    expect(failed).toMatchObject({ level: "error", status: 502, error_type: "api_error", reason: "provider gpt: db down (upstream HTTP 500)" })
+    expect(failed).toMatchObject({ level: "error", status: 502, error_type: "upstream", reason: "provider gpt: db down (upstream HTTP 500)" })
   })
 
   it("a stream that failed midway is an error with outcome failed, though its status was 200", async () => {

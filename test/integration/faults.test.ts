@@ -90,7 +90,7 @@ describe("a pass-through stream cut short", () => {
 
     upstream.script({ sse: cut })
     await expect(anthropic.messages.stream({ model: "claude/claude-test", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).finalMessage())
-      .rejects.toThrow("ended before the message was complete")
+      .rejects.toThrow("ended before the answer was complete")
 
     // a whole stream passes untouched, byte for byte but for the model
     upstream.script({ sse: whole })
@@ -101,7 +101,7 @@ describe("a pass-through stream cut short", () => {
     const whole = anthropicEvents({ text: ["Hi"] })
     upstream.script({ sse: whole.slice(0, -12) }) // inside message_stop's data
     const raw = await post("/anthropic/v1/messages", message("claude/claude-test", { stream: true }))
-    expect(raw.text).toMatch(/event: error\ndata: .*ended before the message was complete/)
+    expect(raw.text).toMatch(/event: error\ndata: .*ended before the answer was complete/)
   })
 })
 

@@ -44,6 +44,6 @@ describe("collectCompletion", () => {
       const failed = yield* Effect.flip(collectCompletion(Stream.fail(gatewayError("rate_limit", "slow down"))))
       expect(failed.kind).toBe("rate_limit")
       const cut = yield* Effect.flip(collectCompletion(Stream.fromIterable<AnswerEvent>([{ type: "start", id: "r", model: "m" }, { type: "text", text: "Hal" }])))
-      expect(cut).toMatchObject({ kind: "api_error", status: 502 })
+      expect(cut).toMatchObject({ kind: "upstream" })
     }))
 })

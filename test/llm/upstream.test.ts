@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import { statusOf } from "../../src/dialect/openai/errors.ts"
 import { retryAfterMillis, statusFailure, upstreamMessage } from "../../src/llm/upstream.ts"
 
 describe("retryAfterMillis", () => {
@@ -13,25 +14,31 @@ describe("retryAfterMillis", () => {
 })
 
 describe("statusFailure", () => {
-  const map = (status: number, body = "", retryAfter?: number) => statusFailure("p1", status, body, retryAfter)
+  /** the error, and the status an OpenAI client would see */
+  const map = (status: number, body = "", retryAfter?: number) => {
+    const error = statusFailure("p1", status, body, retryAfter)
+    return { error, retryable: error.retryable, status: statusOf(error) }
+  }
 
   it("maps provider statuses to what the caller should see", () => {
-    expect(map(400, '{"error":{"message":"bad field"}}')).toMatchObject({ retryable: false, error: { status: 400, kind: "invalid_request" } })
+    expect(map(400, '{"error":{"message":"bad field"}}')).toMatchObject({ retryable: false, status: 400, error: { kind: "invalid_request" } })
     expect(map(400, '{"error":{"message":"bad field"}}').error.message).toBe("provider p1: bad field (upstream HTTP 400)")
-    expect(map(404)).toMatchObject({ retryable: false, error: { status: 404, code: "model_not_found" } })
-    expect(map(413).error.status).toBe(413)
-    expect(map(429, "", 2000)).toMatchObject({ retryable: true, error: { status: 429, kind: "rate_limit", retryAfter: 2 } })
-    expect(map(500)).toMatchObject({ retryable: true, error: { status: 502 } })
-    expect(map(503)).toMatchObject({ retryable: true, error: { status: 503, kind: "overloaded" } })
+    expect(map(409)).toMatchObject({ retryable: false, status: 409 })
+    expect(map(422)).toMatchObject({ retryable: false, status: 400 })
+    expect(map(404)).toMatchObject({ retryable: false, status: 404, error: { code: "model_not_found" } })
+    expect(map(413).status).toBe(413)
+    expect(map(429, "", 2000)).toMatchObject({ retryable: true, status: 429, error: { kind: "rate_limit", retryAfter: 2 } })
+    expect(map(500)).toMatchObject({ retryable: true, status: 502 })
+    expect(map(503)).toMatchObject({ retryable: true, status: 503, error: { kind: "overloaded" } })
     expect(map(529, '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}')).toMatchObject({
       retryable: true,
       error: { kind: "overloaded", message: "provider p1: Overloaded (upstream HTTP 529)" }
     })
   })
 
-  it("turns a rejected provider key into a 502 that tells the operator, not the caller's token", () => {
+  it("turns a rejected provider key into a 502 that tells the operator, not the caller's token, and is not retried", () => {
     const f = map(401, '{"error":{"message":"Incorrect API key provided: sk-proj-abc***xyz"}}')
-    expect(f).toMatchObject({ retryable: false, error: { status: 502, code: "upstream_authentication_failed" } })
+    expect(f).toMatchObject({ retryable: false, status: 502, error: { code: "upstream_authentication_failed" } })
     expect(f.error.message).not.toContain("sk-")
   })
 

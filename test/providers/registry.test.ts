@@ -58,19 +58,19 @@ describe("resolveModel", () => {
 
   it("400 naming the fix when a bare model has no default provider", () => {
     const e = Result.getFailure(resolve("gpt-4o"))
-    expect(e._tag === "Some" && e.value).toMatchObject({ status: 400, param: "model" })
+    expect(e._tag === "Some" && e.value).toMatchObject({ kind: "invalid_request", param: "model" })
     expect(e._tag === "Some" && e.value.message).toContain("--chat-provider")
   })
 
   it("404 model_not_found naming an unknown provider", () => {
     const e = Result.getFailure(resolve("nope/gpt-4o"))
-    expect(e._tag === "Some" && e.value).toMatchObject({ status: 404, code: "model_not_found" })
+    expect(e._tag === "Some" && e.value).toMatchObject({ kind: "not_found", code: "model_not_found" })
     expect(e._tag === "Some" && e.value.message).toContain("provider nope")
   })
 
   it("503 for a Provider that exists but cannot serve, with its reason", () => {
     const e = Result.getFailure(resolve("nokey/gpt-4o"))
-    expect(e._tag === "Some" && e.value).toMatchObject({ status: 503, code: "provider_not_ready" })
+    expect(e._tag === "Some" && e.value).toMatchObject({ kind: "overloaded", code: "provider_not_ready" })
     expect(e._tag === "Some" && e.value.message).toContain("Secret default/missing not found")
   })
 })
@@ -113,6 +113,6 @@ describe("ProviderRegistry over a watched KubeClient", () => {
       yield* fake.providers.remove("default", "openai")
       yield* Effect.sleep(10)
       const gone = yield* Effect.flip(registry.resolve("openai/gpt"))
-      expect(gone.status).toBe(404)
+      expect(gone.kind).toBe("not_found")
     }).pipe(Effect.provide(layer)))
 })

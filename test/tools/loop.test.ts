@@ -49,7 +49,7 @@ const tools = (log: Array<string> = [], delayMs = 0): ServerTools => ({
   run: (call: ToolCallPart) =>
     Effect.sleep(delayMs).pipe(Effect.andThen(Effect.sync(() => {
       log.push(`${call.name}:${call.arguments}`)
-      return JSON.stringify({ result: `${call.name} done` })
+      return { text: JSON.stringify({ result: `${call.name} done` }), isError: false }
     })))
 })
 

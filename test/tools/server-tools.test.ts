@@ -36,10 +36,10 @@ describe("server tools", () => {
   it.live("turns failures into {success: false} results for the model", () =>
     Effect.gen(function*() {
       const tools = yield* makeServerTools(config, [])
-      expect(JSON.parse(yield* tools.run(call("file_read", "{not json")))).toEqual({ success: false, error: "the arguments are not valid JSON" })
-      expect(JSON.parse(yield* tools.run(call("file_read", {})))).toEqual({ success: false, error: "\"path\" is required and must be a string" })
-      expect(JSON.parse(yield* tools.run(call("nope", {})))).toEqual({ success: false, error: "no tool named nope" })
-      expect(JSON.parse(yield* tools.run(call("web_fetch", { url: "http://169.254.169.254/" }))).success).toBe(false)
+      expect(JSON.parse((yield* tools.run(call("file_read", "{not json"))).text)).toEqual({ success: false, error: "the arguments are not valid JSON" })
+      expect(JSON.parse((yield* tools.run(call("file_read", {}))).text)).toEqual({ success: false, error: "\"path\" is required and must be a string" })
+      expect(JSON.parse((yield* tools.run(call("nope", {}))).text)).toEqual({ success: false, error: "no tool named nope" })
+      expect(JSON.parse((yield* tools.run(call("web_fetch", { url: "http://169.254.169.254/" }))).text).success).toBe(false)
     }).pipe(Effect.scoped))
 
   it.live("runs a program only in a free sandbox slot, waiting within the tool's timeout", () =>
@@ -49,18 +49,18 @@ describe("server tools", () => {
       const program = call("code_exec", { language: "javascript", code: "console.log(1)" })
       // every slot taken: the program waits, and the wait counts against its timeout
       yield* Semaphore.take(slots, 1)
-      expect(JSON.parse(yield* tools.run(program))).toEqual({ success: false, error: "the tool did not finish within 0.5s" })
+      expect(JSON.parse((yield* tools.run(program)).text)).toEqual({ success: false, error: "the tool did not finish within 0.5s" })
       yield* Semaphore.release(slots, 1)
-      expect(JSON.parse(yield* tools.run(program))).toMatchObject({ output: "1\n", exit_code: 0 })
+      expect(JSON.parse((yield* tools.run(program)).text)).toMatchObject({ output: "1\n", exit_code: 0 })
     }).pipe(Effect.scoped))
 
   it.live("shares one workspace between file_write, code_exec and file_read within a conversation", () =>
     Effect.gen(function*() {
       const tools = yield* makeServerTools(config, [])
       yield* tools.run(call("file_write", { path: "in.txt", content: "21" }))
-      const ran = JSON.parse(yield* tools.run(call("code_exec", { language: "javascript", code: "fs.writeFile('out.txt', String(Number(fs.readFile('in.txt')) * 2))" })))
+      const ran = JSON.parse((yield* tools.run(call("code_exec", { language: "javascript", code: "fs.writeFile('out.txt', String(Number(fs.readFile('in.txt')) * 2))" }))).text)
       expect(ran.exit_code).toBe(0)
-      expect(JSON.parse(yield* tools.run(call("file_read", { path: "out.txt" }))).content).toBe("42")
+      expect(JSON.parse((yield* tools.run(call("file_read", { path: "out.txt" }))).text).content).toBe("42")
     }).pipe(Effect.scoped))
 
   it.live("drives a custom HTTP Tool through the loop end to end", () =>

@@ -3,7 +3,7 @@
  * error types and HTTP statuses Anthropic uses, so that the SDKs' error classes and retry logic
  * (429 and 529 are retried, `retry-after` is honored) behave as they do against Anthropic itself.
  */
-import type { ErrorKind, GatewayError } from "../../errors.ts"
+import { type ErrorKind, type GatewayError, statusOfKind } from "../../errors.ts"
 import { sseFrame } from "./sse.ts"
 
 const anthropicType: Record<ErrorKind, string> = {
@@ -11,15 +11,18 @@ const anthropicType: Record<ErrorKind, string> = {
   authentication: "authentication_error",
   permission: "permission_error",
   not_found: "not_found_error",
+  method_not_allowed: "invalid_request_error",
   request_too_large: "request_too_large",
+  headers_too_large: "invalid_request_error",
   rate_limit: "rate_limit_error",
-  api_error: "api_error",
+  internal: "api_error",
+  upstream: "api_error",
   overloaded: "overloaded_error",
   timeout: "api_error"
 }
 
-/** The error's own status, but 529 for overloaded, which is what Anthropic's clients retry on. */
-const statusOf = (error: GatewayError): number => (error.kind === "overloaded" ? 529 : error.status)
+/** Overloaded is 529 here, which is what Anthropic's clients retry on. */
+export const statusOf = (error: GatewayError): number => (error.kind === "overloaded" ? 529 : error.status ?? statusOfKind[error.kind])
 
 export const errorBody = (error: GatewayError) => ({
   type: "error",

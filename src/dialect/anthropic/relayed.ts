@@ -6,7 +6,7 @@
  * How the stream must end: with `message_stop`, or with an `error` event (the provider already told
  * the client). Anything else was cut short.
  */
-import { gatewayError } from "../../errors.ts"
+import { endedEarly } from "../../errors.ts"
 import { replaceStringField } from "../json-field.ts"
 import { type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
 import { errorFrame } from "./errors.ts"
@@ -31,5 +31,5 @@ export const relayed: RelayDialect = {
   onEnd: (provider) => (tail, fromStart) =>
     streamEnd(tail, fromStart) === "whole"
       ? undefined
-      : errorFrame(gatewayError("api_error", `provider ${provider}'s stream ended before the message was complete`, { status: 502 }))
+      : errorFrame(endedEarly(provider))
 }

@@ -20,7 +20,7 @@
  * `error` event and ends the stream without `message_stop`, which makes the SDKs throw.
  */
 import { Duration, Stream } from "effect"
-import { type GatewayError, gatewayError } from "../../errors.ts"
+import { endedEarly, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
 import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"
 import { errorFrame } from "./errors.ts"
@@ -134,7 +134,7 @@ class Encoder {
   /** The events ended: without a finish the answer is cut short, which the client must learn. */
   end(): Array<string> {
     if (this.finished) return []
-    return [errorFrame(gatewayError("api_error", "the provider's stream ended before the answer was complete", { status: 502 }))]
+    return [errorFrame(endedEarly())]
   }
 
   private start(event: Extract<AnswerEvent, { type: "start" }>, out: Array<string>) {

@@ -1,22 +1,28 @@
-/** The OpenAI error envelope: `{"error": {"message", "type", "param", "code"}}`. */
-import type { ErrorKind, GatewayError } from "../../errors.ts"
+/** The OpenAI error envelope, `{"error": {"message", "type", "param", "code"}}`, and its statuses. */
+import { type ErrorKind, type GatewayError, statusOfKind } from "../../errors.ts"
 
 const types: Record<ErrorKind, string> = {
   invalid_request: "invalid_request_error",
   authentication: "authentication_error",
   permission: "permission_error",
   not_found: "not_found_error",
+  method_not_allowed: "invalid_request_error",
   request_too_large: "invalid_request_error",
+  headers_too_large: "invalid_request_error",
   rate_limit: "rate_limit_error",
-  api_error: "api_error",
+  internal: "api_error",
+  upstream: "api_error",
   overloaded: "overloaded_error",
   timeout: "timeout_error"
 }
 
 const defaultCodes: Partial<Record<ErrorKind, string>> = {
   request_too_large: "request_too_large",
-  rate_limit: "rate_limit_exceeded"
+  rate_limit: "rate_limit_exceeded",
+  method_not_allowed: "method_not_allowed"
 }
+
+export const statusOf = (e: GatewayError): number => e.status ?? statusOfKind[e.kind]
 
 export const errorBody = (e: GatewayError) => ({
   error: {
@@ -28,8 +34,7 @@ export const errorBody = (e: GatewayError) => ({
 })
 
 export const errorEnvelope = (e: GatewayError): { status: number; body: object; headers: Record<string, string> } => ({
-  // 529 is Anthropic's own status; OpenAI clients know 503 for "overloaded".
-  status: e.status === 529 ? 503 : e.status,
+  status: statusOf(e),
   body: errorBody(e),
   headers: e.retryAfter === undefined ? {} : { "retry-after": String(e.retryAfter) }
 })

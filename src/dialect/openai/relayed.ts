@@ -6,7 +6,7 @@
  * client). Some compatible servers omit `[DONE]` after a chunk with a `finish_reason`: the answer is
  * whole, and `[DONE]` is added for the client. Anything else was cut short.
  */
-import { gatewayError } from "../../errors.ts"
+import { endedEarly } from "../../errors.ts"
 import { replaceStringField } from "../json-field.ts"
 import { type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
 import { errorFrame } from "./errors.ts"
@@ -35,6 +35,6 @@ export const relayed: RelayDialect = {
     const end = streamEnd(tail, fromStart)
     if (end === "whole") return undefined
     if (end === "done_missing") return "data: [DONE]\n\n"
-    return errorFrame(gatewayError("api_error", `provider ${provider}'s stream ended before the answer was complete`, { status: 502 }))
+    return errorFrame(endedEarly(provider))
   }
 }

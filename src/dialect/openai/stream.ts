@@ -8,7 +8,7 @@
  * chunk and no `[DONE]`.
  */
 import { Stream } from "effect"
-import { gatewayError, type GatewayError } from "../../errors.ts"
+import { endedEarly, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
 import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"
 import { errorFrame } from "./errors.ts"
@@ -46,7 +46,7 @@ export const encodeStream = (events: Stream.Stream<AnswerEvent, GatewayError>, m
   // A stream that ends without `finish` broke the contract somewhere upstream: say so, don't end cleanly.
   let finished = false
   const unfinished = Stream.suspend(() =>
-    finished ? Stream.empty : Stream.succeed(errorFrame(gatewayError("api_error", "the provider's stream ended before the answer was complete", { status: 502 })))
+    finished ? Stream.empty : Stream.succeed(errorFrame(endedEarly()))
   )
   return events.pipe(
     Stream.mapAccum(

@@ -10,9 +10,10 @@ describe("errorEnvelope", () => {
       [gatewayError("permission", "not allowed"), 403, "permission_error"],
       [gatewayError("not_found", "no such model"), 404, "not_found_error"],
       [gatewayError("request_too_large", "too big"), 413, "request_too_large"],
-      [gatewayError("api_error", "gateway fault"), 500, "api_error"],
-      [gatewayError("api_error", "provider p1: bad gateway", { status: 502 }), 502, "api_error"],
-      [gatewayError("overloaded", "provider busy", { status: 503 }), 529, "overloaded_error"],
+      [gatewayError("method_not_allowed", "use POST"), 405, "invalid_request_error"],
+      [gatewayError("internal", "gateway fault"), 500, "api_error"],
+      [gatewayError("upstream", "provider p1: bad gateway"), 502, "api_error"],
+      [gatewayError("overloaded", "provider busy"), 529, "overloaded_error"],
       [gatewayError("timeout", "provider took too long"), 504, "api_error"]
     ] as const
     for (const [error, status, type] of cases) {

@@ -103,7 +103,7 @@ describe("decodeChatRequest", () => {
   })
 
   it("names the field at fault", () => {
-    expect(error({ messages: [user("x")] })).toMatchObject({ status: 400, param: "model" })
+    expect(error({ messages: [user("x")] })).toMatchObject({ kind: "invalid_request", param: "model" })
     expect(error({ model: "m", messages: [] })).toMatchObject({ param: "messages" })
     expect(error({ model: "m", messages: [{ role: "tool", content: "x" }] })).toMatchObject({ param: "messages.0.tool_call_id" })
     expect(error({ model: "m", messages: [{ role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: "f", arguments: "{oops" } }] }] }))

@@ -99,7 +99,7 @@ describe("errorEnvelope", () => {
       body: { error: { message: "slow", type: "rate_limit_error", param: null, code: "rate_limit_exceeded" } },
       headers: { "retry-after": "3" }
     })
-    expect(errorEnvelope(gatewayError("overloaded", "busy", { status: 529 })).status).toBe(503)
+    expect(errorEnvelope(gatewayError("overloaded", "busy")).status).toBe(503)
     expect(errorEnvelope(gatewayError("not_found", "no", { code: "model_not_found", param: "model" })).body)
       .toEqual({ error: { message: "no", type: "not_found_error", param: "model", code: "model_not_found" } })
   })
