@@ -62,9 +62,7 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
       return yield* asIs
     }
     yield* leftOut(provider, "anthropic", conversation, notes)
-    const { beta } = clientHeaders(request)
-    const extensions = beta === undefined ? conversation.extensions : { ...conversation.extensions, anthropicBeta: beta }
-    const answered = answer(chat, { ...conversation, model: chat.model, extensions })
+    const answered = answer(chat, { ...conversation, model: chat.model }, { anthropicBeta: clientHeaders(request).beta })
     if (!chat.stream) return json(encodeMessage(yield* answered.complete, { model: chat.requested }))
     return sse(encodeStream(Stream.mapError(yield* awaitFirst(answered.stream), chat.present), {
       model: chat.requested,

@@ -18,7 +18,7 @@ import { type GatewayError, invalidRequest } from "../errors.ts"
 import { collectCompletion } from "../ir/collect.ts"
 import { type Conversation, foldSystemTurns } from "../ir/conversation.ts"
 import type { AnswerEvent, Completion } from "../ir/response.ts"
-import type { LlmBackend } from "../llm/backend.ts"
+import type { CallContext, LlmBackend } from "../llm/backend.ts"
 import { Backends } from "../llm/backends.ts"
 import { forwardStream, forwardWhole, type PassthroughCall } from "../llm/passthrough.ts"
 import { Upstream } from "../llm/upstream.ts"
@@ -128,20 +128,20 @@ export const makeFrontDoor = Effect.gen(function*() {
       : Effect.map(forwardWhole(upstream, call), (whole) => wholeBody({ ...whole, bytes: bodyWithModel(whole.bytes, chat.requested) }))
 
   /** The answer in IR: from the provider's backend, or through the tool loop when tools are on. */
-  const answer = (chat: AdmittedChat, asked: Conversation): Answer => {
+  const answer = (chat: AdmittedChat, asked: Conversation, context: CallContext = {}): Answer => {
     const backend = backends.forType(chat.provider.type)
-    const { conversation, folded } = fitSystemTurns(chat.provider, capOutput(chat.provider, asked))
-    const answered: Answer = chat.tools ? looped(chat, conversation, backend) : {
-      complete: backend.complete(conversation, chat.provider),
-      stream: backend.stream(conversation, chat.provider)
+    const { conversation, folded } = fitSystemTurns(chat.provider, capOutput(chat.provider, asked), context)
+    const answered: Answer = chat.tools ? looped(chat, conversation, backend, context) : {
+      complete: backend.complete(conversation, chat.provider, context),
+      stream: backend.stream(conversation, chat.provider, context)
     }
     if (!folded) return answered
     const said = Effect.logInfo("system turns folded into the system prompt").pipe(Effect.annotateLogs({ provider: chat.provider.name }))
     return { complete: Effect.andThen(said, answered.complete), stream: Stream.unwrap(Effect.as(said, answered.stream)) }
   }
 
-  const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend): Answer => {
-    const events = runner.loop(conversation, (c) => backend.stream(c, chat.provider), {
+  const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext): Answer => {
+    const events = runner.loop(conversation, (c) => backend.stream(c, chat.provider, context), {
       callerSecrets: callerSecretsOf(chat.request.headers),
       ...(config.authorizeTools ? { filter: permittedTools(chat.identity) } : {})
     })
@@ -164,8 +164,8 @@ export const makeFrontDoor = Effect.gen(function*() {
    * `mid-conversation-system` beta, which takes instructions only in `system`: there they are folded
    * into it (and the log says so).
    */
-  const fitSystemTurns = (provider: ResolvedProvider, c: Conversation) =>
-    provider.type !== "anthropic" || (c.extensions.anthropicBeta ?? "").includes("mid-conversation-system")
+  const fitSystemTurns = (provider: ResolvedProvider, c: Conversation, context: CallContext) =>
+    provider.type !== "anthropic" || (context.anthropicBeta ?? "").includes("mid-conversation-system")
       ? { conversation: c, folded: false }
       : foldSystemTurns(c)
 

@@ -84,8 +84,6 @@ export type ToolChoice =
 export interface Extensions {
   readonly openai?: Readonly<Record<string, unknown>>
   readonly anthropic?: Readonly<Record<string, unknown>>
-  /** the client's `anthropic-beta` header, for Anthropic providers */
-  readonly anthropicBeta?: string
 }
 
 export interface Conversation {

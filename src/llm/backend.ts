@@ -1,7 +1,7 @@
 /**
- * A provider type's wire format. Each backend encodes the neutral conversation into its provider's
- * request, calls it through `Upstream` (which owns retries and status mapping) and decodes the answer
- * back into IR. Adding a provider type is one file that exports a `BackendFactory`.
+ * What a provider type is to the gateway: a conversation in, an answer out (whole, or as a stream of
+ * IR events). `backends.ts` builds one per provider type, from its wire format's codec, its endpoint
+ * and the shared Upstream; the mock answers by itself.
  */
 import type { Effect, Stream } from "effect"
 import type { GatewayError } from "../errors.ts"
@@ -15,10 +15,16 @@ export interface BackendOptions {
   readonly defaultMaxTokens: number
 }
 
+/** What comes with a call beside the conversation: the client's headers a provider of its dialect gets. */
+export interface CallContext {
+  /** the client's `anthropic-beta`, for Anthropic providers */
+  readonly anthropicBeta?: string | undefined
+}
+
 export interface LlmBackend {
-  readonly complete: (conversation: Conversation, provider: ResolvedProvider) => Effect.Effect<Completion, GatewayError>
+  readonly complete: (conversation: Conversation, provider: ResolvedProvider, context?: CallContext) => Effect.Effect<Completion, GatewayError>
   /** Follows the stream contract in `ir/response.ts`; a failure mid-way is a GatewayError in the stream. */
-  readonly stream: (conversation: Conversation, provider: ResolvedProvider) => Stream.Stream<StreamEvent, GatewayError>
+  readonly stream: (conversation: Conversation, provider: ResolvedProvider, context?: CallContext) => Stream.Stream<StreamEvent, GatewayError>
 }
 
 export type BackendFactory = (upstream: UpstreamShape, options: BackendOptions) => LlmBackend

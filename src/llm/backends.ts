@@ -1,18 +1,70 @@
-/** One LlmBackend per provider type, built once over the shared Upstream. */
-import { Context, Effect, Layer } from "effect"
+/**
+ * One LlmBackend per provider type, built once over the shared Upstream. A wire format's backend is
+ * its codec (dialect/<format>/provider.ts) at the provider's endpoint (targets.ts), with the
+ * variant of the format that provider wants; the mock answers by itself.
+ */
+import { Context, Effect, Layer, Stream } from "effect"
 import { GatewayConfig } from "../config.ts"
+import { anthropicCodec, type AnthropicOptions } from "../dialect/anthropic/provider.ts"
+import { type ChatCompletionsVariant, chatCompletionsCodec } from "../dialect/openai/provider.ts"
+import type { ProviderCodec } from "../dialect/wire.ts"
+import type { GatewayError } from "../errors.ts"
+import type { Conversation } from "../ir/conversation.ts"
 import type { ProviderType } from "../kube/resources.ts"
-import { anthropicBackend } from "./anthropic.ts"
-import { azureOpenAIBackend } from "./azure-openai.ts"
-import type { BackendFactory, LlmBackend } from "./backend.ts"
+import type { ResolvedProvider } from "../providers/provider.ts"
+import type { BackendFactory, BackendOptions, CallContext, LlmBackend } from "./backend.ts"
 import { mockBackend } from "./mock.ts"
-import { openaiBackend } from "./openai.ts"
-import { Upstream } from "./upstream.ts"
+import { anthropicTarget, openaiCompatibleTarget, type Target } from "./targets.ts"
+import { Upstream, type UpstreamShape } from "./upstream.ts"
 
-const factories: Record<ProviderType, BackendFactory> = {
-  anthropic: anthropicBackend,
-  openai: openaiBackend,
-  "azure-openai": azureOpenAIBackend,
+interface WireBackend<Options> {
+  readonly codec: ProviderCodec<Options>
+  readonly target: (provider: ResolvedProvider, model: string, context: CallContext) => Effect.Effect<Target, GatewayError>
+  readonly options: (provider: ResolvedProvider, backend: BackendOptions) => Options
+}
+
+const backendOf = <Options>(wire: WireBackend<Options>): BackendFactory => (upstream: UpstreamShape, backend) => {
+  const call = (c: Conversation, provider: ResolvedProvider, context: CallContext, stream: boolean) =>
+    wire.target(provider, c.model, context).pipe(Effect.flatMap((target) =>
+      upstream.send({
+        provider: provider.name,
+        ...target,
+        body: JSON.stringify(wire.codec.encodeRequest(c, stream, wire.options(provider, backend))),
+        expect: stream ? "sse" : "json"
+      })
+    ))
+  return {
+    complete: (c, provider, context = {}) =>
+      call(c, provider, context, false).pipe(
+        Effect.flatMap((response) => upstream.json(provider.name, response)),
+        Effect.flatMap((json) => wire.codec.decodeAnswer(provider.name, json))
+      ),
+    stream: (c, provider, context = {}) =>
+      Stream.unwrap(Effect.map(call(c, provider, context, true), (response) =>
+        wire.codec.decodeStream(provider.name, upstream.events(provider.name, response))))
+  }
+}
+
+/** Azure API versions before 2024-09-01 reject `stream_options` and `max_completion_tokens`. */
+export const supportsStreamOptions = (apiVersion: string): boolean => apiVersion.slice(0, 10) >= "2024-09-01"
+
+const isOpenAI = (provider: ResolvedProvider) => /^https:\/\/api\.openai\.com(\/|$)/.test(provider.baseURL)
+
+const chatCompletions = (variant: (provider: ResolvedProvider) => ChatCompletionsVariant): BackendFactory =>
+  backendOf({ codec: chatCompletionsCodec, target: (provider, model) => openaiCompatibleTarget(provider, model), options: variant })
+
+export const backendFactories: Record<ProviderType, BackendFactory> = {
+  anthropic: backendOf<AnthropicOptions>({
+    codec: anthropicCodec,
+    target: (provider, _, context) => Effect.succeed(anthropicTarget(provider, "/v1/messages", { beta: context.anthropicBeta })),
+    options: (_, backend) => ({ defaultMaxTokens: backend.defaultMaxTokens })
+  }),
+  // api.openai.com knows max_completion_tokens; compatible servers (vLLM, Ollama…) surely max_tokens
+  openai: chatCompletions((provider) => ({ maxTokensField: isOpenAI(provider) ? "max_completion_tokens" : "max_tokens", streamOptions: true })),
+  "azure-openai": chatCompletions((provider) => {
+    const recent = supportsStreamOptions(provider.azure?.apiVersion ?? "")
+    return { maxTokensField: recent ? "max_completion_tokens" : "max_tokens", streamOptions: recent }
+  }),
   mock: mockBackend
 }
 
@@ -26,7 +78,7 @@ export class Backends extends Context.Service<Backends, {
       const config = yield* GatewayConfig
       const options = { defaultMaxTokens: config.defaultMaxTokens }
       const built = Object.fromEntries(
-        Object.entries(factories).map(([type, make]) => [type, make(upstream, options)])
+        Object.entries(backendFactories).map(([type, make]) => [type, make(upstream, options)])
       ) as Record<ProviderType, LlmBackend>
       return Backends.of({ forType: (type) => built[type] })
     })

@@ -8,15 +8,17 @@ import { Effect, Layer, Redacted, Stream } from "effect"
 import { GatewayConfig } from "../../src/config.ts"
 import { testConfig } from "../support/config.ts"
 import type { Conversation } from "../../src/ir/conversation.ts"
-import { anthropicBackend, encodeRequest as anthropicRequest } from "../../src/llm/anthropic.ts"
-import { azureOpenAIBackend, supportsStreamOptions } from "../../src/llm/azure-openai.ts"
+import { encodeRequest as anthropicRequest } from "../../src/dialect/anthropic/provider.ts"
+import { encodeRequest as openaiRequest } from "../../src/dialect/openai/provider.ts"
 import type { BackendFactory } from "../../src/llm/backend.ts"
+import { backendFactories, supportsStreamOptions } from "../../src/llm/backends.ts"
 import { mockBackend } from "../../src/llm/mock.ts"
-import { encodeRequest as openaiRequest, openaiBackend } from "../../src/llm/openai.ts"
 import { Upstream } from "../../src/llm/upstream.ts"
 import { Redactor } from "../../src/redact.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
 import { startScriptedUpstream } from "../support/scripted-upstream.ts"
+
+const { anthropic: anthropicBackend, "azure-openai": azureOpenAIBackend, openai: openaiBackend } = backendFactories
 
 const conversation = (over: Partial<Conversation> = {}): Conversation => ({
   model: "model-x",

@@ -1,34 +1,10 @@
 /**
  * A whole IR completion as an Anthropic `message` object, the answer to a non-streaming
- * `POST /anthropic/v1/messages`. The helpers here are shared with the stream encoder.
+ * `POST /anthropic/v1/messages`.
  */
 import type { Part } from "../../ir/conversation.ts"
-import type { Completion, FinishReason, Usage } from "../../ir/response.ts"
-
-/** Anthropic ids start with `msg_`; other providers' ids are kept behind that prefix. */
-export const messageId = (id: string): string =>
-  id.startsWith("msg_") ? id : `msg_${id === "" ? crypto.randomUUID().replaceAll("-", "") : id}`
-
-export type StopReason = "end_turn" | "stop_sequence" | "max_tokens" | "tool_use" | "refusal"
-
-export const stopReason = (reason: FinishReason): StopReason => (reason === "content_filter" ? "refusal" : reason)
-
-export const usageJson = (usage: Usage) => ({
-  input_tokens: usage.inputTokens,
-  output_tokens: usage.outputTokens,
-  ...(usage.cacheReadTokens === undefined ? {} : { cache_read_input_tokens: usage.cacheReadTokens }),
-  ...(usage.cacheWriteTokens === undefined ? {} : { cache_creation_input_tokens: usage.cacheWriteTokens })
-})
-
-/** A tool call's arguments as the object Anthropic's `input` must be; anything unparsable is `{}`. */
-export const toolInput = (args: string): Record<string, unknown> => {
-  try {
-    const value: unknown = JSON.parse(args)
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {}
-  } catch {
-    return {}
-  }
-}
+import type { Completion } from "../../ir/response.ts"
+import { messageId, stopReason, toolInput, usageJson } from "./vocabulary.ts"
 
 const contentBlock = (part: Part): ReadonlyArray<object> => {
   switch (part.type) {

@@ -24,7 +24,7 @@ import { endedEarly, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
 import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"
 import { errorFrame } from "./errors.ts"
-import { messageId, stopReason, usageJson } from "./response.ts"
+import { messageId, stopReason, usageJson } from "./vocabulary.ts"
 import { sseFrame } from "./sse.ts"
 
 type Delta =

@@ -1,29 +1,6 @@
 /** A Completion as an OpenAI `chat.completion` object. */
-import type { Completion, FinishReason, Usage } from "../../ir/response.ts"
-
-export const finishReason = (reason: FinishReason): string => {
-  switch (reason) {
-    case "end_turn":
-    case "stop_sequence":
-      return "stop"
-    case "max_tokens":
-      return "length"
-    case "tool_use":
-      return "tool_calls"
-    case "content_filter":
-    case "refusal":
-      return "content_filter"
-  }
-}
-
-export const completionId = (id: string): string => (id.startsWith("chatcmpl-") ? id : `chatcmpl-${id}`)
-
-export const usageJson = (usage: Usage) => ({
-  prompt_tokens: usage.inputTokens,
-  completion_tokens: usage.outputTokens,
-  total_tokens: usage.inputTokens + usage.outputTokens,
-  ...(usage.cacheReadTokens ? { prompt_tokens_details: { cached_tokens: usage.cacheReadTokens } } : {})
-})
+import type { Completion } from "../../ir/response.ts"
+import { completionId, finishReason, usageJson } from "./vocabulary.ts"
 
 export const encodeCompletion = (completion: Completion, meta: { readonly model: string; readonly created: number }) => {
   const text = completion.content.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("")

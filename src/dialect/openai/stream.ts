@@ -12,7 +12,7 @@ import { endedEarly, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
 import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"
 import { errorFrame } from "./errors.ts"
-import { completionId, finishReason, usageJson } from "./response.ts"
+import { completionId, finishReason, usageJson } from "./vocabulary.ts"
 
 export { errorFrame }
 

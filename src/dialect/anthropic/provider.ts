@@ -1,0 +1,278 @@
+/**
+ * Anthropic providers: the neutral conversation as a Messages API request, and the Messages API's
+ * JSON and SSE answers back as IR. Answers are decoded with Schemas that check what is read and
+ * keep whatever else a provider sends (fields and event types newer than this code).
+ */
+import { Effect, Result, Schema, Stream } from "effect"
+import type { Sse } from "effect/encoding"
+import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../../errors.ts"
+import type { Conversation, Part } from "../../ir/conversation.ts"
+import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
+import { eventData, type ProviderCodec } from "../wire.ts"
+import { finishReasonOf, toolInput, usageOf } from "./vocabulary.ts"
+
+type Json = Record<string, unknown>
+
+const block = (part: Part): Array<Json> =>
+  part.type !== "thinking" && part.cacheControl !== undefined
+    ? blockOf(part).map((b) => ({ ...b, cache_control: part.cacheControl }))
+    : blockOf(part)
+
+const blockOf = (part: Part): Array<Json> => {
+  switch (part.type) {
+    case "text":
+      return part.text === "" ? [] : [{ type: "text", text: part.text }] // Anthropic rejects empty text blocks
+    case "image":
+      return [{
+        type: "image",
+        source: part.source.kind === "base64"
+          ? { type: "base64", media_type: part.source.mediaType, data: part.source.data }
+          : { type: "url", url: part.source.url }
+      }]
+    case "tool_call":
+      return [{ type: "tool_use", id: part.id, name: part.name, input: toolInput(part.arguments) }]
+    case "tool_result":
+      return [{
+        type: "tool_result",
+        tool_use_id: part.callId,
+        content: part.content.flatMap(block),
+        ...(part.isError === true ? { is_error: true } : {})
+      }]
+    case "thinking":
+      // Thinking can only be replayed with its signature.
+      return part.signature === undefined ? [] : [{ type: "thinking", thinking: part.text, signature: part.signature }]
+  }
+}
+
+const toolChoice = (c: Conversation): Json | undefined => {
+  const base: Json | undefined = c.toolChoice === undefined
+    ? undefined
+    : c.toolChoice.type === "required"
+    ? { type: "any" }
+    : c.toolChoice.type === "tool"
+    ? { type: "tool", name: c.toolChoice.name }
+    : { type: c.toolChoice.type }
+  if (c.parallelToolCalls === false && c.tools.length > 0) return { ...(base ?? { type: "auto" }), disable_parallel_tool_use: true }
+  return base
+}
+
+/** The Messages API request body for a conversation. */
+export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream: boolean): Json => {
+  const messages = c.messages.map((m) => {
+    // tool_result blocks must open their user turn
+    const content = [...m.content].sort((a, b) => Number(b.type === "tool_result") - Number(a.type === "tool_result"))
+    return { role: m.role, content: content.flatMap(block) }
+  })
+  const choice = toolChoice(c)
+  return {
+    ...c.extensions.anthropic,
+    model: c.model,
+    ...(c.system.length === 0 ? {} : {
+      system: c.system.length === 1 && c.system[0]!.cacheControl === undefined ? c.system[0]!.text : c.system.flatMap(block)
+    }),
+    messages,
+    max_tokens: c.maxTokens ?? defaultMaxTokens,
+    ...(c.tools.length === 0 ? {} : {
+      tools: c.tools.map((t) => ({
+        name: t.name,
+        ...(t.description === undefined ? {} : { description: t.description }),
+        input_schema: t.parameters,
+        ...(t.cacheControl === undefined ? {} : { cache_control: t.cacheControl })
+      }))
+    }),
+    ...(choice === undefined ? {} : { tool_choice: choice }),
+    ...(c.temperature === undefined ? {} : { temperature: c.temperature }),
+    ...(c.topP === undefined ? {} : { top_p: c.topP }),
+    ...(c.stop === undefined || c.stop.length === 0 ? {} : { stop_sequences: c.stop }),
+    ...(c.user === undefined ? {} : { metadata: { ...(c.extensions.anthropic?.["metadata"] as Json | undefined), user_id: c.user } }),
+    ...(stream ? { stream: true } : {})
+  }
+}
+
+
+// What is read of an answer, as Schemas: every object keeps what else it holds.
+
+const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
+const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) => Schema.StructWithRest(Schema.Struct(fields), Rest)
+const Count = Schema.optionalKey(Schema.NullOr(Schema.Number))
+
+const UsageJson = open({
+  input_tokens: Count,
+  output_tokens: Count,
+  cache_read_input_tokens: Count,
+  cache_creation_input_tokens: Count
+})
+
+/** A content block of an answer: its type, and the fields of the types the IR carries. */
+const AnswerBlock = open({
+  type: Schema.String,
+  text: Schema.optionalKey(Schema.String),
+  id: Schema.optionalKey(Schema.String),
+  name: Schema.optionalKey(Schema.String),
+  input: Schema.optionalKey(Schema.Unknown),
+  thinking: Schema.optionalKey(Schema.String),
+  signature: Schema.optionalKey(Schema.String)
+})
+
+const Message = open({
+  id: Schema.optionalKey(Schema.String),
+  model: Schema.optionalKey(Schema.String),
+  content: Schema.Array(AnswerBlock),
+  stop_reason: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  stop_sequence: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  usage: Schema.optionalKey(UsageJson)
+})
+
+const Delta = open({
+  type: Schema.optionalKey(Schema.String),
+  text: Schema.optionalKey(Schema.String),
+  partial_json: Schema.optionalKey(Schema.String),
+  thinking: Schema.optionalKey(Schema.String),
+  signature: Schema.optionalKey(Schema.String),
+  stop_reason: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  stop_sequence: Schema.optionalKey(Schema.NullOr(Schema.String))
+})
+
+/** Any event: its type, and the fields the events this code reads have. */
+const Event = open({
+  type: Schema.optionalKey(Schema.String),
+  index: Schema.optionalKey(Schema.Number),
+  message: Schema.optionalKey(open({ id: Schema.optionalKey(Schema.String), model: Schema.optionalKey(Schema.String), usage: Schema.optionalKey(UsageJson) })),
+  content_block: Schema.optionalKey(AnswerBlock),
+  delta: Schema.optionalKey(Delta),
+  usage: Schema.optionalKey(UsageJson),
+  error: Schema.optionalKey(open({ type: Schema.optionalKey(Schema.String), message: Schema.optionalKey(Schema.String) }))
+})
+
+const decodeMessageJson = Schema.decodeUnknownResult(Message)
+const decodeEventJson = Schema.decodeUnknownResult(Event)
+
+const answerPart = (b: typeof AnswerBlock.Type): Array<Part> => {
+  if (b.type === "text" && b.text !== undefined) return [{ type: "text", text: b.text }]
+  if (b.type === "tool_use") return [{ type: "tool_call", id: b.id ?? "", name: b.name ?? "", arguments: JSON.stringify(b.input ?? {}) }]
+  if (b.type === "thinking" && b.thinking !== undefined) {
+    return [{ type: "thinking", text: b.thinking, ...(b.signature === undefined ? {} : { signature: b.signature }) }]
+  }
+  return []
+}
+
+export const decodeMessage = (provider: string, json: unknown): Effect.Effect<Completion, GatewayError> => {
+  const decoded = decodeMessageJson(json)
+  if (Result.isFailure(decoded)) return Effect.fail(malformedAnswer(provider))
+  const m = decoded.success
+  return Effect.succeed({
+    id: m.id ?? "",
+    model: m.model ?? "",
+    content: m.content.flatMap(answerPart),
+    finishReason: finishReasonOf(m.stop_reason),
+    ...(typeof m.stop_sequence === "string" ? { stopSequence: m.stop_sequence } : {}),
+    usage: usageOf(m.usage)
+  })
+}
+
+/** An `event: error` from Anthropic, as the error the client should see. */
+export const streamError = (provider: string, error: { readonly type?: string; readonly message?: string } | undefined): GatewayError => {
+  const message = `provider ${provider}: ${error?.message ?? "stream error"}`
+  switch (error?.type) {
+    case "overloaded_error":
+      return gatewayError("overloaded", message)
+    case "rate_limit_error":
+      return gatewayError("rate_limit", message)
+    case "invalid_request_error":
+      return gatewayError("invalid_request", message)
+    case "not_found_error":
+      return gatewayError("not_found", message)
+    default:
+      return gatewayError("upstream", message)
+  }
+}
+
+interface StreamState {
+  /** Anthropic block index → IR tool-call index */
+  readonly tools: Map<number, number>
+  usage: Usage
+  reason: FinishReason
+  stopSequence: string | undefined
+  finished: boolean
+}
+
+/** One SSE event as IR events, or a failure for `event: error` and unreadable data. */
+const decodeEvent = (provider: string, state: StreamState, event: Sse.Event): Effect.Effect<ReadonlyArray<StreamEvent>, GatewayError> => {
+  const data = eventData<typeof Event>(decodeEventJson, event.data)
+  if (data === undefined) return Effect.fail(malformedAnswer(provider))
+  switch (data.type ?? event.event) {
+    case "message_start": {
+      state.usage = usageOf(data.message?.usage)
+      return Effect.succeed([{ type: "start", id: data.message?.id ?? "", model: data.message?.model ?? "", usage: state.usage }])
+    }
+    case "content_block_start": {
+      const b = data.content_block
+      if (b?.type === "tool_use") {
+        const index = state.tools.size
+        state.tools.set(data.index ?? -1, index)
+        return Effect.succeed([{ type: "tool_call_start", index, id: b.id ?? "", name: b.name ?? "" }])
+      }
+      if (b?.type === "text" && b.text !== undefined && b.text !== "") return Effect.succeed([{ type: "text", text: b.text }])
+      return Effect.succeed([])
+    }
+    case "content_block_delta": {
+      const d = data.delta
+      switch (d?.type) {
+        case "text_delta":
+          return Effect.succeed([{ type: "text", text: d.text ?? "" }])
+        case "input_json_delta": {
+          const index = state.tools.get(data.index ?? -1)
+          const fragment = d.partial_json ?? ""
+          return Effect.succeed(index === undefined || fragment === "" ? [] : [{ type: "tool_call_delta", index, arguments: fragment }])
+        }
+        case "thinking_delta":
+          return Effect.succeed([{ type: "thinking", text: d.thinking ?? "" }])
+        case "signature_delta":
+          return Effect.succeed([{ type: "thinking", text: "", signature: d.signature ?? "" }])
+        default:
+          return Effect.succeed([])
+      }
+    }
+    case "message_delta": {
+      if (typeof data.delta?.stop_reason === "string") state.reason = finishReasonOf(data.delta.stop_reason)
+      if (typeof data.delta?.stop_sequence === "string") state.stopSequence = data.delta.stop_sequence
+      state.usage = usageOf(data.usage, state.usage) // cumulative counts
+      return Effect.succeed([])
+    }
+    case "message_stop":
+      state.finished = true
+      return Effect.succeed([{
+        type: "finish",
+        reason: state.reason,
+        ...(state.stopSequence === undefined ? {} : { stopSequence: state.stopSequence }),
+        usage: state.usage
+      }])
+    case "error":
+      return Effect.fail(streamError(provider, data.error))
+    default: // ping, content_block_stop, and event types newer than this code
+      return Effect.succeed([])
+  }
+}
+
+const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, GatewayError>): Stream.Stream<StreamEvent, GatewayError> =>
+  Stream.suspend(() => {
+    const state: StreamState = { tools: new Map(), usage: { inputTokens: 0, outputTokens: 0 }, reason: "end_turn", stopSequence: undefined, finished: false }
+    return events.pipe(
+      Stream.mapEffect((event) => decodeEvent(provider, state, event)),
+      Stream.flatMap((decoded) => Stream.fromIterable(decoded)),
+      Stream.takeUntil((event) => event.type === "finish"),
+      Stream.concat(Stream.suspend(() => (state.finished ? Stream.empty : Stream.fail(endedEarly(provider)))))
+    )
+  })
+
+/** What Anthropic providers need of a request beyond the conversation. */
+export interface AnthropicOptions {
+  /** `max_tokens` when the client sent none (Anthropic requires one) */
+  readonly defaultMaxTokens: number
+}
+
+export const anthropicCodec: ProviderCodec<AnthropicOptions> = {
+  encodeRequest: (c, stream, options) => encodeRequest(c, options.defaultMaxTokens, stream),
+  decodeAnswer: decodeMessage,
+  decodeStream
+}
