@@ -1,14 +1,21 @@
 /**
- * What a wire format is to the gateway, provider side: how a conversation becomes a request, and how
- * the provider's answer, whole or streamed, becomes IR. `llm/backends.ts` puts a codec together with
- * the Upstream client and the provider's endpoint; the client side of the same wire format (requests
- * from clients, answers to them) lives in the same folder.
+ * What a wire format is to the gateway, on both sides, one folder each (`dialect/<format>/`):
+ *
+ * - client side (`ClientFormat`, in `client.ts`): a client's request decoded into IR, answers encoded
+ *   back, whole or streamed, errors in its envelope, and which provider types speak it natively (to
+ *   them a request passes through untouched);
+ * - provider side (`ProviderCodec`, in `provider.ts`): how a conversation becomes a provider's request,
+ *   and how its answer, whole or streamed, becomes IR. `llm/backends.ts` puts a codec together with
+ *   the Upstream client and the provider's endpoint.
  */
 import { type Effect, Result, type Schema, type Stream } from "effect"
 import type { Sse } from "effect/encoding"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
-import type { Completion, StreamEvent } from "../ir/response.ts"
+import type { AnswerEvent, Completion, StreamEvent } from "../ir/response.ts"
+import type { ProviderType } from "../kube/resources.ts"
+import type { RelayDialect } from "./relay.ts"
+import type { ProgressStyle } from "./tool-progress.ts"
 
 export interface ProviderCodec<Options> {
   /** the request body for a conversation; `options` are the provider's variant of the format */
@@ -28,4 +35,59 @@ export const eventData = <S extends Schema.Top>(decode: (u: unknown) => Result.R
   }
   const decoded = decode(json)
   return Result.isSuccess(decoded) ? decoded.success : undefined
+}
+
+/**
+ * Something in a valid request that the IR cannot carry: a provider of the client's format still gets
+ * it; towards another format it is left out, unless the answer cannot be given without it.
+ */
+export interface Untranslatable {
+  /** where it is, as a path (`messages.0.content.2`) */
+  readonly param: string
+  readonly message: string
+  /** the answer cannot be given without it (`n` > 1): a 400 towards another format */
+  readonly essential?: true
+}
+
+/** A client's request in IR. */
+export interface DecodedRequest<Extra = unknown> {
+  readonly conversation: Conversation
+  readonly untranslatable: ReadonlyArray<Untranslatable>
+  /** what only this dialect's encoders need (OpenAI's `include_usage`) */
+  readonly extra: Extra
+}
+
+/** How an answer is shown to the client, beside the request it answers. */
+export interface AnswerMeta {
+  /** the model id the client asked for: every answer echoes it */
+  readonly model: string
+  /** how server-side tool progress shows in a stream */
+  readonly progress: ProgressStyle
+  /** how long a stream may stay silent before a keep-alive */
+  readonly keepAliveMs: number
+}
+
+export interface ErrorEnvelope {
+  readonly status: number
+  readonly body: object
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export type ClientDialect = "openai" | "anthropic"
+
+/** A wire format as clients speak it. */
+export interface ClientFormat<Extra = unknown> {
+  readonly name: ClientDialect
+  /** provider types that speak this format: a request to them may pass through untouched */
+  readonly nativeTo: ReadonlyArray<ProviderType>
+  /** `model` is the model id the resolved Provider is sent */
+  readonly decodeRequest: (body: unknown, model: string) => Result.Result<DecodedRequest<Extra>, GatewayError>
+  readonly encodeAnswer: (completion: Completion, request: DecodedRequest<Extra>, meta: AnswerMeta) => object
+  /** the answer as SSE text; a failure in `events` ends it with the format's error event */
+  readonly encodeStream: (events: Stream.Stream<AnswerEvent, GatewayError>, request: DecodedRequest<Extra>, meta: AnswerMeta) => Stream.Stream<string>
+  /** a provider of this format's answer, relayed */
+  readonly relayed: RelayDialect
+  readonly errorEnvelope: (error: GatewayError) => ErrorEnvelope
+  /** what of the request only this format carries (top-level fields, cache hints): a provider of another format will not get it */
+  readonly onlyHere: (conversation: Conversation) => ReadonlyArray<string>
 }

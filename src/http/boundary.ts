@@ -16,12 +16,13 @@ import { Activity } from "../memory.ts"
 import { CallerSecrets, clampText, headerSecret, Redactor, type RedactorShape, secretForms } from "../redact.ts"
 import { noteFailure, writeAccessLog } from "./access-log.ts"
 import { noRoute } from "./fallback.ts"
-import { type Dialect, errorResponse } from "./respond.ts"
+import type { ClientDialect } from "../dialect/wire.ts"
+import { errorResponse } from "./respond.ts"
 
 /** The longest message an error envelope carries. */
 export const maxMessageChars = 2000
 
-export const dialectOf = (path: string): Dialect => (path.startsWith("/anthropic/") || path === "/anthropic" ? "anthropic" : "openai")
+export const dialectOf = (path: string): ClientDialect => (path.startsWith("/anthropic/") || path === "/anthropic" ? "anthropic" : "openai")
 
 /** The credentials a caller sent, raw (the token may be malformed; it is masked all the same). */
 export const callerSecretsOf = (headers: Readonly<Record<string, string | undefined>>): ReadonlyArray<string> =>

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { type GatewayError, invalidRequest } from "../errors.ts"
 
-export type ToolsSetting = "enabled" | "disabled"
+import type { ToolsSetting } from "./plan.ts"
 
 /** `X-Orka-Tools: enabled | disabled`, case-insensitive; undefined when absent or empty. */
 export const toolsHeader = (headers: Readonly<Record<string, string | undefined>>): Effect.Effect<ToolsSetting | undefined, GatewayError> => {

@@ -434,17 +434,24 @@ describe("when the loop runs", () => {
 })
 
 describe("what the loop cannot carry", () => {
-  it("goes to a provider of its own dialect as it is, without the gateway's tools; elsewhere it is a 400", async () => {
+  it("goes to a provider of its own dialect as it is, without the gateway's tools; elsewhere it is left out, and the answer says so", async () => {
     upstream.script(saying("A PDF."))
     const pdf = { type: "file", file: { filename: "q3.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } }
     const body = { model: "gpt/gpt-test", n: 2, messages: [{ role: "user", content: [{ type: "text", text: "Summarize" }, pdf] }] }
     await openai.chat.completions.create(body as any)
     expect(upstream.requests[0]!.body).toEqual({ ...body, model: "gpt-test" })
 
-    const translated = await openai.chat.completions.create({ ...body, model: "claude/claude-test", n: 1 } as any).catch((e: unknown) => e)
-    expect(translated).toBeInstanceOf(OpenAI.BadRequestError)
-    expect((translated as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ param: "messages.0.content.1.type" })
-    expect(upstream.requests).toHaveLength(1)
+    upstream.script(saying("No PDF here."))
+    const { data, response } = await openai.chat.completions.create({ ...body, model: "claude/claude-test", n: 1 } as any).withResponse()
+    expect(data.choices[0]!.message.content).toBe("No PDF here.")
+    expect(response.headers.get("x-orka-left-out")).toBe("messages.0.content.1.type")
+    expect(upstream.requests[1]!.body["messages"]).toEqual([{ role: "user", content: [{ type: "text", text: "Summarize" }] }])
+
+    // but more than one choice cannot be answered by one: a 400 naming n
+    const two = await openai.chat.completions.create({ ...body, model: "claude/claude-test" } as any).catch((e: unknown) => e)
+    expect(two).toBeInstanceOf(OpenAI.BadRequestError)
+    expect((two as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ param: "n" })
+    expect(upstream.requests).toHaveLength(2)
   })
 
   it("passes an Anthropic request with a PDF through to an Anthropic provider untouched", async () => {

@@ -6,11 +6,12 @@
  * (`max_tokens: Field required`, `messages.2.content.0.text: Field required`). Nothing a client sends
  * is an error merely for being unknown: top-level fields the IR does not model go untouched to
  * `extensions.anthropic`, and content blocks or tools that only Anthropic understands (server tools,
- * redacted thinking, PDFs, block types newer than this code) are left out of the IR and listed in
- * `notes`. Anthropic providers are sent the client's own body, so they lose nothing.
+ * redacted thinking, PDFs, block types newer than this code) are left out of the IR and listed as
+ * `untranslatable`. Anthropic providers are sent the client's own body, so they lose nothing.
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import { Result, Schema, SchemaIssue } from "effect"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
+import type { DecodedRequest, Untranslatable } from "../wire.ts"
 import type {
   CacheControl,
   Conversation,
@@ -38,15 +39,9 @@ import {
   UrlSource
 } from "./request-schema.ts"
 
-export interface DecodedMessagesRequest {
-  /** the model as the client sent it (`provider/model` or a bare model); the router resolves it */
-  readonly model: string
-  readonly stream: boolean
-  /** `conversation.model` is the same raw string until the router rewrites it */
-  readonly conversation: Conversation
-  /** what the IR could not carry, for the router to log when the provider is not Anthropic */
-  readonly notes: ReadonlyArray<string>
-}
+/** The Anthropic encoders need nothing more of the request than the conversation. */
+export type AnthropicExtra = Record<never, never>
+
 
 type Path = ReadonlyArray<string | number>
 
@@ -67,21 +62,19 @@ const fromSchemaError = (at: Path) => (error: Schema.SchemaError): GatewayError 
   return invalidAt(at, detail, first?.message ?? "invalid value")
 }
 
-const decodeAt = <T>(schema: Schema.Decoder<T>, at: Path, input: unknown): Effect.Effect<T, GatewayError> =>
-  Schema.decodeUnknownEffect(schema)(input).pipe(Effect.mapError(fromSchemaError(at)))
+const decodeAt = <T>(schema: Schema.Decoder<T>, at: Path, input: unknown): Result.Result<T, GatewayError> =>
+  Result.mapError(Schema.decodeUnknownResult(schema)(input), (fromSchemaError(at)))
 
-const pathText = (path: Path) => path.join(".")
-
-/** Collects what is left out, so the router can say so in its log. */
+/** Collects what the IR cannot carry: an Anthropic provider still gets it. */
 class Notes {
-  readonly items: Array<string> = []
+  readonly items: Array<Untranslatable> = []
   leftOut(at: Path, what: string): undefined {
-    this.items.push(`${pathText(at)}: ${what} left out`)
+    this.items.push({ param: at.join("."), message: what })
     return undefined
   }
 }
 
-const decodeImage = Effect.fn(function*(block: Typed, at: Path, notes: Notes) {
+const decodeImage = (block: Typed, at: Path, notes: Notes) => Result.gen(function*() {
   const { source } = yield* decodeAt(ImageBlock, at, block)
   const sourceAt = [...at, "source"]
   switch (source.type) {
@@ -98,7 +91,7 @@ const decodeImage = Effect.fn(function*(block: Typed, at: Path, notes: Notes) {
   }
 })
 
-const decodeDocument = Effect.fn(function*(block: Typed, at: Path, notes: Notes) {
+const decodeDocument = (block: Typed, at: Path, notes: Notes) => Result.gen(function*() {
   const { source, title } = yield* decodeAt(DocumentBlock, at, block)
   if (source.type === "text") {
     const { data } = yield* decodeAt(TextSource, [...at, "source"], source)
@@ -110,7 +103,7 @@ const decodeDocument = Effect.fn(function*(block: Typed, at: Path, notes: Notes)
 })
 
 /** Tool results carry text and images; other blocks inside them are noted. */
-const decodeToolResult = Effect.fn(function*(block: Typed, at: Path, notes: Notes) {
+const decodeToolResult = (block: Typed, at: Path, notes: Notes) => Result.gen(function*() {
   const { content, is_error, tool_use_id } = yield* decodeAt(ToolResultBlock, at, block)
   const parts = content === undefined ? [] : yield* decodeContent(content, [...at, "content"], notes)
   const carried = parts.filter((part): part is TextPart | ImagePart => part.type === "text" || part.type === "image")
@@ -130,20 +123,20 @@ const cacheOf = (block: Readonly<Record<string, unknown>>): { cacheControl?: Cac
   return typeof cache === "object" && cache !== null && !Array.isArray(cache) ? { cacheControl: cache as CacheControl } : {}
 }
 
-const decodeBlock = (block: Typed, at: Path, notes: Notes): Effect.Effect<Part | undefined, GatewayError> =>
-  Effect.map(decodeBlockPart(block, at, notes), (part) =>
+const decodeBlock = (block: Typed, at: Path, notes: Notes): Result.Result<Part | undefined, GatewayError> =>
+  Result.map(decodeBlockPart(block, at, notes), (part) =>
     part === undefined || part.type === "thinking" ? part : { ...part, ...cacheOf(block) })
 
-const decodeBlockPart = (block: Typed, at: Path, notes: Notes): Effect.Effect<Part | undefined, GatewayError> => {
+const decodeBlockPart = (block: Typed, at: Path, notes: Notes): Result.Result<Part | undefined, GatewayError> => {
   switch (block.type) {
     case "text":
-      return Effect.map(decodeAt(TextBlock, at, block), ({ text }) => ({ type: "text", text }))
+      return Result.map(decodeAt(TextBlock, at, block), ({ text }) => ({ type: "text", text }))
     case "image":
       return decodeImage(block, at, notes)
     case "document":
       return decodeDocument(block, at, notes)
     case "tool_use":
-      return Effect.map(decodeAt(ToolUseBlock, at, block), ({ id, input, name }) => ({
+      return Result.map(decodeAt(ToolUseBlock, at, block), ({ id, input, name }) => ({
         type: "tool_call",
         id,
         name,
@@ -152,26 +145,26 @@ const decodeBlockPart = (block: Typed, at: Path, notes: Notes): Effect.Effect<Pa
     case "tool_result":
       return decodeToolResult(block, at, notes)
     case "thinking":
-      return Effect.map(decodeAt(ThinkingBlock, at, block), ({ signature, thinking }) => ({
+      return Result.map(decodeAt(ThinkingBlock, at, block), ({ signature, thinking }) => ({
         type: "thinking",
         text: thinking,
         ...(signature === undefined ? {} : { signature })
       }))
     default:
       // redacted_thinking, server_tool_use, web_search_tool_result, mcp_tool_use, container_upload…
-      return Effect.succeed(notes.leftOut(at, `${block.type} block (Anthropic only)`))
+      return Result.succeed(notes.leftOut(at, `${block.type} block (Anthropic only)`))
   }
 }
 
-const decodeContent = (content: Content, at: Path, notes: Notes): Effect.Effect<Array<Part>, GatewayError> =>
+const decodeContent = (content: Content, at: Path, notes: Notes): Result.Result<Array<Part>, GatewayError> =>
   typeof content === "string"
-    ? Effect.succeed([{ type: "text", text: content }])
-    : Effect.map(
-      Effect.forEach(content, (block, i) => decodeBlock(block, [...at, i], notes)),
+    ? Result.succeed([{ type: "text", text: content }])
+    : Result.map(
+      Result.all(content.map((block, i) => decodeBlock(block, [...at, i], notes))),
       (parts) => parts.filter((part) => part !== undefined)
     )
 
-const decodeMessages = Effect.fn(function*(request: MessagesRequest, notes: Notes) {
+const decodeMessages = (request: MessagesRequest, notes: Notes) => Result.gen(function*() {
   const messages: Array<Message> = []
   for (const [i, message] of request.messages.entries()) {
     const at = ["messages", i]
@@ -185,7 +178,7 @@ const decodeMessages = Effect.fn(function*(request: MessagesRequest, notes: Note
   return messages
 })
 
-const decodeTools = Effect.fn(function*(request: MessagesRequest, notes: Notes) {
+const decodeTools = (request: MessagesRequest, notes: Notes) => Result.gen(function*() {
   const tools: Array<ToolDefinition> = []
   for (const [i, tool] of (request.tools ?? []).entries()) {
     const at = ["tools", i]
@@ -200,20 +193,20 @@ const decodeTools = Effect.fn(function*(request: MessagesRequest, notes: Notes) 
   return tools
 })
 
-const decodeToolChoice = (request: MessagesRequest): Effect.Effect<ToolChoice | undefined, GatewayError> => {
+const decodeToolChoice = (request: MessagesRequest): Result.Result<ToolChoice | undefined, GatewayError> => {
   const choice = request.tool_choice
   switch (choice?.type) {
     case undefined:
-      return Effect.succeed(undefined)
+      return Result.succeed(undefined)
     case "auto":
     case "none":
-      return Effect.succeed({ type: choice.type })
+      return Result.succeed({ type: choice.type })
     case "any":
-      return Effect.succeed({ type: "required" })
+      return Result.succeed({ type: "required" })
     case "tool":
       return choice.name === undefined
-        ? Effect.fail(invalidAt(["tool_choice", "name"], [], "Field required"))
-        : Effect.succeed({ type: "tool", name: choice.name })
+        ? Result.fail(invalidAt(["tool_choice", "name"], [], "Field required"))
+        : Result.succeed({ type: "tool", name: choice.name })
   }
 }
 
@@ -233,7 +226,8 @@ const unmodeledFields = (request: MessagesRequest): Record<string, unknown> =>
       !modeledFields.has(key) || (key === "metadata" && !metadataIsModeled(request.metadata)))
   )
 
-export const decodeMessagesRequest = Effect.fn("decodeMessagesRequest")(function*(body: unknown) {
+/** The request in IR; `model` is the model id the resolved Provider is sent. */
+export const decodeMessagesRequest = (body: unknown, model: string) => Result.gen(function*() {
   const request = yield* decodeAt(MessagesRequest, [], body)
   const notes = new Notes()
   const messages = yield* decodeMessages(request, notes)
@@ -242,7 +236,7 @@ export const decodeMessagesRequest = Effect.fn("decodeMessagesRequest")(function
   const anthropic = unmodeledFields(request)
   const user = request.metadata?.user_id
   const conversation: Conversation = {
-    model: request.model,
+    model,
     system: systemParts(request.system),
     messages,
     tools,
@@ -255,6 +249,6 @@ export const decodeMessagesRequest = Effect.fn("decodeMessagesRequest")(function
     ...(typeof user === "string" ? { user } : {}),
     extensions: Object.keys(anthropic).length === 0 ? {} : { anthropic }
   }
-  const decoded: DecodedMessagesRequest = { model: request.model, stream: request.stream === true, conversation, notes: notes.items }
+  const decoded: DecodedRequest<AnthropicExtra> = { conversation, untranslatable: notes.items, extra: {} }
   return decoded
 })

@@ -1,117 +1,156 @@
 /**
- * Decodes an OpenAI Chat Completions request into the neutral conversation.
+ * Decodes an OpenAI Chat Completions request into the neutral conversation, with Effect Schemas in
+ * two layers as the Anthropic decoder does: the envelope first, then each message by its role and
+ * each part by its type, so a bad request fails naming the field at fault
+ * (`messages.2.content.0.text`) and every object keeps its unknown keys.
  *
  * Leading `system`/`developer` messages become the system prompt, later ones system turns at their
- * place; `tool` messages become tool results inside
- * a user turn (consecutive ones merged, and a following user message joins the same turn), so the
- * conversation alternates user/assistant as Anthropic requires. Top-level fields the IR does not
- * model go untouched to `extensions.openai`: an unknown field is never an error. What the IR cannot
- * carry (file and audio parts, `n` > 1, custom tools, part types and roles newer than this code) is
- * listed in `untranslatable`: such a request can only be passed through to an OpenAI-shaped provider,
- * and is a 400 anywhere else.
+ * place; `tool` messages become tool results inside a user turn (consecutive ones merged, and a
+ * following user message joins the same turn), so the conversation alternates user/assistant as
+ * Anthropic requires. Top-level fields the IR does not model go untouched to `extensions.openai`: an
+ * unknown field is never an error. What the IR cannot carry (file and audio parts, `n` > 1, custom
+ * tools, part types newer than this code) is listed in `untranslatable`; a role it does not know is an error.
  */
-import { Effect } from "effect"
+import { Result, Schema, SchemaIssue } from "effect"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
 import type { Conversation, ImagePart, Message, Part, TextPart, ToolChoice, ToolDefinition } from "../../ir/conversation.ts"
+import type { DecodedRequest, Untranslatable } from "../wire.ts"
 
-export interface DecodedChatRequest {
-  /** the model as the client sent it; the router resolves it */
-  readonly model: string
-  readonly stream: boolean
+/** What only the OpenAI encoders need of the request. */
+export interface OpenAIExtra {
   /** `stream_options.include_usage` */
   readonly includeUsage: boolean
-  /** `conversation.model` is the raw string until the router rewrites it */
-  readonly conversation: Conversation
-  /** what the conversation leaves out, each as the 400 it is when the request cannot be passed through */
-  readonly untranslatable: ReadonlyArray<Untranslatable>
 }
 
-export interface Untranslatable {
-  readonly param: string
-  readonly message: string
+const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
+const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) => Schema.StructWithRest(Schema.Struct(fields), Rest)
+const maybe = <S extends Schema.Top>(schema: S) => Schema.optionalKey(Schema.NullOr(schema))
+
+const Content = Schema.NullOr(Schema.Union([Schema.String, Schema.Array(open({ type: Schema.Unknown }))]))
+type Content = typeof Content.Type
+type Typed = Readonly<Record<string, unknown>> & { readonly type: unknown }
+
+const requestFields = {
+  model: Schema.String.check(Schema.isMinLength(1, { message: "is required (e.g. \"provider/model\")" })),
+  messages: Schema.Array(open({ role: Schema.Unknown })).check(Schema.isMinLength(1, { message: "expected a non-empty array of messages" })),
+  stream: maybe(Schema.Boolean),
+  stream_options: maybe(open({ include_usage: maybe(Schema.Boolean) })),
+  tools: maybe(Schema.Array(open({ type: Schema.Unknown }))),
+  functions: maybe(Schema.Array(Schema.Unknown)),
+  tool_choice: Schema.optionalKey(Schema.Unknown),
+  function_call: Schema.optionalKey(Schema.Unknown),
+  parallel_tool_calls: maybe(Schema.Boolean),
+  max_tokens: maybe(Schema.Finite),
+  max_completion_tokens: maybe(Schema.Finite),
+  temperature: maybe(Schema.Finite),
+  top_p: maybe(Schema.Finite),
+  stop: maybe(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
+  user: maybe(Schema.String),
+  n: maybe(Schema.Finite)
 }
+const ChatRequest = open(requestFields)
+type ChatRequest = typeof ChatRequest.Type
 
 /** Fields the IR models; everything else is an extension. */
-const modeled = new Set([
-  "model", "messages", "stream", "stream_options", "tools", "tool_choice", "functions", "function_call",
-  "parallel_tool_calls", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "user", "n"
-])
+const modeled = new Set(Object.keys(requestFields))
 
-class Invalid extends Error {
-  readonly param: string | undefined
-  constructor(message: string, param?: string) {
-    super(message)
-    this.param = param
+const WithContent = open({ content: Schema.optionalKey(Content) })
+const FunctionCall = open({ name: Schema.String, arguments: Schema.optionalKey(maybe(Schema.String)) })
+const ToolCall = open({ id: Schema.String, function: FunctionCall })
+const AssistantMessage = open({
+  content: Schema.optionalKey(Content),
+  tool_calls: maybe(Schema.Array(ToolCall)),
+  function_call: maybe(FunctionCall)
+})
+const ToolMessage = open({ tool_call_id: Schema.String, content: Schema.optionalKey(Content) })
+const TextPartJson = open({ text: Schema.String })
+const ImageUrl = open({ image_url: Schema.Union([Schema.String, open({ url: Schema.String, detail: Schema.optionalKey(Schema.String) })]) })
+const FunctionDefinition = open({
+  name: Schema.String,
+  description: Schema.optionalKey(Schema.String),
+  parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
+  strict: maybe(Schema.Boolean)
+})
+const FunctionTool = open({ function: FunctionDefinition })
+const NamedChoice = open({ function: Schema.optionalKey(open({ name: Schema.String })), name: Schema.optionalKey(Schema.String) })
+
+type Path = ReadonlyArray<string | number>
+
+const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const invalidAt = (at: Path, detail: Path, message: string): GatewayError => {
+  const param = [...at, ...detail].join(".")
+  return param === "" ? invalidRequest(`request body: ${message}`) : invalidRequest(`${param}: ${message}`, param)
+}
+
+const decodeAt = <T>(schema: Schema.Decoder<T>, at: Path, input: unknown): Result.Result<T, GatewayError> =>
+  Result.mapError(Schema.decodeUnknownResult(schema)(input), ((error) => {
+    const first = formatIssue(error.issue).issues[0]
+    const detail = (first?.path ?? []).map((segment) => (typeof segment === "object" ? String(segment.key) : String(segment)))
+    return invalidAt(at, detail, first?.message ?? "invalid value")
+  }))
+
+/** What the IR cannot carry: an OpenAI-shaped provider still gets it. */
+class Untranslated {
+  readonly items: Array<Untranslatable> = []
+  note(at: Path, what: string, essential = false): [] {
+    this.items.push({ param: at.join("."), message: what, ...(essential ? { essential } : {}) })
+    return []
   }
 }
-
-type Json = Record<string, unknown>
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v)
-const fail = (param: string, message: string): never => {
-  throw new Invalid(`${param}: ${message}`, param)
-}
-const str = (v: unknown, param: string): string => (typeof v === "string" ? v : fail(param, "expected a string"))
-const optionalNumber = (v: unknown, param: string): number | undefined =>
-  v === undefined || v === null ? undefined : typeof v === "number" && Number.isFinite(v) ? v : fail(param, "expected a number")
 
 const dataUrl = /^data:([^;,]+);base64,(.*)$/s
 
-const image = (part: Json, param: string): ImagePart => {
-  const spec = part["image_url"]
-  const url = isObject(spec) ? spec["url"] : spec
-  if (typeof url !== "string") return fail(`${param}.image_url.url`, "expected a string")
-  const detail = isObject(spec) && typeof spec["detail"] === "string" ? { detail: spec["detail"] } : {}
+const decodeImage = (part: Typed, at: Path) => Result.gen(function*() {
+  const { image_url } = yield* decodeAt(ImageUrl, at, part)
+  const url = typeof image_url === "string" ? image_url : image_url.url
+  const detail = typeof image_url === "object" && image_url.detail !== undefined ? { detail: image_url.detail } : {}
   const data = dataUrl.exec(url)
-  if (data !== null) return { type: "image", source: { kind: "base64", mediaType: data[1]!, data: data[2]! }, ...detail }
-  if (/^https?:\/\//i.test(url)) return { type: "image", source: { kind: "url", url }, ...detail }
-  return fail(`${param}.image_url.url`, "expected an http(s) URL or a base64 data URL")
-}
+  if (data !== null) return { type: "image", source: { kind: "base64", mediaType: data[1]!, data: data[2]! }, ...detail } satisfies ImagePart
+  if (/^https?:\/\//i.test(url)) return { type: "image", source: { kind: "url", url }, ...detail } satisfies ImagePart
+  return yield* Result.fail(invalidAt([...at, "image_url", "url"], [], "expected an http(s) URL or a base64 data URL"))
+})
 
 /** `content` as parts: a string, null, or an array of typed parts. */
-const content = (value: unknown, param: string, allowImages: boolean, notes: Array<Untranslatable>): Array<TextPart | ImagePart> => {
-  if (value === undefined || value === null) return []
-  if (typeof value === "string") return value === "" ? [] : [{ type: "text", text: value }]
-  if (!Array.isArray(value)) return fail(param, "expected a string or an array of content parts")
-  return value.flatMap((part, i): Array<TextPart | ImagePart> => {
-    const at = `${param}.${i}`
-    if (!isObject(part)) return fail(at, "expected a content part object")
-    switch (part["type"]) {
-      case "text":
-        return [{ type: "text", text: str(part["text"], `${at}.text`) }]
-      case "image_url":
-        return allowImages ? [image(part, at)] : fail(`${at}.type`, "images are only allowed in user messages")
-      case "refusal":
-        return []
-      default:
-        // input_audio, file, and types newer than this code: the provider of the client's dialect judges them
-        notes.push({ param: `${at}.type`, message: `content parts of type ${JSON.stringify(part["type"])} reach OpenAI-shaped providers only, without server-side tools` })
-        return []
-    }
-  })
+const decodeContent = (value: Content | undefined, at: Path, allowImages: boolean, untranslated: Untranslated): Result.Result<Array<TextPart | ImagePart>, GatewayError> => {
+  if (value === undefined || value === null) return Result.succeed([])
+  if (typeof value === "string") return Result.succeed(value === "" ? [] : [{ type: "text", text: value }])
+  return Result.map(
+    Result.all(value.map((part, i): Result.Result<Array<TextPart | ImagePart>, GatewayError> => {
+      const partAt = [...at, i]
+      switch (part.type) {
+        case "text":
+          return Result.map(decodeAt(TextPartJson, partAt, part), ({ text }) => [{ type: "text", text }])
+        case "image_url":
+          return allowImages
+            ? Result.map(decodeImage(part, partAt), (image) => [image])
+            : Result.fail(invalidAt([...partAt, "type"], [], "images are only allowed in user messages"))
+        case "refusal":
+          return Result.succeed([])
+        default:
+          // input_audio, file, and types newer than this code: the provider of the client's dialect judges them
+          return Result.succeed(untranslated.note([...partAt, "type"], `content part of type ${JSON.stringify(part.type)} (OpenAI only)`))
+      }
+    })),
+    (parts) => parts.flat()
+  )
 }
 
-const toolCall = (call: unknown, param: string): Part => {
-  if (!isObject(call) || !isObject(call["function"])) return fail(param, "expected {id, type: \"function\", function: {name, arguments}}")
-  const fn = call["function"]
-  const args = fn["arguments"] === undefined || fn["arguments"] === "" ? "{}" : str(fn["arguments"], `${param}.function.arguments`)
+const toolCallPart = (call: typeof FunctionCall.Type, id: string, at: Path): Result.Result<Part, GatewayError> => {
+  const args = call.arguments === undefined || call.arguments === null || call.arguments === "" ? "{}" : call.arguments
   try {
     JSON.parse(args)
   } catch {
-    return fail(`${param}.function.arguments`, "is not valid JSON")
+    return Result.fail(invalidAt([...at, "arguments"], [], "is not valid JSON"))
   }
-  return { type: "tool_call", id: str(call["id"], `${param}.id`), name: str(fn["name"], `${param}.function.name`), arguments: args }
+  return Result.succeed({ type: "tool_call", id, name: call.name, arguments: args })
 }
 
-const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> =>
-  parts.flatMap((p) => (p.type === "text" ? [p] : []))
+const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> => parts.flatMap((p) => (p.type === "text" ? [p] : []))
 
-interface Decoded {
-  readonly system: Array<TextPart>
-  readonly messages: Array<Message>
-}
+const roles = ["system", "developer", "user", "assistant", "tool", "function"].map((r) => JSON.stringify(r)).join(" | ")
 
-const messages = (value: unknown, notes: Array<Untranslatable>): Decoded => {
-  if (!Array.isArray(value) || value.length === 0) return fail("messages", "expected a non-empty array of messages")
+const decodeMessages = (request: ChatRequest, untranslated: Untranslated) => Result.gen(function*() {
   const system: Array<TextPart> = []
   const out: Array<{ role: Message["role"]; content: Array<Part> }> = []
   // Consecutive same-role turns merge, which keeps user/assistant alternation and puts tool results
@@ -121,135 +160,113 @@ const messages = (value: unknown, notes: Array<Untranslatable>): Decoded => {
     if (last !== undefined && last.role === role) last.content.push(...parts)
     else out.push({ role, content: [...parts] })
   }
-  value.forEach((message, i) => {
-    const at = `messages.${i}`
-    if (!isObject(message)) return fail(at, "expected a message object")
-    const role = message["role"]
-    switch (role) {
+  for (const [i, message] of request.messages.entries()) {
+    const at = ["messages", i]
+    switch (message.role) {
       case "system":
       case "developer": {
         // before the conversation starts: the system prompt; after, an instruction at its place
-        const text = textOnly(content(message["content"], `${at}.content`, false, notes))
+        const { content } = yield* decodeAt(WithContent, at, message)
+        const text = textOnly(yield* decodeContent(content, [...at, "content"], false, untranslated))
         if (out.length === 0) system.push(...text)
         else if (text.length > 0) push("system", text)
-        return
+        break
       }
-      case "user":
-        push("user", content(message["content"], `${at}.content`, true, notes))
-        return
+      case "user": {
+        const { content } = yield* decodeAt(WithContent, at, message)
+        const parts = yield* decodeContent(content, [...at, "content"], true, untranslated)
+        // a turn whose every part was left out would be an empty message, which providers reject
+        if (parts.length === 0 && Array.isArray(content) && content.length > 0) untranslated.note(at, "user message (nothing left in it)")
+        else push("user", parts)
+        break
+      }
       case "assistant": {
-        const parts: Array<Part> = content(message["content"], `${at}.content`, false, notes)
-        const calls = message["tool_calls"]
-        if (calls !== undefined && calls !== null) {
-          if (!Array.isArray(calls)) return fail(`${at}.tool_calls`, "expected an array")
-          calls.forEach((c, j) => parts.push(toolCall(c, `${at}.tool_calls.${j}`)))
-        }
-        const legacy = message["function_call"]
-        if (isObject(legacy)) parts.push(toolCall({ id: `call_${i}`, function: legacy }, `${at}.function_call`))
+        const { content, function_call, tool_calls } = yield* decodeAt(AssistantMessage, at, message)
+        const parts: Array<Part> = yield* decodeContent(content, [...at, "content"], false, untranslated)
+        for (const [j, call] of (tool_calls ?? []).entries()) parts.push(yield* toolCallPart(call.function, call.id, [...at, "tool_calls", j, "function"]))
+        if (function_call !== undefined && function_call !== null) parts.push(yield* toolCallPart(function_call, `call_${i}`, [...at, "function_call"]))
         push("assistant", parts)
-        return
+        break
       }
-      case "tool":
+      case "tool": {
+        const { content, tool_call_id } = yield* decodeAt(ToolMessage, at, message)
+        push("user", [{ type: "tool_result", callId: tool_call_id, content: textOnly(yield* decodeContent(content, [...at, "content"], false, untranslated)) }])
+        break
+      }
       case "function": {
-        const callId = role === "tool" ? message["tool_call_id"] : `call_${i - 1}`
-        if (typeof callId !== "string") return fail(`${at}.tool_call_id`, "is required on tool messages")
-        push("user", [{ type: "tool_result", callId, content: textOnly(content(message["content"], `${at}.content`, false, notes)) }])
-        return
+        // the legacy form answers the call of the assistant message just before
+        const { content } = yield* decodeAt(WithContent, at, message)
+        push("user", [{ type: "tool_result", callId: `call_${i - 1}`, content: textOnly(yield* decodeContent(content, [...at, "content"], false, untranslated)) }])
+        break
       }
       default:
-        notes.push({ param: `${at}.role`, message: `messages with role ${JSON.stringify(role)} reach OpenAI-shaped providers only, without server-side tools` })
-        return
+        return yield* Result.fail(invalidAt([...at, "role"], [], `expected ${roles}`))
     }
-  })
-  return { system, messages: out }
-}
+  }
+  return { system, messages: out as Array<Message> }
+})
 
-const tools = (body: Json, notes: Array<Untranslatable>): Array<ToolDefinition> => {
-  const definitions: Array<ToolDefinition> = []
-  const add = (fn: unknown, param: string) => {
-    if (!isObject(fn)) return fail(param, "expected a function definition")
-    const parameters = fn["parameters"] ?? { type: "object", properties: {} }
-    if (!isObject(parameters)) return fail(`${param}.parameters`, "expected a JSON Schema object")
-    definitions.push({
-      name: str(fn["name"], `${param}.name`),
-      ...(typeof fn["description"] === "string" ? { description: fn["description"] } : {}),
-      parameters,
-      ...(typeof fn["strict"] === "boolean" ? { strict: fn["strict"] } : {})
+const definition = (fn: typeof FunctionDefinition.Type): ToolDefinition => ({
+  name: fn.name,
+  ...(fn.description === undefined ? {} : { description: fn.description }),
+  parameters: fn.parameters ?? { type: "object", properties: {} },
+  ...(typeof fn.strict === "boolean" ? { strict: fn.strict } : {})
+})
+
+const decodeTools = (request: ChatRequest, untranslated: Untranslated) => Result.gen(function*() {
+  const tools: Array<ToolDefinition> = []
+  for (const [i, tool] of (request.tools ?? []).entries()) {
+    // custom (freeform) tools, and types newer than this code, are the provider's to judge
+    if (tool.type !== "function") untranslated.note(["tools", i, "type"], `tool of type ${JSON.stringify(tool.type)} (OpenAI only)`)
+    else tools.push(definition((yield* decodeAt(FunctionTool, ["tools", i], tool)).function))
+  }
+  for (const [i, fn] of (request.functions ?? []).entries()) tools.push(definition(yield* decodeAt(FunctionDefinition, ["functions", i], fn)))
+  return tools
+})
+
+const decodeToolChoice = (request: ChatRequest): Result.Result<ToolChoice | undefined, GatewayError> => {
+  const choice = request.tool_choice ?? request.function_call
+  if (choice === undefined || choice === null) return Result.succeed(undefined)
+  if (choice === "auto" || choice === "none" || choice === "required") return Result.succeed({ type: choice })
+  const invalid = invalidAt(["tool_choice"], [], "expected \"auto\", \"none\", \"required\" or {type: \"function\", function: {name}}")
+  return decodeAt(NamedChoice, ["tool_choice"], choice).pipe(
+    Result.mapError(() => invalid),
+    Result.flatMap((named) => {
+      const name = named.function?.name ?? named.name
+      return name === undefined ? Result.fail(invalid) : Result.succeed({ type: "tool", name } as const)
     })
-  }
-  const list = body["tools"]
-  if (list !== undefined && list !== null) {
-    if (!Array.isArray(list)) return fail("tools", "expected an array")
-    list.forEach((tool, i) => {
-      if (!isObject(tool)) return fail(`tools.${i}`, "expected a tool object")
-      if (tool["type"] === "function") return add(tool["function"], `tools.${i}.function`)
-      // custom (freeform) tools, and types newer than this code
-      notes.push({ param: `tools.${i}.type`, message: `tools of type ${JSON.stringify(tool["type"])} reach OpenAI-shaped providers only, without server-side tools` })
-    })
-  }
-  const legacy = body["functions"]
-  if (Array.isArray(legacy)) legacy.forEach((fn, i) => add(fn, `functions.${i}`))
-  return definitions
+  )
 }
 
-const toolChoice = (body: Json): ToolChoice | undefined => {
-  const choice = body["tool_choice"] ?? body["function_call"]
-  if (choice === undefined || choice === null) return undefined
-  if (choice === "auto" || choice === "none" || choice === "required") return { type: choice }
-  if (isObject(choice)) {
-    const name = isObject(choice["function"]) ? choice["function"]["name"] : choice["name"]
-    if (typeof name === "string") return { type: "tool", name }
-  }
-  return fail("tool_choice", "expected \"auto\", \"none\", \"required\" or {type: \"function\", function: {name}}")
-}
-
-const stop = (value: unknown): Array<string> | undefined => {
-  if (value === undefined || value === null) return undefined
-  if (typeof value === "string") return [value]
-  if (Array.isArray(value) && value.every((s) => typeof s === "string")) return value as Array<string>
-  return fail("stop", "expected a string or an array of strings")
-}
-
-const decode = (body: unknown): DecodedChatRequest => {
-  if (!isObject(body)) throw new Invalid("the request body must be a JSON object")
-  const model = body["model"]
-  if (typeof model !== "string" || model === "") return fail("model", "is required (e.g. \"provider/model\")")
-  const notes: Array<Untranslatable> = []
-  const n = body["n"]
-  if (n !== undefined && n !== null && n !== 1) notes.push({ param: "n", message: "n > 1 reaches OpenAI-shaped providers only, without server-side tools" })
-  const { messages: turns, system } = messages(body["messages"], notes)
-  const maxTokens = optionalNumber(body["max_completion_tokens"], "max_completion_tokens") ??
-    optionalNumber(body["max_tokens"], "max_tokens")
-  const temperature = optionalNumber(body["temperature"], "temperature")
-  const topP = optionalNumber(body["top_p"], "top_p")
-  const stops = stop(body["stop"])
-  const choice = toolChoice(body)
-  const streamOptions = body["stream_options"]
-  const extensions = Object.fromEntries(Object.entries(body).filter(([key]) => !modeled.has(key)))
-  return {
+/** The request in IR; `model` is the model id the resolved Provider is sent. */
+export const decodeChatRequest = (body: unknown, model: string) => Result.gen(function*() {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return yield* Result.fail(invalidRequest("the request body must be a JSON object"))
+  const request = yield* decodeAt(ChatRequest, [], body)
+  const untranslated = new Untranslated()
+  if (request.n !== undefined && request.n !== null && request.n !== 1) untranslated.note(["n"], `more than one choice (n = ${request.n}) is answered by OpenAI-shaped providers only`, true)
+  const { messages, system } = yield* decodeMessages(request, untranslated)
+  const tools = yield* decodeTools(request, untranslated)
+  const toolChoice = yield* decodeToolChoice(request)
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined
+  const extensions = Object.fromEntries(Object.entries(request).filter(([key]) => !modeled.has(key)))
+  const conversation: Conversation = {
     model,
-    stream: body["stream"] === true,
-    includeUsage: isObject(streamOptions) && streamOptions["include_usage"] === true,
-    conversation: {
-      model,
-      system,
-      messages: turns,
-      tools: tools(body, notes),
-      ...(choice === undefined ? {} : { toolChoice: choice }),
-      ...(typeof body["parallel_tool_calls"] === "boolean" ? { parallelToolCalls: body["parallel_tool_calls"] } : {}),
-      ...(maxTokens === undefined ? {} : { maxTokens }),
-      ...(temperature === undefined ? {} : { temperature }),
-      ...(topP === undefined ? {} : { topP }),
-      ...(stops === undefined ? {} : { stop: stops }),
-      ...(typeof body["user"] === "string" ? { user: body["user"] } : {}),
-      extensions: Object.keys(extensions).length === 0 ? {} : { openai: extensions }
-    },
-    untranslatable: notes
+    system,
+    messages,
+    tools,
+    ...(toolChoice === undefined ? {} : { toolChoice }),
+    ...(typeof request.parallel_tool_calls === "boolean" ? { parallelToolCalls: request.parallel_tool_calls } : {}),
+    ...(maxTokens === undefined ? {} : { maxTokens }),
+    ...(typeof request.temperature === "number" ? { temperature: request.temperature } : {}),
+    ...(typeof request.top_p === "number" ? { topP: request.top_p } : {}),
+    ...(request.stop === undefined || request.stop === null ? {} : { stop: typeof request.stop === "string" ? [request.stop] : request.stop }),
+    ...(typeof request.user === "string" ? { user: request.user } : {}),
+    extensions: Object.keys(extensions).length === 0 ? {} : { openai: extensions }
   }
-}
-
-export const decodeChatRequest = (body: unknown): Effect.Effect<DecodedChatRequest, GatewayError> =>
-  Effect.try({
-    try: () => decode(body),
-    catch: (e) => e instanceof Invalid ? invalidRequest(e.message, e.param) : invalidRequest(String(e))
-  })
+  const decoded: DecodedRequest<OpenAIExtra> = {
+    conversation,
+    untranslatable: untranslated.items,
+    extra: { includeUsage: request.stream_options?.include_usage === true }
+  }
+  return decoded
+})

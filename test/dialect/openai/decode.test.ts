@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { decodeChatRequest } from "../../../src/dialect/openai/request.ts"
 
-const decode = (body: unknown) => Effect.runSync(Effect.result(decodeChatRequest(body)))
+const modelOf = (body: unknown) => (typeof body === "object" && body !== null && typeof (body as { model?: unknown }).model === "string" ? (body as { model: string }).model : "")
+const decode = (body: unknown) => decodeChatRequest(body, modelOf(body))
 const ok = (body: unknown) => Result.getOrThrow(decode(body))
 const error = (body: unknown) => {
   const r = decode(body)
@@ -13,9 +14,10 @@ const error = (body: unknown) => {
 const user = (content: unknown) => ({ role: "user", content })
 
 describe("decodeChatRequest", () => {
-  it("keeps the model as sent and reads stream options", () => {
+  it("takes the model it is given and reads stream options", () => {
     const d = ok({ model: "anthropic/claude", messages: [user("hi")], stream: true, stream_options: { include_usage: true } })
-    expect(d).toMatchObject({ model: "anthropic/claude", stream: true, includeUsage: true })
+    expect(d.conversation.model).toBe("anthropic/claude")
+    expect(d.extra).toEqual({ includeUsage: true })
     expect(d.conversation.messages).toEqual([{ role: "user", content: [{ type: "text", text: "hi" }] }])
   })
 
@@ -117,14 +119,26 @@ describe("decodeChatRequest", () => {
     expect(decoded.untranslatable.map((u) => u.param)).toEqual(["n", "messages.0.content.1.type", "messages.0.content.2.type"])
     expect(decoded.conversation.messages).toEqual([{ role: "user", content: [{ type: "text", text: "hi" }] }])
     expect(ok({ model: "m", messages: [user("x")] }).untranslatable).toEqual([])
-    // what is newer than this code: a role, a part type, a freeform tool
+    // what is newer than this code: a part type, a freeform tool
     const newer = ok({
       model: "m",
-      messages: [{ role: "critic", content: "x" }, user([{ type: "input_video", video: {} }, { type: "text", text: "hi" }])],
+      messages: [user([{ type: "input_video", video: {} }, { type: "text", text: "hi" }])],
       tools: [{ type: "custom", name: "apply_patch" }, { type: "function", function: { name: "f" } }]
     })
-    expect(newer.untranslatable.map((u) => u.param)).toEqual(["messages.0.role", "messages.1.content.0.type", "tools.0.type"])
+    expect(newer.untranslatable.map((u) => u.param)).toEqual(["messages.0.content.0.type", "tools.0.type"])
     expect(newer.conversation.tools.map((t) => t.name)).toEqual(["f"])
+    // only n cannot be done without
+    expect(decoded.untranslatable.map((u) => u.essential ?? false)).toEqual([true, false, false])
+    // a user turn with nothing left in it is left out whole
+    expect(ok({ model: "m", messages: [user([{ type: "input_audio", input_audio: {} }]), { role: "assistant", content: "ok" }] }).conversation.messages)
+      .toEqual([{ role: "assistant", content: [{ type: "text", text: "ok" }] }])
+  })
+
+  it("fails on a role that Chat Completions does not have, naming it", () => {
+    expect(error({ model: "m", messages: [{ role: "critic", content: "x" }] })).toMatchObject({
+      param: "messages.0.role",
+      message: 'messages.0.role: expected "system" | "developer" | "user" | "assistant" | "tool" | "function"'
+    })
   })
 
   it("keeps system and developer messages at their place once the conversation has started", () => {

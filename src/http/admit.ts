@@ -1,0 +1,113 @@
+/**
+ * Admission, the same for every front door: the caller's token → identity → permission, then for a
+ * chat its envelope (`model`, `stream`: the only fields read before the plan is made), the model
+ * resolved to a Provider, and whether server-side tools are asked for (`X-Orka-Tools`, else the
+ * Provider's `spec.tools.default`, else `--tools-default`).
+ */
+import { Effect, type Scope } from "effect"
+import { HttpServerRequest, type HttpServerResponse } from "effect/http"
+import { Authenticator } from "../auth/auth.ts"
+import type { Identity } from "../auth/auth.ts"
+import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess } from "../auth/authorizer.ts"
+import { GatewayConfig } from "../config.ts"
+import type { ProgressStyle } from "../dialect/tool-progress.ts"
+import { type GatewayError, invalidRequest } from "../errors.ts"
+import type { ResolvedProvider } from "../providers/provider.ts"
+import { ProviderRegistry } from "../providers/registry.ts"
+import { Redactor } from "../redact.ts"
+import { noteFailure, noteRequest } from "./access-log.ts"
+import { authenticate } from "./authenticate.ts"
+import { readJsonBody } from "./body.ts"
+import { callerSecretsOf, presentable } from "./boundary.ts"
+import { toolsAsked } from "./plan.ts"
+import { progressHeader, toolsHeader } from "./tools-header.ts"
+
+export interface AdmittedChat {
+  readonly request: HttpServerRequest.HttpServerRequest
+  /** the client's JSON body */
+  readonly body: Readonly<Record<string, unknown>>
+  /** the model as the client asked for it (`provider/model`, or bare): every answer echoes it */
+  readonly requested: string
+  readonly stream: boolean
+  readonly provider: ResolvedProvider
+  /** the model id to send upstream */
+  readonly model: string
+  /** whether server-side tools are asked for; the plan decides whether they run */
+  readonly tools: boolean
+  /** how the tool loop's progress shows in a stream */
+  readonly progress: ProgressStyle
+  readonly identity: Identity
+  /** an error as the caller may see it (secrets masked, bounded): for failures inside a stream */
+  readonly present: (error: GatewayError) => GatewayError
+}
+
+export type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError, HttpServerRequest.HttpServerRequest | Scope.Scope>
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** The only fields the gateway reads before it knows whether it will translate: checked, nothing else. */
+const envelope = (body: unknown): Effect.Effect<{ readonly model: string; readonly stream: boolean }, GatewayError> => {
+  if (!isObject(body)) return Effect.fail(invalidRequest("request body: expected a JSON object"))
+  const { model, stream } = body
+  if (typeof model !== "string" || model === "") return Effect.fail(invalidRequest("model: is required (e.g. \"provider/model\")", "model"))
+  if (stream !== undefined && stream !== null && typeof stream !== "boolean") return Effect.fail(invalidRequest("stream: expected a boolean", "stream"))
+  return Effect.succeed({ model, stream: stream === true })
+}
+
+export const makeAdmission = Effect.gen(function*() {
+  const config = yield* GatewayConfig
+  const registry = yield* ProviderRegistry
+  const auth = yield* Authenticator
+  const authz = yield* Authorizer
+  const redactor = yield* Redactor
+
+  const admit = (request: HttpServerRequest.HttpServerRequest, check: AccessCheck) =>
+    Effect.gen(function*() {
+      const identity = yield* authenticate(auth, request)
+      noteRequest(request, { user: identity.user })
+      yield* authz.authorize(identity, check)
+      return identity
+    })
+
+  const admitChat: Effect.Effect<AdmittedChat, GatewayError, HttpServerRequest.HttpServerRequest> = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const identity = yield* admit(request, chatAccess(config.namespace))
+    const header = yield* toolsHeader(request.headers)
+    const progress = yield* progressHeader(request.headers)
+    const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
+    const { model: requested, stream } = yield* envelope(body)
+    const { model, provider } = yield* registry.resolve(requested)
+    if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
+    const tools = toolsAsked(header, provider.toolsDefault, config.toolsDefault)
+    noteRequest(request, { provider: provider.name, model, stream, tools })
+    const shown = presentable(redactor, callerSecretsOf(request.headers))
+    const present = (e: GatewayError) => {
+      const error = shown(e)
+      noteFailure(request, error)
+      return error
+    }
+    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, progress, identity, present }
+  })
+
+  /** A model-list route: the caller needs `list` on chats. */
+  const modelsRoute = (
+    respond: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError>
+  ): Handler =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      yield* admit(request, listModelsAccess(config.namespace))
+      return yield* respond(request)
+    })
+
+  return { admitChat, modelsRoute, registry }
+})
+
+/** The part of the path after `prefix`, URL-decoded (model ids contain "/"); as sent when it is not valid percent-encoding. */
+export const pathRest = (request: HttpServerRequest.HttpServerRequest, prefix: string): string => {
+  const rest = (request.url.split("?")[0] ?? "").slice(prefix.length)
+  try {
+    return decodeURIComponent(rest)
+  } catch {
+    return rest
+  }
+}

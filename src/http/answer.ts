@@ -1,0 +1,111 @@
+/**
+ * Getting the answer, once the plan is made: relayed from a provider of the client's format (the
+ * fast path), or in IR from the provider's backend, directly or through the tool loop.
+ */
+import { Effect, Stream } from "effect"
+import type { Identity } from "../auth/auth.ts"
+import { Authorizer, toolAccess } from "../auth/authorizer.ts"
+import { GatewayConfig } from "../config.ts"
+import { bodyWithModel, type RelayDialect } from "../dialect/relay.ts"
+import type { GatewayError } from "../errors.ts"
+import { collectCompletion } from "../ir/collect.ts"
+import { type Conversation, foldSystemTurns } from "../ir/conversation.ts"
+import type { AnswerEvent, Completion } from "../ir/response.ts"
+import type { CallContext, LlmBackend } from "../llm/backend.ts"
+import { Backends } from "../llm/backends.ts"
+import { forwardStream, forwardWhole, withModel } from "../llm/passthrough.ts"
+import type { Target } from "../llm/targets.ts"
+import { Upstream } from "../llm/upstream.ts"
+import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
+import { type ToolFilter, ToolLoop } from "../tools/service.ts"
+import type { AdmittedChat } from "./admit.ts"
+import { callerSecretsOf } from "./boundary.ts"
+import { wholeBody } from "./respond.ts"
+import { relay } from "./sse.ts"
+import { rewriteEvents } from "./sse-rewrite.ts"
+
+/** An answer in IR, either whole or as events. */
+export interface Answer {
+  readonly complete: Effect.Effect<Completion, GatewayError>
+  readonly stream: Stream.Stream<AnswerEvent, GatewayError>
+}
+
+export const makeAnswers = Effect.gen(function*() {
+  const config = yield* GatewayConfig
+  const authz = yield* Authorizer
+  const backends = yield* Backends
+  const toolLoop = yield* ToolLoop
+  const upstream = yield* Upstream
+
+  /**
+   * The fast path: the body goes to `target` with only `model` rewritten (and the Provider's output
+   * cap applied), and the answer comes back byte for byte but for the model id, which is the one the
+   * client asked for.
+   */
+  const relayed = (chat: AdmittedChat, target: Target, dialect: RelayDialect) => {
+    const call = { provider: chat.provider.name, ...target, body: withModel(chat.body, chat.model, outputCap(chat.provider, chat.model)) }
+    return chat.stream
+      ? Effect.map(forwardStream(upstream, call), (bytes) =>
+        relay(rewriteEvents(Stream.mapError(bytes, chat.present), dialect.echoModel(chat.requested)), {
+          onError: dialect.errorFrame,
+          onEnd: dialect.onEnd(chat.provider.name)
+        }))
+      : Effect.map(forwardWhole(upstream, call), (whole) => wholeBody({ ...whole, bytes: bodyWithModel(whole.bytes, chat.requested) }))
+  }
+
+  /** The answer in IR: from the provider's backend, or through the tool loop around it. */
+  const translated = (chat: AdmittedChat, asked: Conversation, loop: boolean, context: CallContext): Answer => {
+    const backend = backends.forType(chat.provider.type)
+    const { conversation, folded } = fitSystemTurns(chat.provider, capOutput(chat.provider, asked), context)
+    const answer: Answer = loop ? looped(chat, conversation, backend, context) : {
+      complete: backend.complete(conversation, chat.provider, context),
+      stream: backend.stream(conversation, chat.provider, context)
+    }
+    if (!folded) return answer
+    const said = Effect.logInfo("system turns folded into the system prompt").pipe(Effect.annotateLogs({ provider: chat.provider.name }))
+    return { complete: Effect.andThen(said, answer.complete), stream: Stream.unwrap(Effect.as(said, answer.stream)) }
+  }
+
+  const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext): Answer => {
+    const events = toolLoop.loop(conversation, (c) => backend.stream(c, chat.provider, context), {
+      callerSecrets: callerSecretsOf(chat.request.headers),
+      ...(config.authorizeTools ? { filter: permittedTools(chat.identity) } : {})
+    })
+    return { complete: collectCompletion(events), stream: events }
+  }
+
+  /**
+   * The Provider's output cap: a larger `max_tokens` is lowered to it, and so is the default that
+   * providers requiring one (Anthropic) get.
+   */
+  const capOutput = (provider: ResolvedProvider, c: Conversation): Conversation => {
+    const cap = outputCap(provider, c.model)
+    if (cap === undefined) return c
+    const asked = c.maxTokens ?? (provider.type === "anthropic" ? config.defaultMaxTokens : undefined)
+    return asked === undefined || asked <= cap ? c : { ...c, maxTokens: cap }
+  }
+
+  /**
+   * System turns stay at their place, but towards an Anthropic provider without the client's
+   * `mid-conversation-system` beta, which takes instructions only in `system`: there they are folded
+   * into it (and the log says so).
+   */
+  const fitSystemTurns = (provider: ResolvedProvider, c: Conversation, context: CallContext) =>
+    provider.type !== "anthropic" || (context.anthropicBeta ?? "").includes("mid-conversation-system")
+      ? { conversation: c, folded: false }
+      : foldSystemTurns(c)
+
+  /** With --authorize-tools: the tools the caller may use (an unavailable review offers none). */
+  const permittedTools = (identity: Identity): ToolFilter => (names) =>
+    Effect.forEach(names, (name) =>
+      authz.authorize(identity, toolAccess(config.namespace, name)).pipe(
+        Effect.as([name]),
+        Effect.catch((e) =>
+          e.kind === "permission" ? Effect.succeed([]) : Effect.logWarning("tool not offered: authorization unavailable").pipe(
+            Effect.annotateLogs({ tool: name, error: e.message }),
+            Effect.as([])
+          ))
+      ), { concurrency: "unbounded" }).pipe(Effect.map((allowed) => new Set(allowed.flat())))
+
+  return { relayed, translated }
+})

@@ -1,0 +1,99 @@
+/**
+ * A chat front door, the same for every client format: admit, plan (./plan.ts), then relay to a
+ * provider of the client's format or answer in IR and encode in it. A door is its format
+ * (dialect/<format>/client.ts) plus where a provider of that format is called on pass-through.
+ */
+import { Effect, Stream } from "effect"
+import { type HttpServerRequest, HttpServerResponse } from "effect/http"
+import { GatewayConfig } from "../config.ts"
+import type { ClientFormat, Untranslatable } from "../dialect/wire.ts"
+import type { GatewayError } from "../errors.ts"
+import type { CallContext } from "../llm/backend.ts"
+import type { Target } from "../llm/targets.ts"
+import type { ResolvedProvider } from "../providers/provider.ts"
+import { noteRequest } from "./access-log.ts"
+import { type AdmittedChat, type Handler, makeAdmission } from "./admit.ts"
+import { makeAnswers } from "./answer.ts"
+import { plan } from "./plan.ts"
+import { json } from "./respond.ts"
+import { awaitFirst, sse } from "./sse.ts"
+
+export interface ChatDoor<Extra> {
+  readonly format: ClientFormat<Extra>
+  /** where a provider of the door's format is sent the client's body on pass-through */
+  readonly target: (chat: AdmittedChat) => Effect.Effect<Target, GatewayError>
+  /** the client's headers that a provider of its format gets when the request is translated too */
+  readonly context: (chat: AdmittedChat) => CallContext
+}
+
+export const makeChatRoute = Effect.gen(function*() {
+  const config = yield* GatewayConfig
+  const { admitChat } = yield* makeAdmission
+  const { relayed, translated } = yield* makeAnswers
+
+  return <Extra>(door: ChatDoor<Extra>): Handler =>
+    Effect.gen(function*() {
+      const chat = yield* admitChat
+      const { format } = door
+      const native = format.nativeTo.includes(chat.provider.type)
+      const served = plan({ native, tools: chat.tools }, () => format.decodeRequest(chat.body, chat.model))
+      switch (served._tag) {
+        case "Reject":
+          return yield* Effect.fail(served.error)
+        case "Passthrough": {
+          if (chat.tools) yield* skippedTools(chat.request, served.toolsSkipped)
+          return yield* relayed(chat, yield* door.target(chat), format.relayed)
+        }
+        case "Translate":
+        case "ToolLoop": {
+          const { leftOut, request } = served
+          const fields = native ? [] : format.onlyHere(request.conversation)
+          yield* logLeftOut(chat.provider, fields, leftOut)
+          const answer = translated(chat, request.conversation, served._tag === "ToolLoop", door.context(chat))
+          const meta = { model: chat.requested, progress: chat.progress, keepAliveMs: config.keepAliveInterval }
+          const response = chat.stream
+            ? sse(format.encodeStream(Stream.mapError(yield* awaitFirst(answer.stream), chat.present), request, meta))
+            : json(format.encodeAnswer(yield* answer.complete, request, meta))
+          return withLeftOut(response, [...fields, ...leftOut.map((u) => u.param)])
+        }
+      }
+    })
+})
+
+/**
+ * Tools were asked for but the request holds what only its own format carries (or does not decode):
+ * it goes to the provider as it is. Said once in the log, and in the access log line.
+ */
+const skippedTools = (request: HttpServerRequest.HttpServerRequest, why: ReadonlyArray<string>) =>
+  Effect.sync(() => noteRequest(request, { tools: false })).pipe(
+    Effect.andThen(Effect.logInfo("server-side tools skipped: the request holds what only its own dialect carries")),
+    Effect.annotateLogs({ parts: why.join("; ") })
+  )
+
+/**
+ * What a provider of another format will not get of the request, said in one log line: the
+ * top-level fields only the client's format has (`thinking`, `response_format`…), its cache hints,
+ * and the parts the IR cannot carry.
+ */
+const logLeftOut = (provider: ResolvedProvider, fields: ReadonlyArray<string>, parts: ReadonlyArray<Untranslatable>): Effect.Effect<void> =>
+  fields.length === 0 && parts.length === 0 ? Effect.void : Effect.logInfo("left out in translation").pipe(Effect.annotateLogs({
+    provider: provider.name,
+    ...(fields.length === 0 ? {} : { fields: fields.join(",") }),
+    ...(parts.length === 0 ? {} : { parts: parts.map((u) => `${u.param}: ${u.message}`).join("; ") })
+  }))
+
+/** The longest `x-orka-left-out` value: the log line has the whole list. */
+const leftOutHeaderChars = 1024
+
+/** `x-orka-left-out`: what the provider did not get, each name URL-encoded (field names are the client's). */
+const withLeftOut = (response: HttpServerResponse.HttpServerResponse, dropped: ReadonlyArray<string>) => {
+  if (dropped.length === 0) return response
+  let value = ""
+  for (const name of dropped.map(encodeURIComponent)) {
+    const next = value === "" ? name : `${value}, ${name}`
+    if (next.length > leftOutHeaderChars) break
+    value = next
+  }
+  return HttpServerResponse.setHeader(response, "x-orka-left-out", value)
+}
+
