@@ -35,7 +35,8 @@ const send = async (path: string, body: unknown, headers: Record<string, string>
   })
   await res.text()
   await new Promise((r) => setTimeout(r, 20))
-  return stdout.text().split("\n").filter((l) => l.includes(`"request_id":"${id}"`)).map((l) => JSON.parse(l) as Line)
+  const lines = stdout.text().split("\n").filter((l) => l.includes(`"request_id":"${id}"`)).map((l) => JSON.parse(l) as Line)
+  return Object.assign(lines, { headers: res.headers })
 }
 const message = (model: string, extra: Record<string, unknown> = {}) => ({ model, max_tokens: 50, messages: [{ role: "user", content: "hi" }], ...extra })
 
@@ -71,6 +72,8 @@ describe("the access log", () => {
     }))
     const leftOut = lines.filter((l) => l["msg"] === "left out in translation")
     expect(leftOut).toEqual([expect.objectContaining({ level: "info", provider: "gpt", fields: "thinking,context_management,output_config,cache_control" })])
+    // and the answer says so
+    expect(lines.headers.get("x-orka-left-out")).toBe("thinking, context_management, output_config, cache_control")
     expect(JSON.stringify(lines)).not.toContain(demoToken)
     expect(JSON.stringify(lines)).not.toContain("sk-upstream-secret")
   })
