@@ -43,7 +43,7 @@ const message = (model: string, extra: Record<string, unknown> = {}) => ({ model
 describe("the access log", () => {
   it("info for a success, warn with the kind and a short reason for a 4xx, error for a 5xx", async () => {
     upstream.script({ answer: { text: ["ok"] } })
-    expect(await send("/anthropic/v1/messages", message("claude/claude-test"))).toEqual([
+    expect([...await send("/anthropic/v1/messages", message("claude/claude-test"))]).toEqual([
       expect.objectContaining({ level: "info", msg: "request", status: 200, outcome: "completed" })
     ])
     const [unauthorized] = await send("/anthropic/v1/messages", message("claude/claude-test"), { authorization: "Bearer nope" })
