@@ -5,26 +5,26 @@
  * if the sandbox itself overruns, so the gateway's event loop never waits on a model's program.
  * Shell languages are a clear tool error: no sandbox here runs them.
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { Worker } from "node:worker_threads"
 import type { PythonJob, PythonLimits } from "./code-exec-python-worker.ts"
 import type { SandboxJob, SandboxResult } from "./code-exec-worker.ts"
+import type { Builtin } from "./builtin.ts"
 import { ToolFailure } from "./failure.ts"
 import type { Workspace } from "./workspace.ts"
 
-export const codeExecDefinition = {
+export const codeExecTool = {
   name: "code_exec",
   description: "Run a Python (standard library) or JavaScript program in a sandbox: no network, files only in this conversation's workspace (the working directory in Python; fs.readFile, fs.writeFile, fs.readdir in JavaScript). Printed output is returned.",
-  parameters: {
-    type: "object",
-    properties: {
-      language: { type: "string", enum: ["python", "python3", "javascript", "node", "bash", "sh"], description: "The program's language; python, python3, javascript and node are supported" },
-      code: { type: "string", description: "The program" },
-      timeout: { type: "integer", minimum: 1, maximum: 60, description: "Seconds before it is stopped (default 30)" }
-    },
-    required: ["language", "code"]
-  }
-} as const
+  params: Schema.Struct({
+    // bash and sh are named so that a model asking for them is told why not, in the tool's own words
+    language: Schema.Literals(["python", "python3", "javascript", "node", "bash", "sh"]).annotate({ description: "The program's language; python, python3, javascript and node are supported" }),
+    code: Schema.String.annotate({ description: "The program" }),
+    timeout: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 60 })).annotate({ description: "Seconds before it is stopped (default 30)" }))
+  })
+} satisfies Builtin<Schema.Top>
+
+type CodeExecArgs = typeof codeExecTool.params.Type
 
 export interface SandboxLimits {
   /** JavaScript's heap */
@@ -52,7 +52,7 @@ const timedOut = (timeoutMs: number): SandboxResult => ({ output: "", error: `ti
 
 export const codeExec = (
   workspace: Workspace,
-  args: { readonly language: string; readonly code: string; readonly timeout?: number },
+  args: CodeExecArgs,
   limits: SandboxLimits = defaultSandboxLimits
 ): Effect.Effect<SandboxResult, ToolFailure> =>
   // the workspace's limit is read when the program starts (it may wait for a sandbox slot), and what
@@ -61,7 +61,7 @@ export const codeExec = (
 
 const run = (
   workspace: Workspace,
-  args: { readonly language: string; readonly code: string; readonly timeout?: number },
+  args: CodeExecArgs,
   limits: SandboxLimits
 ): Effect.Effect<SandboxResult, ToolFailure> => {
   const timeoutMs = Math.min(Math.max(args.timeout ?? 30, 1), 60) * 1000

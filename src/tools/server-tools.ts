@@ -6,17 +6,18 @@
  * `{"success": false, "error": …}`. Each call is logged and counted (name, duration, outcome),
  * never with a tool's secret.
  */
-import { Duration, Effect, Metric, type Scope, Semaphore } from "effect"
+import { Duration, Effect, Metric, type Schema, type Scope, Semaphore } from "effect"
 import type { ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import type { Tool } from "../kube/tool-resource.ts"
-import { codeExec, codeExecDefinition, type SandboxLimits } from "./code-exec.ts"
+import { argumentsObject, type Builtin, decodeArguments, definitionOf } from "./builtin.ts"
+import { codeExec, codeExecTool, type SandboxLimits } from "./code-exec.ts"
 import { ToolFailure } from "./failure.ts"
 import { httpToolDefinition, parseDuration, runHttpTool } from "./http-tool.ts"
 import { type ServerTools, toolFailure, type ToolResult } from "./loop.ts"
 import type { AddressPolicy } from "./ssrf.ts"
-import { defaultLimits as fetchDefaults, webFetch, webFetchDefinition } from "./web-fetch.ts"
-import { type SearchBackendConfig, webSearch, webSearchDefinition } from "./web-search.ts"
-import { type DiskBudget, fileRead, fileReadDefinition, fileWrite, fileWriteDefinition, makeWorkspace } from "./workspace.ts"
+import { defaultLimits as fetchDefaults, webFetch, webFetchTool } from "./web-fetch.ts"
+import { type SearchBackendConfig, webSearch, webSearchTool } from "./web-search.ts"
+import { type DiskBudget, fileRead, fileReadTool, fileWrite, fileWriteTool, makeWorkspace } from "./workspace.ts"
 
 export const toolCalls = Metric.counter("orka_tool_calls_total", { description: "Server-side tool calls by tool and outcome", incremental: true })
 export const toolSeconds = Metric.histogram("orka_tool_call_seconds", {
@@ -45,26 +46,19 @@ export interface CustomTool {
   readonly authKey: string | undefined
 }
 
-type Args = Record<string, unknown>
-
-const parseArgs = (call: ToolCallPart): Args => {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(call.arguments === "" ? "{}" : call.arguments)
-  } catch {
-    throw new ToolFailure("the arguments are not valid JSON")
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ToolFailure("the arguments must be a JSON object")
-  return parsed as Args
+/** A built-in, bound to what it runs with: offered by its definition, run with decoded arguments. */
+interface BoundBuiltin {
+  readonly definition: ToolDefinition
+  readonly run: (call: ToolCallPart) => Effect.Effect<unknown, ToolFailure>
 }
 
-const requireString = (args: Args, name: string): string => {
-  const value = args[name]
-  if (typeof value !== "string" || value === "") throw new ToolFailure(`"${name}" is required and must be a string`)
-  return value
-}
-
-const optionalNumber = (args: Args, name: string): number | undefined => (typeof args[name] === "number" ? args[name] : undefined)
+const bind = <Params extends Schema.Decoder<unknown>>(
+  tool: Builtin<Params>,
+  run: (args: Params["Type"]) => Effect.Effect<unknown, ToolFailure>
+): BoundBuiltin => ({
+  definition: definitionOf(tool),
+  run: (call) => Effect.flatMap(decodeArguments(tool, call.arguments), run)
+})
 
 /** The tools for one conversation; its workspace is removed when the scope closes. */
 export const makeServerTools = (
@@ -73,54 +67,12 @@ export const makeServerTools = (
 ): Effect.Effect<ServerTools, never, Scope.Scope> =>
   Effect.gen(function*() {
     const workspace = yield* makeWorkspace(config.workspaceQuotaBytes, config.diskBudget)
-    const builtins: Record<string, { definition: ToolDefinition; run: (args: Args) => Effect.Effect<unknown, ToolFailure> }> = {
-      web_fetch: {
-        definition: webFetchDefinition,
-        run: (args) =>
-          webFetch({
-            url: requireString(args, "url"),
-            ...(optionalNumber(args, "max_chars") === undefined ? {} : { max_chars: optionalNumber(args, "max_chars")! }),
-            ...(args["raw"] === true ? { raw: true } : {})
-          }, config.addressPolicy, fetchDefaults)
-      },
-      code_exec: {
-        definition: codeExecDefinition,
-        run: (args) =>
-          codeExec(workspace, {
-            language: requireString(args, "language"),
-            code: requireString(args, "code"),
-            ...(optionalNumber(args, "timeout") === undefined ? {} : { timeout: optionalNumber(args, "timeout")! })
-          }, config.sandbox).pipe(Semaphore.withPermit(config.sandboxSlots))
-      },
-      file_read: {
-        definition: fileReadDefinition,
-        run: (args) =>
-          fileRead(workspace, {
-            path: requireString(args, "path"),
-            ...(optionalNumber(args, "offset") === undefined ? {} : { offset: optionalNumber(args, "offset")! }),
-            ...(optionalNumber(args, "limit") === undefined ? {} : { limit: optionalNumber(args, "limit")! })
-          })
-      },
-      file_write: {
-        definition: fileWriteDefinition,
-        run: (args) =>
-          fileWrite(workspace, {
-            path: requireString(args, "path"),
-            content: typeof args["content"] === "string" ? args["content"] : JSON.stringify(args["content"] ?? ""),
-            ...(args["mode"] === "append" ? { mode: "append" as const } : {}),
-            ...(args["create_dirs"] === false ? { create_dirs: false } : {})
-          })
-      },
-      ...(config.search === undefined ? {} : {
-        web_search: {
-          definition: webSearchDefinition,
-          run: (args: Args) =>
-            webSearch(config.search!, {
-              query: requireString(args, "query"),
-              ...(optionalNumber(args, "limit") === undefined ? {} : { limit: optionalNumber(args, "limit")! })
-            })
-        }
-      })
+    const builtins: Record<string, BoundBuiltin> = {
+      web_fetch: bind(webFetchTool, (args) => webFetch(args, config.addressPolicy, fetchDefaults)),
+      code_exec: bind(codeExecTool, (args) => codeExec(workspace, args, config.sandbox).pipe(Semaphore.withPermit(config.sandboxSlots))),
+      file_read: bind(fileReadTool, (args) => fileRead(workspace, args)),
+      file_write: bind(fileWriteTool, (args) => fileWrite(workspace, args)),
+      ...(config.search === undefined ? {} : { web_search: bind(webSearchTool, (args) => webSearch(config.search!, args)) })
     }
     const customByName = new Map(custom.map((c) => [c.tool.metadata.name, c]))
     // a built-in keeps its name: a Tool resource cannot replace web_fetch behind the operator's back
@@ -130,9 +82,8 @@ export const makeServerTools = (
       const builtin = builtins[call.name]
       const customTool = customByName.get(call.name)
       return Effect.suspend(() => {
-        const args = parseArgs(call)
-        if (builtin !== undefined) return builtin.run(args)
-        if (customTool !== undefined) return runHttpTool(customTool.tool, args, customTool.authKey)
+        if (builtin !== undefined) return builtin.run(call)
+        if (customTool !== undefined) return Effect.flatMap(argumentsObject(call.arguments), (args) => runHttpTool(customTool.tool, args, customTool.authKey))
         return Effect.fail(new ToolFailure(`no tool named ${call.name}`))
       }).pipe(Effect.catchDefect((e) => Effect.fail(e instanceof ToolFailure ? e : new ToolFailure(String(e)))))
     }

@@ -3,26 +3,23 @@
  * Bounded in size and time, and SSRF-safe: only http(s), every hop of a redirect re-checked, and the
  * address policy applied to the address actually dialed (see ssrf.ts).
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { request as httpRequest, type IncomingMessage } from "node:http"
 import { request as httpsRequest } from "node:https"
 import { type AddressPolicy, guardedLookup, RefusedAddress, type Resolver } from "./ssrf.ts"
+import type { Builtin } from "./builtin.ts"
 import { ToolFailure } from "./failure.ts"
 import { htmlToText } from "./html-text.ts"
 
-export const webFetchDefinition = {
+export const webFetchTool = {
   name: "web_fetch",
   description: "Fetch a web page or document by URL and return its readable text.",
-  parameters: {
-    type: "object",
-    properties: {
-      url: { type: "string", description: "The http(s) URL to fetch" },
-      max_chars: { type: "integer", description: "Most characters to return (default 50000)", minimum: 1 },
-      raw: { type: "boolean", description: "Return the body as received instead of readable text" }
-    },
-    required: ["url"]
-  }
-} as const
+  params: Schema.Struct({
+    url: Schema.NonEmptyString.annotate({ description: "The http(s) URL to fetch" }),
+    max_chars: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({ description: "Most characters to return (default 50000)" })),
+    raw: Schema.optionalKey(Schema.Boolean.annotate({ description: "Return the body as received instead of readable text" }))
+  })
+} satisfies Builtin<Schema.Top>
 
 export interface WebFetchLimits {
   /** the most bytes read from a response */
@@ -103,7 +100,7 @@ const checkUrl = (raw: string, policy: AddressPolicy): URL => {
 }
 
 export const webFetch = (
-  args: { readonly url: string; readonly max_chars?: number; readonly raw?: boolean },
+  args: typeof webFetchTool.params.Type,
   policy: AddressPolicy,
   limits: WebFetchLimits = defaultLimits
 ): Effect.Effect<WebFetchResult, ToolFailure> =>

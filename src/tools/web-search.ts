@@ -4,22 +4,19 @@
  * Every backend answers the same shape: `{results: [{title, url, snippet}]}`.
  * The backend is the operator's own choice of endpoint, so it is not subject to the address policy.
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import type { SearchBackendName } from "../config.ts"
+import type { Builtin } from "./builtin.ts"
 import { ToolFailure } from "./failure.ts"
 
-export const webSearchDefinition = {
+export const webSearchTool = {
   name: "web_search",
   description: "Search the web and return the top results (title, URL, snippet).",
-  parameters: {
-    type: "object",
-    properties: {
-      query: { type: "string", description: "What to search for" },
-      limit: { type: "integer", minimum: 1, maximum: 20, description: "How many results (default 5)" }
-    },
-    required: ["query"]
-  }
-} as const
+  params: Schema.Struct({
+    query: Schema.NonEmptyString.annotate({ description: "What to search for" }),
+    limit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })).annotate({ description: "How many results (default 5)" }))
+  })
+} satisfies Builtin<Schema.Top>
 
 
 export interface SearchBackendConfig {
@@ -97,7 +94,7 @@ const request = (config: SearchBackendConfig, query: string, limit: number): Req
 
 export const webSearch = (
   config: SearchBackendConfig,
-  args: { readonly query: string; readonly limit?: number }
+  args: typeof webSearchTool.params.Type
 ): Effect.Effect<{ readonly results: ReadonlyArray<SearchResult> }, ToolFailure> => {
   const limit = Math.min(Math.max(args.limit ?? 5, 1), 20)
   const req = request(config, args.query, limit)

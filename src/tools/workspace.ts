@@ -4,11 +4,12 @@
  * a quota, and the directory is removed when the request ends. All workspaces of the process also
  * share one disk budget, so that many conversations together cannot fill the disk either.
  */
-import { Effect, type Scope } from "effect"
+import { Effect, Schema, SchemaTransformation, type Scope } from "effect"
 import { lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs"
 import { mkdir, open, readdir, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
+import type { Builtin } from "./builtin.ts"
 import { ToolFailure } from "./failure.ts"
 
 export interface Workspace {
@@ -106,34 +107,34 @@ export const resolveInside = (root: string, path: string): string => {
   return target
 }
 
-export const fileReadDefinition = {
+const WorkspacePath = Schema.NonEmptyString.annotate({ description: "Path inside the workspace" })
+
+export const fileReadTool = {
   name: "file_read",
   description: "Read a text file from this conversation's workspace.",
-  parameters: {
-    type: "object",
-    properties: {
-      path: { type: "string", description: "Path inside the workspace" },
-      offset: { type: "integer", description: "Byte offset to start at (default 0)", minimum: 0 },
-      limit: { type: "integer", description: "Most bytes to read (default 65536, at most 1048576)", minimum: 1, maximum: 1048576 }
-    },
-    required: ["path"]
-  }
-} as const
+  params: Schema.Struct({
+    path: WorkspacePath,
+    offset: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({ description: "Byte offset to start at (default 0)" })),
+    limit: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1048576 })).annotate({ description: "Most bytes to read (default 65536, at most 1048576)" }))
+  })
+} satisfies Builtin<Schema.Top>
 
-export const fileWriteDefinition = {
+/** Models sometimes write JSON as an object rather than as text: it is written as JSON text. */
+const FileContent = Schema.Unknown.pipe(Schema.decodeTo(
+  Schema.String,
+  SchemaTransformation.transform({ decode: (v) => (typeof v === "string" ? v : JSON.stringify(v ?? "")), encode: (s) => s })
+)).annotate({ description: "The text to write" })
+
+export const fileWriteTool = {
   name: "file_write",
   description: "Write a text file in this conversation's workspace (shared with code_exec).",
-  parameters: {
-    type: "object",
-    properties: {
-      path: { type: "string", description: "Path inside the workspace" },
-      content: { type: "string", description: "The text to write" },
-      mode: { type: "string", enum: ["write", "append"], description: "Replace the file (default) or append to it" },
-      create_dirs: { type: "boolean", description: "Create missing parent directories (default true)" }
-    },
-    required: ["path", "content"]
-  }
-} as const
+  params: Schema.Struct({
+    path: WorkspacePath,
+    content: FileContent,
+    mode: Schema.optionalKey(Schema.Literals(["write", "append"]).annotate({ description: "Replace the file (default) or append to it" })),
+    create_dirs: Schema.optionalKey(Schema.Boolean.annotate({ description: "Create missing parent directories (default true)" }))
+  })
+} satisfies Builtin<Schema.Top>
 
 const tool = <A>(f: () => Promise<A>) =>
   Effect.tryPromise({
@@ -141,7 +142,7 @@ const tool = <A>(f: () => Promise<A>) =>
     catch: (e) => e instanceof ToolFailure ? e : new ToolFailure((e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message ?? e))
   })
 
-export const fileRead = (workspace: Workspace, args: { path: string; offset?: number; limit?: number }) =>
+export const fileRead = (workspace: Workspace, args: typeof fileReadTool.params.Type) =>
   tool(async () => {
     const path = workspace.resolve(args.path)
     if (statSync(path).isDirectory()) {
@@ -160,7 +161,7 @@ export const fileRead = (workspace: Workspace, args: { path: string; offset?: nu
     }
   })
 
-export const fileWrite = (workspace: Workspace, args: { path: string; content: string; mode?: "write" | "append"; create_dirs?: boolean }) =>
+export const fileWrite = (workspace: Workspace, args: typeof fileWriteTool.params.Type) =>
   tool(async () => {
     const path = workspace.resolve(args.path)
     const bytes = Buffer.byteLength(args.content)

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { codeExec, pythonReserve } from "../../src/tools/code-exec.ts"
+import { codeExec, codeExecTool, pythonReserve } from "../../src/tools/code-exec.ts"
 import { fileRead, fileWrite, makeWorkspace } from "../../src/tools/workspace.ts"
 
 const limits = { memoryBytes: 16 * 1024 * 1024, pythonMemoryBytes: 128 * 1024 * 1024, outputLimit: 4096, pythonSpares: 2 }
 
-const run = (code: string, timeout?: number, language = "javascript") =>
+const run = (code: string, timeout?: number, language: typeof codeExecTool.params.Type["language"] = "javascript") =>
   Effect.gen(function*() {
     const ws = yield* makeWorkspace(1024 * 1024)
     const args = { language, code, ...(timeout === undefined ? {} : { timeout }) }

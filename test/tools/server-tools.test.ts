@@ -37,7 +37,7 @@ describe("server tools", () => {
     Effect.gen(function*() {
       const tools = yield* makeServerTools(config, [])
       expect(JSON.parse((yield* tools.run(call("file_read", "{not json"))).text)).toEqual({ success: false, error: "the arguments are not valid JSON" })
-      expect(JSON.parse((yield* tools.run(call("file_read", {}))).text)).toEqual({ success: false, error: "\"path\" is required and must be a string" })
+      expect(JSON.parse((yield* tools.run(call("file_read", {}))).text)).toEqual({ success: false, error: "path: is required" })
       expect(JSON.parse((yield* tools.run(call("nope", {}))).text)).toEqual({ success: false, error: "no tool named nope" })
       expect(JSON.parse((yield* tools.run(call("web_fetch", { url: "http://169.254.169.254/" }))).text).success).toBe(false)
     }).pipe(Effect.scoped))
