@@ -94,16 +94,156 @@ const rejectsTools = (e: GatewayError) =>
 const isContextTooLong = (e: GatewayError) =>
   e.kind === "invalid_request" && /context|too long|too many tokens|maximum.*tokens|prompt is too long/i.test(e.message)
 
-interface Turn {
-  /** what the model said, text and thinking (which Anthropic wants back, signed, before a tool result) */
-  readonly content: Array<Part>
-  readonly calls: Map<number, { id: string; name: string; args: string }>
-  /** the client's calls, by the model's index → the index the client sees */
-  readonly clientIndex: Map<number, number>
-  /** the client's calls as events, held until the turn ends: sent only if the gateway has none to run */
-  readonly clientEvents: Array<AnswerEvent>
-  finish: { reason: FinishReason; usage: Usage; stopSequence?: string } | undefined
+type Cut = "iteration_limit" | "deadline"
+
+interface TurnEnd {
+  readonly reason: FinishReason
+  readonly usage: Usage
+  readonly stopSequence?: string
 }
+
+/**
+ * One model call's turn, read as it streams: what the model said (text and thinking, which Anthropic
+ * wants back, signed, before a tool result), the calls it made, and how it ended. The client's calls
+ * stream to it as they come, unless the gateway's calls could join the turn: then they are held until
+ * the turn ends (sent only if the gateway has none to run), with a keep-alive now and then meanwhile.
+ */
+class Turn {
+  readonly content: Array<Part> = []
+  private readonly calls = new Map<number, { id: string; name: string; args: string }>()
+  /** the client's calls, by the model's index → the index the client sees */
+  private readonly clientIndex = new Map<number, number>()
+  readonly held: Array<AnswerEvent> = []
+  end: TurnEnd | undefined
+  private lastSent = Date.now()
+  private readonly isServer: (name: string) => boolean
+  private readonly holdClientCalls: boolean
+  private readonly keepAliveMs: number
+
+  constructor(isServer: (name: string) => boolean, holdClientCalls: boolean, keepAliveMs: number) {
+    this.isServer = isServer
+    this.holdClientCalls = holdClientCalls
+    this.keepAliveMs = keepAliveMs
+  }
+
+  toolCalls(): Array<ToolCallPart> {
+    return [...this.calls.values()].map((x) => ({ type: "tool_call", id: x.id, name: x.name, arguments: x.args || "{}" }))
+  }
+
+  /** What of the model's event goes to the client now. */
+  read(event: StreamEvent): ReadonlyArray<AnswerEvent> {
+    return this.sent(this.forward(event))
+  }
+
+  private forward(event: StreamEvent): ReadonlyArray<AnswerEvent> {
+    switch (event.type) {
+      case "start":
+        return [event]
+      case "text":
+      case "thinking":
+        addDelta(this.content, event)
+        return [event]
+      case "tool_call_start": {
+        this.calls.set(event.index, { id: event.id, name: event.name, args: "" })
+        if (this.isServer(event.name)) return []
+        const index = this.clientIndex.size
+        this.clientIndex.set(event.index, index)
+        return this.toClient({ ...event, index })
+      }
+      case "tool_call_delta": {
+        const call = this.calls.get(event.index)
+        if (call !== undefined) call.args += event.arguments
+        const index = this.clientIndex.get(event.index)
+        return index === undefined ? [] : this.toClient({ ...event, index })
+      }
+      case "finish":
+        this.end = { reason: event.reason, usage: event.usage, ...(event.stopSequence === undefined ? {} : { stopSequence: event.stopSequence }) }
+        return []
+    }
+  }
+
+  private toClient(event: AnswerEvent): ReadonlyArray<AnswerEvent> {
+    if (!this.holdClientCalls) return [event]
+    this.held.push(event)
+    if (Date.now() - this.lastSent < this.keepAliveMs) return []
+    return [{ type: "server_tool_wait" }]
+  }
+
+  private sent(events: ReadonlyArray<AnswerEvent>) {
+    if (events.length > 0) this.lastSent = Date.now()
+    return events
+  }
+}
+
+/** What the loop does once a turn has ended. */
+export type AfterTurn =
+  /** the model's stream failed: its error is already on the way */
+  | { readonly _tag: "failed" }
+  | { readonly _tag: "answered"; readonly reason: FinishReason; readonly outcome: "answered" | "client_tool" | Cut }
+  /** run the gateway's calls and ask again, or, out of turns (`cut`), ask one last time without tools */
+  | { readonly _tag: "run"; readonly calls: ReadonlyArray<ToolCallPart>; readonly clientCalls: ReadonlyArray<ToolCallPart>; readonly cut: Cut | undefined }
+
+/**
+ * After a turn: the answer is complete when the model called none of the gateway's tools (or this
+ * was the last call); else the gateway's calls run, those of the client that came with them set aside
+ * (the model repeats those it still wants, now knowing the results: sending them now would leave the
+ * gateway's unanswered in the history the client sends back).
+ */
+export const afterTurn = (
+  end: TurnEnd | undefined,
+  calls: ReadonlyArray<ToolCallPart>,
+  isServer: (name: string) => boolean,
+  lastCall: Cut | undefined,
+  outOfTurns: Cut | undefined
+): AfterTurn => {
+  if (end === undefined) return { _tag: "failed" }
+  const clientCalls = calls.filter((x) => !isServer(x.name))
+  const serverCalls = calls.filter((x) => isServer(x.name))
+  if (serverCalls.length === 0 || lastCall !== undefined) {
+    const reason = clientCalls.length > 0 ? "tool_use" : end.reason === "tool_use" ? "end_turn" : end.reason
+    return { _tag: "answered", reason, outcome: clientCalls.length > 0 ? "client_tool" : lastCall ?? "answered" }
+  }
+  return { _tag: "run", calls: serverCalls, clientCalls, cut: outOfTurns }
+}
+
+/** The conversation after a turn whose calls ran: the model's turn with its calls, then their results. */
+export const withResults = (c: Conversation, said: ReadonlyArray<Part>, calls: ReadonlyArray<ToolCallPart>, results: ReadonlyArray<string>): Conversation =>
+  relaxChoice({
+    ...c,
+    messages: [
+      ...c.messages,
+      { role: "assistant", content: [...said, ...calls] },
+      { role: "user", content: calls.map((x, i) => ({ type: "tool_result", callId: x.id, content: [{ type: "text", text: results[i]! }] })) }
+    ]
+  })
+
+/** Out of turns or time: one last call that may not use tools, asking for what the model has so far. */
+export const askingToStop = (c: Conversation, said: ReadonlyArray<Part>): Conversation => {
+  const ask: Part = { type: "text", text: "Stop using tools now and answer with what you have found so far." }
+  const last = c.messages.at(-1)
+  // keep user and assistant turns alternating
+  const messages: Array<Message> = said.length > 0
+    ? [...c.messages, { role: "assistant", content: [...said] }, { role: "user", content: [ask] }]
+    : last?.role === "user"
+    ? [...c.messages.slice(0, -1), { role: "user", content: [...last.content, ask] }]
+    : [...c.messages, { role: "user", content: [ask] }]
+  return { ...c, toolChoice: { type: "none" }, messages }
+}
+
+/** The offered tools' definitions joined to the client's, and the sentence saying they exist. */
+const offer = (conversation: Conversation, offered: ReadonlyArray<ToolDefinition>): Conversation =>
+  offered.length === 0 ? conversation : {
+    ...conversation,
+    system: [...conversation.system, { type: "text", text: toolsSentence(offered.map((t) => t.name)) }],
+    tools: [...conversation.tools, ...offered]
+  }
+
+const finish = (reason: FinishReason, usage: Usage, stopSequence?: string): AnswerEvent => ({
+  type: "finish",
+  reason,
+  usage,
+  ...(stopSequence === undefined ? {} : { stopSequence })
+})
 
 export const runToolLoop = (
   conversation: Conversation,
@@ -115,21 +255,12 @@ export const runToolLoop = (
   // a client tool with a built-in's name wins: the built-in is not offered
   const offered = tools.definitions.filter((t) => !clientNames.has(t.name))
   const serverNames = new Set(offered.map((t) => t.name))
+  const isServer = (name: string) => serverNames.has(name)
   const deadline = Date.now() + limits.deadlineMs
-  const seen = new Map<string, number>()
-
-  const withTools: Conversation = offered.length === 0 ? conversation : {
-    ...conversation,
-    system: [...conversation.system, { type: "text", text: toolsSentence(offered.map((t) => t.name)) }],
-    tools: [...conversation.tools, ...offered]
-  }
-
-  const finish = (reason: FinishReason, usage: Usage, stopSequence?: string): AnswerEvent => ({
-    type: "finish",
-    reason,
-    usage,
-    ...(stopSequence === undefined ? {} : { stopSequence })
-  })
+  /** identical calls so far, by tool and arguments */
+  const repeats = new Map<string, number>()
+  // text of separate model calls would run together ("…I'll look.The page says…"): a blank line parts them
+  let textSent = false
 
   /**
    * One model call, with one retry on a context-too-long answer after shrinking the conversation.
@@ -150,143 +281,78 @@ export const runToolLoop = (
       })
     )
 
-  // text of separate model calls would run together ("…I'll look.The page says…"): a blank line parts them
-  let textSent = false
-  let separate = false
-
-  type Cut = "iteration_limit" | "deadline"
-
-  const iteration = (c: Conversation, n: number, usage: Usage, final?: Cut): Stream.Stream<AnswerEvent, GatewayError> => {
-    const turn: Turn = { content: [], calls: new Map(), clientIndex: new Map(), clientEvents: [], finish: undefined }
-    separate = textSent
-    // while a client's call is held back, the stream would be silent: a keep-alive now and then
-    let lastSent = Date.now()
-    const hold = (event: AnswerEvent): ReadonlyArray<AnswerEvent> => {
-      turn.clientEvents.push(event)
-      if (Date.now() - lastSent < limits.keepAliveMs) return []
-      lastSent = Date.now()
-      return [{ type: "server_tool_wait" }]
-    }
-    const sent = (events: ReadonlyArray<AnswerEvent>) => {
-      if (events.length > 0) lastSent = Date.now()
-      return events
-    }
-    const forward = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
-      switch (event.type) {
-        case "start":
-          return n === 1 ? [event] : []
-        case "text": {
-          if (event.text === "") return []
-          addDelta(turn.content, event)
-          textSent = true
-          if (!separate) return [event]
-          separate = false
-          return [{ type: "text", text: "\n\n" }, event]
-        }
-        case "thinking":
-          addDelta(turn.content, event)
-          return [event]
-        case "tool_call_start": {
-          turn.calls.set(event.index, { id: event.id, name: event.name, args: "" })
-          if (serverNames.has(event.name)) return []
-          // a client's call streams to it as it comes, unless the gateway's calls could join the turn
-          const index = turn.clientIndex.size
-          turn.clientIndex.set(event.index, index)
-          return serverNames.size === 0 ? [{ ...event, index }] : hold({ ...event, index })
-        }
-        case "tool_call_delta": {
-          const c = turn.calls.get(event.index)
-          if (c !== undefined) c.args += event.arguments
-          const index = turn.clientIndex.get(event.index)
-          if (index === undefined) return []
-          return serverNames.size === 0 ? [{ ...event, index }] : hold({ ...event, index })
-        }
-        case "finish":
-          turn.finish = { reason: event.reason, usage: event.usage, ...(event.stopSequence === undefined ? {} : { stopSequence: event.stopSequence }) }
-          return []
-      }
+  /** Turn `n`: the model's events as the client sees them, then what comes after. */
+  const iteration = (c: Conversation, n: number, usage: Usage, lastCall?: Cut): Stream.Stream<AnswerEvent, GatewayError> => {
+    const turn = new Turn(isServer, serverNames.size > 0, limits.keepAliveMs)
+    let separate = textSent
+    const shown = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
+      if (event.type === "start" && n > 1) return [] // one answer: one start
+      if (event.type === "text" && event.text === "") return []
+      const events = turn.read(event)
+      if (event.type !== "text") return events
+      textSent = true
+      if (!separate) return events
+      separate = false
+      return [{ type: "text", text: "\n\n" }, ...events]
     }
     return Stream.concat(
-      call(c, n).pipe(Stream.flatMap((e) => Stream.fromIterable(sent(forward(e))))),
-      Stream.unwrap(Effect.suspend(() => next(c, n, usage, turn, final)))
+      call(c, n).pipe(Stream.flatMap((e) => Stream.fromIterable(shown(e)))),
+      Stream.unwrap(Effect.suspend(() => after(c, n, addUsage(usage, turn.end?.usage ?? emptyUsage), turn, lastCall)))
     )
   }
 
-  const next = (c: Conversation, n: number, before: Usage, turn: Turn, final: Cut | undefined): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
-    const usage = addUsage(before, turn.finish?.usage ?? emptyUsage)
-    const calls = [...turn.calls.values()].map((x): ToolCallPart => ({ type: "tool_call", id: x.id, name: x.name, arguments: x.args || "{}" }))
-    if (turn.finish === undefined) return Effect.succeed(Stream.empty) // the model stream failed; its error is already on the way
-    const clientCalls = calls.filter((x) => !serverNames.has(x.name))
-    const serverCalls = calls.filter((x) => serverNames.has(x.name))
-    if (serverCalls.length === 0 || final !== undefined) {
-      // the client's calls go to it now (in a last call there are none of the gateway's to run)
-      const reason = clientCalls.length > 0 ? "tool_use" : turn.finish.reason === "tool_use" ? "end_turn" : turn.finish.reason
-      const outcome = clientCalls.length > 0 ? "client_tool" : final ?? "answered"
-      return Metric.update(Metric.withAttributes(toolLoops, { outcome }), 1).pipe(
-        Effect.andThen(Metric.update(toolLoopModelCalls, n)),
-        Effect.as(Stream.concat(Stream.fromIterable(turn.clientEvents), Stream.succeed(finish(reason, usage, turn.finish.stopSequence))))
-      )
+  const after = (c: Conversation, n: number, usage: Usage, turn: Turn, lastCall: Cut | undefined): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
+    const outOfTurns: Cut | undefined = n >= limits.maxIterations ? "iteration_limit" : Date.now() > deadline ? "deadline" : undefined
+    const next = afterTurn(turn.end, turn.toolCalls(), isServer, lastCall, outOfTurns)
+    switch (next._tag) {
+      case "failed":
+        return Effect.succeed(Stream.empty)
+      case "answered":
+        return Metric.update(Metric.withAttributes(toolLoops, { outcome: next.outcome }), 1).pipe(
+          Effect.andThen(Metric.update(toolLoopModelCalls, n)),
+          Effect.as(Stream.concat(Stream.fromIterable(turn.held), Stream.succeed(finish(next.reason, usage, turn.end?.stopSequence))))
+        )
+      case "run": {
+        const mixed = next.clientCalls.length === 0 ? Effect.void : Metric.update(mixedTurns, 1).pipe(
+          Effect.andThen(Effect.logInfo("the model called the gateway's tools and the client's in one turn: the gateway's ran first").pipe(
+            Effect.annotateLogs({ gateway_tools: next.calls.map((x) => x.name).join(","), client_tools: next.clientCalls.map((x) => x.name).join(",") })
+          ))
+        )
+        if (next.cut !== undefined) return Effect.as(mixed, iteration(askingToStop(c, turn.content), n + 1, usage, next.cut))
+        return Effect.as(mixed, runCalls(next.calls, (results) => iteration(withResults(c, turn.content, next.calls, results), n + 1, usage)))
+      }
     }
-    if (clientCalls.length > 0) {
-      // The gateway's calls and the client's in one turn: the gateway's run first and the model is asked
-      // again, without the client's calls in its history (it repeats those it still wants, now knowing the
-      // results). Sending the client's calls now would leave the gateway's unanswered in the history the
-      // client sends back.
-      return Metric.update(mixedTurns, 1).pipe(
-        Effect.andThen(Effect.logInfo("the model called the gateway's tools and the client's in one turn: the gateway's ran first").pipe(
-          Effect.annotateLogs({ gateway_tools: serverCalls.map((x) => x.name).join(","), client_tools: clientCalls.map((x) => x.name).join(",") })
-        )),
-        Effect.andThen(runServerCalls(c, n, usage, turn, serverCalls))
-      )
-    }
-    return runServerCalls(c, n, usage, turn, serverCalls)
   }
 
-  /** The gateway's calls of a turn: run, their results appended, the model asked again (or, out of turns, one last time). */
-  const runServerCalls = (c: Conversation, n: number, usage: Usage, turn: Turn, calls: ReadonlyArray<ToolCallPart>): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
-    if (n >= limits.maxIterations || Date.now() > deadline) {
-      // out of iterations or time: one last call that may not use tools, asking for what it has so far
-      const ask: Part = { type: "text", text: "Stop using tools now and answer with what you have found so far." }
-      const last = c.messages.at(-1)
-      // keep user and assistant turns alternating
-      const messages: Array<Message> = turn.content.length > 0
-        ? [...c.messages, { role: "assistant", content: turn.content }, { role: "user", content: [ask] }]
-        : last?.role === "user"
-        ? [...c.messages.slice(0, -1), { role: "user", content: [...last.content, ask] }]
-        : [...c.messages, { role: "user", content: [ask] }]
-      const cut: Cut = n >= limits.maxIterations ? "iteration_limit" : "deadline"
-      return Effect.succeed(iteration({ ...c, toolChoice: { type: "none" }, messages }, n + 1, usage, cut))
-    }
-    // each call shows as it starts and as it ends; results go back to the model in call order
+  /** A call's result, unless the model has made this exact call too often. */
+  const result = (x: ToolCallPart): Effect.Effect<ToolResult> => {
+    const key = `${x.name}\u0000${x.arguments}`
+    const count = (repeats.get(key) ?? 0) + 1
+    repeats.set(key, count)
+    return count >= limits.repeatLimit
+      ? Effect.succeed(toolFailure(`this exact call was already made ${count - 1} times with the same result: change your approach`))
+      : tools.run(x)
+  }
+
+  /** The gateway's calls of a turn, in parallel: each shows as it starts and as it ends; results go on in call order. */
+  const runCalls = (
+    calls: ReadonlyArray<ToolCallPart>,
+    then: (results: ReadonlyArray<string>) => Stream.Stream<AnswerEvent, GatewayError>
+  ): Stream.Stream<AnswerEvent, GatewayError> => {
     const results: Array<string> = []
-    const run = (x: ToolCallPart, i: number) => {
-      const key = `${x.name}\u0000${x.arguments}`
-      const count = (seen.get(key) ?? 0) + 1
-      seen.set(key, count)
-      const result = count >= limits.repeatLimit
-        ? Effect.succeed(toolFailure(`this exact call was already made ${count - 1} times with the same result: change your approach`))
-        : tools.run(x)
-      return Stream.fromEffect(result.pipe(Effect.map((r): AnswerEvent => {
+    const run = (x: ToolCallPart, i: number) =>
+      Stream.fromEffect(Effect.map(result(x), (r): AnswerEvent => {
         results[i] = r.text
         return { type: "server_tool_result", call: x, result: r.text, isError: r.isError }
-      })))
-    }
-    const again = Stream.suspend(() => {
-      const messages: Array<Message> = [
-        ...c.messages,
-        { role: "assistant", content: [...turn.content, ...calls] },
-        { role: "user", content: calls.map((x, i) => ({ type: "tool_result", callId: x.id, content: [{ type: "text", text: results[i]! }] })) }
-      ]
-      return iteration(relaxChoice({ ...c, messages }), n + 1, usage)
-    })
+      }))
     // Stream.tick emits at once, then every interval: the first is dropped
     const waits = Stream.tick(Duration.millis(limits.keepAliveMs)).pipe(Stream.drop(1), Stream.as<AnswerEvent>({ type: "server_tool_wait" }))
     const running = Stream.mergeAll(calls.map(run), { concurrency: "unbounded" }).pipe(Stream.merge(waits, { haltStrategy: "left" }))
-    return Effect.succeed(Stream.fromIterable(calls.map((call): AnswerEvent => ({ type: "server_tool_call", call }))).pipe(
+    return Stream.fromIterable(calls.map((call): AnswerEvent => ({ type: "server_tool_call", call }))).pipe(
       Stream.concat(running),
-      Stream.concat(again)
-    ))
+      Stream.concat(Stream.suspend(() => then(results)))
+    )
   }
 
-  return iteration(withTools, 1, emptyUsage)
+  return iteration(offer(conversation, offered), 1, emptyUsage)
 }

@@ -3,7 +3,7 @@ import { Effect, Fiber, Stream } from "effect"
 import { gatewayError } from "../../src/errors.ts"
 import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
 import type { AnswerEvent, StreamEvent } from "../../src/ir/response.ts"
-import { fitConversation, loopLimits, type Model, runToolLoop, type ServerTools } from "../../src/tools/loop.ts"
+import { afterTurn, askingToStop, fitConversation, loopLimits, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
 import { testConfig } from "../support/config.ts"
 
 const limits = loopLimits(testConfig())
@@ -246,5 +246,49 @@ describe("the tool loop", () => {
     // only between a call and its result
     expect(types.indexOf("server_tool_wait")).toBeGreaterThan(types.indexOf("server_tool_call"))
     expect(types.lastIndexOf("server_tool_wait")).toBeLessThan(types.indexOf("server_tool_result"))
+  })
+})
+
+describe("after a turn", () => {
+  const end = { reason: "tool_use" as const, usage: { inputTokens: 1, outputTokens: 1 } }
+  const call = (name: string): ToolCallPart => ({ type: "tool_call", id: `c_${name}`, name, arguments: "{}" })
+  const isServer = (name: string) => name === "web_fetch"
+  const cases: Array<[string, Parameters<typeof afterTurn>, unknown]> = [
+    ["a failed stream ends the loop: its error is on the way", [undefined, [call("web_fetch")], isServer, undefined, undefined], { _tag: "failed" }],
+    ["text only: answered as the model ended", [{ ...end, reason: "end_turn" }, [], isServer, undefined, undefined], { _tag: "answered", reason: "end_turn", outcome: "answered" }],
+    ["a client's call: answered for the client to run it", [end, [call("ticket")], isServer, undefined, undefined], { _tag: "answered", reason: "tool_use", outcome: "client_tool" }],
+    ["the gateway's call: run it", [end, [call("web_fetch")], isServer, undefined, undefined], { _tag: "run", calls: [call("web_fetch")], clientCalls: [], cut: undefined }],
+    ["both: the gateway's run, the client's are set aside", [end, [call("ticket"), call("web_fetch")], isServer, undefined, undefined], {
+      _tag: "run",
+      calls: [call("web_fetch")],
+      clientCalls: [call("ticket")],
+      cut: undefined
+    }],
+    ["out of turns: run, then one last call", [end, [call("web_fetch")], isServer, undefined, "iteration_limit"], { _tag: "run", calls: [call("web_fetch")], clientCalls: [], cut: "iteration_limit" }],
+    ["the last call's tool calls are not run", [end, [call("web_fetch")], isServer, "deadline", undefined], { _tag: "answered", reason: "end_turn", outcome: "deadline" }]
+  ]
+  for (const [name, args, expected] of cases) it(name, () => expect(afterTurn(...args)).toEqual(expected))
+
+  it("a last call keeps the turns alternating", () => {
+    const c = conversation()
+    const ask = { type: "text", text: "Stop using tools now and answer with what you have found so far." }
+    expect(askingToStop(c, []).messages).toEqual([{ role: "user", content: [{ type: "text", text: "question" }, ask] }])
+    expect(askingToStop(c, [{ type: "text", text: "Looking." }]).messages.slice(1)).toEqual([
+      { role: "assistant", content: [{ type: "text", text: "Looking." }] },
+      { role: "user", content: [ask] }
+    ])
+    expect(askingToStop(c, []).toolChoice).toEqual({ type: "none" })
+  })
+
+  it("results follow the calls in order, and a forced choice is relaxed", () => {
+    const next = withResults(conversation({ toolChoice: { type: "required" } }), [], [call("a"), call("b")], ["ra", "rb"])
+    expect(next.messages.at(-1)).toEqual({
+      role: "user",
+      content: [
+        { type: "tool_result", callId: "c_a", content: [{ type: "text", text: "ra" }] },
+        { type: "tool_result", callId: "c_b", content: [{ type: "text", text: "rb" }] }
+      ]
+    })
+    expect(next.toolChoice).toEqual({ type: "auto" })
   })
 })
