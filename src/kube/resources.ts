@@ -71,13 +71,17 @@ export const ProviderStatus = Schema.Struct({
   conditions: Schema.optionalKey(Schema.Array(Condition))
 })
 
-export const Provider = Schema.Struct({
-  apiVersion: Schema.Literal(ApiVersion),
-  kind: Schema.Literal("Provider"),
-  metadata: ObjectMeta,
-  spec: ProviderSpec,
-  status: Schema.optionalKey(ProviderStatus)
-})
+/** A custom resource of this group: its kind, spec and status. */
+export const customResource = <const Kind extends string, Spec extends Schema.Top, Status extends Schema.Top>(kind: Kind, spec: Spec, status: Status) =>
+  Schema.Struct({
+    apiVersion: Schema.Literal(ApiVersion),
+    kind: Schema.Literal(kind),
+    metadata: ObjectMeta,
+    spec,
+    status: Schema.optionalKey(status)
+  })
+
+export const Provider = customResource("Provider", ProviderSpec, ProviderStatus)
 export type Provider = typeof Provider.Type
 
 /** Secrets are read, never validated beyond their shape: `data` is base64, `stringData` plain. */

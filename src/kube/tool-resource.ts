@@ -7,7 +7,7 @@
  * `status`, not refused at admission. Orka's two CEL rules are checks here and in the CRD.
  */
 import { Schema } from "effect"
-import { ApiVersion, Condition, ObjectMeta } from "./resources.ts"
+import { Condition, customResource } from "./resources.ts"
 
 /** What an absent `spec.http` field means; the annotations below write the same values into the CRD. */
 export const toolHttpDefaults = { method: "POST", timeout: "30s", authInject: "header" } as const
@@ -123,11 +123,5 @@ export const ToolStatus = Schema.Struct({
   conditions: Schema.optionalKey(Schema.Array(Condition))
 })
 
-export const Tool = Schema.Struct({
-  apiVersion: Schema.Literal(ApiVersion),
-  kind: Schema.Literal("Tool"),
-  metadata: ObjectMeta,
-  spec: ToolSpec,
-  status: Schema.optionalKey(ToolStatus)
-})
+export const Tool = customResource("Tool", ToolSpec, ToolStatus)
 export type Tool = typeof Tool.Type
