@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { settings } from "../src/config.ts"
 
@@ -28,5 +28,32 @@ describe("README", () => {
     const token = readFileSync(new URL("../examples/local/tokens.csv", import.meta.url), "utf8")
       .split("\n").find((l) => l !== "" && !l.startsWith("#"))!.split(",")[0]!
     expect(readme).toContain(`Bearer ${token}`)
+  })
+
+  it("names every folder of src/ in the Development tree", () => {
+    const development = readme.slice(readme.indexOf("## Development"))
+    const tree = development.slice(development.indexOf("```\nsrc/"), development.indexOf("test/ "))
+    const folders = readdirSync(new URL("../src", import.meta.url), { withFileTypes: true, recursive: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => `${e.parentPath.replace(/^.*\/src\/?/, "")}/${e.name}`.replace(/^\//, "") + "/")
+    expect(folders.length).toBeGreaterThan(8)
+    expect(folders.filter((folder) => !tree.includes(`  ${folder} `))).toEqual([])
+  })
+})
+
+describe("docs/architecture.md", () => {
+  const page = readFileSync(new URL("../docs/architecture.md", import.meta.url), "utf8")
+
+  it("names only files and folders that exist", () => {
+    const named = [...page.matchAll(/`((?:[a-z-]+\/)*[a-z-]+(?:\.ts|\/))`/g)].map((m) => m[1]!)
+    expect(named.length).toBeGreaterThan(30)
+    const sources = readdirSync(new URL("../src", import.meta.url), { recursive: true }).map(String)
+    // a bare name (`stream.ts`, in a list about one folder) is some source file's name
+    const exists = (path: string) =>
+      path.includes("/")
+        ? ["../src/", "../", "../test/"].some((base) => existsSync(new URL(`${base}${path}`, import.meta.url)))
+        : sources.some((file) => file === path || file.endsWith(`/${path}`))
+    // <format> stands for any wire format's folder
+    expect(named.filter((path) => !path.includes("<") && !exists(path))).toEqual([])
   })
 })
