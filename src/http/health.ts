@@ -1,6 +1,7 @@
 /**
  * Liveness and readiness, for kubelet probes and load balancers, and the clients' own connectivity
- * probes: Claude Code sends `HEAD` to its base URL (`/anthropic`) before the first request.
+ * probes: Claude Code sends `HEAD` to its base URL (`/anthropic`) and to `/anthropic/api/hello` before
+ * the first request.
  */
 import { Context, Effect } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
@@ -14,8 +15,8 @@ export const HealthRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const lifecycle = yield* Lifecycle
   yield* router.add("GET", "/healthz", HttpServerResponse.jsonUnsafe({ status: "ok" }))
   // the router answers HEAD with the GET route, with or without a trailing slash
-  for (const base of ["/anthropic", "/openai/v1"] as const) {
-    yield* router.add("GET", base, HttpServerResponse.jsonUnsafe({ status: "ok" }))
+  for (const path of ["/anthropic", "/anthropic/api/hello", "/openai/v1"] as const) {
+    yield* router.add("GET", path, HttpServerResponse.jsonUnsafe({ status: "ok" }))
   }
   yield* router.add("GET", "/readyz", Effect.gen(function*() {
     if (lifecycle.draining) return HttpServerResponse.jsonUnsafe({ status: "shutting down" }, { status: 503 })

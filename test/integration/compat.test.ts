@@ -199,8 +199,8 @@ describe("retry hints and probes", () => {
     expect(overloaded.headers.get("x-should-retry")).toBe("true")
   })
 
-  it("HEAD on the base URLs (Claude Code's connectivity probe) answers 200", async () => {
-    for (const path of ["/anthropic", "/anthropic/", "/openai/v1", "/openai/v1/"]) {
+  it("HEAD on the base URLs and on Claude Code's /api/hello (its connectivity probes) answers 200", async () => {
+    for (const path of ["/anthropic", "/anthropic/", "/anthropic/api/hello", "/openai/v1", "/openai/v1/"]) {
       expect((await fetch(`${gateway.url}${path}`, { method: "HEAD" })).status, path).toBe(200)
     }
   })
