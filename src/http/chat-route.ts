@@ -41,7 +41,7 @@ export const makeChatRoute = Effect.gen(function*() {
         case "Reject":
           return yield* Effect.fail(served.error)
         case "Passthrough": {
-          if (chat.tools) yield* skippedTools(chat.request, served.toolsSkipped)
+          if (served.toolsSkipped.length > 0) yield* skippedTools(chat.request, served.toolsSkipped)
           return yield* relayed(chat, yield* door.target(chat), format.relayed)
         }
         case "Translate":
