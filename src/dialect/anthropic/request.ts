@@ -42,7 +42,6 @@ import {
 /** The Anthropic encoders need nothing more of the request than the conversation. */
 export type AnthropicExtra = Record<never, never>
 
-
 type Path = ReadonlyArray<string | number>
 
 const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1({
@@ -63,7 +62,7 @@ const fromSchemaError = (at: Path) => (error: Schema.SchemaError): GatewayError 
 }
 
 const decodeAt = <T>(schema: Schema.Decoder<T>, at: Path, input: unknown): Result.Result<T, GatewayError> =>
-  Result.mapError(Schema.decodeUnknownResult(schema)(input), (fromSchemaError(at)))
+  Result.mapError(Schema.decodeUnknownResult(schema)(input), fromSchemaError(at))
 
 /** Collects what the IR cannot carry: an Anthropic provider still gets it. */
 class Notes {

@@ -84,11 +84,11 @@ const invalidAt = (at: Path, detail: Path, message: string): GatewayError => {
 }
 
 const decodeAt = <T>(schema: Schema.Decoder<T>, at: Path, input: unknown): Result.Result<T, GatewayError> =>
-  Result.mapError(Schema.decodeUnknownResult(schema)(input), ((error) => {
+  Result.mapError(Schema.decodeUnknownResult(schema)(input), (error) => {
     const first = formatIssue(error.issue).issues[0]
     const detail = (first?.path ?? []).map((segment) => (typeof segment === "object" ? String(segment.key) : String(segment)))
     return invalidAt(at, detail, first?.message ?? "invalid value")
-  }))
+  })
 
 /** What the IR cannot carry: an OpenAI-shaped provider still gets it. */
 class Untranslated {
