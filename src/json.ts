@@ -38,3 +38,17 @@ export const readJson = (text: string, maxDepth: number): JsonRead => {
     return { ok: false, problem: "syntax", message }
   }
 }
+
+/** A JSON object (not an array, not null). */
+export const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** The JSON object `text` holds, or undefined when it holds something else or is not JSON. */
+export const parseJsonObject = (text: string): Record<string, unknown> | undefined => {
+  try {
+    const value: unknown = JSON.parse(text)
+    return isJsonObject(value) ? value : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -12,6 +12,7 @@ import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAcc
 import { GatewayConfig } from "../config.ts"
 import type { ProgressStyle } from "../dialect/tool-progress.ts"
 import { type GatewayError, invalidRequest } from "../errors.ts"
+import { isJsonObject } from "../json.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
 import { Redactor } from "../redact.ts"
@@ -43,11 +44,9 @@ export interface AdmittedChat {
 
 export type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError, HttpServerRequest.HttpServerRequest | Scope.Scope>
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
-
 /** The only fields the gateway reads before it knows whether it will translate: checked, nothing else. */
 const envelope = (body: unknown): Effect.Effect<{ readonly model: string; readonly stream: boolean }, GatewayError> => {
-  if (!isObject(body)) return Effect.fail(invalidRequest("request body: expected a JSON object"))
+  if (!isJsonObject(body)) return Effect.fail(invalidRequest("request body: expected a JSON object"))
   const { model, stream } = body
   if (typeof model !== "string" || model === "") return Effect.fail(invalidRequest("model: is required (e.g. \"provider/model\")", "model"))
   if (stream !== undefined && stream !== null && typeof stream !== "boolean") return Effect.fail(invalidRequest("stream: expected a boolean", "stream"))

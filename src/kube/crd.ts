@@ -6,6 +6,7 @@
  * every branch, and only the keywords Kubernetes knows.
  */
 import { Schema } from "effect"
+import { isSafeIntegerBound } from "../schema-text.ts"
 import { Group, Provider, Version } from "./resources.ts"
 import { Tool } from "./tool-resource.ts"
 
@@ -38,9 +39,6 @@ const kubernetesKeywords = new Set([
 ])
 
 const open: JsonNode = { "x-kubernetes-preserve-unknown-fields": true }
-
-/** Effect's way of saying "an integer" (±(2^53 - 1)); Kubernetes needs no such bound. */
-const isSafeIntegerBound = (v: unknown) => v === Number.MAX_SAFE_INTEGER || v === -Number.MAX_SAFE_INTEGER
 
 /** Effect's JSON form of a number allows these strings for the non-finite values JSON cannot hold. */
 const isNonFiniteNumberBranch = (n: JsonNode) =>

@@ -16,6 +16,7 @@
 import { Effect, Stream } from "effect"
 import { type Conversation, type Message, type Part, textOf, type ToolDefinition } from "../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent } from "../ir/response.ts"
+import { parseJsonObject } from "../json.ts"
 import type { BackendFactory } from "./backend.ts"
 
 const isSpace = (code: number) => code === 32 || (code >= 9 && code <= 13) || code === 160 || code === 0x2028 || code === 0x2029
@@ -58,12 +59,9 @@ const conversationWords = (c: Conversation): number =>
  * strings get `text` (an enum its first value that `text` mentions), numbers 1, booleans true.
  */
 const argumentsFor = (schema: Record<string, unknown>, text: string): Record<string, unknown> => {
-  try {
-    const parsed: unknown = JSON.parse(text)
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>
-  } catch {
-    // not JSON: built from the schema
-  }
+  const given = parseJsonObject(text)
+  if (given !== undefined) return given
+  // not a JSON object: built from the schema
   const properties = (schema["properties"] ?? {}) as Record<string, { type?: unknown; enum?: unknown }>
   const required = Array.isArray(schema["required"]) ? (schema["required"] as Array<string>) : []
   const args: Record<string, unknown> = {}

@@ -12,7 +12,7 @@ import { Sse } from "effect/encoding"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { GatewayConfig } from "../config.ts"
 import { GatewayError, gatewayError } from "../errors.ts"
-import { readJson } from "../json.ts"
+import { isJsonObject, readJson } from "../json.ts"
 import { ProviderHealth } from "../providers/health.ts"
 import { headerSecret, isSensitiveHeader, Redactor } from "../redact.ts"
 
@@ -87,10 +87,10 @@ export const notAnAnswer = (provider: string, status: number, contentType: strin
 
 /** A JSON answer that is an error envelope (some servers send those with a 200), as the caller's 502. */
 export const errorInAnswer = (provider: string, value: unknown): GatewayError | undefined => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     return gatewayError("upstream", `provider ${provider} answered with JSON that is not an object`, { code: "upstream_invalid_response" })
   }
-  const json = value as Record<string, unknown>
+  const json = value
   const isError = json["type"] === "error" || (json["error"] !== undefined && json["error"] !== null && json["choices"] === undefined && json["content"] === undefined)
   if (!isError) return undefined
   const message = upstreamMessage(JSON.stringify(json)) ?? "an error"

@@ -2,12 +2,13 @@
  * The Providers the gateway serves, validated and joined with their Secrets, rebuilt from the
  * KubeClient caches whenever they change. `resolve` and `list` only read memory: they are the hot path.
  */
-import { Context, Deferred, Effect, Layer, Redacted, Result, Schema, SchemaIssue } from "effect"
+import { Context, Deferred, Effect, Layer, Redacted, Result, Schema } from "effect"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
 import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { Provider, secretsByKey } from "../kube/resources.ts"
 import { Redactor } from "../redact.ts"
+import { describeIssues } from "../schema-text.ts"
 import { listedModels, type NotReady, resolveProvider, type ResolvedProvider } from "./provider.ts"
 
 export interface Resolution {
@@ -37,10 +38,6 @@ export interface ProviderRegistryShape {
 }
 
 const decodeProvider = Schema.decodeUnknownResult(Provider)
-const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
-
-const describeIssue = (error: Schema.SchemaError): string =>
-  formatIssue(error.issue).issues.map((i) => `${(i.path ?? []).map(String).join(".") || "object"}: ${i.message}`).join("; ")
 
 /** Validates raw objects into a snapshot. Pure, so it is tested without any cache. */
 export const buildSnapshot = (
@@ -55,7 +52,7 @@ export const buildSnapshot = (
     const name = raw.metadata?.name ?? "(unnamed)"
     const decoded = decodeProvider(raw)
     if (Result.isFailure(decoded)) {
-      notReady.set(name, { reason: "InvalidSpec", message: describeIssue(decoded.failure) })
+      notReady.set(name, { reason: "InvalidSpec", message: describeIssues(decoded.failure) })
       continue
     }
     const resolved = resolveProvider(decoded.success, secrets, namespace)

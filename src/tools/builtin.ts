@@ -5,6 +5,8 @@
  */
 import { Effect, Schema, SchemaIssue } from "effect"
 import type { ToolDefinition } from "../ir/conversation.ts"
+import { isJsonObject } from "../json.ts"
+import { describeIssues, isSafeIntegerBound } from "../schema-text.ts"
 import { ToolFailure } from "./failure.ts"
 
 export interface Builtin<Params extends Schema.Top = Schema.Top> {
@@ -13,15 +15,10 @@ export interface Builtin<Params extends Schema.Top = Schema.Top> {
   readonly params: Params
 }
 
-type JsonNode = { [key: string]: unknown }
-
-/** Effect's way of saying "an integer" (±(2^53 - 1)), which tells a model nothing. */
-const isSafeIntegerBound = (v: unknown) => v === Number.MAX_SAFE_INTEGER || v === -Number.MAX_SAFE_INTEGER
-
 const plain = (node: unknown): unknown => {
   if (Array.isArray(node)) return node.map(plain)
-  if (typeof node !== "object" || node === null) return node
-  return Object.fromEntries(Object.entries(node as JsonNode).flatMap(([key, value]): Array<[string, unknown]> =>
+  if (!isJsonObject(node)) return node
+  return Object.fromEntries(Object.entries(node).flatMap(([key, value]): Array<[string, unknown]> =>
     ((key === "minimum" || key === "maximum") && isSafeIntegerBound(value)) || (key === "additionalProperties" && value === true)
       ? []
       : [[key, plain(value)]]
@@ -56,9 +53,7 @@ export const argumentsObject = (text: string): Effect.Effect<Readonly<Record<str
   } catch {
     return Effect.fail(new ToolFailure("the arguments are not valid JSON"))
   }
-  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
-    ? Effect.succeed(parsed as Readonly<Record<string, unknown>>)
-    : Effect.fail(new ToolFailure("the arguments must be a JSON object"))
+  return isJsonObject(parsed) ? Effect.succeed(parsed) : Effect.fail(new ToolFailure("the arguments must be a JSON object"))
 }
 
 /** The call's arguments, decoded; every field at fault is named. */
@@ -68,7 +63,5 @@ export const decodeArguments = <Params extends Schema.Decoder<unknown>>(
 ): Effect.Effect<Params["Type"], ToolFailure> =>
   Effect.flatMap(argumentsObject(text), (args) =>
     Schema.decodeUnknownEffect(tool.params)(args, { errors: "all" }).pipe(
-      Effect.mapError((error) =>
-        new ToolFailure(formatIssue(error.issue).issues.map((i) => `${(i.path ?? []).map((s) => (typeof s === "object" ? String(s.key) : String(s))).join(".")}: ${i.message}`).join("; "))
-      )
+      Effect.mapError((error) => new ToolFailure(describeIssues(error, formatIssue)))
     ))

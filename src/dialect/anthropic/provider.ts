@@ -8,6 +8,7 @@ import type { Sse } from "effect/encoding"
 import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../../errors.ts"
 import type { Conversation, Part } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
+import { maybe, open } from "../decoding.ts"
 import { eventData, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, toolInput, usageOf } from "./vocabulary.ts"
 
@@ -92,9 +93,7 @@ export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream:
 
 // What is read of an answer, as Schemas: every object keeps what else it holds.
 
-const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
-const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) => Schema.StructWithRest(Schema.Struct(fields), Rest)
-const Count = Schema.optionalKey(Schema.NullOr(Schema.Number))
+const Count = maybe(Schema.Number)
 
 const UsageJson = open({
   input_tokens: Count,
@@ -118,8 +117,8 @@ const Message = open({
   id: Schema.optionalKey(Schema.String),
   model: Schema.optionalKey(Schema.String),
   content: Schema.Array(AnswerBlock),
-  stop_reason: Schema.optionalKey(Schema.NullOr(Schema.String)),
-  stop_sequence: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  stop_reason: maybe(Schema.String),
+  stop_sequence: maybe(Schema.String),
   usage: Schema.optionalKey(UsageJson)
 })
 
@@ -129,8 +128,8 @@ const Delta = open({
   partial_json: Schema.optionalKey(Schema.String),
   thinking: Schema.optionalKey(Schema.String),
   signature: Schema.optionalKey(Schema.String),
-  stop_reason: Schema.optionalKey(Schema.NullOr(Schema.String)),
-  stop_sequence: Schema.optionalKey(Schema.NullOr(Schema.String))
+  stop_reason: maybe(Schema.String),
+  stop_sequence: maybe(Schema.String)
 })
 
 /** Any event: its type, and the fields the events this code reads have. */

@@ -10,11 +10,7 @@
  * Every object keeps its unknown keys (`cache_control`, `citations`, fields newer than this code).
  */
 import { Schema } from "effect"
-
-const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
-
-/** A JSON object with these fields checked and any others kept. */
-const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) => Schema.StructWithRest(Schema.Struct(fields), Rest)
+import { maybe, open } from "../decoding.ts"
 
 /** Any content block, image source or document source, before dispatching on its type. */
 export const Typed = open({ type: Schema.String })
@@ -34,7 +30,7 @@ export const MessageParam = open({
 })
 
 /** A tool before dispatching: custom tools have no `type` (or `"custom"`), server tools a dated one. */
-export const ToolHead = open({ type: Schema.optionalKey(Schema.NullOr(Schema.String)) })
+export const ToolHead = open({ type: maybe(Schema.String) })
 
 export const ToolChoice = open({
   type: Schema.Literals(["auto", "any", "tool", "none"]),
@@ -42,7 +38,7 @@ export const ToolChoice = open({
   disable_parallel_tool_use: Schema.optionalKey(Schema.Boolean)
 })
 
-export const Metadata = open({ user_id: Schema.optionalKey(Schema.NullOr(Schema.String)) })
+export const Metadata = open({ user_id: maybe(Schema.String) })
 
 export const MessagesRequest = open({
   model: Schema.String,
@@ -79,7 +75,7 @@ export const modeledFields: ReadonlySet<string> = new Set([
 export const ImageBlock = open({ source: Typed })
 export const Base64Source = open({ media_type: Schema.String, data: Schema.String })
 export const UrlSource = open({ url: Schema.String })
-export const DocumentBlock = open({ source: Typed, title: Schema.optionalKey(Schema.NullOr(Schema.String)) })
+export const DocumentBlock = open({ source: Typed, title: maybe(Schema.String) })
 export const TextSource = open({ data: Schema.String, media_type: Schema.optionalKey(Schema.String) })
 export const ToolUseBlock = open({ id: Schema.String, name: Schema.String, input: JsonObject })
 export const ToolResultBlock = open({

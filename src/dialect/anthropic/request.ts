@@ -9,9 +9,10 @@
  * redacted thinking, PDFs, block types newer than this code) are left out of the IR and listed as
  * `untranslatable`. Anthropic providers are sent the client's own body, so they lose nothing.
  */
-import { Result, Schema, SchemaIssue } from "effect"
-import { type GatewayError, invalidRequest } from "../../errors.ts"
-import type { DecodedRequest, Untranslatable } from "../wire.ts"
+import { Result, SchemaIssue } from "effect"
+import type { GatewayError } from "../../errors.ts"
+import { invalidAt, makeDecodeAt, type Path, Untranslated } from "../decoding.ts"
+import type { DecodedRequest } from "../wire.ts"
 import type {
   CacheControl,
   Conversation,
@@ -42,38 +43,12 @@ import {
 /** The Anthropic encoders need nothing more of the request than the conversation. */
 export type AnthropicExtra = Record<never, never>
 
-type Path = ReadonlyArray<string | number>
-
-const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1({
+const decodeAt = makeDecodeAt(SchemaIssue.makeFormatterStandardSchemaV1({
   // Anthropic's wording for an absent field, which clients and people recognize
   leafHook: (issue) => (issue._tag === "MissingKey" ? "Field required" : SchemaIssue.defaultLeafHook(issue))
-})
+}))
 
-const invalidAt = (at: Path, detail: Path, message: string): GatewayError => {
-  const param = [...at, ...detail].join(".")
-  return param === "" ? invalidRequest(`request body: ${message}`) : invalidRequest(`${param}: ${message}`, param)
-}
-
-const fromSchemaError = (at: Path) => (error: Schema.SchemaError): GatewayError => {
-  const first = formatIssue(error.issue).issues[0]
-  const detail = (first?.path ?? []).map((segment) =>
-    typeof segment === "object" ? String(segment.key) : String(segment))
-  return invalidAt(at, detail, first?.message ?? "invalid value")
-}
-
-const decodeAt = <T>(schema: Schema.Decoder<T>, at: Path, input: unknown): Result.Result<T, GatewayError> =>
-  Result.mapError(Schema.decodeUnknownResult(schema)(input), fromSchemaError(at))
-
-/** Collects what the IR cannot carry: an Anthropic provider still gets it. */
-class Notes {
-  readonly items: Array<Untranslatable> = []
-  leftOut(at: Path, what: string): undefined {
-    this.items.push({ param: at.join("."), message: what })
-    return undefined
-  }
-}
-
-const decodeImage = (block: Typed, at: Path, notes: Notes) => Result.gen(function*() {
+const decodeImage = (block: Typed, at: Path, untranslated: Untranslated) => Result.gen(function*() {
   const { source } = yield* decodeAt(ImageBlock, at, block)
   const sourceAt = [...at, "source"]
   switch (source.type) {
@@ -86,11 +61,11 @@ const decodeImage = (block: Typed, at: Path, notes: Notes) => Result.gen(functio
       return { type: "image", source: { kind: "url", url } } satisfies ImagePart
     }
     default:
-      return notes.leftOut(at, `image with a "${source.type}" source (Anthropic only)`)
+      return untranslated.note(at, `image with a "${source.type}" source (Anthropic only)`)
   }
 })
 
-const decodeDocument = (block: Typed, at: Path, notes: Notes) => Result.gen(function*() {
+const decodeDocument = (block: Typed, at: Path, untranslated: Untranslated) => Result.gen(function*() {
   const { source, title } = yield* decodeAt(DocumentBlock, at, block)
   if (source.type === "text") {
     const { data } = yield* decodeAt(TextSource, [...at, "source"], source)
@@ -98,16 +73,16 @@ const decodeDocument = (block: Typed, at: Path, notes: Notes) => Result.gen(func
   }
   const mediaType = typeof source["media_type"] === "string" ? ` ${source["media_type"]}` : ""
   const named = typeof title === "string" ? ` "${title}"` : ""
-  return notes.leftOut(at, `document${named} (${source.type}${mediaType}; Anthropic only)`)
+  return untranslated.note(at, `document${named} (${source.type}${mediaType}; Anthropic only)`)
 })
 
 /** Tool results carry text and images; other blocks inside them are noted. */
-const decodeToolResult = (block: Typed, at: Path, notes: Notes) => Result.gen(function*() {
+const decodeToolResult = (block: Typed, at: Path, untranslated: Untranslated) => Result.gen(function*() {
   const { content, is_error, tool_use_id } = yield* decodeAt(ToolResultBlock, at, block)
-  const parts = content === undefined ? [] : yield* decodeContent(content, [...at, "content"], notes)
+  const parts = content === undefined ? [] : yield* decodeContent(content, [...at, "content"], untranslated)
   const carried = parts.filter((part): part is TextPart | ImagePart => part.type === "text" || part.type === "image")
   parts.filter((part) => part.type !== "text" && part.type !== "image").forEach((part) =>
-    notes.leftOut([...at, "content"], `a ${part.type} inside a tool_result`))
+    untranslated.note([...at, "content"], `a ${part.type} inside a tool_result`))
   return {
     type: "tool_result",
     callId: tool_use_id,
@@ -122,18 +97,18 @@ const cacheOf = (block: Readonly<Record<string, unknown>>): { cacheControl?: Cac
   return typeof cache === "object" && cache !== null && !Array.isArray(cache) ? { cacheControl: cache as CacheControl } : {}
 }
 
-const decodeBlock = (block: Typed, at: Path, notes: Notes): Result.Result<Part | undefined, GatewayError> =>
-  Result.map(decodeBlockPart(block, at, notes), (part) =>
+const decodeBlock = (block: Typed, at: Path, untranslated: Untranslated): Result.Result<Part | undefined, GatewayError> =>
+  Result.map(decodeBlockPart(block, at, untranslated), (part) =>
     part === undefined || part.type === "thinking" ? part : { ...part, ...cacheOf(block) })
 
-const decodeBlockPart = (block: Typed, at: Path, notes: Notes): Result.Result<Part | undefined, GatewayError> => {
+const decodeBlockPart = (block: Typed, at: Path, untranslated: Untranslated): Result.Result<Part | undefined, GatewayError> => {
   switch (block.type) {
     case "text":
       return Result.map(decodeAt(TextBlock, at, block), ({ text }) => ({ type: "text", text }))
     case "image":
-      return decodeImage(block, at, notes)
+      return decodeImage(block, at, untranslated)
     case "document":
-      return decodeDocument(block, at, notes)
+      return decodeDocument(block, at, untranslated)
     case "tool_use":
       return Result.map(decodeAt(ToolUseBlock, at, block), ({ id, input, name }) => ({
         type: "tool_call",
@@ -142,7 +117,7 @@ const decodeBlockPart = (block: Typed, at: Path, notes: Notes): Result.Result<Pa
         arguments: JSON.stringify(input)
       }))
     case "tool_result":
-      return decodeToolResult(block, at, notes)
+      return decodeToolResult(block, at, untranslated)
     case "thinking":
       return Result.map(decodeAt(ThinkingBlock, at, block), ({ signature, thinking }) => ({
         type: "thinking",
@@ -151,33 +126,33 @@ const decodeBlockPart = (block: Typed, at: Path, notes: Notes): Result.Result<Pa
       }))
     default:
       // redacted_thinking, server_tool_use, web_search_tool_result, mcp_tool_use, container_upload…
-      return Result.succeed(notes.leftOut(at, `${block.type} block (Anthropic only)`))
+      return Result.succeed(untranslated.note(at, `${block.type} block (Anthropic only)`))
   }
 }
 
-const decodeContent = (content: Content, at: Path, notes: Notes): Result.Result<Array<Part>, GatewayError> =>
+const decodeContent = (content: Content, at: Path, untranslated: Untranslated): Result.Result<Array<Part>, GatewayError> =>
   typeof content === "string"
     ? Result.succeed([{ type: "text", text: content }])
     : Result.map(
-      Result.all(content.map((block, i) => decodeBlock(block, [...at, i], notes))),
+      Result.all(content.map((block, i) => decodeBlock(block, [...at, i], untranslated))),
       (parts) => parts.filter((part) => part !== undefined)
     )
 
-const decodeMessages = (request: MessagesRequest, notes: Notes) => Result.gen(function*() {
+const decodeMessages = (request: MessagesRequest, untranslated: Untranslated) => Result.gen(function*() {
   const messages: Array<Message> = []
   for (const [i, message] of request.messages.entries()) {
     const at = ["messages", i]
-    const decoded = yield* decodeContent(message.content, [...at, "content"], notes)
+    const decoded = yield* decodeContent(message.content, [...at, "content"], untranslated)
     // a system turn holds instructions: its text
-    const content = message.role === "system" ? decoded.filter((p) => p.type === "text" || notes.leftOut(at, `a ${p.type} in a system message`)) : decoded
+    const content = message.role === "system" ? decoded.filter((p) => p.type === "text" || untranslated.note(at, `a ${p.type} in a system message`)) : decoded
     // A turn whose every block was left out would be an empty message, which providers reject.
-    if (content.length === 0 && message.content.length > 0) notes.leftOut(at, `${message.role} message (nothing left in it)`)
+    if (content.length === 0 && message.content.length > 0) untranslated.note(at, `${message.role} message (nothing left in it)`)
     else messages.push({ role: message.role, content })
   }
   return messages
 })
 
-const decodeTools = (request: MessagesRequest, notes: Notes) => Result.gen(function*() {
+const decodeTools = (request: MessagesRequest, untranslated: Untranslated) => Result.gen(function*() {
   const tools: Array<ToolDefinition> = []
   for (const [i, tool] of (request.tools ?? []).entries()) {
     const at = ["tools", i]
@@ -186,7 +161,7 @@ const decodeTools = (request: MessagesRequest, notes: Notes) => Result.gen(funct
       tools.push({ name, parameters: input_schema, ...(description === undefined ? {} : { description }), ...cacheOf(tool) })
     } else {
       const name = typeof tool["name"] === "string" ? `"${tool["name"]}" ` : ""
-      notes.leftOut(at, `server tool ${name}(${tool.type}; runs only on Anthropic)`)
+      untranslated.note(at, `server tool ${name}(${tool.type}; runs only on Anthropic)`)
     }
   }
   return tools
@@ -228,9 +203,9 @@ const unmodeledFields = (request: MessagesRequest): Record<string, unknown> =>
 /** The request in IR; `model` is the model id the resolved Provider is sent. */
 export const decodeMessagesRequest = (body: unknown, model: string) => Result.gen(function*() {
   const request = yield* decodeAt(MessagesRequest, [], body)
-  const notes = new Notes()
-  const messages = yield* decodeMessages(request, notes)
-  const tools = yield* decodeTools(request, notes)
+  const untranslated = new Untranslated()
+  const messages = yield* decodeMessages(request, untranslated)
+  const tools = yield* decodeTools(request, untranslated)
   const toolChoice = yield* decodeToolChoice(request)
   const anthropic = unmodeledFields(request)
   const user = request.metadata?.user_id
@@ -248,6 +223,6 @@ export const decodeMessagesRequest = (body: unknown, model: string) => Result.ge
     ...(typeof user === "string" ? { user } : {}),
     extensions: Object.keys(anthropic).length === 0 ? {} : { anthropic }
   }
-  const decoded: DecodedRequest<AnthropicExtra> = { conversation, untranslatable: notes.items, extra: {} }
+  const decoded: DecodedRequest<AnthropicExtra> = { conversation, untranslatable: untranslated.items, extra: {} }
   return decoded
 })

@@ -4,6 +4,7 @@
  * from Anthropic providers) share these, so each is said once.
  */
 import type { FinishReason, Usage } from "../../ir/response.ts"
+import { parseJsonObject } from "../../json.ts"
 
 const finishReasons: Readonly<Record<string, FinishReason>> = {
   end_turn: "end_turn",
@@ -50,16 +51,11 @@ export const usageJson = (usage: Usage) => ({
   ...(usage.cacheWriteTokens === undefined ? {} : { cache_creation_input_tokens: usage.cacheWriteTokens })
 })
 
-/** A tool call's arguments as the object Anthropic's `input` must be; anything unparsable is `{}`. */
-export const toolInput = (args: string): Record<string, unknown> => {
-  try {
-    const value: unknown = JSON.parse(args === "" ? "{}" : args)
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {}
-  } catch {
-    // arguments a model cut short: an empty input is the only valid object to replay
-    return {}
-  }
-}
+/**
+ * A tool call's arguments as the object Anthropic's `input` must be; anything unparsable (arguments
+ * a model cut short) is `{}`, the only valid object to replay.
+ */
+export const toolInput = (args: string): Record<string, unknown> => parseJsonObject(args) ?? {}
 
 /** Anthropic ids start with `msg_`; other providers' ids are kept behind that prefix. */
 export const messageId = (id: string): string =>

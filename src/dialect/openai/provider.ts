@@ -9,6 +9,7 @@ import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "..
 import type { Conversation, ImagePart, Part } from "../../ir/conversation.ts"
 import { textOf } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
+import { maybe, open } from "../decoding.ts"
 import { eventData, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, usageOf } from "./vocabulary.ts"
 
@@ -103,20 +104,18 @@ export const encodeRequest = (c: Conversation, stream: boolean, options: ChatCom
 
 // What is read of an answer, as Schemas: every object keeps what else it holds.
 
-const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
-const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) => Schema.StructWithRest(Schema.Struct(fields), Rest)
-const Count = Schema.optionalKey(Schema.NullOr(Schema.Number))
-const Text = Schema.optionalKey(Schema.NullOr(Schema.String))
+const Count = maybe(Schema.Number)
+const Text = maybe(Schema.String)
 
 const UsageJson = Schema.NullOr(open({
   prompt_tokens: Count,
   completion_tokens: Count,
-  prompt_tokens_details: Schema.optionalKey(Schema.NullOr(open({ cached_tokens: Count })))
+  prompt_tokens_details: maybe(open({ cached_tokens: Count }))
 }))
 
 const ToolCall = open({
   index: Schema.optionalKey(Schema.Number),
-  id: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  id: maybe(Schema.String),
   function: Schema.optionalKey(open({ name: Text, arguments: Text }))
 })
 
@@ -124,7 +123,7 @@ const ToolCall = open({
 const MessageJson = open({
   content: Text,
   reasoning_content: Text,
-  tool_calls: Schema.optionalKey(Schema.NullOr(Schema.Array(ToolCall)))
+  tool_calls: maybe(Schema.Array(ToolCall))
 })
 
 const Choice = open({
@@ -141,7 +140,7 @@ const Answer = open({
   model: Schema.optionalKey(Schema.String),
   choices: Schema.optionalKey(Schema.Array(Choice)),
   usage: Schema.optionalKey(UsageJson),
-  error: Schema.optionalKey(Schema.NullOr(ErrorJson))
+  error: maybe(ErrorJson)
 })
 
 const decodeAnswerJson = Schema.decodeUnknownResult(Answer)

@@ -13,8 +13,10 @@
  */
 import { Result, Schema, SchemaIssue } from "effect"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
+import { isJsonObject } from "../../json.ts"
 import type { Conversation, ImagePart, Message, Part, TextPart, ToolChoice, ToolDefinition } from "../../ir/conversation.ts"
-import type { DecodedRequest, Untranslatable } from "../wire.ts"
+import { invalidAt, makeDecodeAt, maybe, open, type Path, Untranslated } from "../decoding.ts"
+import type { DecodedRequest } from "../wire.ts"
 
 /** What only the OpenAI encoders need of the request. */
 export interface OpenAIExtra {
@@ -22,9 +24,6 @@ export interface OpenAIExtra {
   readonly includeUsage: boolean
 }
 
-const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
-const open = <const Fields extends Schema.Struct.Fields>(fields: Fields) => Schema.StructWithRest(Schema.Struct(fields), Rest)
-const maybe = <S extends Schema.Top>(schema: S) => Schema.optionalKey(Schema.NullOr(schema))
 
 const Content = Schema.NullOr(Schema.Union([Schema.String, Schema.Array(open({ type: Schema.Unknown }))]))
 type Content = typeof Content.Type
@@ -74,30 +73,7 @@ const FunctionDefinition = open({
 const FunctionTool = open({ function: FunctionDefinition })
 const NamedChoice = open({ function: Schema.optionalKey(open({ name: Schema.String })), name: Schema.optionalKey(Schema.String) })
 
-type Path = ReadonlyArray<string | number>
-
-const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
-
-const invalidAt = (at: Path, detail: Path, message: string): GatewayError => {
-  const param = [...at, ...detail].join(".")
-  return param === "" ? invalidRequest(`request body: ${message}`) : invalidRequest(`${param}: ${message}`, param)
-}
-
-const decodeAt = <T>(schema: Schema.Decoder<T>, at: Path, input: unknown): Result.Result<T, GatewayError> =>
-  Result.mapError(Schema.decodeUnknownResult(schema)(input), (error) => {
-    const first = formatIssue(error.issue).issues[0]
-    const detail = (first?.path ?? []).map((segment) => (typeof segment === "object" ? String(segment.key) : String(segment)))
-    return invalidAt(at, detail, first?.message ?? "invalid value")
-  })
-
-/** What the IR cannot carry: an OpenAI-shaped provider still gets it. */
-class Untranslated {
-  readonly items: Array<Untranslatable> = []
-  note(at: Path, what: string, essential = false): [] {
-    this.items.push({ param: at.join("."), message: what, ...(essential ? { essential } : {}) })
-    return []
-  }
-}
+const decodeAt = makeDecodeAt(SchemaIssue.makeFormatterStandardSchemaV1())
 
 const dataUrl = /^data:([^;,]+);base64,(.*)$/s
 
@@ -129,7 +105,8 @@ const decodeContent = (value: Content | undefined, at: Path, allowImages: boolea
           return Result.succeed([])
         default:
           // input_audio, file, and types newer than this code: the provider of the client's dialect judges them
-          return Result.succeed(untranslated.note([...partAt, "type"], `content part of type ${JSON.stringify(part.type)} (OpenAI only)`))
+          untranslated.note([...partAt, "type"], `content part of type ${JSON.stringify(part.type)} (OpenAI only)`)
+          return Result.succeed([])
       }
     })),
     (parts) => parts.flat()
@@ -240,7 +217,7 @@ const decodeToolChoice = (request: ChatRequest): Result.Result<ToolChoice | unde
 
 /** The request in IR; `model` is the model id the resolved Provider is sent. */
 export const decodeChatRequest = (body: unknown, model: string) => Result.gen(function*() {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return yield* Result.fail(invalidRequest("the request body must be a JSON object"))
+  if (!isJsonObject(body)) return yield* Result.fail(invalidRequest("the request body must be a JSON object"))
   const request = yield* decodeAt(ChatRequest, [], body)
   const untranslated = new Untranslated()
   if (request.n !== undefined && request.n !== null && request.n !== 1) untranslated.note(["n"], `more than one choice (n = ${request.n}) is answered by OpenAI-shaped providers only`, true)
