@@ -6,6 +6,7 @@
  */
 import type { HttpServerRequest } from "effect/http"
 import { type GatewayError, gatewayError } from "../errors.ts"
+import { clampText } from "../redact.ts"
 
 const served: ReadonlyArray<readonly [method: string, path: string]> = [
   ["POST", "/openai/v1/chat/completions"],
@@ -34,9 +35,9 @@ export const noRoute = (request: HttpServerRequest.HttpServerRequest): GatewayEr
     return gatewayError("method_not_allowed", `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`)
   }
   const moved = movedTo(path)
-  const shown = path.length > quotedPathChars ? `${path.slice(0, quotedPathChars)}…` : path
+  const shown = clampText(path, quotedPathChars)
   const message = moved === undefined
     ? `no route for ${request.method} ${shown}: this gateway serves /openai/v1/chat/completions, /openai/v1/models, /anthropic/v1/messages and /anthropic/v1/models`
-    : `${shown} has moved: use ${moved.length > quotedPathChars ? `${moved.slice(0, quotedPathChars)}…` : moved}`
+    : `${shown} has moved: use ${clampText(moved, quotedPathChars)}`
   return gatewayError("not_found", message, { code: "unknown_route" })
 }

@@ -57,6 +57,15 @@ describe("the request boundary", () => {
       expect(yield* get("/openai/v1/ok")).toMatchObject({ status: 200, body: "ok" })
     }))
 
+  it.effect("a long unknown path is quoted back only in part", () =>
+    Effect.gen(function*() {
+      for (const path of [`/${"a".repeat(10_000)}`, `/v1/${"b".repeat(10_000)}`]) {
+        const { message } = JSON.parse((yield* get(path)).body).error
+        expect(message.length).toBeLessThan(600)
+        expect(message).toContain(`${path.slice(0, 200)}… (${path.length - 200} more characters)`)
+      }
+    }))
+
   it("presentable masks the caller's raw credentials and bounds long messages", () => {
     const present = presentable(makeRedactor(), callerSecretsOf({ "x-api-key": " raw-caller-key-1 " }))
     const shown = present(gatewayError("invalid_request", `bad raw-caller-key-1 ${"x".repeat(5000)}`))
