@@ -37,10 +37,9 @@ const forms = (secret: string): Array<string> => {
 export const secretForms = (secrets: Iterable<string>): Array<string> =>
   [...new Set([...secrets].filter((s) => s.length >= minSecretLength).flatMap(forms))].sort((a, b) => b.length - a.length)
 
-const pattern = (secrets: Iterable<string>): RegExp | undefined => {
-  const all = secretForms(secrets)
-  return all.length === 0 ? undefined : new RegExp(all.map(escape).join("|"), "g")
-}
+const patternOf = (forms: ReadonlyArray<string>): RegExp | undefined => (forms.length === 0 ? undefined : new RegExp(forms.map(escape).join("|"), "g"))
+
+const pattern = (secrets: Iterable<string>): RegExp | undefined => patternOf(secretForms(secrets))
 
 export const makeRedactor = (): RedactorShape => {
   const bySource = new Map<string, ReadonlyArray<string>>()
@@ -55,8 +54,8 @@ export const makeRedactor = (): RedactorShape => {
   return {
     register: (source, secrets) => {
       bySource.set(source, [...secrets].filter((s): s is string => s !== undefined))
-      registered = pattern([...bySource.values()].flat())
       registeredForms = secretForms([...bySource.values()].flat())
+      registered = patternOf(registeredForms)
     },
     forms: () => registeredForms,
     mask: (text, extra = []) => {
