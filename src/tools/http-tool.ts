@@ -1,13 +1,12 @@
 /**
  * Custom HTTP tools from `Tool` resources: the model's arguments fill `{{param}}` placeholders in
  * the URL (path and query only, escaped) and the others travel as the JSON body; the Secret's key is put in
- * a header (`Authorization: Bearer …`) or in the body under `authBodyKey`. The key never appears in
- * what goes back to the model.
+ * a header (`Authorization: Bearer …`) or in the body under `authBodyKey`. The key is registered
+ * with the masking (tools/service.ts), so it never appears in what goes back to the model.
  */
 import { Effect } from "effect"
 import type { ToolDefinition } from "../ir/conversation.ts"
 import type { Tool } from "../kube/tool-resource.ts"
-import { mask, minSecretLength } from "../redact.ts"
 import { ToolFailure } from "./failure.ts"
 
 const placeholder = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g
@@ -83,8 +82,8 @@ export const runHttpTool = (
         ...(hasBody ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)])
       })
-      // an answer may echo the request, key included
-      const text = authKey === undefined || authKey.length < minSecretLength ? await res.text() : (await res.text()).replaceAll(authKey, mask)
+      // an answer may echo the request, key included: the server tools mask every result (redact.ts)
+      const text = await res.text()
       if (!res.ok) throw new ToolFailure(`the tool answered HTTP ${res.status}: ${text.slice(0, 500)}`)
       try {
         return JSON.parse(text) as unknown

@@ -50,7 +50,7 @@ describe("custom HTTP tools", () => {
     expect(httpToolDefinition(tool({ url: "https://x" }))).toMatchObject({ name: "ticket", description: "Look up a ticket" })
   })
 
-  it.live("sends the arguments with the key in a header or the body, and keeps the key out of errors", () =>
+  it.live("sends the arguments with the key in a header or the body", () =>
     withServer((base, seen) =>
       Effect.gen(function*() {
         const out = yield* runHttpTool(tool({ url: `${base}/tickets/{{id}}`, headers: { "x-team": "a" } }), { id: "T-1" }, "tool-secret")
@@ -68,15 +68,9 @@ describe("custom HTTP tools", () => {
         yield* runHttpTool(tool({ url: `${base}/get?id={{id}}`, method: "GET" }), { id: "T-3" }, undefined)
         expect(seen[2]!.req.url).toBe("/get?id=T-3")
 
-        // a 2xx answer that echoes the request does not hand the key to the model
-        const echoed = yield* runHttpTool(tool({ url: `${base}/echo` }), { q: 1 }, "tool-secret")
-        expect(JSON.stringify(echoed)).not.toContain("tool-secret")
-        expect(echoed).toMatchObject({ headers: { authorization: "Bearer ***" } })
-        const echoedBody = yield* runHttpTool(tool({ url: `${base}/echo`, authInject: "body" }), {}, "tool-secret")
-        expect(JSON.stringify(echoedBody)).not.toContain("tool-secret")
-
-        const failed = yield* Effect.flip(runHttpTool(tool({ url: `${base}/fail` }), {}, "tool-secret"))
-        expect(failed.message).toBe("the tool answered HTTP 500: upstream said Bearer ***")
+        // what the tool answers, an echo of the key included, is masked by the server tools (server-tools.test.ts)
+        const failed = yield* Effect.flip(runHttpTool(tool({ url: `${base}/fail` }), {}, undefined))
+        expect(failed.message).toBe("the tool answered HTTP 500: upstream said undefined")
         const slow = yield* Effect.flip(runHttpTool(tool({ url: `${base}/slow`, timeout: "200ms" }), {}, undefined))
         expect(slow.message).toBe("the tool did not answer within 200ms")
       })))

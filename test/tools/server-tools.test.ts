@@ -7,6 +7,7 @@ import { defaultSandboxLimits } from "../../src/tools/code-exec.ts"
 import { loopLimits, runToolLoop } from "../../src/tools/loop.ts"
 import { makeServerTools, type RunnerConfig } from "../../src/tools/server-tools.ts"
 import { addressPolicy } from "../../src/tools/ssrf.ts"
+import { makeRedactor } from "../../src/redact.ts"
 import { makeDiskBudget } from "../../src/tools/workspace.ts"
 import { testConfig } from "../support/config.ts"
 
@@ -85,5 +86,41 @@ describe("server tools", () => {
       const progress = events.find((e) => e.type === "server_tool_result") as { result: string }
       expect(JSON.parse(progress.result)).toEqual({ ticket: "/tickets/T-7", auth: "Bearer k" })
       expect(events.at(-1)).toMatchObject({ type: "finish", reason: "end_turn", usage: { inputTokens: 2, outputTokens: 2 } })
+    }).pipe(Effect.scoped))
+
+  it.live("a Tool's key never reaches the model, even in an answer or an error that echoes the request", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<ReturnType<typeof createServer>>((r) => {
+          const s = createServer((req, res) => {
+            let body = ""
+            req.on("data", (c: Buffer) => (body += c.toString()))
+            req.on("end", () =>
+              req.url === "/fail"
+                ? res.writeHead(500).end(`upstream said ${req.headers.authorization}`)
+                : res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ headers: req.headers, body })))
+          })
+          s.listen(0, "127.0.0.1", () => r(s))
+        })),
+        (s) => Effect.promise(() => new Promise<void>((r) => s.close(() => r())))
+      )
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      // as the tool loop does: the keys it read are registered with the masking
+      const redactor = makeRedactor()
+      redactor.register("tools", ["tool-secret"])
+      const httpTool = (name: string, http: Record<string, unknown>) => ({
+        tool: { apiVersion: "core.orka.ai/v1alpha1" as const, kind: "Tool" as const, metadata: { name }, spec: { description: name, http: { url: "", ...http } } },
+        authKey: "tool-secret"
+      })
+      const tools = yield* makeServerTools({ ...config, mask: (text) => redactor.mask(text) }, [
+        httpTool("echo", { url: `${base}/echo` }),
+        httpTool("echo_body", { url: `${base}/echo`, authInject: "body" }),
+        httpTool("fail", { url: `${base}/fail` })
+      ])
+      const echoed = yield* tools.run(call("echo", { q: 1 }))
+      expect(echoed.text).not.toContain("tool-secret")
+      expect(JSON.parse(echoed.text)).toMatchObject({ headers: { authorization: "Bearer ***" } })
+      expect((yield* tools.run(call("echo_body", {}))).text).not.toContain("tool-secret")
+      expect(JSON.parse((yield* tools.run(call("fail", {}))).text)).toEqual({ success: false, error: "the tool answered HTTP 500: upstream said Bearer ***" })
     }).pipe(Effect.scoped))
 })
