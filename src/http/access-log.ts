@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import type { HttpServerRequest } from "effect/http"
 import type { GatewayError } from "../errors.ts"
+import { clampText } from "../redact.ts"
 
 export interface RequestNote {
   user?: string
@@ -37,7 +38,7 @@ export const noteFailure = (request: HttpServerRequest.HttpServerRequest, error:
   noteRequest(request, {
     error_type: error.kind,
     ...(error.code === undefined ? {} : { code: error.code }),
-    reason: error.message.length > reasonChars ? `${error.message.slice(0, reasonChars)}…` : error.message
+    reason: clampText(error.message, reasonChars)
   })
 
 /** The longest path written to the log; the rest is cut (a request line may be 16 KiB). */

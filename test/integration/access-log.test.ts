@@ -54,6 +54,10 @@ describe("the access log", () => {
     upstream.script({ status: 500, body: { error: { message: "db down" } } })
     const [failed] = await send("/openai/v1/chat/completions", { model: "gpt/gpt-test", messages: [{ role: "user", content: "x" }] })
     expect(failed).toMatchObject({ level: "error", status: 502, error_type: "upstream", reason: "provider gpt: db down (upstream HTTP 500)" })
+    // a long reason is cut, and says by how much
+    upstream.script({ status: 500, body: { error: { message: "x".repeat(1000) } } })
+    const [long] = await send("/openai/v1/chat/completions", { model: "gpt/gpt-test", messages: [{ role: "user", content: "x" }] })
+    expect(long!["reason"]).toMatch(/^provider gpt: x{186}… \(\d+ more characters\)$/)
   })
 
   it("a stream that failed midway is an error with outcome failed, though its status was 200", async () => {
