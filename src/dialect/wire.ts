@@ -73,6 +73,14 @@ export interface ErrorEnvelope {
   readonly headers: Readonly<Record<string, string>>
 }
 
+/** A format's error envelope: its status and body for the error, and `retry-after` when the error says when. */
+export const errorEnvelopeOf = (statusOf: (error: GatewayError) => number, errorBody: (error: GatewayError) => object) =>
+(error: GatewayError): ErrorEnvelope => ({
+  status: statusOf(error),
+  body: errorBody(error),
+  headers: error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }
+})
+
 export type ClientDialect = "openai" | "anthropic"
 
 /** A wire format as clients speak it. */

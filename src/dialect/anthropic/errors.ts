@@ -4,6 +4,7 @@
  * (429 and 529 are retried, `retry-after` is honored) behave as they do against Anthropic itself.
  */
 import { type ErrorKind, type GatewayError, statusOfKind } from "../../errors.ts"
+import { errorEnvelopeOf } from "../wire.ts"
 import { sseFrame } from "./sse.ts"
 
 const anthropicType: Record<ErrorKind, string> = {
@@ -29,11 +30,7 @@ export const errorBody = (error: GatewayError) => ({
   error: { type: anthropicType[error.kind], message: error.message }
 })
 
-export const errorEnvelope = (error: GatewayError): { status: number; body: object; headers: Record<string, string> } => ({
-  status: statusOf(error),
-  body: errorBody(error),
-  headers: error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }
-})
+export const errorEnvelope = errorEnvelopeOf(statusOf, errorBody)
 
 /** The `error` event that ends a stream that fails after its 200 was sent. */
 export const errorFrame = (error: GatewayError): string => sseFrame("error", errorBody(error))

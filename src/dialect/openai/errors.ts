@@ -1,5 +1,6 @@
 /** The OpenAI error envelope, `{"error": {"message", "type", "param", "code"}}`, and its statuses. */
 import { type ErrorKind, type GatewayError, statusOfKind } from "../../errors.ts"
+import { errorEnvelopeOf } from "../wire.ts"
 
 const types: Record<ErrorKind, string> = {
   invalid_request: "invalid_request_error",
@@ -33,11 +34,7 @@ export const errorBody = (e: GatewayError) => ({
   }
 })
 
-export const errorEnvelope = (e: GatewayError): { status: number; body: object; headers: Record<string, string> } => ({
-  status: statusOf(e),
-  body: errorBody(e),
-  headers: e.retryAfter === undefined ? {} : { "retry-after": String(e.retryAfter) }
-})
+export const errorEnvelope = errorEnvelopeOf(statusOf, errorBody)
 
 /** A failure after the stream started: the `openai` SDKs raise an APIError for a chunk with `error`. */
 export const errorFrame = (e: GatewayError): string => `data: ${JSON.stringify(errorBody(e))}\n\n`
