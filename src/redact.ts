@@ -79,5 +79,9 @@ export const isSensitiveHeader = (name: string): boolean =>
 /** The credential inside a header value: `Bearer x` → `x`, else the value itself. */
 export const headerSecret = (value: string): string => value.replace(/^\s*(bearer|basic|token)\s+/i, "").trim()
 
+/** The credentials among these headers (see isSensitiveHeader). */
+export const headerSecrets = (headers: Readonly<Record<string, string>>): Array<string> =>
+  Object.entries(headers).flatMap(([name, value]) => (isSensitiveHeader(name) ? [headerSecret(value)] : []))
+
 /** Messages are bounded where they are shown, so a huge client or upstream string is never echoed whole. */
 export const clampText = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`)

@@ -14,7 +14,7 @@ import { GatewayConfig } from "../config.ts"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { isJsonObject, readJson } from "../json.ts"
 import { ProviderHealth } from "../providers/health.ts"
-import { headerSecret, isSensitiveHeader, Redactor } from "../redact.ts"
+import { headerSecrets, Redactor } from "../redact.ts"
 
 export interface UpstreamCall {
   /** the Provider's name, used in error messages */
@@ -126,9 +126,6 @@ export const statusFailure = (
 const answersAs = (expect: UpstreamCall["expect"], contentType: string): boolean =>
   contentType === "" || (expect === "sse" ? /text\/event-stream/i.test(contentType) : /json/i.test(contentType))
 
-/** The call's own credentials, masked in anything built from the provider's answer. */
-const callSecrets = (call: UpstreamCall): Array<string> =>
-  Object.entries(call.headers).flatMap(([name, value]) => (isSensitiveHeader(name) ? [headerSecret(value)] : []))
 
 /** At most `limit` bytes of a body, as text; a body that never ends must not hold the request. */
 const readStart = (response: HttpClientResponse.HttpClientResponse, limit: number): Effect.Effect<string> =>
@@ -173,7 +170,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           }))),
         Effect.flatMap((response) => {
           // whatever the provider sent back is masked before any of it is kept: it may echo the request
-          const body = readStart(response, errorBodyLimit).pipe(Effect.map((text) => redactor.mask(text, callSecrets(call))))
+          const body = readStart(response, errorBodyLimit).pipe(Effect.map((text) => redactor.mask(text, headerSecrets(call.headers))))
           if (response.status >= 200 && response.status < 300) {
             const contentType = response.headers["content-type"] ?? ""
             if (answersAs(call.expect, contentType)) {

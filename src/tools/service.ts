@@ -10,7 +10,7 @@ import type { Conversation } from "../ir/conversation.ts"
 import type { AnswerEvent } from "../ir/response.ts"
 import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { secretKey, secretsByKey } from "../kube/resources.ts"
-import { headerSecret, isSensitiveHeader, Redactor } from "../redact.ts"
+import { headerSecrets, Redactor } from "../redact.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
 import { loopLimits, type Model, runToolLoop } from "./loop.ts"
 import { buildToolSnapshot, type ToolSnapshot } from "./custom-tools.ts"
@@ -63,7 +63,7 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
           current.search?.apiKey,
           ...tools.usable.flatMap(({ authKey, tool }) => [
             authKey,
-            ...Object.entries(tool.spec.http?.headers ?? {}).flatMap(([name, value]) => (isSensitiveHeader(name) ? [headerSecret(value)] : []))
+            ...headerSecrets(tool.spec.http?.headers ?? {})
           ])
         ])
         const problems = [...tools.unusable].map(([name, p]) => `${name}: ${p.message}`)
