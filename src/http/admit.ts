@@ -15,11 +15,11 @@ import { type GatewayError, invalidRequest } from "../errors.ts"
 import { isJsonObject } from "../json.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
-import { Redactor } from "../redact.ts"
+import { CallerSecrets, Redactor } from "../redact.ts"
 import { noteFailure, noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
-import { callerSecretsOf, presentable } from "./boundary.ts"
+import { presentable } from "./boundary.ts"
 import { toolsAsked } from "./plan.ts"
 import { progressHeader, toolsHeader } from "./tools-header.ts"
 
@@ -38,6 +38,8 @@ export interface AdmittedChat {
   /** how the tool loop's progress shows in a stream */
   readonly progress: ProgressStyle
   readonly identity: Identity
+  /** the caller's own credentials, masked like every key */
+  readonly callerSecrets: ReadonlyArray<string>
   /** an error as the caller may see it (secrets masked, bounded): for failures inside a stream */
   readonly present: (error: GatewayError) => GatewayError
 }
@@ -79,13 +81,15 @@ export const makeAdmission = Effect.gen(function*() {
     if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
     const tools = toolsAsked(header, provider.toolsDefault, config.toolsDefault)
     noteRequest(request, { provider: provider.name, model, stream, tools })
-    const shown = presentable(redactor, callerSecretsOf(request.headers))
+    // the caller's credentials as the boundary found them: one array, so its masking pattern is built once
+    const callerSecrets = yield* CallerSecrets
+    const shown = presentable(redactor, callerSecrets)
     const present = (e: GatewayError) => {
       const error = shown(e)
       noteFailure(request, error)
       return error
     }
-    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, progress, identity, present }
+    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, progress, identity, callerSecrets, present }
   })
 
   /** A model-list route: the caller needs `list` on chats. */

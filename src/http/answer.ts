@@ -19,7 +19,6 @@ import { Upstream } from "../llm/upstream.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
 import { type ToolFilter, ToolLoop } from "../tools/service.ts"
 import type { AdmittedChat } from "./admit.ts"
-import { callerSecretsOf } from "./boundary.ts"
 import { wholeBody } from "./respond.ts"
 import { relay } from "./sse.ts"
 import { rewriteEvents } from "./sse-rewrite.ts"
@@ -68,7 +67,7 @@ export const makeAnswers = Effect.gen(function*() {
 
   const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext): Answer => {
     const events = toolLoop.loop(conversation, (c) => backend.stream(c, chat.provider, context), {
-      callerSecrets: callerSecretsOf(chat.request.headers),
+      callerSecrets: chat.callerSecrets,
       ...(config.authorizeTools ? { filter: permittedTools(chat.identity) } : {})
     })
     return { complete: collectCompletion(events), stream: events }
