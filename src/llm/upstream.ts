@@ -6,15 +6,14 @@
  * Retries happen only here, before a response is handed to the caller, so nothing has reached the
  * client yet. A caller that is interrupted (client gone) aborts the request in flight.
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Effect, Layer, Stream } from "effect"
 import { Sse } from "effect/encoding"
-import { HttpClient, HttpClientRequest, type HttpClientResponse } from "effect/http"
 import { GatewayConfig } from "../config.ts"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { isJsonObject, readJson } from "../json.ts"
 import { ProviderHealth } from "../providers/health.ts"
 import { headerSecrets, Redactor } from "../redact.ts"
+import { type HttpFailure, makeHttpPool, type PoolResponse } from "./http-pool.ts"
 
 export interface UpstreamCall {
   /** the Provider's name, used in error messages */
@@ -35,18 +34,18 @@ export interface WholeAnswer {
 
 export interface UpstreamShape {
   /** Resolves with a 2xx response once its headers arrive; its body is not read. */
-  readonly send: (call: UpstreamCall) => Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError>
+  readonly send: (call: UpstreamCall) => Effect.Effect<PoolResponse, GatewayError>
   /** The response body as bytes, failing with a timeout error after `--stream-idle-timeout` of silence. */
-  readonly body: (provider: string, response: HttpClientResponse.HttpClientResponse) => Stream.Stream<Uint8Array, GatewayError>
+  readonly body: (provider: string, response: PoolResponse) => Stream.Stream<Uint8Array, GatewayError>
   /** The response body as SSE events (same idle limit). */
-  readonly events: (provider: string, response: HttpClientResponse.HttpClientResponse) => Stream.Stream<Sse.Event, GatewayError>
+  readonly events: (provider: string, response: PoolResponse) => Stream.Stream<Sse.Event, GatewayError>
   /**
    * The response body read whole and checked: complete JSON (a body cut short fails), not nested
    * too deeply, and not an error envelope sent with a 2xx status.
    */
-  readonly whole: (provider: string, response: HttpClientResponse.HttpClientResponse) => Effect.Effect<WholeAnswer, GatewayError>
+  readonly whole: (provider: string, response: PoolResponse) => Effect.Effect<WholeAnswer, GatewayError>
   /** `whole`, parsed. */
-  readonly json: (provider: string, response: HttpClientResponse.HttpClientResponse) => Effect.Effect<unknown, GatewayError>
+  readonly json: (provider: string, response: PoolResponse) => Effect.Effect<unknown, GatewayError>
 }
 
 const errorBodyLimit = 64 * 1024
@@ -128,7 +127,7 @@ const answersAs = (expect: UpstreamCall["expect"], contentType: string): boolean
 
 
 /** At most `limit` bytes of a body, as text; a body that never ends must not hold the request. */
-const readStart = (response: HttpClientResponse.HttpClientResponse, limit: number): Effect.Effect<string> =>
+const readStart = (response: PoolResponse, limit: number): Effect.Effect<string> =>
   Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let size = 0
@@ -148,26 +147,19 @@ const readStart = (response: HttpClientResponse.HttpClientResponse, limit: numbe
 
 export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/Upstream") {
   static readonly make = Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
     const config = yield* GatewayConfig
     const health = yield* ProviderHealth
     const redactor = yield* Redactor
+    const pool = yield* makeHttpPool({ headersTimeout: config.upstreamTimeout, bodyTimeout: config.streamIdleTimeout })
 
-    const attempt = (call: UpstreamCall): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> => {
-      const request = HttpClientRequest.post(call.url).pipe(
-        HttpClientRequest.setHeaders(call.headers),
-        HttpClientRequest.bodyText(call.body, "application/json")
-      )
-      return client.execute(request).pipe(
-        Effect.timeoutOrElse({
-          duration: config.upstreamTimeout,
-          // the whole wait is spent: trying again would double it
-          orElse: () => Effect.fail(gatewayError("timeout", `provider ${call.provider} did not answer within ${config.upstreamTimeout / 1000}s`, { retryable: false }))
-        }),
-        Effect.catchTag("HttpClientError", (e) =>
-          Effect.fail(gatewayError("upstream", `could not reach provider ${call.provider}: ${e.reason._tag === "TransportError" ? transportDetail(e.reason.cause) : e.reason._tag}`, {
-            retryable: true
-          }))),
+    const attempt = (call: UpstreamCall): Effect.Effect<PoolResponse, GatewayError> =>
+      pool.post(call.url, { "content-type": "application/json", ...call.headers }, call.body).pipe(
+        Effect.mapError((failure) =>
+          failure.reason === "headers_timeout"
+            // the whole wait is spent: trying again would double it
+            ? gatewayError("timeout", `provider ${call.provider} did not answer within ${config.upstreamTimeout / 1000}s`, { retryable: false })
+            : gatewayError("upstream", `could not reach provider ${call.provider}: ${failure.detail}`, { retryable: true })
+        ),
         Effect.flatMap((response) => {
           // whatever the provider sent back is masked before any of it is kept: it may echo the request
           const body = readStart(response, errorBodyLimit).pipe(Effect.map((text) => redactor.mask(text, headerSecrets(call.headers))))
@@ -183,10 +175,9 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           return Effect.flatMap(body, (text) => Effect.fail(statusFailure(call.provider, response.status, text, retryAfterMillis(response.headers))))
         })
       )
-    }
 
     const send = (call: UpstreamCall) => {
-      const loop = (n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, GatewayError> =>
+      const loop = (n: number): Effect.Effect<PoolResponse, GatewayError> =>
         attempt(call).pipe(Effect.catch((error) => {
           if (!error.retryable || n >= config.upstreamRetries) return Effect.fail(error)
           const backoff = 250 * 2 ** n * (0.8 + Math.random() * 0.4)
@@ -198,17 +189,14 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
       return loop(0)
     }
 
-    const body = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
-      response.stream.pipe(
-        Stream.mapError(() => gatewayError("upstream", `the connection to provider ${provider} broke mid-response`)),
-        Stream.timeoutOrElse({
-          duration: config.streamIdleTimeout,
-          orElse: () =>
-            Stream.fail(gatewayError("timeout", `provider ${provider} sent nothing for ${config.streamIdleTimeout / 1000}s`))
-        })
-      )
+    const broke = (provider: string) => (failure: HttpFailure) =>
+      failure.reason === "body_timeout"
+        ? gatewayError("timeout", `provider ${provider} sent nothing for ${config.streamIdleTimeout / 1000}s`)
+        : gatewayError("upstream", `the connection to provider ${provider} broke mid-response`)
 
-    const events = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
+    const body = (provider: string, response: PoolResponse) => Stream.mapError(response.stream, broke(provider))
+
+    const events = (provider: string, response: PoolResponse) =>
       body(provider, response).pipe(
         Stream.decodeText,
         Stream.pipeThroughChannel(Sse.decode()),
@@ -216,10 +204,10 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           e._tag === "GatewayError" ? e : gatewayError("upstream", `provider ${provider} sent a malformed event stream`))
       )
 
-    const whole = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
-      Stream.runCollect(body(provider, response)).pipe(
-        Effect.flatMap((chunks): Effect.Effect<WholeAnswer, GatewayError> => {
-          const bytes = Buffer.concat(chunks)
+    const whole = (provider: string, response: PoolResponse) =>
+      response.whole.pipe(
+        Effect.mapError(broke(provider)),
+        Effect.flatMap((bytes): Effect.Effect<WholeAnswer, GatewayError> => {
           const read = readJson(bytes.toString("utf8"), config.maxJsonDepth)
           if (!read.ok) {
             const what = read.problem === "depth" ? `JSON ${read.message}` : "incomplete or invalid JSON"
@@ -231,19 +219,12 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
         })
       )
 
-    const json = (provider: string, response: HttpClientResponse.HttpClientResponse) =>
+    const json = (provider: string, response: PoolResponse) =>
       Effect.map(whole(provider, response), (answer) => answer.value)
 
     return Upstream.of({ send, body, events, whole, json })
   })
 
-  /** Needs GatewayConfig and an HttpClient. */
-  static readonly layerWithoutClient = Layer.effect(Upstream, Upstream.make)
-  static readonly layer = Upstream.layerWithoutClient.pipe(Layer.provide(NodeHttpClient.layerUndici))
-}
-
-const transportDetail = (cause: unknown): string => {
-  const code = (cause as { cause?: { code?: unknown }; code?: unknown } | undefined)?.cause?.code ??
-    (cause as { code?: unknown } | undefined)?.code
-  return typeof code === "string" ? code : "connection failed"
+  /** Needs GatewayConfig, ProviderHealth and a Redactor; holds the connection pool. */
+  static readonly layer = Layer.effect(Upstream, Upstream.make)
 }

@@ -2,7 +2,6 @@
  * The provider backends against scripted upstreams speaking the real wire formats, through the real
  * Upstream (undici, retries, status mapping).
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { GatewayConfig } from "../../src/config.ts"
@@ -43,8 +42,7 @@ const provider = (type: ResolvedProvider["type"], baseURL: string): ResolvedProv
   maxOutputTokens: { all: undefined, byModel: {} }
 })
 
-const upstreamLayer = Upstream.layerWithoutClient.pipe(
-  Layer.provide(NodeHttpClient.layerUndici),
+const upstreamLayer = Upstream.layer.pipe(
   Layer.provide(GatewayConfig.layer(testConfig({ retryMaxWait: 500 }))),
   Layer.provide(Redactor.layerFresh)
 )
@@ -248,8 +246,7 @@ describe("mock backend", () => {
 })
 
 describe("upstream time limits", () => {
-  const strict = Upstream.layerWithoutClient.pipe(
-    Layer.provide(NodeHttpClient.layerUndici),
+  const strict = Upstream.layer.pipe(
     Layer.provide(GatewayConfig.layer(testConfig({ upstreamTimeout: 300, streamIdleTimeout: 300, upstreamRetries: 0 }))),
     Layer.provide(Redactor.layerFresh)
   )
