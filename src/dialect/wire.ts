@@ -8,7 +8,7 @@
  *   and how its answer, whole or streamed, becomes IR. `llm/backends.ts` puts a codec together with
  *   the Upstream client and the provider's endpoint.
  */
-import { type Effect, Result, type Schema, type Stream } from "effect"
+import { type Effect, Result, type Schema, Stream } from "effect"
 import type { Sse } from "effect/encoding"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
@@ -36,6 +36,39 @@ export const eventData = <S extends Schema.Top>(decode: (u: unknown) => Result.R
   const decoded = decode(json)
   return Result.isSuccess(decoded) ? decoded.success : undefined
 }
+
+const stop: unique symbol = Symbol("stop")
+
+/**
+ * A provider's events decoded one by one into zero or more IR events each, a chunk of them at a
+ * time: the events that arrived together stay one chunk, and so leave in one write. A failure ends
+ * the stream after what was decoded before it.
+ */
+export const decodeEvents = <A, B>(
+  events: Stream.Stream<A, GatewayError>,
+  decode: (event: A) => Result.Result<ReadonlyArray<B>, GatewayError>
+): Stream.Stream<B, GatewayError> =>
+  Stream.suspend(() => {
+    let failure: GatewayError | undefined
+    return events.pipe(
+      Stream.mapAccumArray(() => undefined, (_, chunk) => {
+        const out: Array<B | typeof stop> = []
+        for (const event of chunk) {
+          const decoded = decode(event)
+          if (Result.isFailure(decoded)) {
+            failure = decoded.failure
+            out.push(stop)
+            break
+          }
+          for (const e of decoded.success) out.push(e)
+        }
+        return [undefined, out]
+      }),
+      Stream.takeUntil((e) => e === stop),
+      Stream.filter((e): e is B => e !== stop),
+      Stream.concat(Stream.suspend(() => (failure === undefined ? Stream.empty : Stream.fail(failure))))
+    )
+  })
 
 /**
  * Something in a valid request that the IR cannot carry: a provider of the client's format still gets

@@ -9,7 +9,7 @@ import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "..
 import type { Conversation, Part } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
 import { maybe, open } from "../decoding.ts"
-import { eventData, type ProviderCodec } from "../wire.ts"
+import { decodeEvents, eventData, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, toolInput, usageOf } from "./vocabulary.ts"
 
 type Json = Record<string, unknown>
@@ -196,60 +196,60 @@ interface StreamState {
 }
 
 /** One SSE event as IR events, or a failure for `event: error` and unreadable data. */
-const decodeEvent = (provider: string, state: StreamState, event: Sse.Event): Effect.Effect<ReadonlyArray<StreamEvent>, GatewayError> => {
+const decodeEvent = (provider: string, state: StreamState, event: Sse.Event): Result.Result<ReadonlyArray<StreamEvent>, GatewayError> => {
   const data = eventData<typeof Event>(decodeEventJson, event.data)
-  if (data === undefined) return Effect.fail(malformedAnswer(provider))
+  if (data === undefined) return Result.fail(malformedAnswer(provider))
   switch (data.type ?? event.event) {
     case "message_start": {
       state.usage = usageOf(data.message?.usage)
-      return Effect.succeed([{ type: "start", id: data.message?.id ?? "", model: data.message?.model ?? "", usage: state.usage }])
+      return Result.succeed([{ type: "start", id: data.message?.id ?? "", model: data.message?.model ?? "", usage: state.usage }])
     }
     case "content_block_start": {
       const b = data.content_block
       if (b?.type === "tool_use") {
         const index = state.tools.size
         state.tools.set(data.index ?? -1, index)
-        return Effect.succeed([{ type: "tool_call_start", index, id: b.id ?? "", name: b.name ?? "" }])
+        return Result.succeed([{ type: "tool_call_start", index, id: b.id ?? "", name: b.name ?? "" }])
       }
-      if (b?.type === "text" && b.text !== undefined && b.text !== "") return Effect.succeed([{ type: "text", text: b.text }])
-      return Effect.succeed([])
+      if (b?.type === "text" && b.text !== undefined && b.text !== "") return Result.succeed([{ type: "text", text: b.text }])
+      return Result.succeed([])
     }
     case "content_block_delta": {
       const d = data.delta
       switch (d?.type) {
         case "text_delta":
-          return Effect.succeed([{ type: "text", text: d.text ?? "" }])
+          return Result.succeed([{ type: "text", text: d.text ?? "" }])
         case "input_json_delta": {
           const index = state.tools.get(data.index ?? -1)
           const fragment = d.partial_json ?? ""
-          return Effect.succeed(index === undefined || fragment === "" ? [] : [{ type: "tool_call_delta", index, arguments: fragment }])
+          return Result.succeed(index === undefined || fragment === "" ? [] : [{ type: "tool_call_delta", index, arguments: fragment }])
         }
         case "thinking_delta":
-          return Effect.succeed([{ type: "thinking", text: d.thinking ?? "" }])
+          return Result.succeed([{ type: "thinking", text: d.thinking ?? "" }])
         case "signature_delta":
-          return Effect.succeed([{ type: "thinking", text: "", signature: d.signature ?? "" }])
+          return Result.succeed([{ type: "thinking", text: "", signature: d.signature ?? "" }])
         default:
-          return Effect.succeed([])
+          return Result.succeed([])
       }
     }
     case "message_delta": {
       if (typeof data.delta?.stop_reason === "string") state.reason = finishReasonOf(data.delta.stop_reason)
       if (typeof data.delta?.stop_sequence === "string") state.stopSequence = data.delta.stop_sequence
       state.usage = usageOf(data.usage, state.usage) // cumulative counts
-      return Effect.succeed([])
+      return Result.succeed([])
     }
     case "message_stop":
       state.finished = true
-      return Effect.succeed([{
+      return Result.succeed([{
         type: "finish",
         reason: state.reason,
         ...(state.stopSequence === undefined ? {} : { stopSequence: state.stopSequence }),
         usage: state.usage
       }])
     case "error":
-      return Effect.fail(streamError(provider, data.error))
+      return Result.fail(streamError(provider, data.error))
     default: // ping, content_block_stop, and event types newer than this code
-      return Effect.succeed([])
+      return Result.succeed([])
   }
 }
 
@@ -257,8 +257,7 @@ const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, Gateway
   Stream.suspend(() => {
     const state: StreamState = { tools: new Map(), usage: { inputTokens: 0, outputTokens: 0 }, reason: "end_turn", stopSequence: undefined, finished: false }
     return events.pipe(
-      Stream.mapEffect((event) => decodeEvent(provider, state, event)),
-      Stream.flatMap((decoded) => Stream.fromIterable(decoded)),
+      (events) => decodeEvents(events, (event) => decodeEvent(provider, state, event)),
       Stream.takeUntil((event) => event.type === "finish"),
       Stream.concat(Stream.suspend(() => (state.finished ? Stream.empty : Stream.fail(endedEarly(provider)))))
     )

@@ -10,7 +10,7 @@ import type { Conversation, ImagePart, Part } from "../../ir/conversation.ts"
 import { textOf } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
 import { maybe, open } from "../decoding.ts"
-import { eventData, type ProviderCodec } from "../wire.ts"
+import { decodeEvents, eventData, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, usageOf } from "./vocabulary.ts"
 
 type Json = Record<string, unknown>
@@ -183,11 +183,11 @@ interface StreamState {
   usage: Usage
 }
 
-const decodeChunk = (provider: string, state: StreamState, event: Sse.Event): Effect.Effect<ReadonlyArray<StreamEvent>, GatewayError> => {
-  if (event.data === "[DONE]") return Effect.succeed([])
+const decodeChunk = (provider: string, state: StreamState, event: Sse.Event): Result.Result<ReadonlyArray<StreamEvent>, GatewayError> => {
+  if (event.data === "[DONE]") return Result.succeed([])
   const chunk = eventData<typeof Answer>(decodeAnswerJson, event.data)
-  if (chunk === undefined) return Effect.fail(malformedAnswer(provider))
-  if (chunk.error !== undefined && chunk.error !== null) return Effect.fail(chunkError(provider, chunk.error))
+  if (chunk === undefined) return Result.fail(malformedAnswer(provider))
+  if (chunk.error !== undefined && chunk.error !== null) return Result.fail(chunkError(provider, chunk.error))
   const out: Array<StreamEvent> = []
   const choices = chunk.choices ?? []
   if (!state.started && (choices.length > 0 || chunk.usage !== undefined)) {
@@ -196,7 +196,7 @@ const decodeChunk = (provider: string, state: StreamState, event: Sse.Event): Ef
   }
   if (chunk.usage !== undefined && chunk.usage !== null) state.usage = usageOf(chunk.usage)
   const choice = choices[0]
-  if (choice === undefined) return Effect.succeed(out)
+  if (choice === undefined) return Result.succeed(out)
   const delta = choice.delta ?? {}
   if (typeof delta.reasoning_content === "string" && delta.reasoning_content !== "") out.push({ type: "thinking", text: delta.reasoning_content })
   if (typeof delta.content === "string" && delta.content !== "") out.push({ type: "text", text: delta.content })
@@ -212,7 +212,7 @@ const decodeChunk = (provider: string, state: StreamState, event: Sse.Event): Ef
     if (typeof fragment === "string" && fragment !== "") out.push({ type: "tool_call_delta", index, arguments: fragment })
   }
   if (typeof choice.finish_reason === "string") state.reason = finishReasonOf(choice.finish_reason)
-  return Effect.succeed(out)
+  return Result.succeed(out)
 }
 
 const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, GatewayError>): Stream.Stream<StreamEvent, GatewayError> =>
@@ -223,8 +223,7 @@ const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, Gateway
       state.reason === undefined ? Stream.fail(endedEarly(provider)) : Stream.succeed({ type: "finish", reason: state.reason, usage: state.usage }))
     return events.pipe(
       Stream.takeUntil((event) => event.data === "[DONE]"),
-      Stream.mapEffect((event) => decodeChunk(provider, state, event)),
-      Stream.flatMap((decoded) => Stream.fromIterable(decoded)),
+      (events) => decodeEvents(events, (event) => decodeChunk(provider, state, event)),
       Stream.concat(finish)
     )
   })
