@@ -20,8 +20,26 @@ const jsonLine = (redactor: RedactorShape | undefined) => Logger.make(({ cause, 
   // A failure's pretty print, without stack frames: logs must not become a second API for internals.
   if (cause.reasons.length > 0) line["error"] = Cause.pretty(cause).split("\n")[0]
   const text = JSON.stringify(line)
-  process.stdout.write((redactor === undefined ? text : redactor.mask(text, fiber.getRef(CallerSecrets))) + "\n")
+  writeLine((redactor === undefined ? text : redactor.mask(text, fiber.getRef(CallerSecrets))) + "\n")
 })
+
+/**
+ * Lines are written in batches, once per turn of the event loop: a write to a file or a pipe blocks
+ * the process for a system call, which one line per request would pay at every request. What is
+ * pending when the process exits is written then.
+ */
+let pending = ""
+const flush = () => {
+  const text = pending
+  pending = ""
+  if (text !== "") process.stdout.write(text)
+}
+process.on("exit", flush)
+const writeLine = (line: string) => {
+  if (pending === "") setImmediate(flush)
+  pending += line
+  if (pending.length > 65_536) flush()
+}
 
 export const layer = (config: Pick<GatewayConfigShape, "logLevel">, redactor?: RedactorShape) =>
   Layer.mergeAll(

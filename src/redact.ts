@@ -45,11 +45,15 @@ export const makeRedactor = (): RedactorShape => {
   const bySource = new Map<string, ReadonlyArray<string>>()
   let registered: RegExp | undefined
   let registeredForms: ReadonlyArray<string> = []
-  // a request's own secrets are one array for its whole life: compiled once
-  const compiled = new WeakMap<ReadonlyArray<string>, RegExp | undefined>()
+  // a caller sends the same token at every request: its pattern is compiled once (for the last callers seen)
+  const compiled = new Map<string, RegExp | undefined>()
   const own = (extra: ReadonlyArray<string>) => {
-    if (!compiled.has(extra)) compiled.set(extra, pattern(extra))
-    return compiled.get(extra)
+    const key = extra.join("\n")
+    if (compiled.has(key)) return compiled.get(key)
+    if (compiled.size >= 1024) compiled.clear()
+    const theirs = pattern(extra)
+    compiled.set(key, theirs)
+    return theirs
   }
   return {
     register: (source, secrets) => {

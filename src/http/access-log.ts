@@ -27,7 +27,9 @@ const notes = new WeakMap<object, RequestNote>()
 
 export const noteRequest = (request: HttpServerRequest.HttpServerRequest, note: RequestNote): void => {
   const key = request.source as object
-  notes.set(key, { ...notes.get(key), ...note })
+  const noted = notes.get(key)
+  if (noted === undefined) notes.set(key, { ...note })
+  else Object.assign(noted, note)
 }
 
 /** The longest reason written to the log. */

@@ -1,11 +1,16 @@
 /** Reading a request body as JSON, bounded by `--max-body-bytes`. */
-import { Effect, Stream } from "effect"
-import { HttpServerRequest } from "effect/http"
+import { ByteSize, Effect } from "effect"
+import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
 import { readJson } from "../json.ts"
 
 const tooLarge = (limit: number) =>
   gatewayError("request_too_large", `request body is larger than the limit of ${limit} bytes`)
+
+const isTooLarge = (error: { readonly reason: unknown }): boolean =>
+  (error.reason as { readonly reason?: unknown } | undefined)?.reason === "BodyTooLarge"
+
+const decoder = new TextDecoder()
 
 export const readJsonBody = (limit: number, maxDepth: number): Effect.Effect<unknown, GatewayError, HttpServerRequest.HttpServerRequest> =>
   Effect.gen(function*() {
@@ -13,18 +18,12 @@ export const readJsonBody = (limit: number, maxDepth: number): Effect.Effect<unk
     const declared = Number(request.headers["content-length"])
     if (Number.isFinite(declared) && declared > limit) return yield* tooLarge(limit)
 
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    yield* request.stream.pipe(
-      Stream.mapError(() => invalidRequest("the request body could not be read")),
-      Stream.runForEach((chunk) => {
-        size += chunk.length
-        if (size > limit) return Effect.fail(tooLarge(limit))
-        chunks.push(chunk)
-        return Effect.void
-      })
+    // read whole by the platform (one buffer, no stream of chunks), stopped past the limit
+    const bytes = yield* request.arrayBuffer.pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(limit)),
+      Effect.mapError((e) => (isTooLarge(e) ? tooLarge(limit) : invalidRequest("the request body could not be read")))
     )
-    const text = Buffer.concat(chunks).toString("utf8")
+    const text = decoder.decode(bytes)
     if (text.trim() === "") return yield* invalidRequest("the request body is empty: expected a JSON object")
     const read = readJson(text, maxDepth)
     if (read.ok) return read.value

@@ -11,9 +11,9 @@
 import { Cause, Effect, Exit, References, Stream } from "effect"
 import { HttpBody, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { GatewayError, gatewayError } from "../errors.ts"
-import { byteMaskOnce, maskChunk, maskStream, withSecrets } from "../mask-bytes.ts"
+import { byteMaskOnce, maskChunk, maskStream, withCallerSecrets } from "../mask-bytes.ts"
 import { Activity } from "../memory.ts"
-import { CallerSecrets, clampText, headerSecret, Redactor, type RedactorShape, secretForms } from "../redact.ts"
+import { CallerSecrets, clampText, headerSecret, Redactor, type RedactorShape } from "../redact.ts"
 import { noteFailure, writeAccessLog } from "./access-log.ts"
 import { noRoute } from "./fallback.ts"
 import type { ClientDialect } from "../dialect/wire.ts"
@@ -87,7 +87,7 @@ const serve = <E, R>(
       Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : write(499, outcomeOf(exit)))
     )
     const withId = HttpServerResponse.setHeader(response, "x-request-id", requestId)
-    const bytes = withSecrets(byteMaskOnce(redactor.forms()), secretForms(secrets))
+    const bytes = withCallerSecrets(byteMaskOnce(redactor.forms()), secrets)
     const body = response.body
     if (body._tag !== "Stream") {
       yield* write(response.status, "completed")
