@@ -8,7 +8,7 @@ import type { Sse } from "effect/encoding"
 import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../../errors.ts"
 import type { Conversation, Part } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
-import { maybe, open } from "../decoding.ts"
+import { maybe } from "../decoding.ts"
 import { decodeEvents, eventData, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, toolInput, usageOf } from "./vocabulary.ts"
 
@@ -91,11 +91,11 @@ export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream:
 }
 
 
-// What is read of an answer, as Schemas: every object keeps what else it holds.
+// What is read of an answer, as Schemas; the rest of each object is dropped as it is decoded.
 
 const Count = maybe(Schema.Number)
 
-const UsageJson = open({
+const UsageJson = Schema.Struct({
   input_tokens: Count,
   output_tokens: Count,
   cache_read_input_tokens: Count,
@@ -103,7 +103,7 @@ const UsageJson = open({
 })
 
 /** A content block of an answer: its type, and the fields of the types the IR carries. */
-const AnswerBlock = open({
+const AnswerBlock = Schema.Struct({
   type: Schema.String,
   text: Schema.optionalKey(Schema.String),
   id: Schema.optionalKey(Schema.String),
@@ -113,7 +113,7 @@ const AnswerBlock = open({
   signature: Schema.optionalKey(Schema.String)
 })
 
-const Message = open({
+const Message = Schema.Struct({
   id: Schema.optionalKey(Schema.String),
   model: Schema.optionalKey(Schema.String),
   content: Schema.Array(AnswerBlock),
@@ -122,7 +122,7 @@ const Message = open({
   usage: Schema.optionalKey(UsageJson)
 })
 
-const Delta = open({
+const Delta = Schema.Struct({
   type: Schema.optionalKey(Schema.String),
   text: Schema.optionalKey(Schema.String),
   partial_json: Schema.optionalKey(Schema.String),
@@ -133,14 +133,14 @@ const Delta = open({
 })
 
 /** Any event: its type, and the fields the events this code reads have. */
-const Event = open({
+const Event = Schema.Struct({
   type: Schema.optionalKey(Schema.String),
   index: Schema.optionalKey(Schema.Number),
-  message: Schema.optionalKey(open({ id: Schema.optionalKey(Schema.String), model: Schema.optionalKey(Schema.String), usage: Schema.optionalKey(UsageJson) })),
+  message: Schema.optionalKey(Schema.Struct({ id: Schema.optionalKey(Schema.String), model: Schema.optionalKey(Schema.String), usage: Schema.optionalKey(UsageJson) })),
   content_block: Schema.optionalKey(AnswerBlock),
   delta: Schema.optionalKey(Delta),
   usage: Schema.optionalKey(UsageJson),
-  error: Schema.optionalKey(open({ type: Schema.optionalKey(Schema.String), message: Schema.optionalKey(Schema.String) }))
+  error: Schema.optionalKey(Schema.Struct({ type: Schema.optionalKey(Schema.String), message: Schema.optionalKey(Schema.String) }))
 })
 
 const decodeMessageJson = Schema.decodeUnknownResult(Message)

@@ -1,7 +1,7 @@
 /**
  * OpenAI-shaped providers (OpenAI, every OpenAI-compatible server, Azure OpenAI): the neutral
  * conversation as a Chat Completions request, and the answers, JSON or SSE chunks, back as IR,
- * decoded with Schemas that check what is read and keep the rest.
+ * decoded with Schemas that check what is read (nothing else of an answer is kept).
  */
 import { Effect, Result, Schema, Stream } from "effect"
 import type { Sse } from "effect/encoding"
@@ -9,7 +9,7 @@ import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "..
 import type { Conversation, ImagePart, Part } from "../../ir/conversation.ts"
 import { textOf } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
-import { maybe, open } from "../decoding.ts"
+import { maybe } from "../decoding.ts"
 import { decodeEvents, eventData, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, usageOf } from "./vocabulary.ts"
 
@@ -107,35 +107,35 @@ export const encodeRequest = (c: Conversation, stream: boolean, options: ChatCom
 const Count = maybe(Schema.Number)
 const Text = maybe(Schema.String)
 
-const UsageJson = Schema.NullOr(open({
+const UsageJson = Schema.NullOr(Schema.Struct({
   prompt_tokens: Count,
   completion_tokens: Count,
-  prompt_tokens_details: maybe(open({ cached_tokens: Count }))
+  prompt_tokens_details: maybe(Schema.Struct({ cached_tokens: Count }))
 }))
 
-const ToolCall = open({
+const ToolCall = Schema.Struct({
   index: Schema.optionalKey(Schema.Number),
   id: maybe(Schema.String),
-  function: Schema.optionalKey(open({ name: Text, arguments: Text }))
+  function: Schema.optionalKey(Schema.Struct({ name: Text, arguments: Text }))
 })
 
 /** A message, or a chunk's delta: `reasoning_content` is what DeepSeek-style servers send of their thinking. */
-const MessageJson = open({
+const MessageJson = Schema.Struct({
   content: Text,
   reasoning_content: Text,
   tool_calls: maybe(Schema.Array(ToolCall))
 })
 
-const Choice = open({
+const Choice = Schema.Struct({
   message: Schema.optionalKey(MessageJson),
   delta: Schema.optionalKey(MessageJson),
   finish_reason: Text
 })
 
-const ErrorJson = open({ message: Text, type: Text, code: Schema.optionalKey(Schema.Unknown) })
+const ErrorJson = Schema.Struct({ message: Text, type: Text, code: Schema.optionalKey(Schema.Unknown) })
 
 /** A completion or a chunk: both have an id, a model, choices and usage. */
-const Answer = open({
+const Answer = Schema.Struct({
   id: Schema.optionalKey(Schema.String),
   model: Schema.optionalKey(Schema.String),
   choices: Schema.optionalKey(Schema.Array(Choice)),
