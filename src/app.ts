@@ -5,7 +5,7 @@
  * Local mode (--manifests): Providers and Secrets from files, static tokens, every caller allowed.
  * Cluster mode: informers, TokenReview + SubjectAccessReview, Provider status by the leader.
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { HttpRouter } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import { Authenticator } from "./auth/auth.ts"
@@ -18,8 +18,6 @@ import { Boundary } from "./http/boundary.ts"
 import { HealthRoutes, Lifecycle } from "./http/health.ts"
 import { OpenAIRoutes } from "./http/openai-routes.ts"
 import type { KubeClient } from "./kube/client.ts"
-import * as LiveKube from "./kube/live.ts"
-import * as LiveApi from "./kube/live-api.ts"
 import * as Manifests from "./kube/manifests.ts"
 import * as ProviderStatus from "./status/provider-status.ts"
 import { Backends } from "./llm/backends.ts"
@@ -98,15 +96,19 @@ export const localMode = (config: GatewayConfigShape): ModeLayers => {
   return { kube: Manifests.layer, access: Layer.merge(authenticator, Authorizer.layerAllowAll), background: Layer.empty }
 }
 
+/** @kubernetes/client-node (some 50 MB resident) is loaded only in cluster mode. */
+const loaded = <A, E, R>(load: () => Promise<{ readonly layer: Layer.Layer<A, E, R> }>): Layer.Layer<A, E, R> =>
+  Layer.unwrap(Effect.map(Effect.promise(load), (module) => module.layer))
+
 export const clusterMode = (config: GatewayConfigShape): ModeLayers => {
-  const api = LiveApi.layer
+  const api = loaded(() => import("./kube/live-api.ts"))
   const authenticator = config.tokenAuthFile !== undefined
     ? TokenFile.layer(config.tokenAuthFile)
     : config.auth === "none"
     ? Authenticator.layerNone
     : TokenReview.layer
   return {
-    kube: LiveKube.layer,
+    kube: loaded(() => import("./kube/live.ts")),
     access: Layer.merge(authenticator, Authorizer.layerSubjectAccessReview).pipe(Layer.provide(api)),
     background: ProviderStatus.layer.pipe(Layer.provide(api))
   }

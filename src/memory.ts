@@ -49,14 +49,16 @@ export const IdleMemoryRelease = Layer.effectDiscard(Effect.gen(function*() {
   const activity = yield* Activity
   if (config.idleMemoryRelease === 0) return
   const gc = fullGc()
-  let released = performance.now()
+  // starting up is a burst too: what loading the code and the manifests left behind is released once
+  const started = performance.now()
+  let released = Number.NEGATIVE_INFINITY
   const check = Effect.suspend(() => {
-    const ended = activity.lastEnded()
+    const ended = Math.max(activity.lastEnded(), started)
     if (activity.inFlight() > 0 || ended <= released || performance.now() - ended < config.idleMemoryRelease) return Effect.void
-    const started = performance.now()
+    const before = performance.now()
     gc({ type: "major", execution: "sync", flavor: "last-resort" })
     released = performance.now()
-    return Effect.logDebug("idle: memory released").pipe(Effect.annotateLogs({ gc_ms: Math.round(released - started) }))
+    return Effect.logDebug("idle: memory released").pipe(Effect.annotateLogs({ gc_ms: Math.round(released - before) }))
   })
   yield* check.pipe(Effect.repeat(Schedule.spaced(Math.max(1000, config.idleMemoryRelease / 2))), Effect.forkScoped)
 }))
