@@ -6,7 +6,7 @@
  * allows every authenticated caller.
  */
 import { Context, Effect, Exit, Layer } from "effect"
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { type GatewayError, gatewayError } from "../errors.ts"
 import { KubeApi } from "../kube/api.ts"
 import type { Identity } from "./auth.ts"
@@ -50,9 +50,7 @@ export class Authorizer extends Context.Service<Authorizer, AuthorizerShape>()("
 
       return Authorizer.of({
         authorize: (identity, check) => {
-          const key = createHash("sha256")
-            .update(JSON.stringify([identity.user, identity.uid, [...identity.groups].sort(), check]))
-            .digest("hex")
+          const key = hash("sha256", JSON.stringify([identity.user, identity.uid, [...identity.groups].sort(), check]))
           const review = api.reviewAccess({ ...identity, ...check }).pipe(
             Effect.mapError((e) => gatewayError("overloaded", `authorization is unavailable: ${e.message}`)),
             Effect.flatMap((decision) =>

@@ -3,11 +3,11 @@
  * Tokens are kept only as SHA-256 digests; the file is re-read when it changes.
  */
 import { Effect, Layer } from "effect"
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { readFileSync, watchFile, unwatchFile } from "node:fs"
 import { Authenticator, type Identity, unauthenticated } from "./auth.ts"
 
-const digest = (token: string) => createHash("sha256").update(token).digest("hex")
+const digest = (token: string) => hash("sha256", token)
 
 /** Splits one CSV line, honoring double quotes ("" is a literal quote). */
 const csvFields = (line: string): Array<string> => {

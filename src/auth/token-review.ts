@@ -4,7 +4,7 @@
  * expiry), and concurrent requests with one token share one review.
  */
 import { Effect, Exit, Layer } from "effect"
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError } from "../errors.ts"
 import { KubeApi } from "../kube/api.ts"
@@ -56,7 +56,7 @@ export const layer = Layer.effect(
           const base = Exit.isSuccess(exit) ? validTtlMs : exit.cause.reasons.some((r) => r._tag === "Fail" && r.error.kind === "authentication") ? invalidTtlMs : 0
           return expiry === undefined ? base : Math.min(base, expiry - Date.now())
         }
-        return cache.get(createHash("sha256").update(token).digest("hex"), review(token), ttl)
+        return cache.get(hash("sha256", token), review(token), ttl)
       }
     })
   })
