@@ -8,7 +8,7 @@ import { Authorizer, toolAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import { bodyWithModel, type RelayDialect } from "../dialect/relay.ts"
 import type { GatewayError } from "../errors.ts"
-import { collectCompletion } from "../ir/collect.ts"
+import { collectCompletion, completionEvents } from "../ir/collect.ts"
 import { type Conversation, foldSystemTurns } from "../ir/conversation.ts"
 import type { AnswerEvent, Completion } from "../ir/response.ts"
 import type { CallContext, LlmBackend } from "../llm/backend.ts"
@@ -66,7 +66,11 @@ export const makeAnswers = Effect.gen(function*() {
   }
 
   const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext): Answer => {
-    const events = toolLoop.loop(conversation, (c) => backend.stream(c, chat.provider, context), {
+    // a client that waits for the whole answer gets nothing from a streamed model call: each is asked whole
+    const call = chat.stream
+      ? (c: Conversation) => backend.stream(c, chat.provider, context)
+      : (c: Conversation) => Stream.unwrap(Effect.map(backend.complete(c, chat.provider, context), (whole) => Stream.fromIterable(completionEvents(whole))))
+    const events = toolLoop.loop(conversation, call, {
       callerSecrets: chat.callerSecrets,
       ...(config.authorizeTools ? { filter: permittedTools(chat.identity) } : {})
     })

@@ -1,7 +1,8 @@
 /**
  * A stream of answer events folded into one Completion, for a non-streamed answer that was produced
  * as a stream (the tool loop). Server-side tool progress is not part of the answer; it only ends the
- * text or thinking run before it, as it would end a block on the wire.
+ * text or thinking run before it, as it would end a block on the wire. And the other way: a whole
+ * answer as the events that fold back into it, for a loop that asked a provider for whole answers.
  */
 import { Effect, Stream } from "effect"
 import { endedEarly, type GatewayError } from "../errors.ts"
@@ -89,3 +90,24 @@ export const collectCompletion = (events: Stream.Stream<AnswerEvent, GatewayErro
         })
     )
   )
+
+/** The events of a whole answer, one per part: `collectCompletion` folds them back into it. */
+export const completionEvents = (completion: Completion): Array<StreamEvent> => {
+  const out: Array<StreamEvent> = [{ type: "start", id: completion.id, model: completion.model }]
+  let index = 0
+  for (const part of completion.content) {
+    if (part.type === "text") out.push({ type: "text", text: part.text })
+    if (part.type === "thinking") out.push({ type: "thinking", text: part.text, ...(part.signature === undefined ? {} : { signature: part.signature }) })
+    if (part.type === "tool_call") {
+      const i = index++
+      out.push({ type: "tool_call_start", index: i, id: part.id, name: part.name }, { type: "tool_call_delta", index: i, arguments: part.arguments })
+    }
+  }
+  out.push({
+    type: "finish",
+    reason: completion.finishReason,
+    ...(completion.stopSequence === undefined ? {} : { stopSequence: completion.stopSequence }),
+    usage: completion.usage
+  })
+  return out
+}

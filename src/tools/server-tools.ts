@@ -6,7 +6,7 @@
  * `{"success": false, "error": …}`. Each call is logged and counted (name, duration, outcome),
  * never with a tool's secret.
  */
-import { Duration, Effect, Metric, type Schema, type Scope, Semaphore } from "effect"
+import { Duration, Effect, Metric, type Schema, Scope, Semaphore } from "effect"
 import type { ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import type { Tool } from "../kube/tool-resource.ts"
 import { argumentsObject, type Builtin, decodeArguments, definitionOf } from "./builtin.ts"
@@ -60,18 +60,20 @@ const bind = <Params extends Schema.Decoder<unknown>>(
   run: (call) => Effect.flatMap(decodeArguments(tool, call.arguments), run)
 })
 
-/** The tools for one conversation; its workspace is removed when the scope closes. */
+/** The tools for one conversation; its workspace (made on first use) is removed when the scope closes. */
 export const makeServerTools = (
   config: RunnerConfig,
   custom: ReadonlyArray<CustomTool>
 ): Effect.Effect<ServerTools, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const workspace = yield* makeWorkspace(config.workspaceQuotaBytes, config.diskBudget)
+    // made when a tool first needs it (most conversations call none), removed with the conversation
+    const workspace = yield* Effect.cached(Scope.provide(makeWorkspace(config.workspaceQuotaBytes, config.diskBudget), yield* Effect.scope))
     const builtins: Record<string, BoundBuiltin> = {
       web_fetch: bind(webFetchTool, (args) => webFetch(args, config.addressPolicy, fetchDefaults)),
-      code_exec: bind(codeExecTool, (args) => codeExec(workspace, args, config.sandbox).pipe(Semaphore.withPermit(config.sandboxSlots))),
-      file_read: bind(fileReadTool, (args) => fileRead(workspace, args)),
-      file_write: bind(fileWriteTool, (args) => fileWrite(workspace, args)),
+      code_exec: bind(codeExecTool, (args) =>
+        Effect.flatMap(workspace, (ws) => codeExec(ws, args, config.sandbox)).pipe(Semaphore.withPermit(config.sandboxSlots))),
+      file_read: bind(fileReadTool, (args) => Effect.flatMap(workspace, (ws) => fileRead(ws, args))),
+      file_write: bind(fileWriteTool, (args) => Effect.flatMap(workspace, (ws) => fileWrite(ws, args))),
       ...(config.search === undefined ? {} : { web_search: bind(webSearchTool, (args) => webSearch(config.search!, args)) })
     }
     const customByName = new Map(custom.map((c) => [c.tool.metadata.name, c]))
