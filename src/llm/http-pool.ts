@@ -2,8 +2,8 @@
  * The gateway's HTTP client for providers: undici's Agent, which keeps a pool of keep-alive
  * connections per origin. Its own timers keep both time limits (the response headers within
  * `--upstream-timeout`, and no silence in a body longer than `--stream-idle-timeout`), so no timer
- * is set per request or reset per chunk; an interrupted request is aborted, and a body that is
- * dropped is destroyed, which frees its connection.
+ * is set per request or reset per chunk. An interrupted request is aborted; a body read to its end,
+ * or left just before it, leaves its connection to the pool.
  */
 import { NodeStream } from "@effect/platform-node"
 import { Effect, type Scope, Stream } from "effect"
@@ -69,12 +69,31 @@ const readWhole = (body: Readable): Effect.Effect<Buffer, HttpFailure> =>
     return Effect.sync(() => body.destroy())
   })
 
+/** How long a body left before its end may take to get there before it is dropped. */
+const drainMs = 100
+
+/**
+ * A body its reader left before the end: a stream left after its last event (whose end is already
+ * on its way) is read to the end, which keeps the connection for the next request; one left midway
+ * (the client went away) is dropped shortly after, which aborts the provider's generation.
+ */
+const release = (body: Readable): void => {
+  if (body.readableEnded || body.destroyed) return
+  const timer = setTimeout(() => body.destroy(), drainMs)
+  timer.unref()
+  body.once("end", () => clearTimeout(timer))
+  body.on("error", () => clearTimeout(timer))
+  body.resume()
+}
+
 const responseOf = (data: Dispatcher.ResponseData): PoolResponse => {
   const body = data.body as unknown as Readable
   return {
     status: data.statusCode,
     headers: headersOf(data.headers),
-    stream: NodeStream.fromReadable({ evaluate: () => body, onError: failureOf }),
+    stream: NodeStream.fromReadable({ evaluate: () => body, onError: failureOf, closeOnDone: false }).pipe(
+      Stream.ensuring(Effect.sync(() => release(body)))
+    ),
     whole: readWhole(body)
   }
 }
