@@ -7,8 +7,9 @@ const sseOptions = {
   headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
 }
 
+/** The frames that are ready together are encoded, and written, as one piece. */
 export const sse = (frames: Stream.Stream<string>): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.stream(frames.pipe(Stream.encodeText), sseOptions)
+  HttpServerResponse.stream(frames.pipe(Stream.mapArray((ready) => [Buffer.from(ready.join(""), "utf8")] as const)), sseOptions)
 
 /** Bytes kept from the end of a relayed stream: more than its last events take. */
 const tailBytes = 8192
