@@ -73,9 +73,12 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
         reported = summary
         return summary === "" ? Effect.void : Effect.logWarning("tools not offered").pipe(Effect.annotateLogs({ problems: summary }))
       })
-      // Requests wait for the first load, but not for long: a cluster without the Tool CRD has only the built-ins.
+      // Requests wait for the first load, but only in the first seconds: a cluster without the Tool CRD,
+      // whose Tools never load, has only the built-ins and must not make every request wait.
       const loaded = yield* rebuildOnChange([kube.tools, kube.secrets], rebuild)
-      const firstLoad = Effect.timeoutOption(Deferred.await(loaded), "2 seconds")
+      const started = yield* Deferred.make<void>()
+      yield* Deferred.await(loaded).pipe(Effect.timeoutOption("2 seconds"), Effect.andThen(Deferred.succeed(started, undefined)), Effect.forkScoped)
+      const firstLoad = Deferred.await(started)
 
       const limits = loopLimits(config)
       const sandboxSlots = yield* Semaphore.make(config.codeExecConcurrency)

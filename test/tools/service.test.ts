@@ -7,7 +7,9 @@ import type { StreamEvent } from "../../src/ir/response.ts"
 import type { KubeObject } from "../../src/kube/client.ts"
 import { ToolLoop } from "../../src/tools/service.ts"
 import { eventually } from "../support/eventually.ts"
-import { FakeKube, fakeKubeLayer, secret } from "../support/fake-kube.ts"
+import { FakeKube, fakeKubeLayer, makeFakeKube, secret } from "../support/fake-kube.ts"
+import { KubeClient } from "../../src/kube/client.ts"
+import { makeMemoryCache } from "../../src/kube/memory-cache.ts"
 import { Redactor } from "../../src/redact.ts"
 
 const tool = (name: string): KubeObject => ({
@@ -61,4 +63,24 @@ describe("ToolLoop", () => {
     Effect.gen(function*() {
       expect(yield* offered).toContain("web_search")
     }).pipe(Effect.provide(runner({ webSearchBackend: "searxng", webSearchUrl: "http://searxng.test/search" }, []))))
+})
+
+describe("ToolLoop without the Tool CRD", () => {
+  // a cluster without the CRD: the Tools cache never syncs
+  const unsynced = Layer.unwrap(Effect.gen(function*() {
+    const fake = yield* makeFakeKube()
+    const tools = yield* makeMemoryCache
+    return Layer.succeed(KubeClient, { providers: fake.providers.cache, secrets: fake.secrets.cache, tools: tools.cache })
+  }))
+  const layer = ToolLoop.layer.pipe(Layer.provideMerge(unsynced), Layer.provide(GatewayConfig.layer(testConfig({}))), Layer.provide(Redactor.layerFresh))
+
+  it.live("waits for the first load only in the first seconds, then offers the built-ins at once", () =>
+    Effect.gen(function*() {
+      const first = performance.now()
+      expect(yield* offered).toEqual(["web_fetch", "code_exec", "file_read", "file_write"])
+      expect(performance.now() - first).toBeLessThan(3_000)
+      const second = performance.now()
+      expect(yield* offered).toEqual(["web_fetch", "code_exec", "file_read", "file_write"])
+      expect(performance.now() - second).toBeLessThan(500)
+    }).pipe(Effect.provide(layer)))
 })
