@@ -5,13 +5,20 @@
 import type { GatewayError } from "../errors.ts"
 import { replaceStringField } from "./json-field.ts"
 
-/** A rewrite of a relayed stream's events (see http/sse-rewrite.ts). */
+/**
+ * A rewrite of a relayed stream's events (see http/sse-rewrite.ts). An event is given as its bytes
+ * read as latin1, one character per byte, so that every byte it does not change comes back exactly
+ * as it was (JSON's structure is ASCII); what it puts in is written the same way (`asLatin1`).
+ */
 export interface EventRewrite {
   /** the event's new text (blank line included), or undefined to keep it as it is */
-  readonly event: (text: string) => string | undefined
+  readonly event: (bytes: string) => string | undefined
   /** only the first event may need it */
   readonly firstOnly: boolean
 }
+
+/** `text`'s UTF-8 bytes as latin1 text, one character per byte: what an EventRewrite puts in. */
+export const asLatin1 = (text: string): string => Buffer.from(text, "utf8").toString("latin1")
 
 /** How a dialect's provider answers are relayed to its clients. */
 export interface RelayDialect {

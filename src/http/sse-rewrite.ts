@@ -3,45 +3,55 @@
  * its blank lines (LF or CRLF), each complete event goes out as soon as it is whole, and only what
  * is not yet a whole event waits (a client cannot use half an event anyway). Once `firstOnly` has
  * seen its event, or when no blank line comes within a megabyte, bytes pass untouched.
+ *
+ * A chunk's bytes are read once as latin1 text (one character per byte, so string offsets are byte
+ * offsets) and what it holds goes out as one buffer, however many events it holds.
  */
 import { Stream } from "effect"
 import type { EventRewrite } from "../dialect/relay.ts"
 
-const lf = Buffer.from("\n\n")
-const crlf = Buffer.from("\r\n\r\n")
 const giveUpBytes = 1024 * 1024
 
-/** The end of the first event in `data` from `from` (just after its blank line), or -1. */
-const eventEnd = (data: Buffer, from: number): number => {
-  const a = data.indexOf(lf, from)
-  const b = data.indexOf(crlf, from)
-  if (a < 0) return b < 0 ? -1 : b + 4
-  return b < 0 || a < b ? a + 2 : b + 4
+/**
+ * The ends of the events in `text`, in order (just after each blank line), -1 after the last. Each
+ * kind of blank line is searched for again only once passed, so a chunk is scanned about once.
+ */
+const eventEnds = (text: string) => {
+  let lf = text.indexOf("\n\n")
+  let crlf = text.indexOf("\r\n\r\n")
+  return (from: number): number => {
+    if (lf >= 0 && lf < from) lf = text.indexOf("\n\n", from)
+    if (crlf >= 0 && crlf < from) crlf = text.indexOf("\r\n\r\n", from)
+    if (lf < 0) return crlf < 0 ? -1 : crlf + 4
+    return crlf < 0 || lf < crlf ? lf + 2 : crlf + 4
+  }
 }
 
 interface State {
-  pending: Buffer
+  /** what is not yet a whole event, as latin1 text */
+  pending: string
   done: boolean
 }
 
+const bytesOf = (chunk: Uint8Array): Buffer => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+
 export const rewriteEvents = <E, R>(stream: Stream.Stream<Uint8Array, E, R>, rewrite: EventRewrite): Stream.Stream<Uint8Array, E, R> =>
-  stream.pipe(Stream.mapAccum((): State => ({ pending: Buffer.alloc(0), done: false }), (state, chunk) => {
+  stream.pipe(Stream.mapAccum((): State => ({ pending: "", done: false }), (state, chunk) => {
     if (state.done) return [state, [chunk]]
-    const data = state.pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([state.pending, chunk])
-    const out: Array<Uint8Array> = []
+    const text = state.pending + bytesOf(chunk).toString("latin1")
+    const eventEnd = eventEnds(text)
+    let out = ""
     let at = 0
-    for (let end = eventEnd(data, 0); end >= 0 && !state.done; end = eventEnd(data, at)) {
-      const event = data.subarray(at, end)
-      const changed = rewrite.event(event.toString("utf8"))
-      out.push(changed === undefined ? event : Buffer.from(changed, "utf8"))
+    for (let end = eventEnd(0); end >= 0 && !state.done; end = eventEnd(at)) {
+      const event = text.slice(at, end)
+      out += rewrite.event(event) ?? event
       at = end
       state.done = rewrite.firstOnly
     }
-    const rest = data.subarray(at)
-    if (state.done || rest.length > giveUpBytes) {
+    if (state.done || text.length - at > giveUpBytes) {
       state.done = true
-      if (rest.length > 0) out.push(rest)
-      state.pending = Buffer.alloc(0)
-    } else state.pending = Buffer.from(rest) // a copy: the chunk it points into is not ours to keep
-    return [state, out]
-  }, { onHalt: (state) => (state.pending.length === 0 ? [] : [state.pending]) }))
+      out += text.slice(at)
+      state.pending = ""
+    } else state.pending = text.slice(at)
+    return [state, out === "" ? [] : [Buffer.from(out, "latin1")]]
+  }, { onHalt: (state) => (state.pending === "" ? [] : [Buffer.from(state.pending, "latin1")]) }))

@@ -8,13 +8,13 @@
  */
 import { endedEarly } from "../../errors.ts"
 import { replaceStringField } from "../json-field.ts"
-import { type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
+import { asLatin1, type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
 import { errorFrame } from "./errors.ts"
 
-export const echoModel = (model: string): EventRewrite => ({
-  event: (text) => replaceStringField(text, ["message", "model"], model),
-  firstOnly: true
-})
+export const echoModel = (model: string): EventRewrite => {
+  const bytes = asLatin1(model)
+  return { event: (text) => replaceStringField(text, ["message", "model"], bytes), firstOnly: true }
+}
 
 export type StreamEnd = "whole" | "cut"
 

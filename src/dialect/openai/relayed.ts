@@ -8,13 +8,16 @@
  */
 import { endedEarly } from "../../errors.ts"
 import { replaceStringField } from "../json-field.ts"
-import { type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
+import { asLatin1, type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
 import { errorFrame } from "./errors.ts"
 
-export const echoModel = (model: string): EventRewrite => ({
-  event: (text) => (text.includes("data:") && !text.includes("[DONE]") ? replaceStringField(text, ["model"], model) : undefined),
-  firstOnly: false
-})
+export const echoModel = (model: string): EventRewrite => {
+  const bytes = asLatin1(model)
+  return {
+    event: (text) => (text.includes("data:") && !text.includes("[DONE]") ? replaceStringField(text, ["model"], bytes) : undefined),
+    firstOnly: false
+  }
+}
 
 export type StreamEnd = "whole" | "done_missing" | "cut"
 
