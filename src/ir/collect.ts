@@ -93,7 +93,7 @@ export const collectCompletion = (events: Stream.Stream<AnswerEvent, GatewayErro
 
 /** The events of a whole answer, one per part: `collectCompletion` folds them back into it. */
 export const completionEvents = (completion: Completion): Array<StreamEvent> => {
-  const out: Array<StreamEvent> = [{ type: "start", id: completion.id, model: completion.model }]
+  const out: Array<StreamEvent> = [{ type: "start", id: completion.id, model: completion.model, usage: { inputTokens: completion.usage.inputTokens, outputTokens: 0 } }]
   let index = 0
   for (const part of completion.content) {
     if (part.type === "text") out.push({ type: "text", text: part.text })

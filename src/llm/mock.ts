@@ -14,6 +14,7 @@
  * approximation, but a stable one). Streams come in small pieces, tool arguments in fragments.
  */
 import { Effect, Stream } from "effect"
+import { completionEvents } from "../ir/collect.ts"
 import { type Conversation, type Message, type Part, textOf, type ToolDefinition } from "../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent } from "../ir/response.ts"
 import { parseJsonObject } from "../json.ts"
@@ -159,26 +160,13 @@ const complete = (c: Conversation): Completion => {
 /** Splits text into pieces of at most `size` characters. */
 const pieces = (text: string, size: number): Array<string> => text.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) ?? []
 
-const events = (completion: Completion): Array<StreamEvent> => {
-  const out: Array<StreamEvent> = [{ type: "start", id: completion.id, model: completion.model, usage: { inputTokens: completion.usage.inputTokens, outputTokens: 0 } }]
-  let index = 0
-  for (const part of completion.content) {
-    // small pieces, but never more than a few hundred of them (an echo may be megabytes)
-    if (part.type === "text") for (const text of pieces(part.text, Math.max(8, Math.ceil(part.text.length / 256)))) out.push({ type: "text", text })
-    if (part.type === "tool_call") {
-      const i = index++
-      out.push({ type: "tool_call_start", index: i, id: part.id, name: part.name })
-      for (const fragment of pieces(part.arguments, 6)) out.push({ type: "tool_call_delta", index: i, arguments: fragment })
-    }
-  }
-  out.push({
-    type: "finish",
-    reason: completion.finishReason,
-    ...(completion.stopSequence === undefined ? {} : { stopSequence: completion.stopSequence }),
-    usage: completion.usage
+/** The answer as a provider streams it: in small pieces, but never more than a few hundred of them (an echo may be megabytes). */
+const events = (completion: Completion): Array<StreamEvent> =>
+  completionEvents(completion).flatMap((event): Array<StreamEvent> => {
+    if (event.type === "text") return pieces(event.text, Math.max(8, Math.ceil(event.text.length / 256))).map((text) => ({ type: "text", text }))
+    if (event.type === "tool_call_delta") return pieces(event.arguments, 6).map((fragment) => ({ ...event, arguments: fragment }))
+    return [event]
   })
-  return out
-}
 
 export const mockBackend: BackendFactory = () => ({
   complete: (c) => Effect.sync(() => complete(c)),
