@@ -1,77 +1,84 @@
 /**
- * Throughput and latency of the gateway's hot paths, against a scripted upstream on loopback:
- *   node bench/gateway.ts [requests=2000] [concurrency=32]
- * Both run in this process on a 2-core machine, so the numbers are a floor and a regression guard,
- * not a capacity claim. Results are appended to bench/results.md by hand.
+ * The gateway as production runs it: `bin/orka-gateway.js serve`, its own process, auth on.
+ * Local mode reads the Providers below from a manifests directory and the caller's token from a
+ * tokens.csv; cluster mode gets the same objects from the fake API server of test/support (TokenReview,
+ * SubjectAccessReview and informers over HTTP), running in the bench's own process.
+ * Providers: `claude` (anthropic) and `gpt` (openai) on the fake upstream, one pair per path prefix
+ * (`claude`/`gpt` on /fast, `claude-held`/`gpt-held` on /held), all with the key of Secret `keys`.
  */
-import { demoToken, providerYaml, secretYaml, startGateway } from "../test/support/gateway.ts"
-import { startScriptedUpstream } from "../test/support/scripted-upstream.ts"
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { providerYaml, secretYaml } from "../test/support/gateway.ts"
+import { type FakeApiServer, startFakeApiServer } from "../test/support/fake-apiserver.ts"
+import { type Child, freePort, startChild, waitFor200 } from "./processes.ts"
 
-const total = Number(process.argv[2] ?? 2000)
-const concurrency = Number(process.argv[3] ?? 32)
+export const token = "bench-token-1"
+const root = new URL("..", import.meta.url).pathname
 
-const upstream = await startScriptedUpstream()
-upstream.script({ answer: { text: Array.from({ length: 20 }, (_, i) => `token${i} `) } })
-const gateway = await startGateway({
-  manifests: {
-    "all.yaml": [
-      secretYaml("keys", { "api-key": "k" }),
-      providerYaml("claude", { type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url }),
-      providerYaml("gpt", { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1` }),
-      providerYaml("mock", { type: "mock" })
-    ].join("\n---\n")
-  },
-  // the proxy paths are measured as such; the tool loop's own cost is one row, by header
-  config: { toolsDefault: "disabled" }
-})
+/** `prefixes`: Provider name suffix → upstream path prefix, e.g. { "": "fast", "-held": "held" }. */
+const providers = (upstreamPort: number, prefixes: Record<string, string>) =>
+  Object.entries(prefixes).flatMap(([suffix, prefix]) => [
+    { name: `claude${suffix}`, spec: { type: "anthropic", secretRef: { name: "keys" }, baseURL: `http://127.0.0.1:${upstreamPort}/${prefix}`, defaultModel: "claude-test" } },
+    { name: `gpt${suffix}`, spec: { type: "openai", secretRef: { name: "keys" }, baseURL: `http://127.0.0.1:${upstreamPort}/${prefix}/v1`, defaultModel: "gpt-test" } }
+  ])
 
-const percentile = (sorted: Array<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
-
-const run = async (name: string, path: string, body: object, headers: Record<string, string> = {}) => {
-  const ttfb: Array<number> = []
-  const done: Array<number> = []
-  let next = 0
-  let failures = 0
-  const started = performance.now()
-  const worker = async () => {
-    while (next++ < total) {
-      const t0 = performance.now()
-      const res = await fetch(`${gateway.url}${path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${demoToken}`, "content-type": "application/json", "anthropic-version": "2023-06-01", ...headers },
-        body: JSON.stringify(body)
-      })
-      const reader = res.body!.getReader()
-      let first = true
-      for (;;) {
-        const { done: end } = await reader.read()
-        if (first) {
-          ttfb.push(performance.now() - t0)
-          first = false
-        }
-        if (end) break
-      }
-      if (res.status !== 200) failures++
-      done.push(performance.now() - t0)
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  const seconds = (performance.now() - started) / 1000
-  ttfb.sort((a, b) => a - b)
-  done.sort((a, b) => a - b)
-  const ms = (n: number) => n.toFixed(1)
-  console.log(`| ${name} | ${Math.round(total / seconds)} | ${ms(percentile(ttfb, 0.5))} | ${ms(percentile(ttfb, 0.99))} | ${ms(percentile(done, 0.5))} | ${ms(percentile(done, 0.99))} | ${failures} |`)
+export interface Gateway {
+  readonly child: Child
+  readonly port: number
+  /** milliseconds from spawn to the first 200 of /readyz */
+  readonly readyMs: number
+  readonly stop: () => Promise<void>
 }
 
-const messages = [{ role: "user", content: "hello" }]
-console.log(`${total} requests, ${concurrency} concurrent, Node ${process.version}\n`)
-console.log("| path | req/s | first byte p50 ms | p99 | complete p50 ms | p99 | non-200 |")
-console.log("|---|---:|---:|---:|---:|---:|---:|")
-await run("OpenAI → mock, JSON", "/openai/v1/chat/completions", { model: "mock/m", messages })
-await run("OpenAI → OpenAI, SSE pass-through", "/openai/v1/chat/completions", { model: "gpt/m", stream: true, messages })
-await run("OpenAI → Anthropic, SSE translated", "/openai/v1/chat/completions", { model: "claude/m", stream: true, messages })
-await run("Anthropic → Anthropic, SSE pass-through", "/anthropic/v1/messages", { model: "claude/m", max_tokens: 50, stream: true, messages })
-await run("Anthropic → OpenAI, SSE translated", "/anthropic/v1/messages", { model: "gpt/m", max_tokens: 50, stream: true, messages })
-await run("OpenAI → Anthropic, SSE, tool loop (no tool called)", "/openai/v1/chat/completions", { model: "claude/m", stream: true, messages }, { "x-orka-tools": "enabled" })
-await gateway.close()
-await upstream.close()
+export const startGateway = async (options: {
+  readonly upstreamPort: number
+  readonly prefixes: Record<string, string>
+  readonly mode?: "local" | "cluster"
+  readonly flags?: ReadonlyArray<string>
+}): Promise<Gateway> => {
+  const dir = mkdtempSync(join(tmpdir(), "orka-bench-"))
+  const list = providers(options.upstreamPort, options.prefixes)
+  let api: FakeApiServer | undefined
+  let modeFlags: Array<string>
+  if (options.mode === "cluster") {
+    api = await startFakeApiServer()
+    api.tokens.set(token, { username: "bench", groups: ["bench"] })
+    api.grants.push({ user: "bench", verb: "create", resource: "chats", namespace: "default" })
+    api.put("secrets", { apiVersion: "v1", kind: "Secret", metadata: { name: "keys", namespace: "default" }, data: { "api-key": Buffer.from("sk-bench-upstream").toString("base64") } })
+    for (const p of list) api.put("providers", { apiVersion: "core.orka.ai/v1alpha1", kind: "Provider", metadata: { name: p.name, namespace: "default" }, spec: p.spec })
+    modeFlags = ["--kubeconfig", api.kubeconfig, "--namespace", "default", "--pod-name", "bench"]
+  } else {
+    writeFileSync(join(dir, "providers.yaml"), [secretYaml("keys", { "api-key": "sk-bench-upstream" }), ...list.map((p) => providerYaml(p.name, p.spec))].join("\n---\n"))
+    writeFileSync(join(dir, "tokens.csv"), `${token},bench,u-1,"bench"\n`)
+    modeFlags = ["--manifests", join(dir, "providers.yaml"), "--token-auth-file", join(dir, "tokens.csv")]
+  }
+  const port = await freePort()
+  const started = performance.now()
+  // its JSON log (the default level: an access log line per request) goes to a file, named in the error if it does not start
+  const log = join(dir, "gateway.log")
+  const logFd = openSync(log, "w")
+  const child = startChild("gateway", process.execPath, [
+    join(root, "bin", "orka-gateway.js"), "serve", ...modeFlags, "--host", "127.0.0.1", "--port", String(port), ...(options.flags ?? [])
+  ], { stdout: logFd, cwd: root })
+  closeSync(logFd)
+  try {
+    await waitFor200(`http://127.0.0.1:${port}/readyz`, 30_000, 5)
+  } catch (e) {
+    await child.stop()
+    await api?.close()
+    throw new Error(`the gateway did not become ready (log: ${log}): ${(e as Error).message}`)
+  }
+  const readyMs = performance.now() - started
+  return {
+    child,
+    port,
+    readyMs,
+    // killed at once: its graceful shutdown waits --shutdown-delay (5 s), which nothing here measures
+    stop: async () => {
+      await child.stop(0)
+      await api?.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
