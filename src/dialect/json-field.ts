@@ -70,13 +70,19 @@ const locate = (text: string, i: number, path: ReadonlyArray<string>): readonly 
   return undefined
 }
 
+/** Where the string at `path` is, quotes included, from the first `{` on: [start, end), or undefined. */
+export const stringFieldAt = (json: string, path: ReadonlyArray<string>): readonly [number, number] | undefined => {
+  const at = locate(json, json.indexOf("{"), path)
+  return at === undefined || json.charCodeAt(at[0]) !== 34 ? undefined : at
+}
+
 /**
  * `json` with the string at `path` replaced by `value`, from the first `{` on (so an SSE event's
  * `data: ` prefix may come before it); undefined when there is no such string field.
  */
 export const replaceStringField = (json: string, path: ReadonlyArray<string>, value: string): string | undefined => {
-  const at = locate(json, json.indexOf("{"), path)
-  if (at === undefined || json.charCodeAt(at[0]) !== 34) return undefined
+  const at = stringFieldAt(json, path)
+  if (at === undefined) return undefined
   const [start, end] = at
   const replacement = JSON.stringify(value)
   return json.slice(start, end) === replacement ? json : json.slice(0, start) + replacement + json.slice(end)

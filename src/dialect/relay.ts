@@ -49,7 +49,7 @@ export interface TailEvent {
  * dispatch it at the end of the stream). Comments (`: keep-alive`) are not events.
  */
 export const tailEvents = (tail: string, fromStart: boolean): Array<TailEvent> => {
-  const blocks = tail.replace(/\r\n?/g, "\n").split("\n\n")
+  const blocks = (tail.includes("\r") ? tail.replace(/\r\n?/g, "\n") : tail).split("\n\n")
   if (!fromStart) blocks.shift()
   return blocks.flatMap((block) => {
     let event = ""

@@ -33,6 +33,19 @@ describe("rewriteEvents", () => {
       }
     }))
 
+  it.effect("reads again a chunk that does not begin like the last one", () =>
+    Effect.gen(function*() {
+      const events = [
+        `data: {"id":"a","model":"m-1","choices":[]}\n\n`,
+        `data: {"id":"a","model":"m-1","choices":[{"delta":{"content":"x"}}]}\n\n`,
+        `data: {"id":"b","object":"chunk","model":"m-2","choices":[]}\n\n`,
+        `data: {"id":"a","model":"m-1x","choices":[]}\n\n`,
+        `data: [DONE]\n\n`
+      ]
+      const out = yield* relayed([Buffer.from(events.join(""))], openaiEcho("gpt/m"))
+      expect(out.toString()).toBe(events.join("").replace(/"model":"m-[^"]*"/g, "\"model\":\"gpt/m\""))
+    }))
+
   it.effect("rewrites only the first event of an Anthropic stream, CRLF framing included", () =>
     Effect.gen(function*() {
       const start = `event: message_start\r\ndata: {"type":"message_start","message":{"id":"m","model":"claude-x","content":[]}}\r\n\r\n`

@@ -7,14 +7,26 @@
  * whole, and `[DONE]` is added for the client. Anything else was cut short.
  */
 import { endedEarly } from "../../errors.ts"
-import { replaceStringField } from "../json-field.ts"
+import { stringFieldAt } from "../json-field.ts"
 import { asLatin1, type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
 import { errorFrame } from "./errors.ts"
 
 export const echoModel = (model: string): EventRewrite => {
-  const bytes = asLatin1(model)
+  const replacement = JSON.stringify(asLatin1(model))
+  // A stream's chunks begin alike up to their model (`data: {"id":…,"object":…,"created":…,"model":…`):
+  // a chunk that begins with the text through the last one's model gets the same replacement, unread.
+  let seen: string | undefined
+  let replaced = ""
   return {
-    event: (text) => (text.includes("data:") && !text.includes("[DONE]") ? replaceStringField(text, ["model"], bytes) : undefined),
+    event: (text) => {
+      if (seen !== undefined && text.startsWith(seen)) return replaced + text.slice(seen.length)
+      if (!text.includes("data:") || text.includes("[DONE]")) return undefined
+      const at = stringFieldAt(text, ["model"])
+      if (at === undefined) return undefined
+      seen = text.slice(0, at[1])
+      replaced = text.slice(0, at[0]) + replacement
+      return replaced + text.slice(at[1])
+    },
     firstOnly: false
   }
 }
