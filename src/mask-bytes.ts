@@ -5,7 +5,7 @@
  * delayed; one that ends in what could begin a secret keeps those few bytes for the next chunk.
  */
 import { Stream } from "effect"
-import { mask, secretForms } from "./redact.ts"
+import { mask, perCaller, secretForms } from "./redact.ts"
 
 export interface ByteMask {
   /** longest first */
@@ -38,22 +38,14 @@ export const withSecrets = (base: ByteMask, forms: ReadonlyArray<string>): ByteM
   }
 }
 
-/** How many callers' masks are kept: a caller sends the same token at every request. */
-const callersKept = 1024
-const byCaller = new WeakMap<ByteMask, Map<string, ByteMask>>()
+const byCaller = new WeakMap<ByteMask, (secrets: ReadonlyArray<string>) => ByteMask>()
 
 /** `base` with a caller's credentials (every form of them), built once per caller while `base` stays the same. */
 export const withCallerSecrets = (base: ByteMask, secrets: ReadonlyArray<string>): ByteMask => {
   if (secrets.length === 0) return base
-  let callers = byCaller.get(base)
-  if (callers === undefined) byCaller.set(base, callers = new Map())
-  const key = secrets.join("\n")
-  let m = callers.get(key)
-  if (m === undefined) {
-    if (callers.size >= callersKept) callers.clear()
-    callers.set(key, m = withSecrets(base, secretForms(secrets)))
-  }
-  return m
+  let ofCaller = byCaller.get(base)
+  if (ofCaller === undefined) byCaller.set(base, ofCaller = perCaller((theirs) => withSecrets(base, secretForms(theirs))))
+  return ofCaller(secrets)
 }
 
 const masked = Buffer.from(mask)

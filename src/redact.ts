@@ -41,20 +41,28 @@ const patternOf = (forms: ReadonlyArray<string>): RegExp | undefined => (forms.l
 
 const pattern = (secrets: Iterable<string>): RegExp | undefined => patternOf(secretForms(secrets))
 
+/** How many callers are remembered: a caller sends the same token at every request. */
+const callersKept = 1024
+
+/** `make` of a caller's secrets, computed once per caller (for the last callers seen). */
+export const perCaller = <A>(make: (secrets: ReadonlyArray<string>) => A): (secrets: ReadonlyArray<string>) => A => {
+  const made = new Map<string, A>()
+  return (secrets) => {
+    const key = secrets.join("\n")
+    if (made.has(key)) return made.get(key) as A
+    if (made.size >= callersKept) made.clear()
+    const value = make(secrets)
+    made.set(key, value)
+    return value
+  }
+}
+
 export const makeRedactor = (): RedactorShape => {
   const bySource = new Map<string, ReadonlyArray<string>>()
   let registered: RegExp | undefined
   let registeredForms: ReadonlyArray<string> = []
-  // a caller sends the same token at every request: its pattern is compiled once (for the last callers seen)
-  const compiled = new Map<string, RegExp | undefined>()
-  const own = (extra: ReadonlyArray<string>) => {
-    const key = extra.join("\n")
-    if (compiled.has(key)) return compiled.get(key)
-    if (compiled.size >= 1024) compiled.clear()
-    const theirs = pattern(extra)
-    compiled.set(key, theirs)
-    return theirs
-  }
+  // a caller's pattern is compiled once
+  const own = perCaller(pattern)
   return {
     register: (source, secrets) => {
       bySource.set(source, [...secrets].filter((s): s is string => s !== undefined))
