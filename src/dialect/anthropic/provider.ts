@@ -1,7 +1,7 @@
 /**
  * Anthropic providers: the neutral conversation as a Messages API request, and the Messages API's
- * JSON and SSE answers back as IR. Answers are decoded with Schemas that check what is read and
- * keep whatever else a provider sends (fields and event types newer than this code).
+ * JSON and SSE answers back as IR. Answers are decoded with Schemas that check what is read; other
+ * fields are dropped, and event types newer than this code are passed over.
  */
 import { Effect, Result, Schema, Stream } from "effect"
 import type { Sse } from "effect/encoding"

@@ -102,7 +102,7 @@ export const encodeRequest = (c: Conversation, stream: boolean, options: ChatCom
 }
 
 
-// What is read of an answer, as Schemas: every object keeps what else it holds.
+// What is read of an answer, as Schemas; the rest of each object is dropped as it is decoded.
 
 const Count = maybe(Schema.Number)
 const Text = maybe(Schema.String)
