@@ -151,6 +151,14 @@ const table = (header: Array<string>, rows: Array<Array<string>>) =>
 const row = (r: Report, target: string, measured: string, met: boolean | undefined) => r.summary.push({ target, measured, met })
 const skipped = (p: Portkey | string): p is string => typeof p === "string"
 
+/** A and B: one non-streaming request to each participant, translated by the proxies that translate. */
+const translatedRequest = (b: Bench, entry: (name: string, pid: number | undefined, target: Target) => Entry): Array<Entry | string> => [
+  entry("direct", undefined, nativeAnthropic(b.upstream.port, "fast")),
+  entry("bare proxy", b.bare.pid, nativeAnthropic(b.bare.port, "fast")),
+  skipped(b.portkey) ? b.portkey : entry("Portkey", b.portkey.child.pid, portkeyOpenai(b.portkey, b.upstream.port, "fast")),
+  entry("gateway", b.gateway.child.pid, gatewayOpenai(b.gateway, "claude/claude-test"))
+]
+
 // ---- A: translated non-streaming throughput ---------------------------------------------------
 
 export const throughput = async (b: Bench, r: Report) => {
@@ -159,10 +167,7 @@ export const throughput = async (b: Bench, r: Report) => {
     ({ name, pid, scenario: { target, concurrency: 64, durationMs: aSeconds * 1000 }, warmup: aWarm })
   const names = ["direct (Anthropic request to the upstream)", "bare proxy (same Anthropic request)", "Portkey (OpenAI request, anthropic provider)", "gateway (OpenAI request, `claude/claude-test`)"]
   const runs = await compare(b, "A", [
-    entry("direct", undefined, nativeAnthropic(b.upstream.port, "fast")),
-    entry("bare proxy", b.bare.pid, nativeAnthropic(b.bare.port, "fast")),
-    skipped(b.portkey) ? b.portkey : entry("Portkey", b.portkey.child.pid, portkeyOpenai(b.portkey, b.upstream.port, "fast")),
-    entry("gateway", b.gateway.child.pid, gatewayOpenai(b.gateway, "claude/claude-test"))
+    ...translatedRequest(b, entry)
   ], rounds, (m) => m.rps)
   const rps = (i: number) => (measured(runs[i]) ? runs[i].rps : NaN)
   r.sections.push([
@@ -190,10 +195,7 @@ export const latency = async (b: Bench, r: Report) => {
   const entry = (name: string, pid: number | undefined, target: Target): Entry => ({ name, pid, scenario: { target, concurrency: 1, requests: n }, warmup: 200 })
   const names = ["direct", "bare proxy", "Portkey", "gateway"]
   const runs = await compare(b, "B", [
-    entry("direct", undefined, nativeAnthropic(b.upstream.port, "fast")),
-    entry("bare proxy", b.bare.pid, nativeAnthropic(b.bare.port, "fast")),
-    skipped(b.portkey) ? b.portkey : entry("Portkey", b.portkey.child.pid, portkeyOpenai(b.portkey, b.upstream.port, "fast")),
-    entry("gateway", b.gateway.child.pid, gatewayOpenai(b.gateway, "claude/claude-test"))
+    ...translatedRequest(b, entry)
   ], rounds, (m) => -m.total.p50)
   const direct = runs[0] as Measured
   const added = (m: Measured) => ({ p50: m.total.p50 - direct.total.p50, p99: m.total.p99 - direct.total.p99 })
