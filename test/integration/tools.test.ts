@@ -124,6 +124,7 @@ describe("the tool loop through the OpenAI door", () => {
 
     // the model got the tools and one sentence beside the client's own system prompt, then the result
     const [first, second] = upstream.requests.map((r) => r.body)
+    expect([first.stream, second.stream]).toEqual([true, true])
     expect(toolNames(first)).toEqual([...builtins, "ticket", "broken", "slow", "sleepy"])
     expect(first.system[0].text).toBe("Be brief.")
     expect(first.system).toHaveLength(2)
@@ -146,6 +147,8 @@ describe("the tool loop through the OpenAI door", () => {
     expect(completion.choices[0]!.finish_reason).toBe("stop")
     expect(completion.usage).toMatchObject({ prompt_tokens: 300, completion_tokens: 30 })
     expect(tools.calls.map((c) => c.url).sort()).toEqual(["/tickets/A", "/tickets/B"])
+    // the client waits for the whole answer: each model call is asked whole too
+    expect(upstream.requests.map((r) => r.body.stream ?? false)).toEqual([false, false])
     const second = upstream.requests[1]!.body
     expect(second.messages.slice(-2)).toEqual([
       { role: "tool", tool_call_id: "c1", content: "{\"ticket\":\"A\",\"state\":\"open\"}" },

@@ -55,6 +55,19 @@ describe("server tools", () => {
       expect(JSON.parse((yield* tools.run(program)).text)).toMatchObject({ output: "1\n", exit_code: 0 })
     }).pipe(Effect.scoped))
 
+  it.live("makes the workspace when a tool first needs it, and removes it with the conversation", () =>
+    Effect.gen(function*() {
+      const budget = makeDiskBudget(Number.POSITIVE_INFINITY)
+      yield* Effect.gen(function*() {
+        const tools = yield* makeServerTools({ ...config, diskBudget: budget }, [])
+        expect(budget.used.size).toBe(0)
+        yield* tools.run(call("file_write", { path: "a.txt", content: "x" }))
+        yield* tools.run(call("file_read", { path: "a.txt" }))
+        expect(budget.used.size).toBe(1)
+      }).pipe(Effect.scoped)
+      expect(budget.used.size).toBe(0)
+    }))
+
   it.live("shares one workspace between file_write, code_exec and file_read within a conversation", () =>
     Effect.gen(function*() {
       const tools = yield* makeServerTools(config, [])
