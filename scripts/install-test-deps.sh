@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # What the full test suite needs beyond npm: etcd (Debian's etcd-server) and a cached build of
-# apiextensions-apiserver for the real API server tier, and nix-instantiate to check flake.nix.
+# apiextensions-apiserver for the real API server tier, redis-server for the response store's Redis
+# tier, and nix-instantiate to check flake.nix.
 # Idempotent and quiet when everything is there. Without them those tests skip, saying why.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 command -v etcd >/dev/null || missing+=(etcd-server)
+command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nix-instantiate >/dev/null || missing+=(nix-bin)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
   echo "installing ${missing[*]}"

@@ -269,6 +269,26 @@ export const settings = {
     kind: "string",
     description: "Secret (in --namespace) holding the search API key, as `name` or `name:key` (key default `api-key`)."
   },
+  redisUrl: {
+    flag: "--redis-url",
+    env: "ORKA_REDIS_URL",
+    kind: "string",
+    description: "Redis for state shared by every replica (`redis://[:password@]host:port[/db]`, `rediss://` for TLS): the Responses API's stored responses. Without it, they are kept in this process's memory."
+  },
+  responseStoreTtl: {
+    flag: "--response-store-ttl",
+    env: "ORKA_RESPONSE_STORE_TTL",
+    kind: "seconds",
+    default: "86400",
+    description: "Seconds a stored response (`store: true`) can be continued with `previous_response_id` or read back."
+  },
+  responseStoreMaxBytes: {
+    flag: "--response-store-max-bytes",
+    env: "ORKA_RESPONSE_STORE_MAX_BYTES",
+    kind: "int",
+    default: "268435456",
+    description: "Bytes of stored responses kept in memory without --redis-url (the oldest go first); also the largest one response stored in Redis."
+  },
   idleMemoryRelease: {
     flag: "--idle-memory-release",
     env: "ORKA_IDLE_MEMORY_RELEASE",

@@ -12,6 +12,7 @@ const src = resolve(import.meta.dirname, "../src")
 /** Lowest first. */
 const layers: ReadonlyArray<ReadonlyArray<string>> = [
   ["shared"], // errors.ts, config.ts, json.ts, log.ts, redact.ts…
+  ["store"], // the Responses API's stored responses: shared files only
   ["ir"],
   ["kube"],
   ["auth", "providers"],
