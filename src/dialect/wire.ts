@@ -98,6 +98,11 @@ export interface AnswerMeta {
   readonly progress: ProgressStyle
   /** how long a stream may stay silent before a keep-alive */
   readonly keepAliveMs: number
+  /**
+   * given the whole answer as the client gets it, once it is complete, before its last event leaves
+   * (the Responses store); a format that keeps nothing ignores it
+   */
+  readonly onComplete?: ((answer: object) => Effect.Effect<void>) | undefined
 }
 
 export interface ErrorEnvelope {
@@ -116,19 +121,22 @@ export const errorEnvelopeOf = (statusOf: (error: GatewayError) => number, error
 
 export type ClientDialect = "openai" | "anthropic"
 
-/** A wire format as clients speak it. */
-export interface ClientFormat<Extra = unknown> {
-  readonly name: ClientDialect
+/**
+ * A wire format as clients speak it. `Prepared` is what its door looks up before the request is
+ * decoded (the Responses API's stored conversation), `undefined` for formats that need nothing.
+ */
+export interface ClientFormat<Extra = unknown, Prepared = undefined> {
+  readonly name: ClientDialect | "responses"
   /** provider types that speak this format: a request to them may pass through untouched */
   readonly nativeTo: ReadonlyArray<ProviderType>
   /** `model` is the model id the resolved Provider is sent */
-  readonly decodeRequest: (body: unknown, model: string) => Result.Result<DecodedRequest<Extra>, GatewayError>
+  readonly decodeRequest: (body: unknown, model: string, prepared: Prepared) => Result.Result<DecodedRequest<Extra>, GatewayError>
   readonly encodeAnswer: (completion: Completion, request: DecodedRequest<Extra>, meta: AnswerMeta) => object
   /** the answer as SSE text; a failure in `events` ends it with the format's error event */
   readonly encodeStream: (events: Stream.Stream<AnswerEvent, GatewayError>, request: DecodedRequest<Extra>, meta: AnswerMeta) => Stream.Stream<string>
   /** a provider of this format's answer, relayed */
   readonly relayed: RelayDialect
   readonly errorEnvelope: (error: GatewayError) => ErrorEnvelope
-  /** what of the request only this format carries (top-level fields, cache hints): a provider of another format will not get it */
-  readonly onlyHere: (conversation: Conversation) => ReadonlyArray<string>
+  /** what of the request only this format carries (top-level fields, cache hints): a provider of type `towards`, of another format, will not get it */
+  readonly onlyHere: (conversation: Conversation, towards: ProviderType) => ReadonlyArray<string>
 }

@@ -1,13 +1,14 @@
 /**
  * A stream of answer events folded into one Completion, for a non-streamed answer that was produced
- * as a stream (the tool loop). Server-side tool progress is not part of the answer; it only ends the
- * text or thinking run before it, as it would end a block on the wire. And the other way: a whole
+ * as a stream (the tool loop). Server-side tool calls are not part of the answer's content: they are
+ * kept beside it (`serverCalls`, where they happened), and end the text or thinking run before them,
+ * as they would end a block on the wire. And the other way: a whole
  * answer as the events that fold back into it, for a loop that asked a provider for whole answers.
  */
 import { Effect, Stream } from "effect"
 import { endedEarly, type GatewayError } from "../errors.ts"
 import type { Part } from "./conversation.ts"
-import type { AnswerEvent, Completion, FinishReason, StreamEvent, Usage } from "./response.ts"
+import type { AnswerEvent, Completion, FinishReason, ServerCall, StreamEvent, Usage } from "./response.ts"
 
 /**
  * Adds a text or thinking delta to `content`: it extends the last part when that is of its kind
@@ -36,6 +37,7 @@ interface Folding {
   readonly content: Array<Part>
   /** tool calls by stream index, pointing into `content` */
   readonly calls: Map<number, number>
+  readonly serverCalls: Array<ServerCall>
   finish: { reason: FinishReason; usage: Usage; stopSequence?: string } | undefined
   /** the last part may be extended by more of the same kind */
   open: boolean
@@ -64,7 +66,10 @@ const fold = (s: Folding, event: AnswerEvent): Folding => {
       break
     }
     case "server_tool_call":
+      s.open = false
+      break
     case "server_tool_result":
+      s.serverCalls.push({ at: s.content.length, call: event.call, result: event.result, isError: event.isError })
       s.open = false
       break
     case "server_tool_wait":
@@ -76,20 +81,25 @@ const fold = (s: Folding, event: AnswerEvent): Folding => {
 }
 
 export const collectCompletion = (events: Stream.Stream<AnswerEvent, GatewayError>): Effect.Effect<Completion, GatewayError> =>
-  Stream.runFold(events, (): Folding => ({ id: "", model: "", content: [], calls: new Map(), finish: undefined, open: false }), fold).pipe(
-    Effect.flatMap(({ content, finish, id, model }) =>
+  Stream.runFold(events, (): Folding => ({ id: "", model: "", content: [], calls: new Map(), serverCalls: [], finish: undefined, open: false }), fold).pipe(
+    Effect.flatMap(({ content, finish, id, model, serverCalls }) =>
       finish === undefined
         ? Effect.fail(endedEarly())
         : Effect.succeed<Completion>({
           id,
           model,
           content: content.filter((p) => p.type !== "text" || p.text !== ""),
+          ...(serverCalls.length === 0 ? {} : { serverCalls: atKept(content, serverCalls) }),
           finishReason: finish.reason,
           ...(finish.stopSequence === undefined ? {} : { stopSequence: finish.stopSequence }),
           usage: finish.usage
         })
     )
   )
+
+/** `serverCalls` with their places counted among the parts kept (empty text parts are dropped). */
+const atKept = (content: ReadonlyArray<Part>, calls: ReadonlyArray<ServerCall>): Array<ServerCall> =>
+  calls.map((c) => ({ ...c, at: content.slice(0, c.at).filter((p) => p.type !== "text" || p.text !== "").length }))
 
 /** The events of a whole answer, one per part: `collectCompletion` folds them back into it. */
 export const completionEvents = (completion: Completion): Array<StreamEvent> => {

@@ -84,6 +84,8 @@ export type ToolChoice =
 export interface Extensions {
   readonly openai?: Readonly<Record<string, unknown>>
   readonly anthropic?: Readonly<Record<string, unknown>>
+  /** the Responses API's top-level fields the IR does not model: no provider gets them, they are named in the left-out log */
+  readonly responses?: Readonly<Record<string, unknown>>
 }
 
 export interface Conversation {
@@ -100,6 +102,8 @@ export interface Conversation {
   readonly stop?: ReadonlyArray<string>
   /** an end-user id for abuse tracking (OpenAI `user`, Anthropic `metadata.user_id`) */
   readonly user?: string
+  /** how hard the model should think (the Responses API's `reasoning.effort`): `minimal`, `low`, `medium`, `high`… */
+  readonly reasoningEffort?: string
   readonly extensions: Extensions
 }
 

@@ -43,6 +43,17 @@ export interface Completion {
   /** the stop sequence that ended the turn, when the upstream says which */
   readonly stopSequence?: string
   readonly usage: Usage
+  /** the gateway's own tool calls on the way (the tool loop), each before the part at `at` of `content` */
+  readonly serverCalls?: ReadonlyArray<ServerCall>
+}
+
+/** A call the gateway ran for the model, with its result (JSON text). */
+export interface ServerCall {
+  /** where it happened: before `content[at]` */
+  readonly at: number
+  readonly call: ToolCallPart
+  readonly result: string
+  readonly isError: boolean
 }
 
 export type StreamEvent =

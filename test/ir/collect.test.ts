@@ -7,7 +7,7 @@ import type { AnswerEvent } from "../../src/ir/response.ts"
 const call = { type: "tool_call", id: "c1", name: "web_search", arguments: "{}" } as const
 
 describe("collectCompletion", () => {
-  it.effect("folds events into one completion: text runs, thinking, tool calls by index; progress only parts runs", () =>
+  it.effect("folds events into one completion: text runs, thinking, tool calls by index; server calls beside it, where they ran", () =>
     Effect.gen(function*() {
       const events: Array<AnswerEvent> = [
         { type: "start", id: "r1", model: "m-1" },
@@ -35,7 +35,9 @@ describe("collectCompletion", () => {
           { type: "tool_call", id: "t2", name: "weather", arguments: "{\"city\":\"Rome\"}" }
         ],
         finishReason: "tool_use",
-        usage: { inputTokens: 30, outputTokens: 7 }
+        usage: { inputTokens: 30, outputTokens: 7 },
+        // between the text before the search and the text after it
+        serverCalls: [{ at: 2, call, result: "{}", isError: false }]
       })
     }))
 

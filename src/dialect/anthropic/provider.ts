@@ -57,6 +57,25 @@ const toolChoice = (c: Conversation): Json | undefined => {
   return base
 }
 
+/** Thinking budgets for the Responses API's `reasoning.effort` levels (none and minimal: no thinking). */
+const thinkingBudgets: Readonly<Record<string, number>> = { low: 2048, medium: 8192, high: 24576, xhigh: 32000 }
+
+/** Anthropic's least thinking budget; it must also stay below `max_tokens`. */
+const leastThinkingBudget = 1024
+
+/**
+ * Extended thinking for a `reasoningEffort`, unless the client asked for thinking itself. Its budget
+ * takes at most half of `max_tokens`; a smaller `max_tokens`, or a forced tool choice (which thinking
+ * does not allow), means no thinking.
+ */
+const thinkingFor = (c: Conversation, maxTokens: number): Json | undefined => {
+  const budget = c.reasoningEffort === undefined ? undefined : thinkingBudgets[c.reasoningEffort]
+  if (budget === undefined || c.extensions.anthropic?.["thinking"] !== undefined) return undefined
+  if (c.toolChoice?.type === "required" || c.toolChoice?.type === "tool") return undefined
+  const fitted = Math.min(budget, Math.floor(maxTokens / 2))
+  return fitted < leastThinkingBudget ? undefined : { type: "enabled", budget_tokens: fitted }
+}
+
 /** The Messages API request body for a conversation. */
 export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream: boolean): Json => {
   const messages = c.messages.map((m) => {
@@ -65,14 +84,17 @@ export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream:
     return { role: m.role, content: content.flatMap(block) }
   })
   const choice = toolChoice(c)
+  const maxTokens = c.maxTokens ?? defaultMaxTokens
+  const thinking = thinkingFor(c, maxTokens)
   return {
     ...c.extensions.anthropic,
+    ...(thinking === undefined ? {} : { thinking }),
     model: c.model,
     ...(c.system.length === 0 ? {} : {
       system: c.system.length === 1 && c.system[0]!.cacheControl === undefined ? c.system[0]!.text : c.system.flatMap(block)
     }),
     messages,
-    max_tokens: c.maxTokens ?? defaultMaxTokens,
+    max_tokens: maxTokens,
     ...(c.tools.length === 0 ? {} : {
       tools: c.tools.map((t) => ({
         name: t.name,
@@ -82,8 +104,9 @@ export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream:
       }))
     }),
     ...(choice === undefined ? {} : { tool_choice: choice }),
-    ...(c.temperature === undefined ? {} : { temperature: c.temperature }),
-    ...(c.topP === undefined ? {} : { top_p: c.topP }),
+    // with thinking, Anthropic takes neither a temperature nor a top_p below 0.95
+    ...(c.temperature === undefined || thinking !== undefined ? {} : { temperature: c.temperature }),
+    ...(c.topP === undefined || (thinking !== undefined && c.topP < 0.95) ? {} : { top_p: c.topP }),
     ...(c.stop === undefined || c.stop.length === 0 ? {} : { stop_sequences: c.stop }),
     ...(c.user === undefined ? {} : { metadata: { ...(c.extensions.anthropic?.["metadata"] as Json | undefined), user_id: c.user } }),
     ...(stream ? { stream: true } : {})
