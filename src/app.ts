@@ -17,6 +17,7 @@ import { AnthropicRoutes } from "./http/anthropic-routes.ts"
 import { Boundary } from "./http/boundary.ts"
 import { HealthRoutes, Lifecycle } from "./http/health.ts"
 import { OpenAIRoutes } from "./http/openai-routes.ts"
+import { ResponsesRoutes } from "./http/responses-routes.ts"
 import type { KubeClient } from "./kube/client.ts"
 import * as Manifests from "./kube/manifests.ts"
 import * as ProviderStatus from "./status/provider-status.ts"
@@ -27,10 +28,12 @@ import { Activity, IdleMemoryRelease } from "./memory.ts"
 import { makeProviderHealth, ProviderHealth } from "./providers/health.ts"
 import { ProviderRegistry } from "./providers/registry.ts"
 import { makeRedactor, Redactor } from "./redact.ts"
+import { ResponseStore } from "./store/response-store.ts"
 import { ToolLoop } from "./tools/service.ts"
 
 export const Routes = Layer.mergeAll(
   OpenAIRoutes,
+  ResponsesRoutes,
   AnthropicRoutes,
   HealthRoutes,
   PrometheusMetrics.layerHttp({ path: "/metrics" }),
@@ -74,6 +77,7 @@ export const appLayer = (parts: AppParts) => {
     parts.access.pipe(Layer.provide(base)),
     parts.background.pipe(Layer.provide(registry), Layer.provide(toolLoop)),
     IdleMemoryRelease.pipe(Layer.provide(base)),
+    ResponseStore.layer.pipe(Layer.provide(base)),
     Layer.succeed(Lifecycle, parts.lifecycle)
   )
   return HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(

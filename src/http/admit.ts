@@ -102,7 +102,7 @@ export const makeAdmission = Effect.gen(function*() {
       return yield* respond(request)
     })
 
-  return { admitChat, modelsRoute, registry }
+  return { admit, admitChat, modelsRoute, registry }
 })
 
 /** The part of the path after `prefix`, URL-decoded (model ids contain "/"); as sent when it is not valid percent-encoding. */

@@ -23,6 +23,14 @@ import { wholeBody } from "./respond.ts"
 import { relay } from "./sse.ts"
 import { rewriteEvents } from "./sse-rewrite.ts"
 
+/** Which server-side tools run: none, all that the caller may use, or only these (of those). */
+export type ToolsRun = "none" | "all" | ReadonlySet<string>
+
+const onlyTools = (only: ReadonlySet<string>, permitted: ToolFilter | undefined): ToolFilter => (names) => {
+  const asked = names.filter((name) => only.has(name))
+  return permitted === undefined ? Effect.succeed(new Set(asked)) : permitted(asked)
+}
+
 /** An answer in IR, either whole or as events. */
 export interface Answer {
   readonly complete: Effect.Effect<Completion, GatewayError>
@@ -52,11 +60,11 @@ export const makeAnswers = Effect.gen(function*() {
       : Effect.map(forwardWhole(upstream, call), (whole) => wholeBody({ ...whole, bytes: bodyWithModel(whole.bytes, chat.requested) }))
   }
 
-  /** The answer in IR: from the provider's backend, or through the tool loop around it. */
-  const translated = (chat: AdmittedChat, asked: Conversation, loop: boolean, context: CallContext): Answer => {
+  /** The answer in IR: from the provider's backend, or through the tool loop around it (with all its tools, or some). */
+  const translated = (chat: AdmittedChat, asked: Conversation, tools: ToolsRun, context: CallContext): Answer => {
     const backend = backends.forType(chat.provider.type)
     const { conversation, folded } = fitSystemTurns(chat.provider, capOutput(chat.provider, asked), context)
-    const answer: Answer = loop ? looped(chat, conversation, backend, context) : {
+    const answer: Answer = tools !== "none" ? looped(chat, conversation, backend, context, tools) : {
       complete: backend.complete(conversation, chat.provider, context),
       stream: backend.stream(conversation, chat.provider, context)
     }
@@ -65,15 +73,14 @@ export const makeAnswers = Effect.gen(function*() {
     return { complete: Effect.andThen(said, answer.complete), stream: Stream.unwrap(Effect.as(said, answer.stream)) }
   }
 
-  const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext): Answer => {
+  const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext, tools: ToolsRun): Answer => {
     // a client that waits for the whole answer gets nothing from a streamed model call: each is asked whole
     const call = chat.stream
       ? (c: Conversation) => backend.stream(c, chat.provider, context)
       : (c: Conversation) => Stream.unwrap(Effect.map(backend.complete(c, chat.provider, context), (whole) => Stream.fromIterable(completionEvents(whole))))
-    const events = toolLoop.loop(conversation, call, {
-      callerSecrets: chat.callerSecrets,
-      ...(config.authorizeTools ? { filter: permittedTools(chat.identity) } : {})
-    })
+    const permitted = config.authorizeTools ? permittedTools(chat.identity) : undefined
+    const filter = typeof tools === "string" ? permitted : onlyTools(tools, permitted)
+    const events = toolLoop.loop(conversation, call, { callerSecrets: chat.callerSecrets, ...(filter === undefined ? {} : { filter }) })
     return { complete: collectCompletion(events), stream: events }
   }
 

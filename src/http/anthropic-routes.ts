@@ -15,7 +15,7 @@ import { anthropicTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import type { ListedModel } from "../providers/registry.ts"
 import { makeAdmission, pathRest } from "./admit.ts"
-import { makeChatRoute } from "./chat-route.ts"
+import { makeChatRoute, nothingToPrepare } from "./chat-route.ts"
 import { json, wholeBody } from "./respond.ts"
 
 const clientHeaders = (request: HttpServerRequest.HttpServerRequest) => ({
@@ -38,7 +38,8 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const messages = chatRoute({
     format: anthropicClient,
     target: ({ provider, request }) => Effect.succeed(anthropicTarget(provider, "/v1/messages", clientHeaders(request))),
-    context: ({ request }) => ({ anthropicBeta: clientHeaders(request).beta })
+    context: ({ request }) => ({ anthropicBeta: clientHeaders(request).beta }),
+    prepare: nothingToPrepare
   })
 
   const countTokens = Effect.gen(function*() {

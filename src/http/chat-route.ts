@@ -6,37 +6,54 @@
 import { Effect, Stream } from "effect"
 import { type HttpServerRequest, HttpServerResponse } from "effect/http"
 import { GatewayConfig } from "../config.ts"
-import type { ClientFormat, Untranslatable } from "../dialect/wire.ts"
+import type { ClientFormat, DecodedRequest, Untranslatable } from "../dialect/wire.ts"
 import type { GatewayError } from "../errors.ts"
 import type { CallContext } from "../llm/backend.ts"
 import type { Target } from "../llm/targets.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 import { noteRequest } from "./access-log.ts"
 import { type AdmittedChat, type Handler, makeAdmission } from "./admit.ts"
-import { makeAnswers } from "./answer.ts"
+import { ToolLoop } from "../tools/service.ts"
+import { makeAnswers, type ToolsRun } from "./answer.ts"
 import { plan } from "./plan.ts"
 import { json } from "./respond.ts"
 import { awaitFirst, sse } from "./sse.ts"
 
-export interface ChatDoor<Extra> {
-  readonly format: ClientFormat<Extra>
+export interface ChatDoor<Extra, Prepared = undefined> {
+  readonly format: ClientFormat<Extra, Prepared>
   /** where a provider of the door's format is sent the client's body on pass-through */
   readonly target: (chat: AdmittedChat) => Effect.Effect<Target, GatewayError>
   /** the client's headers that a provider of its format gets when the request is translated too */
   readonly context: (chat: AdmittedChat) => CallContext
+  /** whether the provider speaks the format (default: its type is one the format is native to) */
+  readonly speaks?: (provider: ResolvedProvider) => boolean
+  /** what the decoder needs looked up first (the Responses API's stored conversation) */
+  readonly prepare: (chat: AdmittedChat, native: boolean) => Effect.Effect<Prepared, GatewayError>
+  /** whether, with what was looked up, the request may still pass through (default: yes) */
+  readonly passable?: (prepared: Prepared) => boolean
+  /** what is done with a whole answer before its last event leaves (the Responses store), if anything */
+  readonly keep?: (chat: AdmittedChat, request: DecodedRequest<Extra>) => ((answer: object) => Effect.Effect<void>) | undefined
+  /** gateway tools the request itself asks for (hosted tools): they run even with server-side tools off, alone then */
+  readonly asksTools?: (request: DecodedRequest<Extra>) => ReadonlySet<string>
 }
+
+/** A door whose format needs nothing looked up before decoding. */
+export const nothingToPrepare = (): Effect.Effect<undefined> => Effect.succeed(undefined)
 
 export const makeChatRoute = Effect.gen(function*() {
   const config = yield* GatewayConfig
   const { admitChat } = yield* makeAdmission
   const { relayed, translated } = yield* makeAnswers
+  const toolLoop = yield* ToolLoop
 
-  return <Extra>(door: ChatDoor<Extra>): Handler =>
+  return <Extra, Prepared>(door: ChatDoor<Extra, Prepared>): Handler =>
     Effect.gen(function*() {
       const chat = yield* admitChat
       const { format } = door
-      const native = format.nativeTo.includes(chat.provider.type)
-      const served = plan({ native, tools: chat.tools }, () => format.decodeRequest(chat.body, chat.model))
+      const speaks = door.speaks?.(chat.provider) ?? format.nativeTo.includes(chat.provider.type)
+      const prepared = yield* door.prepare(chat, speaks)
+      const native = speaks && (door.passable?.(prepared) ?? true)
+      const served = plan({ native, tools: chat.tools }, () => format.decodeRequest(chat.body, chat.model, prepared))
       switch (served._tag) {
         case "Reject":
           return yield* Effect.fail(served.error)
@@ -46,14 +63,25 @@ export const makeChatRoute = Effect.gen(function*() {
         }
         case "Translate":
         case "ToolLoop": {
-          const { leftOut, request } = served
-          const fields = native ? [] : format.onlyHere(request.conversation)
+          const { request } = served
+          // a hosted tool the gateway cannot serve here (web_search without a backend) is left out like any part
+          const asked = [...(door.asksTools?.(request) ?? [])]
+          const hosted = new Set(asked.filter((name) => toolLoop.offers(name)))
+          const leftOut = [...served.leftOut, ...asked.filter((name) => !hosted.has(name)).map(notServed)]
+          const fields = native ? [] : format.onlyHere(request.conversation, chat.provider.type)
           yield* logLeftOut(chat.provider, fields, leftOut)
-          const answer = translated(chat, request.conversation, served._tag === "ToolLoop", door.context(chat))
-          const meta = { model: chat.requested, progress: chat.progress, keepAliveMs: config.keepAliveInterval }
-          const response = chat.stream
-            ? sse(format.encodeStream(Stream.mapError(yield* awaitFirst(answer.stream), chat.present), request, meta))
-            : json(format.encodeAnswer(yield* answer.complete, request, meta))
+          const tools: ToolsRun = served._tag === "ToolLoop" ? "all" : hosted.size > 0 ? hosted : "none"
+          const answer = translated(chat, request.conversation, tools, door.context(chat))
+          const onComplete = door.keep?.(chat, request)
+          const meta = { model: chat.requested, progress: chat.progress, keepAliveMs: config.keepAliveInterval, onComplete }
+          let response: HttpServerResponse.HttpServerResponse
+          if (chat.stream) {
+            response = sse(format.encodeStream(Stream.mapError(yield* awaitFirst(answer.stream), chat.present), request, meta))
+          } else {
+            const whole = format.encodeAnswer(yield* answer.complete, request, meta)
+            if (onComplete !== undefined) yield* onComplete(whole)
+            response = json(whole)
+          }
           return withLeftOut(response, [...fields, ...leftOut.map((u) => u.param)])
         }
       }
@@ -64,6 +92,11 @@ export const makeChatRoute = Effect.gen(function*() {
  * Tools were asked for but the request holds what only its own format carries (or does not decode):
  * it goes to the provider as it is. Said once in the log, and in the access log line.
  */
+const notServed = (name: string): Untranslatable => ({
+  param: "tools",
+  message: `the hosted tool served by the gateway's ${name}, which is not configured here${name === "web_search" ? " (--web-search-backend)" : ""}`
+})
+
 const skippedTools = (request: HttpServerRequest.HttpServerRequest, why: ReadonlyArray<string>) =>
   Effect.sync(() => noteRequest(request, { tools: false })).pipe(
     Effect.andThen(Effect.logInfo("server-side tools skipped: the request holds what only its own dialect carries")),

@@ -10,6 +10,8 @@ import { clampText } from "../redact.ts"
 
 const served: ReadonlyArray<readonly [method: string, path: string]> = [
   ["POST", "/openai/v1/chat/completions"],
+  ["POST", "/openai/v1/responses"],
+  ["POST", "/openai/v1/responses/input_tokens"],
   ["GET", "/openai/v1/models"],
   ["POST", "/anthropic/v1/messages"],
   ["POST", "/anthropic/v1/messages/count_tokens"],
@@ -37,7 +39,7 @@ export const noRoute = (request: HttpServerRequest.HttpServerRequest): GatewayEr
   const moved = movedTo(path)
   const shown = clampText(path, quotedPathChars)
   const message = moved === undefined
-    ? `no route for ${request.method} ${shown}: this gateway serves /openai/v1/chat/completions, /openai/v1/models, /anthropic/v1/messages and /anthropic/v1/models`
+    ? `no route for ${request.method} ${shown}: this gateway serves /openai/v1/chat/completions, /openai/v1/responses, /openai/v1/models, /anthropic/v1/messages and /anthropic/v1/models`
     : `${shown} has moved: use ${clampText(moved, quotedPathChars)}`
   return gatewayError("not_found", message, { code: "unknown_route" })
 }

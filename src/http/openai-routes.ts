@@ -6,7 +6,7 @@ import { gatewayError } from "../errors.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"
 import type { ListedModel } from "../providers/registry.ts"
 import { makeAdmission, pathRest } from "./admit.ts"
-import { makeChatRoute } from "./chat-route.ts"
+import { makeChatRoute, nothingToPrepare } from "./chat-route.ts"
 import { json } from "./respond.ts"
 
 const modelEntry = ({ id, provider }: ListedModel) => ({
@@ -23,7 +23,8 @@ export const OpenAIRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const chatCompletions = chatRoute({
     format: openaiClient,
     target: ({ model, provider }) => openaiCompatibleTarget(provider, model),
-    context: () => ({})
+    context: () => ({}),
+    prepare: nothingToPrepare
   })
 
   // One route for the list and for one model: ids contain "/", and the router treats

@@ -48,6 +48,12 @@ export const ProviderSpec = Schema.Struct({
   maxOutputTokens: Schema.optionalKey(PositiveInt),
   /** the same for some models, by the id sent upstream */
   maxOutputTokensByModel: Schema.optionalKey(Schema.Record(Schema.String, PositiveInt)),
+  /**
+   * whether the server at `baseURL` serves the Responses API (`POST /responses`): Responses requests
+   * pass through to it; else they are translated to Chat Completions. vLLM and Ollama serve it from
+   * some version on. Default: true for api.openai.com and Azure OpenAI, false for other servers.
+   */
+  responsesAPI: Schema.optionalKey(Schema.Boolean),
   /** server-side tools for this Provider's requests without an `X-Orka-Tools` header */
   tools: Schema.optionalKey(Schema.Struct({
     default: Schema.optionalKey(Schema.Literals(["enabled", "disabled"]))

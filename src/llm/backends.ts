@@ -11,7 +11,7 @@ import type { ProviderCodec } from "../dialect/wire.ts"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
 import type { ProviderType } from "../kube/resources.ts"
-import type { ResolvedProvider } from "../providers/provider.ts"
+import { isOpenAI, type ResolvedProvider } from "../providers/provider.ts"
 import type { BackendFactory, BackendOptions, CallContext, LlmBackend } from "./backend.ts"
 import { mockBackend } from "./mock.ts"
 import { anthropicTarget, openaiCompatibleTarget, type Target } from "./targets.ts"
@@ -48,8 +48,6 @@ const backendOf = <Options>(wire: WireBackend<Options>): BackendFactory => (upst
 /** Azure API versions before 2024-09-01 reject `stream_options` and `max_completion_tokens`. */
 export const supportsStreamOptions = (apiVersion: string): boolean => apiVersion.slice(0, 10) >= "2024-09-01"
 
-const isOpenAI = (provider: ResolvedProvider) => /^https:\/\/api\.openai\.com(\/|$)/.test(provider.baseURL)
-
 const chatCompletions = (variant: (provider: ResolvedProvider) => ChatCompletionsVariant): BackendFactory =>
   backendOf({ codec: chatCompletionsCodec, target: (provider, model) => openaiCompatibleTarget(provider, model), options: variant })
 
@@ -60,7 +58,7 @@ export const backendFactories: Record<ProviderType, BackendFactory> = {
     options: (_, backend) => ({ defaultMaxTokens: backend.defaultMaxTokens })
   }),
   // api.openai.com knows max_completion_tokens; compatible servers (vLLM, Ollama…) surely max_tokens
-  openai: chatCompletions((provider) => ({ maxTokensField: isOpenAI(provider) ? "max_completion_tokens" : "max_tokens", streamOptions: true })),
+  openai: chatCompletions((provider) => ({ maxTokensField: isOpenAI(provider.baseURL) ? "max_completion_tokens" : "max_tokens", streamOptions: true })),
   "azure-openai": chatCompletions((provider) => {
     const recent = supportsStreamOptions(provider.azure?.apiVersion ?? "")
     return { maxTokensField: recent ? "max_completion_tokens" : "max_tokens", streamOptions: recent }

@@ -44,3 +44,12 @@ export const openaiCompatibleTarget = (provider: ResolvedProvider, model: string
     headers: { "api-key": key(provider) }
   })
 }
+
+/**
+ * The Responses API of an OpenAI provider (`/responses`), or of Azure OpenAI (its v1 API, where the
+ * body's `model` is the deployment). Only for Providers that serve it (`spec.responsesAPI`).
+ */
+export const responsesTarget = (provider: ResolvedProvider): Target =>
+  provider.type === "azure-openai"
+    ? { url: `${provider.baseURL}/openai/v1/responses`, headers: { "api-key": key(provider) } }
+    : { url: `${provider.baseURL}/responses`, headers: { authorization: `Bearer ${key(provider)}` } }

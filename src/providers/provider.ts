@@ -22,6 +22,8 @@ export interface ResolvedProvider {
   readonly createdAt: string | undefined
   /** `spec.tools.default`: whether requests without `X-Orka-Tools` get server-side tools */
   readonly toolsDefault: "enabled" | "disabled" | undefined
+  /** the server answers the Responses API (`spec.responsesAPI`, defaulted by type and URL) */
+  readonly responsesAPI: boolean
   /** `spec.maxOutputTokens` and `spec.maxOutputTokensByModel` */
   readonly maxOutputTokens: { readonly all: number | undefined; readonly byModel: Readonly<Record<string, number>> }
 }
@@ -46,6 +48,9 @@ export const defaultBaseURL: Record<ProviderType, string | undefined> = {
 
 export const defaultSecretKey = providerDefaults.secretKey
 export const defaultAzureApiVersion = providerDefaults.azureApiVersion
+
+/** api.openai.com itself, not a compatible server */
+export const isOpenAI = (baseURL: string): boolean => /^https:\/\/api\.openai\.com(\/|$)/.test(baseURL)
 
 const needsKey = (type: ProviderType): boolean => type !== "mock"
 
@@ -94,6 +99,9 @@ export const resolveProvider = (
       : undefined,
     createdAt: metadata.creationTimestamp,
     toolsDefault: spec.tools?.default,
+    responsesAPI: spec.type === "openai" || spec.type === "azure-openai"
+      ? spec.responsesAPI ?? (spec.type === "azure-openai" || isOpenAI(baseURL))
+      : false,
     maxOutputTokens: { all: spec.maxOutputTokens, byModel: spec.maxOutputTokensByModel ?? {} }
   })
 }

@@ -34,6 +34,8 @@ export interface ToolLoopShape {
   readonly loop: (conversation: Conversation, model: Model, options?: LoopOptions) => Stream.Stream<AnswerEvent, GatewayError>
   /** The Tool resources of the moment: those offered, and why the others are not (what their status says). */
   readonly snapshot: () => ToolSnapshot
+  /** whether a built-in of this name can be offered now (web_search needs a configured backend) */
+  readonly offers: (builtin: string) => boolean
 }
 
 /** Tool progress shows the model's arguments: masked like the results. */
@@ -97,6 +99,7 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
 
       return ToolLoop.of({
         snapshot: () => current.tools,
+        offers: (builtin) => builtin !== "web_search" || current.search !== undefined,
         loop: (conversation, model, options = {}) =>
           Stream.unwrap(Effect.gen(function*() {
             yield* firstLoad

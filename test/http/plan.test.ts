@@ -95,20 +95,20 @@ const expected = (dialect: "openai" | "anthropic", kind: Kind): [string, string,
 
 const natives = { openai: ["openai", "azure-openai"], anthropic: ["anthropic"] }
 
-const everyWay = <Extra>(format: ClientFormat<Extra>) => {
-  it(`${format.name} is native to ${natives[format.name].join(", ")} only`, () => {
-    expect(ProviderTypes.filter((t) => format.nativeTo.includes(t))).toEqual(natives[format.name])
+const everyWay = <Extra>(format: ClientFormat<Extra>, name: "openai" | "anthropic") => {
+  it(`${name} is native to ${natives[name].join(", ")} only`, () => {
+    expect(ProviderTypes.filter((t) => format.nativeTo.includes(t))).toEqual(natives[name])
   })
-  for (const [kind, body] of Object.entries(bodies[format.name]) as Array<[Kind, Record<string, unknown>]>) {
+  for (const [kind, body] of Object.entries(bodies[name]) as Array<[Kind, Record<string, unknown>]>) {
     for (const type of ProviderTypes) {
       for (const tools of [false, true]) {
         const native = format.nativeTo.includes(type)
-        const want = expected(format.name, kind)[(native ? 0 : 2) + (tools ? 1 : 0)]
-        it(`${format.name} door, ${kind} request, ${type} provider, tools ${tools ? "on" : "off"} → ${want}`, () => {
+        const want = expected(name, kind)[(native ? 0 : 2) + (tools ? 1 : 0)]
+        it(`${name} door, ${kind} request, ${type} provider, tools ${tools ? "on" : "off"} → ${want}`, () => {
           let decoded = 0
           const served = plan({ native, tools }, () => {
             decoded++
-            return format.decodeRequest(body, "m")
+            return format.decodeRequest(body, "m", undefined)
           })
           expect(summary(served)).toBe(want)
           // the fast path never reads the request
@@ -120,18 +120,18 @@ const everyWay = <Extra>(format: ClientFormat<Extra>) => {
 }
 
 describe("plan: client format × provider type × tools × request", () => {
-  everyWay(openaiClient)
-  everyWay(anthropicClient)
+  everyWay(openaiClient, "openai")
+  everyWay(anthropicClient, "anthropic")
 
   it("what is left out keeps the rest of the request: the conversation the provider gets", () => {
-    const served = plan({ native: false, tools: false }, () => openaiClient.decodeRequest(bodies.openai.untranslatable, "m"))
+    const served = plan({ native: false, tools: false }, () => openaiClient.decodeRequest(bodies.openai.untranslatable, "m", undefined))
     if (served._tag !== "Translate") throw new Error(served._tag)
     expect(served.request.conversation.messages).toEqual([{ role: "user", content: [{ type: "text", text: "hi" }] }])
     expect(served.request.conversation.tools).toEqual([])
   })
 
   it("a rejection says why, in the caller's terms", () => {
-    const served = plan({ native: false, tools: true }, () => openaiClient.decodeRequest(bodies.openai.essential, "m"))
+    const served = plan({ native: false, tools: true }, () => openaiClient.decodeRequest(bodies.openai.essential, "m", undefined))
     if (served._tag !== "Reject") throw new Error(served._tag)
     expect(served.error.message).toBe("n: more than one choice (n = 3) is answered by OpenAI-shaped providers only, and this model's provider speaks another format")
   })

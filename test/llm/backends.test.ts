@@ -39,6 +39,7 @@ const provider = (type: ResolvedProvider["type"], baseURL: string): ResolvedProv
   azure: type === "azure-openai" ? { deploymentName: "dep", apiVersion: "2024-10-21" } : undefined,
   createdAt: undefined,
   toolsDefault: undefined,
+  responsesAPI: false,
   maxOutputTokens: { all: undefined, byModel: {} }
 })
 

@@ -48,13 +48,16 @@ export const startGateway = async (options: {
   readonly kube?: KubeSource
   /** the caller's token (default `demoToken`) */
   readonly token?: string
+  /** more callers, as token → user name */
+  readonly otherTokens?: Readonly<Record<string, string>>
 }): Promise<RunningGateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-gw-"))
   const manifestsDir = join(dir, "manifests")
   mkdirSync(manifestsDir)
   for (const [file, yaml] of Object.entries(options.manifests)) writeFileSync(join(manifestsDir, file), yaml)
   const tokens = join(dir, "tokens.csv")
-  writeFileSync(tokens, `${options.token ?? demoToken},alice,u-1,"team-a"\n`)
+  const others = Object.entries(options.otherTokens ?? {}).map(([token, user], i) => `${token},${user},u-${i + 2},"team-b"\n`)
+  writeFileSync(tokens, [`${options.token ?? demoToken},alice,u-1,"team-a"\n`, ...others].join(""))
 
   const config = testConfig({
     manifests: manifestsDir,

@@ -1,11 +1,13 @@
 /**
  * A scripted provider on a loopback port that speaks the real wire formats: Anthropic Messages
  * (JSON, and SSE with `event:` lines, `ping`, content blocks, `input_json_delta`, `message_delta`
- * usage) and OpenAI / Azure Chat Completions (JSON, and `data:` chunks ending in `[DONE]`).
+ * usage), OpenAI / Azure Chat Completions (JSON, and `data:` chunks ending in `[DONE]`) and the
+ * OpenAI Responses API (at a path ending in `/responses`: see responses-wire.ts).
  * Each request takes the next scripted reply (the last one repeats) and is recorded.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { responsesEvents, responsesObject } from "./responses-wire.ts"
 
 export interface RecordedRequest {
   readonly method: string
@@ -187,6 +189,7 @@ export const startScriptedUpstream = async (): Promise<ScriptedUpstream> => {
       return res.end(JSON.stringify(reply.body))
     }
     const anthropic = (req.url ?? "").includes("/v1/messages")
+    const responses = /\/responses(\?|$)/.test(req.url ?? "")
     if ("sse" in reply) {
       res.writeHead(200, { "content-type": "text/event-stream" })
       if (reply.splitBytes !== undefined) await writeSlowly(res, reply.sse, reply.splitBytes, 1)
@@ -194,11 +197,13 @@ export const startScriptedUpstream = async (): Promise<ScriptedUpstream> => {
     }
     if (body?.stream !== true) {
       res.writeHead(200, { "content-type": "application/json", "request-id": "req_test" })
-      return res.end(JSON.stringify(anthropic ? anthropicMessage(reply.answer) : openaiCompletion(reply.answer)))
+      return res.end(JSON.stringify(anthropic ? anthropicMessage(reply.answer) : responses ? responsesObject(reply.answer) : openaiCompletion(reply.answer)))
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
     const text = anthropic
       ? anthropicEvents(reply.answer, reply.failAfter)
+      : responses
+      ? responsesEvents(reply.answer, reply.failAfter)
       : openaiChunks(reply.answer, body?.stream_options?.include_usage === true, reply.failAfter)
     // one event at a time, so a delay paces events
     const events = text.split(/(?<=\n\n)/)
