@@ -54,20 +54,26 @@ export const makeChatRoute = Effect.gen(function*() {
       const prepared = yield* door.prepare(chat, speaks)
       const native = speaks && (door.passable?.(prepared) ?? true)
       const served = plan({ native, tools: chat.tools }, () => format.decodeRequest(chat.body, chat.model, prepared))
+      const passThrough = (toolsSkipped: ReadonlyArray<string>) =>
+        Effect.andThen(
+          toolsSkipped.length > 0 ? skippedTools(chat.request, toolsSkipped) : Effect.void,
+          Effect.flatMap(door.target(chat), (target) => relayed(chat, target, format.relayed))
+        )
       switch (served._tag) {
         case "Reject":
           return yield* Effect.fail(served.error)
-        case "Passthrough": {
-          if (served.toolsSkipped.length > 0) yield* skippedTools(chat.request, served.toolsSkipped)
-          return yield* relayed(chat, yield* door.target(chat), format.relayed)
-        }
+        case "Passthrough":
+          return yield* passThrough(served.toolsSkipped)
         case "Translate":
         case "ToolLoop": {
           const { request } = served
-          // a hosted tool the gateway cannot serve here (web_search without a backend) is left out like any part
+          // a hosted tool the gateway cannot serve here (web_search without a backend): a provider of
+          // the client's format serves it itself; towards another it is left out like any part
           const asked = [...(door.asksTools?.(request) ?? [])]
           const hosted = new Set(asked.filter((name) => toolLoop.offers(name)))
-          const leftOut = [...served.leftOut, ...asked.filter((name) => !hosted.has(name)).map(notServed)]
+          const unserved = asked.filter((name) => !hosted.has(name)).map(notServed)
+          if (native && unserved.length > 0) return yield* passThrough(unserved.map((u) => u.message))
+          const leftOut = [...served.leftOut, ...unserved]
           const fields = native ? [] : format.onlyHere(request.conversation, chat.provider.type)
           yield* logLeftOut(chat.provider, fields, leftOut)
           const tools: ToolsRun = served._tag === "ToolLoop" ? "all" : hosted.size > 0 ? hosted : "none"

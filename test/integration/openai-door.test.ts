@@ -258,9 +258,12 @@ describe("errors and auth at the door", () => {
   })
 
   it("answers routes it does not serve with a JSON 404, naming the new place of old /v1 paths", async () => {
-    const responses = await fetch(`${gateway.openaiURL}/responses`, { method: "POST", headers: { authorization: `Bearer ${demoToken}` }, body: "{}" })
-    expect(responses.status).toBe(404)
-    expect(((await responses.json()) as { error: { type: string } }).error.type).toBe("not_found_error")
+    const embeddings = await fetch(`${gateway.openaiURL}/embeddings`, { method: "POST", headers: { authorization: `Bearer ${demoToken}` }, body: "{}" })
+    expect(embeddings.status).toBe(404)
+    expect(((await embeddings.json()) as { error: { type: string; message: string } }).error).toMatchObject({
+      type: "not_found_error",
+      message: expect.stringContaining("/openai/v1/responses")
+    })
     const old = await fetch(`${gateway.url}/v1/chat/completions`, { method: "POST", body: "{}" })
     expect(old.status).toBe(404)
     expect(((await old.json()) as { error: { message: string } }).error.message).toContain("/openai/v1/chat/completions")

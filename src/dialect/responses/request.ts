@@ -51,7 +51,9 @@ const requestFields = {
   metadata: maybe(JsonObject),
   prompt_cache_key: maybe(Schema.String),
   safety_identifier: maybe(Schema.String),
-  service_tier: maybe(Schema.String)
+  service_tier: maybe(Schema.String),
+  // Anthropic's signed thinking goes back in `encrypted_content` always: asking for it changes nothing
+  include: maybe(Schema.Array(Schema.String))
 }
 const ResponsesRequest = open(requestFields)
 type ResponsesRequest = typeof ResponsesRequest.Type

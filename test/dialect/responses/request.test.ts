@@ -240,11 +240,8 @@ describe("decodeResponsesRequest: a Codex request", () => {
     expect([...d.extra.hosted]).toEqual([])
   })
 
-  it("keeps what the IR does not model in the extensions", () => {
-    expect(d.conversation.extensions).toEqual({
-      openai: { prompt_cache_key: "conv-123", reasoning_effort: "medium" },
-      responses: { include: ["reasoning.encrypted_content"] }
-    })
+  it("keeps what the IR does not model in the extensions (include asks for what is always sent)", () => {
+    expect(d.conversation.extensions).toEqual({ openai: { prompt_cache_key: "conv-123", reasoning_effort: "medium" } })
     expect(d.extra.store).toBe(false)
     expect(d.extra.echo).toMatchObject({ store: false, prompt_cache_key: "conv-123", reasoning: { effort: "medium", summary: "auto" }, tools: body.tools, parallel_tool_calls: false })
   })
