@@ -49,13 +49,18 @@ const answerFor = (body: Json, anthropic: boolean): Answer => {
   if (offered.includes("code_exec") && /\bcompute\b/i.test(lastUserText(body))) {
     return { toolCalls: [{ id: `toolu_${Date.now()}`, name: "code_exec", fragments: ["{\"language\":\"python\",", "\"code\":\"print(6*7)\"}"] }], inputTokens: 900, outputTokens: 12 }
   }
+  const thinking = anthropic && body.thinking !== undefined && body.thinking.type !== "disabled"
   // Codex's shell tool
   if (offered.includes("exec_command") && /\brun\b/i.test(lastUserText(body))) {
-    return { toolCalls: [{ id: `call_${Date.now()}`, name: "exec_command", fragments: ["{\"cmd\":", "\"echo hello-from-codex\"}"] }], inputTokens: 1000, outputTokens: 12 }
+    return {
+      ...(thinking ? { thinking: { text: ["A shell command ", "will do."], signature: `sig-${Date.now()}` } } : {}),
+      toolCalls: [{ id: `call_${Date.now()}`, name: "exec_command", fragments: ["{\"cmd\":", "\"echo hello-from-codex\"}"] }],
+      inputTokens: 1000,
+      outputTokens: 12
+    }
   }
   const bash = bashTool(body)
   if (bash !== undefined && /\brun\b/i.test(lastUserText(body))) {
-    const thinking = anthropic && body.thinking !== undefined && body.thinking.type !== "disabled"
     return {
       ...(thinking ? { thinking: { text: ["The user wants a command run; ", "Bash will do."], signature: `sig-${Date.now()}` } } : {}),
       toolCalls: [{ id: `toolu_${Date.now()}`, name: bash, fragments: ["{\"command\":", "\"echo hello-from-bash\",", "\"description\":\"Print a greeting\"}"] }],

@@ -1,10 +1,11 @@
 /**
- * Every way a chat request can be served, for both client formats and every provider type: the
- * requests are real bodies decoded by the formats' own decoders.
+ * Every way a chat request can be served, for every client format and provider type: the requests
+ * are real bodies decoded by the formats' own decoders.
  */
 import { describe, expect, it } from "vitest"
 import { anthropicClient } from "../../src/dialect/anthropic/client.ts"
 import { openaiClient } from "../../src/dialect/openai/client.ts"
+import { responsesClient } from "../../src/dialect/responses/client.ts"
 import type { ClientFormat } from "../../src/dialect/wire.ts"
 import { plan, type Plan, toolsAsked, type ToolsSetting } from "../../src/http/plan.ts"
 import { ProviderTypes } from "../../src/kube/resources.ts"
@@ -31,7 +32,9 @@ describe("toolsAsked: the header, else the Provider's default, else the flag", (
 type Kind = "plain" | "untranslatable" | "essential" | "nothing left" | "invalid"
 
 /** Bodies of each kind, as clients send them. */
-const bodies: Record<"openai" | "anthropic", Partial<Record<Kind, Record<string, unknown>>>> = {
+type Dialect = "openai" | "anthropic" | "responses"
+
+const bodies: Record<Dialect, Partial<Record<Kind, Record<string, unknown>>>> = {
   openai: {
     plain: { model: "p/m", messages: [{ role: "user", content: "hi" }] },
     untranslatable: {
@@ -53,17 +56,29 @@ const bodies: Record<"openai" | "anthropic", Partial<Record<Kind, Record<string,
     },
     "nothing left": { model: "p/m", max_tokens: 5, messages: [{ role: "user", content: [{ type: "redacted_thinking", data: "x" }] }] },
     invalid: { model: "p/m", messages: [{ role: "user", content: "hi" }] } // no max_tokens
+  },
+  responses: {
+    plain: { model: "p/m", input: "hi" },
+    untranslatable: {
+      model: "p/m",
+      input: [{ role: "user", content: [{ type: "input_text", text: "hi" }, { type: "input_file", file_id: "file-1" }] }, { type: "reasoning", summary: [], encrypted_content: "gAAAA" }]
+    },
+    essential: { model: "p/m", input: "hi", tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] },
+    "nothing left": { model: "p/m", input: [{ role: "user", content: [{ type: "input_file", file_id: "file-1" }] }] },
+    invalid: { model: "p/m", input: [{ role: "robot", content: "hi" }] }
   }
 }
 
 const leftOut = {
   openai: ["messages.0.content.1.type", "tools.0.type"],
-  anthropic: ["messages.0.content.1", "tools.0"]
+  anthropic: ["messages.0.content.1", "tools.0"],
+  responses: ["input.0.content.1.type", "input.1"]
 }
 
 const rejected = {
   openai: { essential: "n", "nothing left": "messages.0.content.0.type", invalid: "messages.0.content.0.text" },
-  anthropic: { "nothing left": "messages.0.content.0", invalid: "max_tokens" }
+  anthropic: { "nothing left": "messages.0.content.0", invalid: "max_tokens" },
+  responses: { essential: "tools.0.type", "nothing left": "input.0.content.0.type", invalid: "input.0.role" }
 } as const
 
 /** The plan, in short: its tag and what it names. */
@@ -79,7 +94,7 @@ const summary = (p: Plan): string => {
 }
 
 /** What each kind of request becomes: [native and tools off, native and tools on, other format and tools off, other format and tools on]. */
-const expected = (dialect: "openai" | "anthropic", kind: Kind): [string, string, string, string] => {
+const expected = (dialect: Dialect, kind: Kind): [string, string, string, string] => {
   const reject = `Reject invalid_request ${(rejected[dialect] as Partial<Record<Kind, string>>)[kind]}`
   switch (kind) {
     case "plain":
@@ -93,9 +108,9 @@ const expected = (dialect: "openai" | "anthropic", kind: Kind): [string, string,
   }
 }
 
-const natives = { openai: ["openai", "azure-openai"], anthropic: ["anthropic"] }
+const natives = { openai: ["openai", "azure-openai"], anthropic: ["anthropic"], responses: ["openai", "azure-openai"] }
 
-const everyWay = <Extra>(format: ClientFormat<Extra>, name: "openai" | "anthropic") => {
+const everyWay = <Extra, Prepared>(format: ClientFormat<Extra, Prepared | undefined>, name: Dialect) => {
   it(`${name} is native to ${natives[name].join(", ")} only`, () => {
     expect(ProviderTypes.filter((t) => format.nativeTo.includes(t))).toEqual(natives[name])
   })
@@ -122,6 +137,7 @@ const everyWay = <Extra>(format: ClientFormat<Extra>, name: "openai" | "anthropi
 describe("plan: client format × provider type × tools × request", () => {
   everyWay(openaiClient, "openai")
   everyWay(anthropicClient, "anthropic")
+  everyWay(responsesClient, "responses")
 
   it("what is left out keeps the rest of the request: the conversation the provider gets", () => {
     const served = plan({ native: false, tools: false }, () => openaiClient.decodeRequest(bodies.openai.untranslatable, "m", undefined))

@@ -19,7 +19,12 @@ let client: OpenAI
 beforeAll(async () => {
   setTracingDisabled(true)
   upstream = await startScriptedUpstream()
-  gateway = await startGateway({ manifests: scriptedProviders(upstream.url), config: { chatProvider: "claude", toolsDefault: "enabled", upstreamRetries: 0 } })
+  gateway = await startGateway({
+    manifests: scriptedProviders(upstream.url, {
+      gptr: { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test", responsesAPI: true }
+    }),
+    config: { chatProvider: "claude", toolsDefault: "enabled", upstreamRetries: 0 }
+  })
   client = new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
 })
 afterAll(async () => {
@@ -129,5 +134,14 @@ describe("hosted tools", () => {
     expect(res.status).toBe(200)
     expect(res.headers.get("x-orka-left-out")).toBe("tools")
     expect(upstream.requests[0]!.body.tools).toBeUndefined()
+  })
+
+  it("passes a hosted web_search it cannot serve through to a provider of the API, which serves it", async () => {
+    upstream.script({ answer: { text: ["Searched upstream."] } })
+    const body = { model: "gptr/gpt-test", input: "news?", tools: [{ type: "web_search" }] }
+    const res = await gateway.post("/openai/v1/responses", body)
+    expect(res.status).toBe(200)
+    expect(upstream.requests[0]!.url).toBe("/v1/responses")
+    expect(upstream.requests[0]!.body).toEqual({ ...body, model: "gpt-test" })
   })
 })

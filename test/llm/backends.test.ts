@@ -89,6 +89,18 @@ describe("anthropic backend", () => {
     })
   })
 
+  it("thinks for a reasoning effort within half of max_tokens, without temperature; not when forced to a tool or asked itself", () => {
+    const asked = (over: Partial<Conversation>, maxTokens = 20_000) => anthropicRequest(conversation({ reasoningEffort: "high", temperature: 0.3, topP: 0.5, ...over }), maxTokens, false)
+    expect(asked({})).toMatchObject({ thinking: { type: "enabled", budget_tokens: 10_000 }, max_tokens: 20_000 })
+    expect(asked({})).not.toHaveProperty("temperature")
+    expect(asked({})).not.toHaveProperty("top_p")
+    expect(asked({ reasoningEffort: "low", maxTokens: 64_000 })).toMatchObject({ thinking: { budget_tokens: 2048 }, max_tokens: 64_000 })
+    expect(asked({ reasoningEffort: "minimal" })).toMatchObject({ temperature: 0.3 })
+    expect(asked({}, 1500)).not.toHaveProperty("thinking")
+    expect(asked({ tools: [{ name: "f", parameters: {} }], toolChoice: { type: "required" } })).not.toHaveProperty("thinking")
+    expect(asked({ extensions: { anthropic: { thinking: { type: "disabled" } } } })).toMatchObject({ thinking: { type: "disabled" } })
+  })
+
   it.live("decodes a streamed answer split across reads, with thinking, tools and usage", () =>
     Effect.gen(function*() {
       const up = yield* Effect.promise(() => startScriptedUpstream())
