@@ -105,6 +105,9 @@ export const makeAdmission = Effect.gen(function*() {
   return { admit, admitChat, modelsRoute, registry }
 })
 
+/** Whose stored state is (responses, kept calls): the identity, never the token. */
+export const ownerOf = (identity: Identity): string => `${identity.user}\n${identity.uid}`
+
 /** The part of the path after `prefix`, URL-decoded (model ids contain "/"); as sent when it is not valid percent-encoding. */
 export const pathRest = (request: HttpServerRequest.HttpServerRequest, prefix: string): string => {
   const rest = (request.url.split("?")[0] ?? "").slice(prefix.length)

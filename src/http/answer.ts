@@ -17,8 +17,11 @@ import { forwardStream, forwardWhole, withModel } from "../llm/passthrough.ts"
 import type { Target } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
+import { ResponseStore } from "../store/response-store.ts"
+import { callIdsOf, keptTurnOf, restoreTurns } from "../tools/kept-turns.ts"
+import type { KeepTurn } from "../tools/loop.ts"
 import { type ToolFilter, ToolLoop } from "../tools/service.ts"
-import type { AdmittedChat } from "./admit.ts"
+import { type AdmittedChat, ownerOf } from "./admit.ts"
 import { wholeBody } from "./respond.ts"
 import { relay } from "./sse.ts"
 import { rewriteEvents } from "./sse-rewrite.ts"
@@ -43,6 +46,7 @@ export const makeAnswers = Effect.gen(function*() {
   const backends = yield* Backends
   const toolLoop = yield* ToolLoop
   const upstream = yield* Upstream
+  const store = yield* ResponseStore
 
   /**
    * The fast path: the body goes to `target` with only `model` rewritten (and the Provider's output
@@ -61,10 +65,11 @@ export const makeAnswers = Effect.gen(function*() {
   }
 
   /** The answer in IR: from the provider's backend, or through the tool loop around it (with all its tools, or some). */
-  const translated = (chat: AdmittedChat, asked: Conversation, tools: ToolsRun, context: CallContext): Answer => {
+  /** `keepsTurns`: the loop may keep its calls beside the client's for the next request (not when the client asked that nothing be stored) */
+  const translated = (chat: AdmittedChat, asked: Conversation, tools: ToolsRun, context: CallContext, keepsTurns = true): Answer => {
     const backend = backends.forType(chat.provider.type)
     const { conversation, folded } = fitSystemTurns(chat.provider, capOutput(chat.provider, asked), context)
-    const answer: Answer = tools !== "none" ? looped(chat, conversation, backend, context, tools) : {
+    const answer: Answer = tools !== "none" ? looped(chat, conversation, backend, context, tools, keepsTurns) : {
       complete: backend.complete(conversation, chat.provider, context),
       stream: backend.stream(conversation, chat.provider, context)
     }
@@ -73,15 +78,39 @@ export const makeAnswers = Effect.gen(function*() {
     return { complete: Effect.andThen(said, answer.complete), stream: Stream.unwrap(Effect.as(said, answer.stream)) }
   }
 
-  const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext, tools: ToolsRun): Answer => {
+  const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext, tools: ToolsRun, keepsTurns: boolean): Answer => {
     // a client that waits for the whole answer gets nothing from a streamed model call: each is asked whole
     const call = chat.stream
       ? (c: Conversation) => backend.stream(c, chat.provider, context)
       : (c: Conversation) => Stream.unwrap(Effect.map(backend.complete(c, chat.provider, context), (whole) => Stream.fromIterable(completionEvents(whole))))
     const permitted = config.authorizeTools ? permittedTools(chat.identity) : undefined
     const filter = typeof tools === "string" ? permitted : onlyTools(tools, permitted)
-    const events = toolLoop.loop(conversation, call, { callerSecrets: chat.callerSecrets, ...(filter === undefined ? {} : { filter }) })
+    const owner = ownerOf(chat.identity)
+    const keep: KeepTurn = (clientCalls, kept) =>
+      store.keepTurn(owner, clientCalls.map((x) => x.id), { ...kept }).pipe(
+        Effect.catch((e) => Effect.logWarning("the gateway's calls beside the client's were not kept").pipe(Effect.annotateLogs({ error: e.message })))
+      )
+    const events = Stream.unwrap(Effect.map(
+      keepsTurns ? withKeptTurns(owner, conversation) : Effect.succeed(conversation),
+      (c) => toolLoop.loop(c, call, { callerSecrets: chat.callerSecrets, ...(keepsTurns ? { keep } : {}), ...(filter === undefined ? {} : { filter }) })
+    ))
     return { complete: collectCompletion(events), stream: events }
+  }
+
+  /** The gateway's calls kept beside the client's (see tools/kept-turns.ts), back in place; without the store, the conversation as it came. */
+  const withKeptTurns = (owner: string, c: Conversation): Effect.Effect<Conversation> => {
+    const ids = callIdsOf(c)
+    if (ids.length === 0) return Effect.succeed(c)
+    return store.keptTurns(owner, ids).pipe(
+      Effect.map((found) => {
+        const kept = new Map([...found].flatMap(([id, json]) => {
+          const turn = keptTurnOf(json)
+          return turn === undefined ? [] : [[id, turn] as const]
+        }))
+        return restoreTurns(c, kept)
+      }),
+      Effect.catch((e) => Effect.as(Effect.logWarning("the gateway's kept calls could not be read").pipe(Effect.annotateLogs({ error: e.message })), c))
+    )
   }
 
   /**

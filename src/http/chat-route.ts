@@ -33,6 +33,8 @@ export interface ChatDoor<Extra, Prepared = undefined> {
   readonly passable?: (prepared: Prepared) => boolean
   /** what is done with a whole answer before its last event leaves (the Responses store), if anything */
   readonly keep?: (chat: AdmittedChat, request: DecodedRequest<Extra>) => ((answer: object) => Effect.Effect<void>) | undefined
+  /** the client asked that nothing be kept (the Responses API's `store: false`): no state for it, in the store or read from it */
+  readonly stateless?: (request: DecodedRequest<Extra>) => boolean
   /** gateway tools the request itself asks for (hosted tools): they run even with server-side tools off, alone then */
   readonly asksTools?: (request: DecodedRequest<Extra>) => ReadonlySet<string>
 }
@@ -77,7 +79,7 @@ export const makeChatRoute = Effect.gen(function*() {
           const fields = native ? [] : format.onlyHere(request.conversation, chat.provider.type)
           yield* logLeftOut(chat.provider, fields, leftOut)
           const tools: ToolsRun = served._tag === "ToolLoop" ? "all" : hosted.size > 0 ? hosted : "none"
-          const answer = translated(chat, request.conversation, tools, door.context(chat))
+          const answer = translated(chat, request.conversation, tools, door.context(chat), !(door.stateless?.(request) ?? false))
           const onComplete = door.keep?.(chat, request)
           const meta = { model: chat.requested, progress: chat.progress, keepAliveMs: config.keepAliveInterval, onComplete }
           let response: HttpServerResponse.HttpServerResponse

@@ -13,7 +13,6 @@
  */
 import { Effect } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import type { Identity } from "../auth/auth.ts"
 import { chatAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import { estimateTokens } from "../dialect/anthropic/count-tokens.ts"
@@ -25,12 +24,9 @@ import { forwardWhole, withModel } from "../llm/passthrough.ts"
 import { responsesTarget } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import { ResponseStore, type StoredResponse } from "../store/response-store.ts"
-import { type AdmittedChat, makeAdmission, pathRest } from "./admit.ts"
+import { type AdmittedChat, makeAdmission, ownerOf, pathRest } from "./admit.ts"
 import { makeChatRoute } from "./chat-route.ts"
 import { json, wholeBody } from "./respond.ts"
-
-/** Whose a stored response is: the identity, never the token. */
-export const ownerOf = (identity: Identity): string => `${identity.user}\n${identity.uid}`
 
 const notFound = (what: string, id: string, param?: string): GatewayError =>
   gatewayError("not_found", `${what} with id '${id}' not found.`, {
@@ -95,6 +91,7 @@ export const ResponsesRoutes = HttpRouter.use(Effect.fn(function*(router) {
     prepare,
     passable: (prepared) => prepared === undefined,
     keep: (chat, request) => (request.extra.store ? keep(chat, request.extra.input) : undefined),
+    stateless: (request) => !request.extra.store,
     asksTools: (request) => request.extra.hosted
   })
 

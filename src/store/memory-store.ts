@@ -10,7 +10,8 @@ import { type Item, itemsOf, jsonBytes, logTooLarge, ownerDigest, type ResponseS
 
 interface Entry {
   readonly key: string
-  readonly stored: StoredResponse
+  /** a response, or a kept turn */
+  readonly stored: StoredResponse | Item
   readonly bytes: number
   readonly expiresAt: number
   readonly itemKeys: ReadonlyArray<string>
@@ -18,6 +19,7 @@ interface Entry {
 
 /** The owner's digest is fixed-length: `digest:id` keys of two owners never meet. */
 const keyOf = (digest: string, id: string) => `${digest}:${id}`
+const turnKey = (digest: string, callId: string) => `${digest}:turn:${callId}`
 
 export const makeMemoryStore = (limits: StoreLimits): Effect.Effect<ResponseStoreShape, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -36,6 +38,21 @@ export const makeMemoryStore = (limits: StoreLimits): Effect.Effect<ResponseStor
       for (const entry of entries.values()) {
         if (entry.expiresAt > now) return
         drop(entry)
+      }
+    }
+    /** a new entry, after the expired ones are gone and before the oldest make room for it */
+    const add = (key: string, stored: Entry["stored"], bytes: number, itemKeys: ReadonlyArray<string>, now: number): Entry => {
+      const previous = entries.get(key)
+      if (previous !== undefined) drop(previous)
+      const entry: Entry = { key, stored, bytes, expiresAt: now + limits.ttl, itemKeys }
+      entries.set(key, entry)
+      total += entry.bytes
+      return entry
+    }
+    const fit = () => {
+      for (const oldest of entries.values()) {
+        if (total <= limits.maxBytes) break
+        drop(oldest)
       }
     }
     const live = (entry: Entry | undefined): Entry | undefined => {
@@ -61,17 +78,12 @@ export const makeMemoryStore = (limits: StoreLimits): Effect.Effect<ResponseStor
           const bytes = jsonBytes(JSON.stringify(stored))
           if (bytes > limits.maxBytes) return logTooLarge(stored.response.id, bytes, limits.maxBytes)
           const own = itemsOf(stored).map(([id, item]) => [keyOf(digest, id), item] as const)
-          const entry: Entry = { key, stored, bytes, expiresAt: now + limits.ttl, itemKeys: own.map(([k]) => k) }
-          entries.set(key, entry)
-          total += bytes
+          const entry = add(key, stored, bytes, own.map(([k]) => k), now)
           for (const [itemKey, item] of own) items.set(itemKey, { entry, item })
-          for (const oldest of entries.values()) {
-            if (total <= limits.maxBytes) break
-            drop(oldest)
-          }
+          fit()
           return Effect.void
         }),
-      get: (owner, id) => Effect.sync(() => live(entries.get(keyOf(ownerDigest(owner), id)))?.stored),
+      get: (owner, id) => Effect.sync(() => live(entries.get(keyOf(ownerDigest(owner), id)))?.stored as StoredResponse | undefined),
       remove: (owner, id) =>
         Effect.sync(() => {
           const entry = live(entries.get(keyOf(ownerDigest(owner), id)))
@@ -82,6 +94,23 @@ export const makeMemoryStore = (limits: StoreLimits): Effect.Effect<ResponseStor
         Effect.sync(() => {
           const found = items.get(keyOf(ownerDigest(owner), itemId))
           return found !== undefined && live(found.entry) !== undefined ? found.item : undefined
+        }),
+      keepTurn: (owner, clientCallIds, turn) =>
+        Effect.sync(() => {
+          const now = Date.now()
+          sweep(now)
+          const digest = ownerDigest(owner)
+          const bytes = jsonBytes(JSON.stringify(turn))
+          for (const id of clientCallIds) add(turnKey(digest, id), turn, bytes, [], now)
+          fit()
+        }),
+      keptTurns: (owner, clientCallIds) =>
+        Effect.sync(() => {
+          const digest = ownerDigest(owner)
+          return new Map(clientCallIds.flatMap((id) => {
+            const entry = live(entries.get(turnKey(digest, id)))
+            return entry === undefined ? [] : [[id, entry.stored as Item] as const]
+          }))
         })
     } satisfies ResponseStoreShape
   })

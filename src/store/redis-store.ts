@@ -7,12 +7,13 @@
  * naming the server without its credentials.
  *
  * Keys: `orka:response:<owner digest>:<id>` holds the stored JSON; `orka:item:<owner digest>:<item
- * id>` the id of the newest response holding that item. Both expire together (PX).
+ * id>` the id of the newest response holding that item. Both expire together (PX). A turn kept
+ * beside a client's tool call is `orka:turn:<owner digest>:<call id>`.
  */
 import { Effect, Option, type Scope } from "effect"
 import type { GatewayError } from "../errors.ts"
 import { Redactor } from "../redact.ts"
-import { findItem, itemsOf, jsonBytes, logTooLarge, ownerDigest, type ResponseStoreShape, type StoreLimits, type StoredResponse, storeUnavailable } from "./stored.ts"
+import { findItem, type Item, itemsOf, jsonBytes, logTooLarge, ownerDigest, type ResponseStoreShape, type StoreLimits, type StoredResponse, storeUnavailable } from "./stored.ts"
 
 export interface RedisStoreOptions extends StoreLimits {
   /** `redis://[:password@]host:port[/db]`, `rediss://` for TLS */
@@ -23,6 +24,7 @@ export interface RedisStoreOptions extends StoreLimits {
 
 const responseKey = (digest: string, id: string) => `orka:response:${digest}:${id}`
 const itemKey = (digest: string, itemId: string) => `orka:item:${digest}:${itemId}`
+const turnKey = (digest: string, callId: string) => `orka:turn:${digest}:${callId}`
 
 /** Drops the item keys (KEYS) that still point to the removed response (ARGV[1]), not those a newer one took over. */
 const dropItemsScript = "for _, key in ipairs(KEYS) do if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end end return 0"
@@ -47,10 +49,10 @@ const passwordOf = (url: string): string | undefined => {
   }
 }
 
-const parse = (json: string | null): StoredResponse | undefined => {
+const parse = <A = StoredResponse>(json: string | null): A | undefined => {
   if (json === null) return undefined
   try {
-    return JSON.parse(json) as StoredResponse
+    return JSON.parse(json) as A
   } catch {
     return undefined
   }
@@ -151,6 +153,29 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<Respon
             const stored = json === undefined ? undefined : parse(json)
             return stored === undefined ? undefined : findItem(stored, itemId)
           })
+        )
+      },
+      keepTurn: (owner, clientCallIds, turn) => {
+        const ttl = Math.round(options.ttl)
+        if (ttl <= 0 || clientCallIds.length === 0) return Effect.void
+        const digest = ownerDigest(owner)
+        const json = JSON.stringify(turn)
+        return call(() => {
+          const pipeline = client.multi()
+          for (const id of clientCallIds) pipeline.set(turnKey(digest, id), json, "PX", ttl)
+          return pipeline.exec()
+        }).pipe(Effect.asVoid)
+      },
+      keptTurns: (owner, clientCallIds) => {
+        if (clientCallIds.length === 0) return Effect.succeed(new Map())
+        const digest = ownerDigest(owner)
+        return call(() => client.mget(...clientCallIds.map((id) => turnKey(digest, id)))).pipe(
+          Effect.map((found) =>
+            new Map(found.flatMap((json, i) => {
+              const turn = parse<Item>(json)
+              return turn === undefined ? [] : [[clientCallIds[i]!, turn] as const]
+            }))
+          )
         )
       }
     } satisfies ResponseStoreShape

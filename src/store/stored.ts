@@ -24,6 +24,13 @@ export interface ResponseStoreShape {
   readonly remove: (owner: string, id: string) => Effect.Effect<boolean, GatewayError>
   /** an input or output item of one of the owner's stored responses, by the item's id */
   readonly item: (owner: string, itemId: string) => Effect.Effect<Item | undefined, GatewayError>
+  /**
+   * keeps what the gateway did in a turn that also called the client's tools (its own calls and their
+   * results), under each of the client's call ids, for as long as a response
+   */
+  readonly keepTurn: (owner: string, clientCallIds: ReadonlyArray<string>, turn: Item) => Effect.Effect<void, GatewayError>
+  /** the turns kept under any of these client call ids, by call id */
+  readonly keptTurns: (owner: string, clientCallIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Item>, GatewayError>
 }
 
 export interface StoreLimits {

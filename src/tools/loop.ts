@@ -49,6 +49,18 @@ export interface ServerTools {
 
 export type Model = (conversation: Conversation) => Stream.Stream<StreamEvent, GatewayError>
 
+/** The gateway's calls of a turn that also called the client's tools, with their results: what the client's next request lacks. */
+export interface KeptTurn {
+  readonly calls: ReadonlyArray<ToolCallPart>
+  readonly results: ReadonlyArray<ToolResult>
+}
+
+/**
+ * Keeps a mixed turn's own calls beside the client's calls, so that the client's next request, which
+ * answers them, gets the gateway's calls back in place. Without one, the model is asked again.
+ */
+export type KeepTurn = (clientCalls: ReadonlyArray<ToolCallPart>, kept: KeptTurn) => Effect.Effect<void>
+
 /** Turns in which the model called the gateway's tools and the client's together. */
 export const mixedTurns = Metric.counter("orka_tool_loop_mixed_turns_total", {
   description: "Turns calling server-side and client tools together (the server-side ones ran first, the model was asked again)",
@@ -185,9 +197,11 @@ export type AfterTurn =
 
 /**
  * After a turn: the answer is complete when the model called none of the gateway's tools (or this
- * was the last call); else the gateway's calls run, those of the client that came with them set aside
- * (the model repeats those it still wants, now knowing the results: sending them now would leave the
- * gateway's unanswered in the history the client sends back).
+ * was the last call); else the gateway's calls run. The client's calls that came with them go to the
+ * client once the gateway's are kept beside them (`KeepTurn`: the client's next request gets them
+ * back); with nowhere to keep them they are set aside, and the model repeats those it still wants,
+ * now knowing the results (sending them would leave the gateway's unanswered in the history the
+ * client sends back).
  */
 export const afterTurn = (
   end: TurnEnd | undefined,
@@ -249,7 +263,8 @@ export const runToolLoop = (
   conversation: Conversation,
   model: Model,
   tools: ServerTools,
-  limits: LoopLimits
+  limits: LoopLimits,
+  keep?: KeepTurn
 ): Stream.Stream<AnswerEvent, GatewayError> => {
   const clientNames = new Set(conversation.tools.map((t) => t.name))
   // a client tool with a built-in's name wins: the built-in is not offered
@@ -319,6 +334,15 @@ export const runToolLoop = (
           ))
         )
         if (next.cut !== undefined) return Effect.as(mixed, iteration(askingToStop(c, turn.content), n + 1, usage, next.cut))
+        if (keep !== undefined && next.clientCalls.length > 0) {
+          // the client gets its calls now; the gateway's, run, wait for its next request beside them
+          return Effect.as(mixed, runCalls(next.calls, (_, ran) =>
+            Stream.unwrap(keep(next.clientCalls, { calls: next.calls, results: ran }).pipe(
+              Effect.andThen(Metric.update(Metric.withAttributes(toolLoops, { outcome: "client_tool" }), 1)),
+              Effect.andThen(Metric.update(toolLoopModelCalls, n)),
+              Effect.as(Stream.concat(Stream.fromIterable(turn.held), Stream.succeed(finish("tool_use", usage))))
+            ))))
+        }
         return Effect.as(mixed, runCalls(next.calls, (results) => iteration(withResults(c, turn.content, next.calls, results), n + 1, usage)))
       }
     }
@@ -337,12 +361,14 @@ export const runToolLoop = (
   /** The gateway's calls of a turn, in parallel: each shows as it starts and as it ends; results go on in call order. */
   const runCalls = (
     calls: ReadonlyArray<ToolCallPart>,
-    then: (results: ReadonlyArray<string>) => Stream.Stream<AnswerEvent, GatewayError>
+    then: (results: ReadonlyArray<string>, ran: ReadonlyArray<ToolResult>) => Stream.Stream<AnswerEvent, GatewayError>
   ): Stream.Stream<AnswerEvent, GatewayError> => {
     const results: Array<string> = []
+    const ran: Array<ToolResult> = []
     const run = (x: ToolCallPart, i: number) =>
       Stream.fromEffect(Effect.map(result(x), (r): AnswerEvent => {
         results[i] = r.text
+        ran[i] = r
         return { type: "server_tool_result", call: x, result: r.text, isError: r.isError }
       }))
     // Stream.tick emits at once, then every interval: the first is dropped
@@ -350,7 +376,7 @@ export const runToolLoop = (
     const running = Stream.mergeAll(calls.map(run), { concurrency: "unbounded" }).pipe(Stream.merge(waits, { haltStrategy: "left" }))
     return Stream.fromIterable(calls.map((call): AnswerEvent => ({ type: "server_tool_call", call }))).pipe(
       Stream.concat(running),
-      Stream.concat(Stream.suspend(() => then(results)))
+      Stream.concat(Stream.suspend(() => then(results, ran)))
     )
   }
 

@@ -12,7 +12,7 @@ import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { secretKey, secretsByKey } from "../kube/resources.ts"
 import { headerSecrets, Redactor } from "../redact.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
-import { loopLimits, type Model, runToolLoop } from "./loop.ts"
+import { type KeepTurn, loopLimits, type Model, runToolLoop } from "./loop.ts"
 import { buildToolSnapshot, type ToolSnapshot } from "./custom-tools.ts"
 import { makeServerTools, type RunnerConfig } from "./server-tools.ts"
 import { addressPolicy } from "./ssrf.ts"
@@ -27,6 +27,8 @@ export interface LoopOptions {
   readonly filter?: ToolFilter
   /** the caller's own secrets (its token), masked in tool results and progress like every key */
   readonly callerSecrets?: ReadonlyArray<string>
+  /** where a turn that also called the client's tools keeps the gateway's calls (see loop.ts) */
+  readonly keep?: KeepTurn
 }
 
 export interface ToolLoopShape {
@@ -108,7 +110,7 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
             const server = yield* makeServerTools(runner(search, mask), tools.usable)
             const allowed = options.filter === undefined ? undefined : yield* options.filter(server.definitions.map((d) => d.name))
             const offered = allowed === undefined ? server : { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }
-            return runToolLoop(conversation, model, offered, limits).pipe(Stream.map(maskProgress(mask)))
+            return runToolLoop(conversation, model, offered, limits, options.keep).pipe(Stream.map(maskProgress(mask)))
           }))
       })
     })

@@ -288,31 +288,53 @@ describe("a turn calling the gateway's tool and the client's together", () => {
   const bash = { type: "function" as const, function: { name: "Bash", parameters: { type: "object", properties: { command: { type: "string" } } } } }
   const mixed = () => ({ answer: { toolCalls: [call("c_bash", "Bash", { command: "ls" }), call("c_ticket", "ticket", { id: "T-5" })], inputTokens: 100, outputTokens: 10 } })
 
-  it("OpenAI door: the gateway's call runs first; the client gets the call the model repeats, knowing the result", async () => {
-    upstream.script(mixed(), calling(call("c_bash2", "Bash", { command: "ls T-5" })))
+  it("OpenAI door: the gateway's call runs, the client gets its own at once, and its next request gets the gateway's back in place", async () => {
+    upstream.script(mixed(), saying("Listed, and T-5 is open."))
     const completion = await openai.chat.completions.create({ model: "claude/claude-test", tools: [bash], messages: [{ role: "user", content: "T-5, then ls" }] })
-    expect(completion.choices[0]!.message.tool_calls?.map((t) => [t.id, t.type === "function" ? t.function.arguments : ""])).toEqual([["c_bash2", "{\"command\":\"ls T-5\"}"]])
+    const message = completion.choices[0]!.message
+    expect(message.tool_calls?.map((t) => [t.id, t.type === "function" ? t.function.arguments : ""])).toEqual([["c_bash", "{\"command\":\"ls\"}"]])
     expect(completion.choices[0]!.finish_reason).toBe("tool_calls")
     expect(tools.calls.map((c) => c.url)).toEqual(["/tickets/T-5"])
-    const second = upstream.requests[1]!.body
-    expect(second.messages.at(-2).content.map((b: any) => b.type === "tool_use" ? b.name : b.type)).toEqual(["ticket"])
-    expect(second.messages.at(-1).content.map((b: any) => b.tool_use_id)).toEqual(["c_ticket"])
+    // one model call: the client's call was not held back for another
+    expect(upstream.requests).toHaveLength(1)
+
+    const next = await openai.chat.completions.create({
+      model: "claude/claude-test",
+      tools: [bash],
+      messages: [
+        { role: "user", content: "T-5, then ls" },
+        { role: "assistant", content: message.content, tool_calls: message.tool_calls! },
+        { role: "tool", tool_call_id: "c_bash", content: "a.txt" }
+      ]
+    })
+    expect(next.choices[0]!.message.content).toBe("Listed, and T-5 is open.")
+    const history = upstream.requests[1]!.body.messages
+    expect(history.at(-2).content.map((b: any) => [b.type, b.id])).toEqual([["tool_use", "c_ticket"], ["tool_use", "c_bash"]])
+    expect(history.at(-1).content.map((b: any) => [b.type, b.tool_use_id])).toEqual([["tool_result", "c_ticket"], ["tool_result", "c_bash"]])
+    expect(JSON.stringify(history.at(-1).content[0].content)).toContain("open")
   })
 
   it("Anthropic door, streamed: the same, and the metric counts it", async () => {
-    upstream.script(mixed(), calling(call("c_bash2", "Bash", { command: "ls T-5" })))
-    const message = await anthropic.messages.stream({
-      model: "gpt/gpt-test",
-      max_tokens: 100,
-      tools: [{ name: "Bash", input_schema: { type: "object", properties: { command: { type: "string" } } } }],
-      messages: [{ role: "user", content: "T-5, then ls" }]
-    }).finalMessage()
-    expect(message.content).toEqual([{ type: "tool_use", id: "c_bash2", name: "Bash", input: { command: "ls T-5" } }])
+    upstream.script(mixed(), saying("Listed, and T-5 is open."))
+    const tool = { name: "Bash", input_schema: { type: "object" as const, properties: { command: { type: "string" } } } }
+    const message = await anthropic.messages.stream({ model: "gpt/gpt-test", max_tokens: 100, tools: [tool], messages: [{ role: "user", content: "T-5, then ls" }] }).finalMessage()
+    expect(message.content).toEqual([{ type: "tool_use", id: "c_bash", name: "Bash", input: { command: "ls" } }])
     expect(message.stop_reason).toBe("tool_use")
     expect(tools.calls.map((c) => c.url)).toEqual(["/tickets/T-5"])
+
+    await anthropic.messages.create({
+      model: "gpt/gpt-test",
+      max_tokens: 100,
+      tools: [tool],
+      messages: [
+        { role: "user", content: "T-5, then ls" },
+        { role: "assistant", content: message.content },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "c_bash", content: "a.txt" }] }
+      ]
+    })
     const history = upstream.requests[1]!.body.messages
-    expect(history.at(-2)).toMatchObject({ role: "assistant", tool_calls: [{ id: "c_ticket" }] })
-    expect(history.at(-2).tool_calls).toHaveLength(1)
+    expect(history.find((m: any) => m.role === "assistant").tool_calls.map((t: any) => t.id)).toEqual(["c_ticket", "c_bash"])
+    expect(history.filter((m: any) => m.role === "tool").map((m: any) => m.tool_call_id)).toEqual(["c_ticket", "c_bash"])
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text()
     expect(metrics).toMatch(/orka_tool_loop_mixed_turns_total(\{[^}]*\})? [1-9]/)
   })

@@ -121,6 +121,18 @@ const contract = (name: string, skip: boolean, layerWith: (ttl: number) => Layer
         })
       ))
 
+    it("keeps a turn under each client call id, for its owner only, and forgets it after the TTL", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const turn = { calls: [{ type: "tool_call", id: "s1", name: "web_fetch", arguments: "{}" }], results: [{ text: "page", isError: false }] }
+          yield* store.keepTurn(alice, ["c1", "c2"], turn)
+          expect(yield* store.keptTurns(alice, ["c1", "c2", "c3"])).toEqual(new Map([["c1", turn], ["c2", turn]]))
+          expect(yield* store.keptTurns(mallory, ["c1"])).toEqual(new Map())
+          expect(yield* store.keptTurns(alice, [])).toEqual(new Map())
+          yield* Effect.sleep(450)
+          expect(yield* store.keptTurns(alice, ["c1"])).toEqual(new Map())
+        }), 300))
+
     it("forgets a response after the TTL", () =>
       withStore((store) =>
         Effect.gen(function*() {

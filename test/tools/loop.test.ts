@@ -3,7 +3,7 @@ import { Effect, Fiber, Stream } from "effect"
 import { gatewayError } from "../../src/errors.ts"
 import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
 import type { AnswerEvent, StreamEvent } from "../../src/ir/response.ts"
-import { afterTurn, askingToStop, fitConversation, loopLimits, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
+import { afterTurn, askingToStop, fitConversation, type KeepTurn, loopLimits, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
 import { testConfig } from "../support/config.ts"
 
 const limits = loopLimits(testConfig())
@@ -184,7 +184,7 @@ describe("the tool loop", () => {
     })
   })
 
-  it("a turn calling the gateway's tool and the client's: the gateway's runs first, the model is asked again without the client's", async () => {
+  it("a turn calling the gateway's tool and the client's, with nowhere to keep the gateway's: it runs first, the model is asked again without the client's", async () => {
     const client = conversation({ tools: [{ name: "edit_file", parameters: {} }] })
     const mixed: Array<StreamEvent> = [
       { type: "text", text: "Looking it up, then editing." },
@@ -209,6 +209,25 @@ describe("the tool loop", () => {
     const [assistant, results] = seen[1]!.messages.slice(-2)
     expect(assistant!.content.map((p) => (p.type === "tool_call" ? p.name : p.type))).toEqual(["text", "web_search"])
     expect(results!.content).toEqual([{ type: "tool_result", callId: "s1", content: [{ type: "text", text: JSON.stringify({ result: "web_search done" }) }] }])
+  })
+
+  it("a turn calling both, with somewhere to keep the gateway's: they run, are kept beside the client's, and the client gets its call at once", async () => {
+    const client = conversation({ tools: [{ name: "edit_file", parameters: {} }] })
+    const { model, seen } = scripted([callTurn(["e1", "edit_file", "{\"path\":\"a.ts\"}"], ["s1", "web_search", "{}"])])
+    const kept: Array<unknown> = []
+    const keep: KeepTurn = (clientCalls, turn) => Effect.sync(() => void kept.push([clientCalls.map((x) => x.id), turn]))
+    const events = await collect(runToolLoop(client, model, tools(), limits, keep))
+    expect(seen).toHaveLength(1)
+    expect(events.filter((e) => e.type.startsWith("tool_call") || e.type.startsWith("server_tool_call"))).toEqual([
+      { type: "server_tool_call", call: { type: "tool_call", id: "s1", name: "web_search", arguments: "{}" } },
+      { type: "tool_call_start", index: 0, id: "e1", name: "edit_file" },
+      { type: "tool_call_delta", index: 0, arguments: "{\"path\":\"a.ts\"}" }
+    ])
+    expect(events.at(-1)).toEqual({ type: "finish", reason: "tool_use", usage: usage(10, 2) })
+    expect(kept).toEqual([[["e1"], {
+      calls: [{ type: "tool_call", id: "s1", name: "web_search", arguments: "{}" }],
+      results: [{ text: JSON.stringify({ result: "web_search done" }), isError: false }]
+    }]])
   })
 
   it("a client's call arrives whole at the turn's end while the gateway offers tools, numbered among the client's calls", async () => {
