@@ -18,7 +18,8 @@ beforeAll(async () => {
   gateway = await startGateway({
     manifests: scriptedProviders(upstream.url, {
       // an OpenAI-compatible server that serves the Responses API too
-      gptr: { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test", responsesAPI: true }
+      gptr: { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test", responsesAPI: true },
+      azure: { type: "azure-openai", secretRef: { name: "keys" }, baseURL: upstream.url, azure: { deploymentName: "dep-default" } }
     }),
     config: { chatProvider: "claude", retryMaxWait: 1_000, toolsDefault: "disabled", upstreamRetries: 0 },
     otherTokens: { "token-of-bob": "bob" }
@@ -99,6 +100,22 @@ describe("Responses client → Anthropic provider", () => {
     ])
   })
 
+  it("resolves an item_reference to an item of a stored response", async () => {
+    upstream.script({ answer: { text: ["Remembered."] } }, { answer: { text: ["Yes."] } })
+    const made = await client.responses.create({ model: "claude/claude-test", input: "Remember 42" })
+    const said = made.output.find((item) => item.type === "message")!
+    await client.responses.create({
+      model: "claude/claude-test",
+      input: [{ type: "item_reference", id: said.id! }, { role: "user", content: "Did you?" }]
+    })
+    expect(upstream.requests[1]!.body.messages).toEqual([
+      { role: "assistant", content: [{ type: "text", text: "Remembered." }] },
+      { role: "user", content: [{ type: "text", text: "Did you?" }] }
+    ])
+    const unknown = await client.responses.create({ model: "claude/claude-test", input: [{ type: "item_reference", id: "msg_nope" }] }).catch((e) => e)
+    expect(unknown).toMatchObject({ status: 404, param: "input" })
+  })
+
   it("keeps stored responses to their caller: read back, input items, delete", async () => {
     upstream.script({ answer: { text: ["Kept."] } })
     const made = await client.responses.create({ model: "claude/claude-test", input: "Keep this" })
@@ -175,6 +192,24 @@ describe("Responses client → OpenAI providers", () => {
     const types: Array<string> = []
     for await (const event of cut) types.push(event.type)
     expect(types.at(-1)).toBe("response.failed")
+  })
+
+  it("passes through to Azure's v1 Responses API, the deployment as the model", async () => {
+    upstream.script({ answer: { text: ["From Azure"] } })
+    const response = await client.responses.create({ model: "azure/", input: "Hi" })
+    expect(response.output_text).toBe("From Azure")
+    expect(response.model).toBe("azure/")
+    expect(upstream.requests[0]!.url).toBe("/openai/v1/responses")
+    expect(upstream.requests[0]!.headers["api-key"]).toBe("sk-upstream-secret")
+    expect(upstream.requests[0]!.body.model).toBe("dep-default")
+  })
+
+  it("forwards an input token count to a server that serves the Responses API", async () => {
+    upstream.script({ status: 200, body: { object: "response.input_tokens", input_tokens: 7 } })
+    const res = await gateway.post("/openai/v1/responses/input_tokens", { model: "gptr/gpt-test", input: "Hi" })
+    expect(JSON.parse(res.text)).toEqual({ object: "response.input_tokens", input_tokens: 7 })
+    expect(upstream.requests[0]!.url).toBe("/v1/responses/input_tokens")
+    expect(upstream.requests[0]!.body).toEqual({ model: "gpt-test", input: "Hi" })
   })
 
   it("passes a previous_response_id it did not store to a server that may have stored it", async () => {
