@@ -6,43 +6,14 @@
 import Anthropic from "@anthropic-ai/sdk"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
 import { errorEnvelope } from "../../../src/dialect/anthropic/errors.ts"
 import { encodeStream } from "../../../src/dialect/anthropic/stream.ts"
 import { type GatewayError, gatewayError } from "../../../src/errors.ts"
 import type { StreamEvent } from "../../../src/ir/response.ts"
+import { type Served, serveCanned } from "../../support/canned-server.ts"
 
-interface Served {
-  readonly status: number
-  readonly headers: Record<string, string>
-  readonly body: string
-}
-
-/** A loopback server answering `POST /v1/messages` with `answer`; it records the request bodies. */
-const serve = (answer: Served) =>
-  Effect.acquireRelease(
-    Effect.callback<{ readonly baseURL: string; readonly requests: Array<unknown>; readonly close: () => void }>((resume) => {
-      const requests: Array<unknown> = []
-      const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-        const chunks: Array<Buffer> = []
-        req.on("data", (chunk: Buffer) => chunks.push(chunk))
-        req.on("end", () => {
-          if (req.method !== "POST" || req.url !== "/v1/messages") {
-            res.writeHead(404).end()
-            return
-          }
-          requests.push(JSON.parse(Buffer.concat(chunks).toString("utf8")))
-          res.writeHead(answer.status, answer.headers).end(answer.body)
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ baseURL: `http://127.0.0.1:${port}`, requests, close: () => server.close() }))
-      })
-    }),
-    (server) => Effect.sync(server.close)
-  )
+/** A loopback server answering `POST /v1/messages` with `answer`. */
+const serve = (answer: Served) => serveCanned("/v1/messages", "", answer)
 
 const sseOf = (events: Stream.Stream<StreamEvent, GatewayError>) =>
   Effect.map(Stream.runCollect(encodeStream(events, { model: "openai/gpt-4o" })), (frames): Served => ({

@@ -5,8 +5,6 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import type { AddressInfo } from "node:net"
 import OpenAI from "openai"
 import { errorEnvelope } from "../../../src/dialect/responses/errors.ts"
 import { encodeStream } from "../../../src/dialect/responses/stream.ts"
@@ -14,37 +12,10 @@ import type { ResponsesExtra } from "../../../src/dialect/responses/vocabulary.t
 import { type GatewayError, gatewayError } from "../../../src/errors.ts"
 import type { AnswerEvent } from "../../../src/ir/response.ts"
 import type { ProgressStyle } from "../../../src/dialect/tool-progress.ts"
+import { type Served, serveCanned } from "../../support/canned-server.ts"
 
-interface Served {
-  readonly status: number
-  readonly headers: Record<string, string>
-  readonly body: string
-}
-
-/** A loopback server answering `POST /v1/responses` with `answer`; it records the request bodies. */
-const serve = (answer: Served) =>
-  Effect.acquireRelease(
-    Effect.callback<{ readonly baseURL: string; readonly requests: Array<unknown>; readonly close: () => void }>((resume) => {
-      const requests: Array<unknown> = []
-      const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-        const chunks: Array<Buffer> = []
-        req.on("data", (chunk: Buffer) => chunks.push(chunk))
-        req.on("end", () => {
-          if (req.method !== "POST" || req.url !== "/v1/responses") {
-            res.writeHead(404).end()
-            return
-          }
-          requests.push(JSON.parse(Buffer.concat(chunks).toString("utf8")))
-          res.writeHead(answer.status, answer.headers).end(answer.body)
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const { port } = server.address() as AddressInfo
-        resume(Effect.succeed({ baseURL: `http://127.0.0.1:${port}/v1`, requests, close: () => server.close() }))
-      })
-    }),
-    (server) => Effect.sync(server.close)
-  )
+/** A loopback server answering `POST /v1/responses` with `answer`. */
+const serve = (answer: Served) => serveCanned("/v1/responses", "/v1", answer)
 
 const extra: ResponsesExtra = {
   echo: { instructions: "Be brief.", tools: [], tool_choice: "auto", parallel_tool_calls: true, store: true, metadata: {} },
