@@ -1,8 +1,14 @@
 /**
- * Stored responses across replicas: two gateways sharing one real Redis (`--redis-url`), as the
- * Deployment's two replicas do. A response kept by one is continued and read back through the other;
- * with Redis gone, a stored continuation is a clear 503 while `store: false` requests keep working.
+ * Stored responses across replicas: two gateway processes sharing one real Redis (`--redis-url`), as
+ * the Deployment's two replicas do: one served in this process, the other `orka-gateway serve` from
+ * the bin entry over the same manifests and tokens. A response kept by one is continued and read
+ * back through the other; with Redis gone, a stored continuation is a clear 503 while
+ * `store: false` requests keep working.
  */
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
@@ -13,22 +19,49 @@ if (redisMissing !== undefined) {
   console.warn(`\n*** SKIPPING the Responses API's shared-store tier: ${redisMissing}. Replicas sharing stored responses are not checked in this run. ***\n`)
 }
 
-describe.skipIf(redisMissing !== undefined)("two gateways sharing one Redis", () => {
+const root = fileURLToPath(new URL("../..", import.meta.url))
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+
+/** The other replica: its own process, over the first one's manifests and tokens, ready. */
+const startProcess = async (gateway: RunningGateway, redisUrl: string) => {
+  const port = await freePort()
+  const child = spawn(process.execPath, [
+    "bin/orka-gateway.js", "serve", "--manifests", join(gateway.dir, "manifests"), "--token-auth-file", join(gateway.dir, "tokens.csv"),
+    "--chat-provider", "claude", "--tools-default", "disabled", "--upstream-retries", "0", "--redis-url", redisUrl,
+    "--host", "127.0.0.1", "--port", String(port), "--log-level", "error"
+  ], { cwd: root, stdio: "ignore" })
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 15_000
+  while ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+    if (Date.now() > deadline) throw new Error("the second gateway process did not become ready")
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return { child, openaiURL: `${url}/openai/v1` }
+}
+
+describe.skipIf(redisMissing !== undefined)("two gateway processes sharing one Redis", () => {
   let redis: RealRedis
   let upstream: ScriptedUpstream
   let one: RunningGateway
-  let two: RunningGateway
-  const client = (gateway: RunningGateway) => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
+  let two: { readonly child: ChildProcess; readonly openaiURL: string }
+  const client = (gateway: { readonly openaiURL: string }) => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
 
   beforeAll(async () => {
     redis = await startRedis()
     upstream = await startScriptedUpstream()
-    const start = () =>
-      startGateway({ manifests: scriptedProviders(upstream.url), config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, redisUrl: redis.url } })
-    ;[one, two] = await Promise.all([start(), start()])
+    one = await startGateway({ manifests: scriptedProviders(upstream.url), config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, redisUrl: redis.url } })
+    two = await startProcess(one, redis.url)
   })
   afterAll(async () => {
-    await Promise.all([one?.close(), two?.close()])
+    two?.child.kill("SIGKILL")
+    await one?.close()
     await upstream?.close()
     await redis?.close()
   })
