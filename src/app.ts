@@ -14,7 +14,7 @@ import * as TokenFile from "./auth/token-file.ts"
 import * as TokenReview from "./auth/token-review.ts"
 import { ConfigError, GatewayConfig, type GatewayConfigShape } from "./config.ts"
 import { AnthropicRoutes } from "./http/anthropic-routes.ts"
-import { Boundary } from "./http/boundary.ts"
+import { Boundary, RequestMetrics } from "./http/boundary.ts"
 import { HealthRoutes, Lifecycle } from "./http/health.ts"
 import { OpenAIRoutes } from "./http/openai-routes.ts"
 import { ResponsesRoutes } from "./http/responses-routes.ts"
@@ -30,6 +30,7 @@ import { ProviderRegistry } from "./providers/registry.ts"
 import { makeRedactor, Redactor } from "./redact.ts"
 import { ResponseStore } from "./store/response-store.ts"
 import { ToolLoop } from "./tools/service.ts"
+import { tracingLayer } from "./tracing.ts"
 
 export const Routes = Layer.mergeAll(
   OpenAIRoutes,
@@ -78,11 +79,14 @@ export const appLayer = (parts: AppParts) => {
     parts.background.pipe(Layer.provide(registry), Layer.provide(toolLoop)),
     IdleMemoryRelease.pipe(Layer.provide(base)),
     ResponseStore.layer.pipe(Layer.provide(base)),
+    RequestMetrics.layer.pipe(Layer.provide(base)),
     Layer.succeed(Lifecycle, parts.lifecycle)
   )
   return HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provide(services),
-    Layer.provide(Log.layer(parts.config, redactor))
+    Layer.provide(Log.layer(parts.config, redactor)),
+    // OTEL_* from the environment: without an endpoint, no tracer and no span per request
+    Layer.provide(tracingLayer(process.env))
   )
 }
 

@@ -289,6 +289,20 @@ export const settings = {
     default: "268435456",
     description: "Bytes of stored responses kept in memory without --redis-url (the oldest go first); also the largest one response stored in Redis."
   },
+  traceToProviders: {
+    flag: "--trace-to-providers",
+    env: "ORKA_TRACE_TO_PROVIDERS",
+    kind: "bool",
+    default: "false",
+    description: "With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), send providers a `traceparent` naming the gateway's call, so their spans join the caller's trace. The caller's own trace headers are never forwarded."
+  },
+  metricsMaxCallers: {
+    flag: "--metrics-max-callers",
+    env: "ORKA_METRICS_MAX_CALLERS",
+    kind: "int",
+    default: "1000",
+    description: "Distinct callers (namespace/ServiceAccount) with series of their own in the per-caller metrics; the rest count as `other`."
+  },
   idleMemoryRelease: {
     flag: "--idle-memory-release",
     env: "ORKA_IDLE_MEMORY_RELEASE",

@@ -1,12 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import { settings } from "../src/config.ts"
+import { metricCatalog } from "../src/metrics.ts"
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
 
-/** The rows of the settings table (the one after the marker comment). */
-const settingsRows = (): Array<Array<string>> => {
-  const start = readme.indexOf("<!-- settings table")
+/** The rows of a generated table (the one after its marker comment). */
+const tableRows = (marker: string): Array<Array<string>> => {
+  const start = readme.indexOf(marker)
   const lines = readme.slice(start).split("\n").slice(1)
   const table = lines.slice(0, lines.findIndex((l) => !l.startsWith("|")))
   const unquote = (cell: string) => cell.replace(/^`([^`]*)`$/, "$1")
@@ -16,7 +17,14 @@ const settingsRows = (): Array<Array<string>> => {
 describe("README", () => {
   it("documents every setting of src/config.ts with its flag, env var, default and meaning, and nothing else", () => {
     const expected = Object.values(settings).map((s) => [s.flag, s.env, "default" in s ? s.default : "", s.description])
-    expect(settingsRows()).toEqual(expected)
+    expect(tableRows("<!-- settings table")).toEqual(expected)
+  })
+
+  it("documents every metric of src/metrics.ts with its kind, labels and meaning, and nothing else", () => {
+    // a cell that is one quoted word reads back without its backticks, as the table is read
+    const labels = (names: ReadonlyArray<string>) => (names.length === 1 ? names[0]! : names.map((l) => `\`${l}\``).join(", "))
+    const expected = metricCatalog.map((m) => [m.name, m.kind, labels(m.labels), m.description])
+    expect(tableRows("<!-- metrics table")).toEqual(expected)
   })
 
   it("shows the two commands", () => {

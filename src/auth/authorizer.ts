@@ -44,7 +44,7 @@ export class Authorizer extends Context.Service<Authorizer, AuthorizerShape>()("
     Authorizer,
     Effect.gen(function*() {
       const api = yield* KubeApi
-      const cache = makeTtlCache<void, GatewayError>(cacheCapacity)
+      const cache = makeTtlCache<void, GatewayError>(cacheCapacity, "authorization")
       const ttl = (exit: Exit.Exit<void, GatewayError>) =>
         Exit.isSuccess(exit) ? validTtlMs : exit.cause.reasons.some((r) => r._tag === "Fail" && r.error.kind === "permission") ? invalidTtlMs : 0
 

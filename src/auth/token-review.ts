@@ -32,7 +32,7 @@ export const layer = Layer.effect(
   Effect.gen(function*() {
     const api = yield* KubeApi
     const config = yield* GatewayConfig
-    const cache = makeTtlCache<Identity, GatewayError>(cacheCapacity)
+    const cache = makeTtlCache<Identity, GatewayError>(cacheCapacity, "authentication")
     const audiences = config.tokenAudience === undefined ? [] : [config.tokenAudience]
 
     const review = (token: string): Effect.Effect<Identity, GatewayError> =>

@@ -2,7 +2,8 @@
  * A bounded cache of lookups with a TTL chosen per result, where concurrent misses for one key share
  * a single lookup. Used for TokenReview and SubjectAccessReview results, keyed by hashes.
  */
-import { Deferred, Effect, Exit } from "effect"
+import { Deferred, Effect, Exit, Metric } from "effect"
+import { metrics } from "../metrics.ts"
 
 interface Entry<V, E> {
   expiresAt: number
@@ -15,7 +16,10 @@ export interface TtlCache<V, E> {
   readonly size: () => number
 }
 
-export const makeTtlCache = <V, E>(capacity: number, now: () => number = Date.now): TtlCache<V, E> => {
+/** `name` labels the cache's hits and misses (`orka_auth_cache_total`). */
+export const makeTtlCache = <V, E>(capacity: number, name: string, now: () => number = Date.now): TtlCache<V, E> => {
+  const hits = Metric.withAttributes(metrics.authCache, { cache: name, result: "hit" })
+  const misses = Metric.withAttributes(metrics.authCache, { cache: name, result: "miss" })
   // A Map iterates in insertion order: re-inserting on use makes the first key the least recently used.
   const entries = new Map<string, Entry<V, E>>()
 
@@ -33,7 +37,7 @@ export const makeTtlCache = <V, E>(capacity: number, now: () => number = Date.no
         if (hit !== undefined && hit.expiresAt > now()) {
           entries.delete(key)
           entries.set(key, hit)
-          return Deferred.await(hit.result)
+          return Effect.andThen(Metric.update(hits, 1), Deferred.await(hit.result))
         }
         const result = Deferred.makeUnsafe<V, E>()
         const entry: Entry<V, E> = { expiresAt: Number.POSITIVE_INFINITY, result }
@@ -51,7 +55,7 @@ export const makeTtlCache = <V, E>(capacity: number, now: () => number = Date.no
             }).pipe(Effect.andThen(Deferred.done(result, exit)))
           )
         )
-        return Effect.andThen(Effect.forkDetach(run), Deferred.await(result))
+        return Metric.update(misses, 1).pipe(Effect.andThen(Effect.forkDetach(run)), Effect.andThen(Deferred.await(result)))
       })
   }
 }

@@ -28,6 +28,8 @@ export interface RelayDialect {
   readonly onEnd: (provider: string) => (tail: string, fromStart: boolean) => string | undefined
   /** a failure midway, as the stream's last event */
   readonly errorFrame: (error: GatewayError) => string
+  /** whether a chunk of the stream (latin1 text) holds the model's output, not only opening events: the time to first token */
+  readonly holdsContent: (text: string) => boolean
 }
 
 /** A whole JSON answer with its top-level `model` replaced, every other byte kept. */

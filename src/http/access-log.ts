@@ -8,22 +8,13 @@ import { Effect } from "effect"
 import type { HttpServerRequest } from "effect/http"
 import type { GatewayError } from "../errors.ts"
 import { clampText } from "../redact.ts"
-
-export interface RequestNote {
-  user?: string
-  provider?: string
-  model?: string
-  stream?: boolean
-  /** whether the server-side tool loop ran */
-  tools?: boolean
-  /** a failure's kind (`invalid_request`, `rate_limit`…), code and what it said, in short */
-  error_type?: string
-  code?: string
-  reason?: string
-}
+import type { RequestNote } from "../request-note.ts"
 
 // Keyed by the Node request object, which stays the same through the router's request copies.
 const notes = new WeakMap<object, RequestNote>()
+
+/** The request's note, made by the boundary: what routes note goes to the same object the deeper layers fill. */
+export const attachNote = (request: HttpServerRequest.HttpServerRequest, note: RequestNote): void => void notes.set(request.source as object, note)
 
 export const noteRequest = (request: HttpServerRequest.HttpServerRequest, note: RequestNote): void => {
   const key = request.source as object

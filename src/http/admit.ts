@@ -13,14 +13,16 @@ import { GatewayConfig } from "../config.ts"
 import type { ProgressStyle } from "../dialect/tool-progress.ts"
 import { type GatewayError, invalidRequest } from "../errors.ts"
 import { isJsonObject } from "../json.ts"
-import type { ResolvedProvider } from "../providers/provider.ts"
+import { listedModels, type ResolvedProvider } from "../providers/provider.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
 import { CallerSecrets, Redactor } from "../redact.ts"
+import { genAiProviderName, SpanAttr, traced } from "../tracing.ts"
 import { noteFailure, noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
 import { presentable } from "./boundary.ts"
 import { toolsAsked } from "./plan.ts"
+import { identityOf } from "./request-metrics.ts"
 import { progressHeader, toolsHeader } from "./tools-header.ts"
 
 export interface AdmittedChat {
@@ -62,11 +64,31 @@ export const makeAdmission = Effect.gen(function*() {
   const authz = yield* Authorizer
   const redactor = yield* Redactor
 
+  const authorize = (identity: Identity, check: AccessCheck) =>
+    authz.authorize(identity, check).pipe(traced("orka.authorize", {
+      attributes: {
+        [SpanAttr.accessVerb]: check.verb,
+        [SpanAttr.accessResource]: check.resource,
+        [SpanAttr.accessName]: check.name,
+        [SpanAttr.accessNamespace]: check.namespace
+      }
+    }))
+
+  const resolve = (requested: string) =>
+    registry.resolve(requested).pipe(traced("orka.resolve_model", {
+      attributes: { [SpanAttr.requestModel]: requested },
+      result: ({ model, provider }: { readonly model: string; readonly provider: ResolvedProvider }) => ({
+        [SpanAttr.provider]: provider.name,
+        [SpanAttr.providerName]: genAiProviderName(provider.type),
+        [SpanAttr.model]: model
+      })
+    }))
+
   const admit = (request: HttpServerRequest.HttpServerRequest, check: AccessCheck) =>
     Effect.gen(function*() {
-      const identity = yield* authenticate(auth, request)
-      noteRequest(request, { user: identity.user })
-      yield* authz.authorize(identity, check)
+      const identity = yield* authenticate(auth, request).pipe(traced("orka.authenticate"))
+      noteRequest(request, { user: identity.user, identity: identityOf(identity.user) })
+      yield* authorize(identity, check)
       return identity
     })
 
@@ -77,10 +99,10 @@ export const makeAdmission = Effect.gen(function*() {
     const progress = yield* progressHeader(request.headers)
     const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
     const { model: requested, stream } = yield* envelope(body)
-    const { model, provider } = yield* registry.resolve(requested)
-    if (config.authorizeProviders) yield* authz.authorize(identity, providerAccess(provider.namespace, provider.name))
+    const { model, provider } = yield* resolve(requested)
+    if (config.authorizeProviders) yield* authorize(identity, providerAccess(provider.namespace, provider.name))
     const tools = toolsAsked(header, provider.toolsDefault, config.toolsDefault)
-    noteRequest(request, { provider: provider.name, model, stream, tools })
+    noteRequest(request, { provider: provider.name, provider_type: provider.type, model, model_listed: listedModels(provider).includes(model), stream, tools })
     // the caller's credentials as the boundary found them: one array, so its masking pattern is built once
     const callerSecrets = yield* CallerSecrets
     const shown = presentable(redactor, callerSecrets)

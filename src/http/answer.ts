@@ -17,11 +17,13 @@ import { forwardStream, forwardWhole, withModel } from "../llm/passthrough.ts"
 import type { Target } from "../llm/targets.ts"
 import { Upstream } from "../llm/upstream.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
+import { CurrentRequest } from "../request-note.ts"
 import { ResponseStore } from "../store/response-store.ts"
 import { callIdsOf, keptTurnOf, restoreTurns } from "../tools/kept-turns.ts"
 import type { KeepTurn } from "../tools/loop.ts"
 import { type ToolFilter, ToolLoop } from "../tools/service.ts"
 import { type AdmittedChat, ownerOf } from "./admit.ts"
+import { observeModel, observeWhole, relayWatch } from "./observe.ts"
 import { wholeBody } from "./respond.ts"
 import { relay } from "./sse.ts"
 import { rewriteEvents } from "./sse-rewrite.ts"
@@ -53,16 +55,27 @@ export const makeAnswers = Effect.gen(function*() {
    * cap applied), and the answer comes back byte for byte but for the model id, which is the one the
    * client asked for.
    */
-  const relayed = (chat: AdmittedChat, target: Target, dialect: RelayDialect) => {
-    const call = { provider: chat.provider.name, ...target, body: withModel(chat.body, chat.model, outputCap(chat.provider, chat.model)) }
-    return chat.stream
-      ? Effect.map(forwardStream(upstream, call), (bytes) =>
-        relay(rewriteEvents(Stream.mapError(bytes, chat.present), dialect.echoModel(chat.requested)), {
+  const relayed = (chat: AdmittedChat, target: Target, dialect: RelayDialect) =>
+    Effect.gen(function*() {
+      const call = {
+        provider: chat.provider.name,
+        ...target,
+        body: withModel(chat.body, chat.model, outputCap(chat.provider, chat.model)),
+        providerType: chat.provider.type,
+        model: chat.model
+      }
+      const current = yield* CurrentRequest
+      if (chat.stream) {
+        const bytes = yield* forwardStream(upstream, call)
+        return relay(rewriteEvents(observeModel(current, Stream.mapError(bytes, chat.present)), dialect.echoModel(chat.requested)), {
           onError: dialect.errorFrame,
           onEnd: dialect.onEnd(chat.provider.name)
-        }))
-      : Effect.map(forwardWhole(upstream, call), (whole) => wholeBody({ ...whole, bytes: bodyWithModel(whole.bytes, chat.requested) }))
-  }
+        }, relayWatch(current, dialect))
+      }
+      const whole = yield* forwardWhole(upstream, call)
+      if (current !== undefined) observeWhole(current, Buffer.from(whole.bytes).toString("utf8"))
+      return wholeBody({ ...whole, bytes: bodyWithModel(whole.bytes, chat.requested) })
+    })
 
   /** The answer in IR: from the provider's backend, or through the tool loop around it (with all its tools, or some). */
   /** `keepsTurns`: the loop may keep its calls beside the client's for the next request (not when the client asked that nothing be stored) */

@@ -8,13 +8,17 @@
  * masked (Provider, Tool and search keys, the caller's token) and bounded in length, and so is every
  * byte of every body, whole or streamed, whatever produced it (a provider's own events included).
  */
-import { Cause, Effect, Exit, References, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Metric, References, Stream } from "effect"
 import { HttpBody, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { byteMaskOnce, maskChunk, maskStream, withCallerSecrets } from "../mask-bytes.ts"
 import { Activity } from "../memory.ts"
 import { CallerSecrets, clampText, headerSecret, Redactor, type RedactorShape } from "../redact.ts"
-import { noteFailure, writeAccessLog } from "./access-log.ts"
+import { GatewayConfig } from "../config.ts"
+import { metrics } from "../metrics.ts"
+import { CurrentRequest, type RequestNote } from "../request-note.ts"
+import { attachNote, noteFailure, writeAccessLog } from "./access-log.ts"
+import { makeRequestMetrics } from "./request-metrics.ts"
 import { noRoute } from "./fallback.ts"
 import type { ClientDialect } from "../dialect/wire.ts"
 import { errorResponse } from "./respond.ts"
@@ -40,6 +44,12 @@ export const presentable = (redactor: RedactorShape, secrets: ReadonlyArray<stri
 const requestIdOf = (header: string | undefined): string =>
   header !== undefined && /^[\x21-\x7e]{1,128}$/.test(header) ? header : crypto.randomUUID()
 
+/** The API's paths (not health, readiness or metrics): what the in-flight gauges count. */
+const isApi = (path: string) => path.startsWith("/openai/") || path.startsWith("/anthropic/")
+
+/** The client's wire format by path, as the metrics label it. */
+const dialectName = (path: string) => (path.startsWith("/openai/v1/responses") ? "responses" : dialectOf(path))
+
 const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string =>
   Exit.isSuccess(exit) ? "completed" : Cause.hasInterruptsOnly(exit.cause) ? "client_closed" : "failed"
 
@@ -55,14 +65,25 @@ const serve = <E, R>(
   Effect.gen(function*() {
     const redactor = yield* Redactor
     const activity = yield* Activity
+    const record = yield* RequestMetrics
     const started = performance.now()
     const requestId = requestIdOf(request.headers["x-request-id"])
-    const dialect = dialectOf(request.url.split("?")[0] ?? "")
+    const path = request.url.split("?")[0] ?? ""
+    const dialect = dialectOf(path)
     const present = presentable(redactor, secrets)
+    const note: RequestNote = {}
+    attachNote(request, note)
+    const current = { started, note }
+    const inFlight = isApi(path) ? Metric.withAttributes(metrics.requestsInFlight, { orka_dialect: dialectName(path) }) : undefined
     activity.begin()
+    if (inFlight !== undefined) yield* Metric.modify(inFlight, 1)
     // the request is over when its log line is written, however it ended
     const write = (status: number, outcome: string) =>
-      writeAccessLog(request, { requestId, started, status, outcome }).pipe(Effect.ensuring(Effect.sync(activity.end)))
+      writeAccessLog(request, { requestId, started, status, outcome }).pipe(
+        Effect.andThen(record(note, performance.now() - started, outcome)),
+        Effect.ensuring(Effect.sync(activity.end)),
+        Effect.ensuring(inFlight === undefined ? Effect.void : Metric.modify(inFlight, -1))
+      )
 
     const answer = (error: GatewayError) => {
       const shown = present(error)
@@ -81,6 +102,7 @@ const serve = <E, R>(
     }
 
     const response = yield* app.pipe(
+      Effect.provideService(CurrentRequest, current),
       Effect.catchCause(envelope),
       // every line the request logs says which request it was
       Effect.annotateLogs({ request_id: requestId }),
@@ -93,18 +115,25 @@ const serve = <E, R>(
       yield* write(response.status, "completed")
       return body._tag === "Uint8Array" ? HttpServerResponse.setBody(withId, HttpBody.uint8Array(maskChunk(bytes, body.body), body.contentType)) : withId
     }
+    const streaming = Metric.withAttributes(metrics.streamsInFlight, { orka_dialect: dialectName(path) })
     return HttpServerResponse.setBody(
       withId,
       HttpBody.stream(
-        maskStream(bytes, body.stream).pipe(
-          Stream.onExit((exit) => write(response.status, outcomeOf(exit))),
+        Stream.unwrap(Effect.as(Metric.modify(streaming, 1), maskStream(bytes, body.stream))).pipe(
+          Stream.onExit((exit) => Effect.andThen(Metric.modify(streaming, -1), write(response.status, outcomeOf(exit)))),
           Stream.provideService(References.CurrentLogAnnotations, { request_id: requestId }),
-          Stream.provideService(CallerSecrets, secrets)
+          Stream.provideService(CallerSecrets, secrets),
+          Stream.provideService(CurrentRequest, current)
         ),
         body.contentType
       )
     )
   })
+
+/** The chat requests' metrics, one recorder per app (its caller cap is the app's). */
+export class RequestMetrics extends Context.Service<RequestMetrics, ReturnType<typeof makeRequestMetrics>>()("orka/RequestMetrics") {
+  static readonly layer = Layer.effect(RequestMetrics, Effect.map(GatewayConfig, (config) => makeRequestMetrics(config.metricsMaxCallers)))
+}
 
 export const Boundary = HttpRouter.middleware((app) =>
   Effect.gen(function*() {

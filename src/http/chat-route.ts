@@ -14,7 +14,9 @@ import type { ResolvedProvider } from "../providers/provider.ts"
 import { noteRequest } from "./access-log.ts"
 import { type AdmittedChat, type Handler, makeAdmission } from "./admit.ts"
 import { ToolLoop } from "../tools/service.ts"
+import { CurrentRequest } from "../request-note.ts"
 import { makeAnswers, type ToolsRun } from "./answer.ts"
+import { observeCompletion, observeEvents } from "./observe.ts"
 import { plan } from "./plan.ts"
 import { json } from "./respond.ts"
 import { awaitFirst, sse } from "./sse.ts"
@@ -50,8 +52,10 @@ export const makeChatRoute = Effect.gen(function*() {
 
   return <Extra, Prepared>(door: ChatDoor<Extra, Prepared>): Handler =>
     Effect.gen(function*() {
-      const chat = yield* admitChat
       const { format } = door
+      const current = yield* CurrentRequest
+      if (current !== undefined) Object.assign(current.note, { operation: operations[format.name], dialect: format.name })
+      const chat = yield* admitChat
       const speaks = door.speaks?.(chat.provider) ?? format.nativeTo.includes(chat.provider.type)
       const prepared = yield* door.prepare(chat, speaks)
       const native = speaks && (door.passable?.(prepared) ?? true)
@@ -84,9 +88,11 @@ export const makeChatRoute = Effect.gen(function*() {
           const meta = { model: chat.requested, progress: chat.progress, keepAliveMs: config.keepAliveInterval, onComplete }
           let response: HttpServerResponse.HttpServerResponse
           if (chat.stream) {
-            response = sse(format.encodeStream(Stream.mapError(yield* awaitFirst(answer.stream), chat.present), request, meta))
+            response = sse(format.encodeStream(Stream.mapError(yield* awaitFirst(observeEvents(current, answer.stream)), chat.present), request, meta))
           } else {
-            const whole = format.encodeAnswer(yield* answer.complete, request, meta)
+            const completion = yield* answer.complete
+            observeCompletion(current, completion)
+            const whole = format.encodeAnswer(completion, request, meta)
             if (onComplete !== undefined) yield* onComplete(whole)
             response = json(whole)
           }
@@ -100,6 +106,9 @@ export const makeChatRoute = Effect.gen(function*() {
  * Tools were asked for but the request holds what only its own format carries (or does not decode):
  * it goes to the provider as it is. Said once in the log, and in the access log line.
  */
+/** The OpenTelemetry GenAI operation of each client format (`gen_ai.operation.name`). */
+const operations: Readonly<Record<ClientFormat["name"], string>> = { openai: "chat", anthropic: "messages", responses: "responses" }
+
 const notServed = (name: string): Untranslatable => ({
   param: "tools",
   message: `the hosted tool served by the gateway's ${name}, which is not configured here${name === "web_search" ? " (--web-search-backend)" : ""}`

@@ -34,30 +34,55 @@ export interface RelayEnd<E> {
   readonly onEnd: (tail: string, fromStart: boolean) => string | undefined
 }
 
+/** What a relayed stream tells its request's note, read from its bytes. */
+export interface RelayWatch {
+  /** whether a chunk holds the model's output (not only the stream's opening events) */
+  readonly holdsContent: (text: string) => boolean
+  /** the first chunk that does */
+  readonly firstContent: () => void
+  /** the stream ended, however (the client may have gone): its first chunk and its last bytes */
+  readonly ended: (head: string, tail: string) => void
+}
+
 /**
  * A provider's event stream relayed byte for byte. Its last few KiB are kept (references to the
  * chunks, no copy) so that how it ended can be checked when it ends: a stream cut short must not
- * reach the client as a clean finish.
+ * reach the client as a clean finish. With a `watch`, its chunks are looked at until the first that
+ * holds output, and its ends are given to it when it ends.
  */
-export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>): HttpServerResponse.HttpServerResponse =>
+export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, watch?: RelayWatch): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.stream(
-    bytes.pipe(
-      Stream.mapAccum((): Tail => ({ chunks: [], kept: 0, dropped: false }), (tail, chunk) => {
-        tail.chunks.push(chunk)
-        tail.kept += chunk.length
-        while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= tailBytes) {
-          tail.kept -= tail.chunks.shift()!.length
-          tail.dropped = true
-        }
-        return [tail, [chunk]]
-      }, {
-        onHalt: (tail) => {
+    Stream.suspend(() => {
+      const tail: Tail = { chunks: [], kept: 0, dropped: false }
+      let head: Uint8Array | undefined
+      let seenContent = watch === undefined
+      const relayed = bytes.pipe(
+        Stream.mapArray((chunks) => {
+          for (const chunk of chunks) {
+            head ??= chunk
+            if (!seenContent && watch!.holdsContent(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1"))) {
+              seenContent = true
+              watch!.firstContent()
+            }
+            tail.chunks.push(chunk)
+            tail.kept += chunk.length
+            while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= tailBytes) {
+              tail.kept -= tail.chunks.shift()!.length
+              tail.dropped = true
+            }
+          }
+          return chunks
+        }),
+        Stream.concat(Stream.suspend(() => {
           const extra = end.onEnd(Buffer.concat(tail.chunks).toString("utf8"), !tail.dropped)
-          return extra === undefined ? [] : [encoder.encode(extra)]
-        }
-      }),
-      Stream.catch((e) => Stream.succeed(encoder.encode(end.onError(e))))
-    ),
+          return extra === undefined ? Stream.empty : Stream.succeed(encoder.encode(extra))
+        })),
+        Stream.catch((e) => Stream.succeed(encoder.encode(end.onError(e))))
+      )
+      return watch === undefined ? relayed : relayed.pipe(Stream.onExit(() =>
+        Effect.sync(() => watch.ended(head === undefined ? "" : Buffer.from(head).subarray(0, tailBytes).toString("utf8"), Buffer.concat(tail.chunks).toString("utf8")))
+      ))
+    }),
     sseOptions
   )
 

@@ -7,13 +7,9 @@ import { KubeConfig, makeInformer, ADD, DELETE, ERROR, UPDATE, CoreV1Api, Custom
 import { Effect, Layer, Metric } from "effect"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import { KubeClient, type KubeObject } from "./client.ts"
+import { metrics } from "../metrics.ts"
 import { makeMemoryCache, type MemoryCache } from "./memory-cache.ts"
 import { Group, Version } from "./resources.ts"
-
-export const watchErrors = Metric.counter("orka_kube_watch_errors_total", {
-  description: "Kubernetes list/watch failures (the cached objects keep serving)",
-  incremental: true
-})
 
 export const loadKubeConfig = (config: Pick<GatewayConfigShape, "kubeconfig">): KubeConfig => {
   const kc = new KubeConfig()
@@ -63,10 +59,13 @@ const runInformer = (kc: KubeConfig, watched: Watched, target: MemoryCache) =>
       const delay = retryDelays[Math.min(failures++, retryDelays.length - 1)]!
       run(Effect.logWarning("kubernetes watch failed; cached objects keep serving").pipe(
         Effect.annotateLogs({ resource: watched.resource, error: describe(error), retry_in_ms: delay }),
-        Effect.andThen(Metric.update(Metric.withAttributes(watchErrors, { resource: watched.resource }), 1))
+        Effect.andThen(Metric.update(Metric.withAttributes(metrics.watchErrors, { resource: watched.resource }), 1))
       ))
       clearTimeout(restart)
-      restart = setTimeout(start, delay)
+      restart = setTimeout(() => {
+        run(Metric.update(Metric.withAttributes(metrics.watchRestarts, { resource: watched.resource }), 1))
+        start()
+      }, delay)
     })
     yield* Effect.acquireRelease(
       Effect.sync(start),

@@ -30,7 +30,9 @@ const backendOf = <Options>(wire: WireBackend<Options>): BackendFactory => (upst
         provider: provider.name,
         ...target,
         body: JSON.stringify(wire.codec.encodeRequest(c, stream, wire.options(provider, backend))),
-        expect: stream ? "sse" : "json"
+        expect: stream ? "sse" : "json",
+        providerType: provider.type,
+        model: c.model
       })
     ))
   return {

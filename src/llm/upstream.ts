@@ -6,13 +6,16 @@
  * Retries happen only here, before a response is handed to the caller, so nothing has reached the
  * client yet. A caller that is interrupted (client gone) aborts the request in flight.
  */
-import { Context, Effect, Layer, Stream } from "effect"
+import { Context, Effect, Layer, Metric, Stream } from "effect"
 import { Sse } from "effect/encoding"
 import { GatewayConfig } from "../config.ts"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { isJsonObject, readJson } from "../json.ts"
+import { metrics } from "../metrics.ts"
 import { ProviderHealth } from "../providers/health.ts"
 import { headerSecrets, Redactor } from "../redact.ts"
+import { CurrentRequest } from "../request-note.ts"
+import { annotateUpstreamStatus, traceHeaders, upstreamAttemptSpan } from "../tracing.ts"
 import { type HttpFailure, makeHttpPool, type PoolResponse } from "./http-pool.ts"
 
 export interface UpstreamCall {
@@ -24,6 +27,9 @@ export interface UpstreamCall {
   readonly body: string
   /** what a 2xx answer must be: one JSON document, or an event stream */
   readonly expect: "json" | "sse"
+  /** the Provider's type and the model sent, for the attempt's span */
+  readonly providerType?: string | undefined
+  readonly model?: string | undefined
 }
 
 /** A whole JSON answer: its bytes as the provider sent them, and what they parse to. */
@@ -152,8 +158,18 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
     const redactor = yield* Redactor
     const pool = yield* makeHttpPool({ headersTimeout: config.upstreamTimeout, bodyTimeout: config.streamIdleTimeout })
 
-    const attempt = (call: UpstreamCall): Effect.Effect<PoolResponse, GatewayError> =>
-      pool.post(call.url, { "content-type": "application/json", ...call.headers }, call.body).pipe(
+    /** Counted by the provider's status (`error` when none came), and in the request's note. */
+    const counted = (provider: string, status: string) =>
+      Effect.flatMap(CurrentRequest, (current) => {
+        if (current !== undefined) current.note.attempts = (current.note.attempts ?? 0) + 1
+        return Metric.update(Metric.withAttributes(metrics.upstreamAttempts, { orka_provider: provider, status }), 1)
+      })
+
+    const attempt = (call: UpstreamCall, n: number): Effect.Effect<PoolResponse, GatewayError> =>
+      traceHeaders(config.traceToProviders).pipe(
+        Effect.flatMap((trace) => pool.post(call.url, { "content-type": "application/json", ...call.headers, ...trace }, call.body)),
+        Effect.tapError(() => counted(call.provider, "error")),
+        Effect.tap((response) => Effect.andThen(counted(call.provider, String(response.status)), annotateUpstreamStatus(response.status))),
         Effect.mapError((failure) =>
           failure.reason === "headers_timeout"
             // the whole wait is spent: trying again would double it
@@ -173,18 +189,20 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           }
           if (response.status === 401 || response.status === 403) health.authFailed(call.provider, response.status)
           return Effect.flatMap(body, (text) => Effect.fail(statusFailure(call.provider, response.status, text, retryAfterMillis(response.headers))))
-        })
+        }),
+        upstreamAttemptSpan({ provider: call.provider, providerType: call.providerType, model: call.model, url: call.url, attempt: n + 1 })
       )
 
     const send = (call: UpstreamCall) => {
       const loop = (n: number): Effect.Effect<PoolResponse, GatewayError> =>
-        attempt(call).pipe(Effect.catch((error) => {
+        attempt(call, n).pipe(Effect.catch((error) => {
           if (!error.retryable || n >= config.upstreamRetries) return Effect.fail(error)
           const backoff = 250 * 2 ** n * (0.8 + Math.random() * 0.4)
           const asked = error.retryAfter === undefined ? 0 : error.retryAfter * 1000
           const wait = Math.max(backoff, asked)
           if (wait > config.retryMaxWait) return Effect.fail(error)
-          return Effect.sleep(wait).pipe(Effect.andThen(loop(n + 1)))
+          const retried = Metric.update(Metric.withAttributes(metrics.upstreamRetries, { orka_provider: call.provider, reason: error.kind }), 1)
+          return retried.pipe(Effect.andThen(Effect.sleep(wait)), Effect.andThen(loop(n + 1)))
         }))
       return loop(0)
     }

@@ -10,9 +10,11 @@
 import { Duration, Effect, Metric, Stream } from "effect"
 import type { GatewayConfigShape } from "../config.ts"
 import { type GatewayError } from "../errors.ts"
+import { metrics } from "../metrics.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import { addDelta } from "../ir/collect.ts"
 import { addUsage, type AnswerEvent, emptyUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
+import { annotate, SpanAttr, tracedStream, usageAttributes } from "../tracing.ts"
 
 export interface LoopLimits {
   readonly maxIterations: number
@@ -60,19 +62,6 @@ export interface KeptTurn {
  * answers them, gets the gateway's calls back in place. Without one, the model is asked again.
  */
 export type KeepTurn = (clientCalls: ReadonlyArray<ToolCallPart>, kept: KeptTurn) => Effect.Effect<void>
-
-/** Turns in which the model called the gateway's tools and the client's together. */
-export const mixedTurns = Metric.counter("orka_tool_loop_mixed_turns_total", {
-  description: "Turns calling server-side and client tools together (the server-side ones ran first, the model was asked again)",
-  incremental: true
-})
-
-/** How loops end: `answered`, `client_tool`, or cut by `iteration_limit` / `deadline`. */
-export const toolLoops = Metric.counter("orka_tool_loops_total", { description: "Tool loops by how they ended", incremental: true })
-export const toolLoopModelCalls = Metric.histogram("orka_tool_loop_model_calls", {
-  description: "Model calls per tool loop",
-  boundaries: [1, 2, 3, 5, 8, 13, 21]
-})
 
 export const toolFailure = (error: string): ToolResult => ({ text: JSON.stringify({ success: false, error }), isError: true })
 
@@ -311,7 +300,13 @@ export const runToolLoop = (
       return [{ type: "text", text: "\n\n" }, ...events]
     }
     return Stream.concat(
-      call(c, n).pipe(Stream.flatMap((e) => Stream.fromIterable(shown(e)))),
+      call(c, n).pipe(
+        Stream.flatMap((e) => Stream.fromIterable(shown(e))),
+        tracedStream("orka.tool_loop.iteration", {
+          attributes: { [SpanAttr.iteration]: n, [SpanAttr.requestModel]: c.model },
+          atEnd: () => turn.end === undefined ? {} : { ...usageAttributes(turn.end.usage), [SpanAttr.finishReasons]: [turn.end.reason] }
+        })
+      ),
       Stream.unwrap(Effect.suspend(() => after(c, n, addUsage(usage, turn.end?.usage ?? emptyUsage), turn, lastCall)))
     )
   }
@@ -323,12 +318,13 @@ export const runToolLoop = (
       case "failed":
         return Effect.succeed(Stream.empty)
       case "answered":
-        return Metric.update(Metric.withAttributes(toolLoops, { outcome: next.outcome }), 1).pipe(
-          Effect.andThen(Metric.update(toolLoopModelCalls, n)),
+        return Metric.update(Metric.withAttributes(metrics.toolLoops, { outcome: next.outcome }), 1).pipe(
+          Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: next.outcome }))),
+          Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n)),
           Effect.as(Stream.concat(Stream.fromIterable(turn.held), Stream.succeed(finish(next.reason, usage, turn.end?.stopSequence))))
         )
       case "run": {
-        const mixed = next.clientCalls.length === 0 ? Effect.void : Metric.update(mixedTurns, 1).pipe(
+        const mixed = next.clientCalls.length === 0 ? Effect.void : Metric.update(metrics.mixedTurns, 1).pipe(
           Effect.andThen(Effect.logInfo("the model called the gateway's tools and the client's in one turn: the gateway's ran first").pipe(
             Effect.annotateLogs({ gateway_tools: next.calls.map((x) => x.name).join(","), client_tools: next.clientCalls.map((x) => x.name).join(",") })
           ))
@@ -338,8 +334,9 @@ export const runToolLoop = (
           // the client gets its calls now; the gateway's, run, wait for its next request beside them
           return Effect.as(mixed, runCalls(next.calls, (_, ran) =>
             Stream.unwrap(keep(next.clientCalls, { calls: next.calls, results: ran }).pipe(
-              Effect.andThen(Metric.update(Metric.withAttributes(toolLoops, { outcome: "client_tool" }), 1)),
-              Effect.andThen(Metric.update(toolLoopModelCalls, n)),
+              Effect.andThen(Metric.update(Metric.withAttributes(metrics.toolLoops, { outcome: "client_tool" }), 1)),
+              Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: "client_tool" }))),
+              Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n)),
               Effect.as(Stream.concat(Stream.fromIterable(turn.held), Stream.succeed(finish("tool_use", usage))))
             ))))
         }
@@ -380,5 +377,8 @@ export const runToolLoop = (
     )
   }
 
-  return iteration(offer(conversation, offered), 1, emptyUsage)
+  // one span for the loop: its model calls and tool calls are its children, however the stream is read
+  return iteration(offer(conversation, offered), 1, emptyUsage).pipe(
+    tracedStream("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: conversation.model } })
+  )
 }

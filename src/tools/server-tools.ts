@@ -8,6 +8,8 @@
  */
 import { Duration, Effect, Metric, type Schema, Scope, Semaphore } from "effect"
 import type { ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
+import { metrics } from "../metrics.ts"
+import { annotate, executeToolSpan, SpanAttr } from "../tracing.ts"
 import type { Tool } from "../kube/tool-resource.ts"
 import { argumentsObject, type Builtin, decodeArguments, definitionOf } from "./builtin.ts"
 import { codeExec, codeExecTool, type SandboxLimits } from "./code-exec.ts"
@@ -18,12 +20,6 @@ import type { AddressPolicy } from "./ssrf.ts"
 import { defaultLimits as fetchDefaults, webFetch, webFetchTool } from "./web-fetch.ts"
 import { type SearchBackendConfig, webSearch, webSearchTool } from "./web-search.ts"
 import { type DiskBudget, fileRead, fileReadTool, fileWrite, fileWriteTool, makeWorkspace } from "./workspace.ts"
-
-export const toolCalls = Metric.counter("orka_tool_calls_total", { description: "Server-side tool calls by tool and outcome", incremental: true })
-export const toolSeconds = Metric.histogram("orka_tool_call_seconds", {
-  description: "Server-side tool call duration",
-  boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 2, count: 14 })
-})
 
 export interface RunnerConfig {
   /** masks every secret the gateway holds (and the caller's) in a result, before the model or the client sees it */
@@ -103,16 +99,18 @@ export const makeServerTools = (
         return runOne(call).pipe(
           Effect.timeoutOrElse({
             duration: limit,
-            orElse: () => Effect.fail(new ToolFailure(`the tool did not finish within ${limit / 1000}s`))
+            orElse: () =>
+              Effect.andThen(annotate(() => ({ [SpanAttr.errorType]: "timeout" })), Effect.fail(new ToolFailure(`the tool did not finish within ${limit / 1000}s`)))
           }),
+          executeToolSpan(call),
           Effect.map((result): ToolResult => ({ text: JSON.stringify(result), isError: false })),
           Effect.catch((e: ToolFailure) => Effect.succeed(toolFailure(e.message))),
           Effect.tap(({ isError }) => {
             const outcome = isError ? "error" : "ok"
             return Effect.logInfo("tool call").pipe(
               Effect.annotateLogs({ tool: call.name, outcome, duration_ms: Date.now() - started }),
-              Effect.andThen(Metric.update(Metric.withAttributes(toolCalls, { tool: call.name, outcome }), 1)),
-              Effect.andThen(Metric.update(toolSeconds, Duration.toSeconds(Duration.millis(Date.now() - started))))
+              Effect.andThen(Metric.update(Metric.withAttributes(metrics.toolCalls, { tool: call.name, outcome }), 1)),
+              Effect.andThen(Metric.update(Metric.withAttributes(metrics.toolSeconds, { tool: call.name }), Duration.toSeconds(Duration.millis(Date.now() - started))))
             )
           }),
           Effect.map((result) => ({ ...result, text: config.mask(result.text) }))

@@ -42,7 +42,7 @@ describe("TTL cache", () => {
   it.effect("keeps results for their TTL, evicts the least recently used beyond capacity", () =>
     Effect.gen(function*() {
       let t = 0
-      const cache = makeTtlCache<number, never>(2, () => t)
+      const cache = makeTtlCache<number, never>(2, "test", () => t)
       let lookups = 0
       const get = (k: string) => cache.get(k, Effect.sync(() => ++lookups), () => 100)
       yield* get("a")

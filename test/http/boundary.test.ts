@@ -6,7 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { gatewayError } from "../../src/errors.ts"
-import { Boundary, callerSecretsOf, presentable } from "../../src/http/boundary.ts"
+import { Boundary, callerSecretsOf, presentable, RequestMetrics } from "../../src/http/boundary.ts"
+import { makeRequestMetrics } from "../../src/http/request-metrics.ts"
 import { Activity } from "../../src/memory.ts"
 import { makeRedactor, Redactor } from "../../src/redact.ts"
 
@@ -22,7 +23,10 @@ const routes = HttpRouter.use(Effect.fn(function*(router) {
 
 const web = HttpRouter.toWebHandler(Layer.mergeAll(routes, Boundary), { disableLogger: true })
 // services used by handlers come with each request, as the server provides them
-const services = Context.make(Redactor, redactor).pipe(Context.add(Activity, { begin: () => {}, end: () => {}, inFlight: () => 0, lastEnded: () => 0 }))
+const services = Context.make(Redactor, redactor).pipe(
+  Context.add(Activity, { begin: () => {}, end: () => {}, inFlight: () => 0, lastEnded: () => 0 }),
+  Context.add(RequestMetrics, makeRequestMetrics(10))
+)
 const handler = (request: Request) => web.handler(request, services)
 const get = (path: string, headers: Record<string, string> = {}) =>
   Effect.promise(async () => {

@@ -28,6 +28,8 @@ export const streamEnd = (tail: string, fromStart: boolean): StreamEnd => {
 export const relayed: RelayDialect = {
   echoModel,
   errorFrame,
+  // message_start and ping come first; the output begins with the first block's delta
+  holdsContent: (text) => text.includes("content_block_delta"),
   onEnd: (provider) => (tail, fromStart) =>
     streamEnd(tail, fromStart) === "whole"
       ? undefined

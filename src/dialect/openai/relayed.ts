@@ -43,8 +43,12 @@ export const streamEnd = (tail: string, fromStart: boolean): StreamEnd => {
   return finished && parsesAsJson(last.data) ? "done_missing" : "cut"
 }
 
+/** A delta with text, reasoning or a tool call: the first chunk (`"content":""`, the role) holds none. */
+const output = /"(?:content|reasoning_content|reasoning)"\s*:\s*"[^"]|"tool_calls"\s*:/
+
 export const relayed: RelayDialect = {
   echoModel,
+  holdsContent: (text) => output.test(text),
   errorFrame,
   onEnd: (provider) => (tail, fromStart) => {
     const end = streamEnd(tail, fromStart)

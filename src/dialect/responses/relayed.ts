@@ -113,6 +113,8 @@ const boundary = (tail: string): string => (tail === "" || endsOnBoundary(tail) 
 
 export const relayed: RelayDialect = {
   echoModel,
+  // response.created and in_progress come first; the output begins with a delta (text, arguments, reasoning)
+  holdsContent: (text) => /\.delta\b/.test(text),
   errorFrame: (error) => failedFrame(error),
   onEnd: (provider) => (tail, fromStart) => {
     if (streamEnd(tail, fromStart) === "whole") return undefined

@@ -1,0 +1,84 @@
+/**
+ * What a request's note learns from its answer: the model the provider says answered, when the
+ * first output came (time to first token), and the usage. Read from IR events a chunk at a time,
+ * and from relayed answers' bytes (the first and last of a stream, a whole body once), so nothing is
+ * decoded again and nothing is done per byte.
+ */
+import { Stream } from "effect"
+import type { RelayDialect } from "../dialect/relay.ts"
+import { modelIn, usageIn } from "../dialect/usage-scan.ts"
+import type { AnswerEvent, Completion, Usage } from "../ir/response.ts"
+import type { CurrentRequestShape } from "../request-note.ts"
+import type { RelayWatch } from "./sse.ts"
+
+const noteUsage = (current: CurrentRequestShape, usage: Usage) => {
+  current.note.input_tokens = Math.max(current.note.input_tokens ?? 0, usage.inputTokens)
+  current.note.output_tokens = Math.max(current.note.output_tokens ?? 0, usage.outputTokens)
+  if (usage.cacheReadTokens) current.note.cached_input_tokens = usage.cacheReadTokens
+}
+
+const firstOutput = (current: CurrentRequestShape) => {
+  if (current.note.ttft_ms === undefined) current.note.ttft_ms = Math.round(performance.now() - current.started)
+}
+
+/** Events pass unchanged; the note learns as they go (an abandoned stream keeps what arrived). */
+export const observeEvents = <E>(current: CurrentRequestShape | undefined, events: Stream.Stream<AnswerEvent, E>): Stream.Stream<AnswerEvent, E> =>
+  current === undefined ? events : Stream.mapArray(events, (chunk) => {
+    for (const event of chunk) {
+      switch (event.type) {
+        case "start":
+          if (event.model !== "") current.note.response_model = event.model
+          if (event.usage !== undefined) noteUsage(current, event.usage)
+          break
+        case "text":
+        case "thinking":
+        case "tool_call_start":
+          firstOutput(current)
+          break
+        case "finish":
+          noteUsage(current, event.usage)
+      }
+    }
+    return chunk
+  })
+
+export const observeCompletion = (current: CurrentRequestShape | undefined, completion: Completion): void => {
+  if (current === undefined) return
+  if (completion.model !== "") current.note.response_model = completion.model
+  noteUsage(current, completion.usage)
+}
+
+/** A relayed stream: its first output by the dialect's rule, its usage from its ends. */
+export const relayWatch = (current: CurrentRequestShape | undefined, dialect: RelayDialect): RelayWatch | undefined =>
+  current === undefined ? undefined : {
+    holdsContent: dialect.holdsContent,
+    firstContent: () => firstOutput(current),
+    ended: (head, tail) => {
+      const usage = usageIn(`${head}\n${tail}`)
+      if (usage !== undefined) noteUsage(current, usage)
+    }
+  }
+
+/** A relayed stream's bytes as the provider sent them: the model it names first (before the client's id replaces it). */
+export const observeModel = <E>(current: CurrentRequestShape | undefined, bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> => {
+  if (current === undefined) return bytes
+  let looked = false
+  return Stream.mapArray(bytes, (chunks) => {
+    if (!looked && chunks.length > 0) {
+      looked = true
+      const first = chunks[0]!
+      const model = modelIn(Buffer.from(first.buffer, first.byteOffset, first.byteLength).toString("utf8"))
+      if (model !== undefined) current.note.response_model = model
+    }
+    return chunks
+  })
+}
+
+/** A relayed whole answer. */
+export const observeWhole = (current: CurrentRequestShape | undefined, text: string): void => {
+  if (current === undefined) return
+  const model = modelIn(text)
+  if (model !== undefined) current.note.response_model = model
+  const usage = usageIn(text)
+  if (usage !== undefined) noteUsage(current, usage)
+}

@@ -1,0 +1,48 @@
+/**
+ * What is known of one request as it is served, for its access log line and its metrics: the
+ * routes fill it (caller, provider, model), the Upstream counts its attempts, the answer its first
+ * output and its usage. The boundary makes one per request and provides it (`CurrentRequest`) to
+ * the request and to its streamed body, so layers that never see the HTTP request can add to it.
+ * Never a token, a key or a body.
+ */
+import { Context } from "effect"
+
+export interface RequestNote {
+  user?: string
+  /** a ServiceAccount as `namespace/name`, else the user name */
+  identity?: string
+  provider?: string
+  provider_type?: string
+  model?: string
+  /** whether `model` is one the Provider lists: only those name a metric series (the client picks the model id) */
+  model_listed?: boolean
+  /** the model the provider says answered */
+  response_model?: string
+  stream?: boolean
+  /** whether the server-side tool loop ran */
+  tools?: boolean
+  /** `chat`, `messages` or `responses` */
+  operation?: string
+  /** the client's wire format: `openai`, `anthropic` or `responses` */
+  dialect?: string
+  /** ms from the request to the first output the model streamed */
+  ttft_ms?: number
+  input_tokens?: number
+  output_tokens?: number
+  cached_input_tokens?: number
+  /** calls to the provider, retries included */
+  attempts?: number
+  /** a failure's kind (`invalid_request`, `rate_limit`…), code and what it said, in short */
+  error_type?: string
+  code?: string
+  reason?: string
+}
+
+export interface CurrentRequestShape {
+  /** `performance.now()` when the request arrived */
+  readonly started: number
+  readonly note: RequestNote
+}
+
+/** The request being served; none outside a request (background work, tests of one layer). */
+export const CurrentRequest = Context.Reference<CurrentRequestShape | undefined>("orka/CurrentRequest", { defaultValue: () => undefined })
