@@ -40,7 +40,7 @@ const defined = {
   requestDuration: histogram("gen_ai_server_request_duration_seconds", [...genAi, "error_type"], "Chat requests, from the request to the answer's end (a stream's last event); `error_type` on failures", requestSeconds),
   timeToFirstToken: histogram("gen_ai_server_time_to_first_token_seconds", genAi, "Streams: from the request to the first output the model streamed", firstTokenSeconds),
   timePerOutputToken: histogram("gen_ai_server_time_per_output_token_seconds", genAi, "Streams: the time after the first output, per output token after the first", perTokenSeconds),
-  tokenUsage: histogram("gen_ai_client_token_usage", [...genAi, "gen_ai_token_type"], "Tokens per request (`input`, `output`, `cached_input`), summed over a tool loop's model calls, abandoned streams included", tokenCounts),
+  tokenUsage: histogram("gen_ai_client_token_usage", [...genAi, "gen_ai_token_type"], "Tokens per request (`input`, `output`, and `cached_input` and `reasoning` where the provider reports them), summed over a tool loop's model calls, abandoned streams included", tokenCounts),
   callerRequests: counter("orka_caller_requests_total", ["namespace", "serviceaccount", "orka_provider", "outcome"], "Chat requests per caller (`other` beyond --metrics-max-callers), by outcome (`completed`, `failed`, `client_closed`)"),
   callerTokens: counter("orka_caller_tokens_total", ["namespace", "serviceaccount", "orka_provider", "gen_ai_token_type"], "Tokens per caller (`other` beyond --metrics-max-callers), for chargeback"),
   requestsInFlight: gauge("orka_requests_in_flight", ["orka_dialect"], "API requests being answered"),

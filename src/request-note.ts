@@ -30,6 +30,8 @@ export interface RequestNote {
   input_tokens?: number
   output_tokens?: number
   cached_input_tokens?: number
+  /** output tokens spent reasoning, when the provider says */
+  reasoning_tokens?: number
   /** calls to the provider, retries included */
   attempts?: number
   /** a failure's kind (`invalid_request`, `rate_limit`…), code and what it said, in short */

@@ -27,7 +27,7 @@ const count = (value: unknown): number => (typeof value === "number" && Number.i
 const nested = (value: unknown, key: string): unknown => (typeof value === "object" && value !== null ? (value as Json)[key] : undefined)
 
 export const usageIn = (text: string): Usage | undefined => {
-  let found: { input: number; output: number; cached: number } | undefined
+  let found: { input: number; output: number; cached: number; reasoning: number } | undefined
   for (let at = text.indexOf("\"usage\""); at >= 0; at = text.indexOf("\"usage\"", at + 7)) {
     const open = text.indexOf("{", at + 7)
     // `"usage": null`, or a `usage` key that is not followed by an object
@@ -43,11 +43,20 @@ export const usageIn = (text: string): Usage | undefined => {
     const input = count(usage["input_tokens"] ?? usage["prompt_tokens"])
     const output = count(usage["output_tokens"] ?? usage["completion_tokens"])
     const cached = count(usage["cache_read_input_tokens"] ?? nested(usage["prompt_tokens_details"], "cached_tokens") ?? nested(usage["input_tokens_details"], "cached_tokens"))
-    found = found === undefined
-      ? { input, output, cached }
-      : { input: Math.max(found.input, input), output: Math.max(found.output, output), cached: Math.max(found.cached, cached) }
+    const reasoning = count(nested(usage["completion_tokens_details"], "reasoning_tokens") ?? nested(usage["output_tokens_details"], "reasoning_tokens"))
+    found = found === undefined ? { input, output, cached, reasoning } : {
+      input: Math.max(found.input, input),
+      output: Math.max(found.output, output),
+      cached: Math.max(found.cached, cached),
+      reasoning: Math.max(found.reasoning, reasoning)
+    }
   }
-  return found === undefined ? undefined : { inputTokens: found.input, outputTokens: found.output, ...(found.cached > 0 ? { cacheReadTokens: found.cached } : {}) }
+  return found === undefined ? undefined : {
+    inputTokens: found.input,
+    outputTokens: found.output,
+    ...(found.cached > 0 ? { cacheReadTokens: found.cached } : {}),
+    ...(found.reasoning > 0 ? { reasoningTokens: found.reasoning } : {})
+  }
 }
 
 /** The first `model` an answer names, as the provider sent it. */

@@ -15,6 +15,7 @@ const noteUsage = (current: CurrentRequestShape, usage: Usage) => {
   current.note.input_tokens = Math.max(current.note.input_tokens ?? 0, usage.inputTokens)
   current.note.output_tokens = Math.max(current.note.output_tokens ?? 0, usage.outputTokens)
   if (usage.cacheReadTokens) current.note.cached_input_tokens = usage.cacheReadTokens
+  if (usage.reasoningTokens) current.note.reasoning_tokens = usage.reasoningTokens
 }
 
 const firstOutput = (current: CurrentRequestShape) => {

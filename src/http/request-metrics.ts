@@ -53,7 +53,8 @@ export const makeRequestMetrics = (maxCallers: number) => {
       const tokens = defined({
         input: note.input_tokens === undefined ? undefined : String(note.input_tokens),
         output: note.output_tokens === undefined ? undefined : String(note.output_tokens),
-        cached_input: note.cached_input_tokens ? String(note.cached_input_tokens) : undefined
+        cached_input: note.cached_input_tokens ? String(note.cached_input_tokens) : undefined,
+        reasoning: note.reasoning_tokens ? String(note.reasoning_tokens) : undefined
       })
       const caller = { ...callerLabels(note.identity), ...defined({ orka_provider: note.provider }) }
       const updates: Array<Effect.Effect<void>> = [

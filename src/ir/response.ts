@@ -17,6 +17,8 @@ export interface Usage {
   readonly outputTokens: number
   readonly cacheReadTokens?: number
   readonly cacheWriteTokens?: number
+  /** output tokens spent reasoning, when the provider says (they are counted in `outputTokens` too) */
+  readonly reasoningTokens?: number
 }
 
 export const emptyUsage: Usage = { inputTokens: 0, outputTokens: 0 }
@@ -24,11 +26,13 @@ export const emptyUsage: Usage = { inputTokens: 0, outputTokens: 0 }
 export const addUsage = (a: Usage, b: Usage): Usage => {
   const cacheRead = (a.cacheReadTokens ?? 0) + (b.cacheReadTokens ?? 0)
   const cacheWrite = (a.cacheWriteTokens ?? 0) + (b.cacheWriteTokens ?? 0)
+  const reasoning = (a.reasoningTokens ?? 0) + (b.reasoningTokens ?? 0)
   return {
     inputTokens: a.inputTokens + b.inputTokens,
     outputTokens: a.outputTokens + b.outputTokens,
     ...(cacheRead > 0 ? { cacheReadTokens: cacheRead } : {}),
-    ...(cacheWrite > 0 ? { cacheWriteTokens: cacheWrite } : {})
+    ...(cacheWrite > 0 ? { cacheWriteTokens: cacheWrite } : {}),
+    ...(reasoning > 0 ? { reasoningTokens: reasoning } : {})
   }
 }
 

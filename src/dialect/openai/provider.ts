@@ -110,7 +110,8 @@ const Text = maybe(Schema.String)
 const UsageJson = Schema.NullOr(Schema.Struct({
   prompt_tokens: Count,
   completion_tokens: Count,
-  prompt_tokens_details: maybe(Schema.Struct({ cached_tokens: Count }))
+  prompt_tokens_details: maybe(Schema.Struct({ cached_tokens: Count })),
+  completion_tokens_details: maybe(Schema.Struct({ reasoning_tokens: Count }))
 }))
 
 const ToolCall = Schema.Struct({

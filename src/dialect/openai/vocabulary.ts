@@ -35,14 +35,17 @@ export interface UsageJson {
   readonly prompt_tokens?: number | null | undefined
   readonly completion_tokens?: number | null | undefined
   readonly prompt_tokens_details?: { readonly cached_tokens?: number | null | undefined } | null | undefined
+  readonly completion_tokens_details?: { readonly reasoning_tokens?: number | null | undefined } | null | undefined
 }
 
 export const usageOf = (u: UsageJson | null | undefined): Usage => {
   const cached = u?.prompt_tokens_details?.cached_tokens
+  const reasoning = u?.completion_tokens_details?.reasoning_tokens
   return {
     inputTokens: u?.prompt_tokens ?? 0,
     outputTokens: u?.completion_tokens ?? 0,
-    ...(typeof cached === "number" && cached > 0 ? { cacheReadTokens: cached } : {})
+    ...(typeof cached === "number" && cached > 0 ? { cacheReadTokens: cached } : {}),
+    ...(typeof reasoning === "number" && reasoning > 0 ? { reasoningTokens: reasoning } : {})
   }
 }
 
@@ -50,7 +53,8 @@ export const usageJson = (usage: Usage) => ({
   prompt_tokens: usage.inputTokens,
   completion_tokens: usage.outputTokens,
   total_tokens: usage.inputTokens + usage.outputTokens,
-  ...(usage.cacheReadTokens ? { prompt_tokens_details: { cached_tokens: usage.cacheReadTokens } } : {})
+  ...(usage.cacheReadTokens ? { prompt_tokens_details: { cached_tokens: usage.cacheReadTokens } } : {}),
+  ...(usage.reasoningTokens ? { completion_tokens_details: { reasoning_tokens: usage.reasoningTokens } } : {})
 })
 
 export const completionId = (id: string): string => (id.startsWith("chatcmpl-") ? id : `chatcmpl-${id}`)

@@ -68,6 +68,6 @@ export const usageJson = (usage: Usage) => ({
   input_tokens: usage.inputTokens,
   input_tokens_details: { cached_tokens: usage.cacheReadTokens ?? 0 },
   output_tokens: usage.outputTokens,
-  output_tokens_details: { reasoning_tokens: 0 },
+  output_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
   total_tokens: usage.inputTokens + usage.outputTokens
 })
