@@ -36,6 +36,7 @@ export const startGateway = async (options: {
   readonly prefixes: Record<string, string>
   readonly mode?: "local" | "cluster"
   readonly flags?: ReadonlyArray<string>
+  readonly env?: Record<string, string>
 }): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-bench-"))
   const list = providers(options.upstreamPort, options.prefixes)
@@ -60,7 +61,7 @@ export const startGateway = async (options: {
   const logFd = openSync(log, "w")
   const child = startChild("gateway", process.execPath, [
     join(root, "bin", "orka-gateway.js"), "serve", ...modeFlags, "--host", "127.0.0.1", "--port", String(port), ...(options.flags ?? [])
-  ], { stdout: logFd, cwd: root })
+  ], { stdout: logFd, cwd: root, ...(options.env === undefined ? {} : { env: options.env }) })
   closeSync(logFd)
   try {
     await waitFor200(`http://127.0.0.1:${port}/readyz`, 30_000, 5)

@@ -3,6 +3,8 @@
  * Every participant is its own process; a scenario's CPU and memory figures are read from /proc
  * around its measured run only (warm-ups are separate runs).
  */
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { type Gateway, startGateway, token } from "./gateway.ts"
 import type { Result, Scenario, Target } from "./load.ts"
 import type { Portkey } from "./portkey.ts"
@@ -465,4 +467,61 @@ export const toolLoop = async (b: Bench, r: Report, upstreamStats: () => Promise
   ].join("\n"))
   if (!loopAsMeant) findings.push(`F: the tool loop did not run as meant (tools on: ${probeOn.calls} calls for ${probeOn.ok} requests, ${probeOn.withTools} with tools; off: ${probeOff.withTools} with tools)`)
   row(r, "F. tool loop (no tool called) / tools off req/s ≥ 0.9", x(ratio), on.failures === 0 && loopAsMeant && ratio >= 0.9)
+}
+
+// ---- H: tracing off and on -----------------------------------------------------------------------
+
+/** An OTLP/HTTP endpoint that takes the gateway's spans and keeps only their count. */
+const spanSink = async () => {
+  let requests = 0
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on("end", () => {
+      requests++
+      res.writeHead(200, { "content-type": "application/json" }).end("{}")
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, exports: () => requests, close: () => new Promise<void>((r) => server.close(() => r())) }
+}
+
+export const tracing = async (b: Bench, r: Report) => {
+  const { fSeconds, fWarm, rounds } = sizes(b)
+  const sink = await spanSink()
+  const traced = await startGateway({
+    upstreamPort: b.upstream.port,
+    prefixes: { "": "fast" },
+    flags: ["--tools-default", "disabled"],
+    // spans leave every 200 ms, so that the sink sees them during the run
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_SCHEDULE_DELAY: "200" }
+  })
+  try {
+    const entry = (name: string, g: Gateway): Entry => ({
+      name,
+      pid: g.child.pid,
+      scenario: { target: gatewayOpenai(g, "claude/claude-test"), concurrency: 16, durationMs: fSeconds * 1000 },
+      warmup: fWarm
+    })
+    const [off, on] = await compare(b, "H", [entry("tracing off", b.gateway), entry("tracing on", traced)], rounds, (m) => m.rps) as [Measured, Measured]
+    const ratio = on.rps / off.rps
+    r.sections.push([
+      "### H. Tracing off and on",
+      "",
+      `OpenAI → Anthropic, non-streaming, 16 concurrent, ${fSeconds} s each: the gateway of A–C, and one exporting every span over`,
+      `OTLP/HTTP to a sink that took ${sink.exports()} exports.`,
+      bestOf(rounds),
+      "",
+      table(["tracing", "req/s", "p50 ms", "p99 ms", "failures", "gateway CPU", "others CPU"], [
+        ["off", f0(off.rps), f2(off.total.p50), f2(off.total.p99), failures(off), cores(off, "proxy"), cores(off, "others")],
+        ["on", f0(on.rps), f2(on.total.p50), f2(on.total.p99), failures(on), cores(on, "proxy"), cores(on, "others")]
+      ]),
+      "",
+      `on / off: **${x(ratio)}**`
+    ].join("\n"))
+    if (sink.exports() === 0) findings.push("H: the traced gateway exported no spans")
+    row(r, "H. tracing on / off req/s (no target)", x(ratio), undefined)
+  } finally {
+    await traced.stop()
+    await sink.close()
+  }
 }

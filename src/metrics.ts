@@ -64,3 +64,22 @@ export const metrics = Object.fromEntries(Object.entries(defined).map(([key, d])
 
 /** The table of every exported metric, in order: what the README lists. */
 export const metricCatalog: ReadonlyArray<Entry> = Object.values(defined).map((d) => d.entry)
+
+/**
+ * `metric` with these labels, made once per distinct set: a labelled metric computes its series key
+ * when made, so making one per update would cost that on every request. The sets are bounded (see
+ * above), and so is this cache.
+ */
+export const labelled = <M extends Metric.Metric<any, any>>(metric: M): (labels: Readonly<Record<string, string>>) => M => {
+  const made = new Map<string, M>()
+  return (labels) => {
+    let key = ""
+    for (const name in labels) key += `${name}\u0000${labels[name]}\u0001`
+    let found = made.get(key)
+    if (found === undefined) {
+      found = Metric.withAttributes(metric, labels) as M
+      made.set(key, found)
+    }
+    return found
+  }
+}

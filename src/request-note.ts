@@ -44,6 +44,8 @@ export interface CurrentRequestShape {
   /** `performance.now()` when the request arrived */
   readonly started: number
   readonly note: RequestNote
+  /** read when the request ends, just before its log line (a relayed stream's usage, from its ends) */
+  readonly atEnd: Array<() => void>
 }
 
 /** The request being served; none outside a request (background work, tests of one layer). */

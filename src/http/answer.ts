@@ -23,7 +23,7 @@ import { callIdsOf, keptTurnOf, restoreTurns } from "../tools/kept-turns.ts"
 import type { KeepTurn } from "../tools/loop.ts"
 import { type ToolFilter, ToolLoop } from "../tools/service.ts"
 import { type AdmittedChat, ownerOf } from "./admit.ts"
-import { observeModel, observeWhole, relayWatch } from "./observe.ts"
+import { modelSeen, observeWhole, relayWatch } from "./observe.ts"
 import { wholeBody } from "./respond.ts"
 import { relay } from "./sse.ts"
 import { rewriteEvents } from "./sse-rewrite.ts"
@@ -67,7 +67,7 @@ export const makeAnswers = Effect.gen(function*() {
       const current = yield* CurrentRequest
       if (chat.stream) {
         const bytes = yield* forwardStream(upstream, call)
-        return relay(rewriteEvents(observeModel(current, Stream.mapError(bytes, chat.present)), dialect.echoModel(chat.requested)), {
+        return relay(rewriteEvents(Stream.mapError(bytes, chat.present), dialect.echoModel(chat.requested), modelSeen(current)), {
           onError: dialect.errorFrame,
           onEnd: dialect.onEnd(chat.provider.name)
         }, relayWatch(current, dialect))

@@ -15,7 +15,7 @@ import { byteMaskOnce, maskChunk, maskStream, withCallerSecrets } from "../mask-
 import { Activity } from "../memory.ts"
 import { CallerSecrets, clampText, headerSecret, Redactor, type RedactorShape } from "../redact.ts"
 import { GatewayConfig } from "../config.ts"
-import { metrics } from "../metrics.ts"
+import { labelled, metrics } from "../metrics.ts"
 import { CurrentRequest, type RequestNote } from "../request-note.ts"
 import { attachNote, noteFailure, writeAccessLog } from "./access-log.ts"
 import { makeRequestMetrics } from "./request-metrics.ts"
@@ -43,6 +43,9 @@ export const presentable = (redactor: RedactorShape, secrets: ReadonlyArray<stri
 /** A request id the client sent is echoed only when it is a short, printable token. */
 const requestIdOf = (header: string | undefined): string =>
   header !== undefined && /^[\x21-\x7e]{1,128}$/.test(header) ? header : crypto.randomUUID()
+
+const requestsInFlight = labelled(metrics.requestsInFlight)
+const streamsInFlight = labelled(metrics.streamsInFlight)
 
 /** The API's paths (not health, readiness or metrics): what the in-flight gauges count. */
 const isApi = (path: string) => path.startsWith("/openai/") || path.startsWith("/anthropic/")
@@ -73,13 +76,17 @@ const serve = <E, R>(
     const present = presentable(redactor, secrets)
     const note: RequestNote = {}
     attachNote(request, note)
-    const current = { started, note }
-    const inFlight = isApi(path) ? Metric.withAttributes(metrics.requestsInFlight, { orka_dialect: dialectName(path) }) : undefined
+    const current = { started, note, atEnd: [] as Array<() => void> }
+    const inFlight = isApi(path) ? requestsInFlight({ orka_dialect: dialectName(path) }) : undefined
     activity.begin()
     if (inFlight !== undefined) yield* Metric.modify(inFlight, 1)
     // the request is over when its log line is written, however it ended
     const write = (status: number, outcome: string) =>
-      writeAccessLog(request, { requestId, started, status, outcome }).pipe(
+      Effect.sync(() => {
+        for (const read of current.atEnd) read()
+      }).pipe(
+        // the line is made once the hooks have added to the note
+        Effect.andThen(() => writeAccessLog(request, { requestId, started, status, outcome })),
         Effect.andThen(record(note, performance.now() - started, outcome)),
         Effect.ensuring(Effect.sync(activity.end)),
         Effect.ensuring(inFlight === undefined ? Effect.void : Metric.modify(inFlight, -1))
@@ -115,11 +122,12 @@ const serve = <E, R>(
       yield* write(response.status, "completed")
       return body._tag === "Uint8Array" ? HttpServerResponse.setBody(withId, HttpBody.uint8Array(maskChunk(bytes, body.body), body.contentType)) : withId
     }
-    const streaming = Metric.withAttributes(metrics.streamsInFlight, { orka_dialect: dialectName(path) })
+    const streaming = streamsInFlight({ orka_dialect: dialectName(path) })
+    yield* Metric.modify(streaming, 1)
     return HttpServerResponse.setBody(
       withId,
       HttpBody.stream(
-        Stream.unwrap(Effect.as(Metric.modify(streaming, 1), maskStream(bytes, body.stream))).pipe(
+        maskStream(bytes, body.stream).pipe(
           Stream.onExit((exit) => Effect.andThen(Metric.modify(streaming, -1), write(response.status, outcomeOf(exit)))),
           Stream.provideService(References.CurrentLogAnnotations, { request_id: requestId }),
           Stream.provideService(CallerSecrets, secrets),

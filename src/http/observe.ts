@@ -49,30 +49,22 @@ export const observeCompletion = (current: CurrentRequestShape | undefined, comp
   noteUsage(current, completion.usage)
 }
 
-/** A relayed stream: its first output by the dialect's rule, its usage from its ends. */
+/** A relayed stream: its first output by the dialect's rule, its usage from its ends once the request ends. */
 export const relayWatch = (current: CurrentRequestShape | undefined, dialect: RelayDialect): RelayWatch | undefined =>
   current === undefined ? undefined : {
     holdsContent: dialect.holdsContent,
     firstContent: () => firstOutput(current),
+    atEnd: (read) => void current.atEnd.push(read),
     ended: (head, tail) => {
       const usage = usageIn(`${head}\n${tail}`)
       if (usage !== undefined) noteUsage(current, usage)
     }
   }
 
-/** A relayed stream's bytes as the provider sent them: the model it names first (before the client's id replaces it). */
-export const observeModel = <E>(current: CurrentRequestShape | undefined, bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> => {
-  if (current === undefined) return bytes
-  let looked = false
-  return Stream.mapArray(bytes, (chunks) => {
-    if (!looked && chunks.length > 0) {
-      looked = true
-      const first = chunks[0]!
-      const model = modelIn(Buffer.from(first.buffer, first.byteOffset, first.byteLength).toString("utf8"))
-      if (model !== undefined) current.note.response_model = model
-    }
-    return chunks
-  })
+/** A relayed stream's first chunk as the provider sent it (latin1 text): the model it names, before the client's id replaces it. */
+export const modelSeen = (current: CurrentRequestShape | undefined) => (first: string): void => {
+  const model = current === undefined ? undefined : modelIn(first)
+  if (model !== undefined) current!.note.response_model = Buffer.from(model, "latin1").toString("utf8")
 }
 
 /** A relayed whole answer. */

@@ -6,7 +6,7 @@
  * so neither can a spray of model ids (nor a secret typed as one end up in /metrics).
  */
 import { Effect, Metric } from "effect"
-import { metrics } from "../metrics.ts"
+import { labelled, metrics } from "../metrics.ts"
 import type { RequestNote } from "../request-note.ts"
 
 /** The OpenTelemetry GenAI names of the provider types (`gen_ai.provider.name`). */
@@ -23,6 +23,12 @@ const defined = (labels: Record<string, string | undefined>): Record<string, str
 
 export const makeRequestMetrics = (maxCallers: number) => {
   const callers = new Set<string>()
+  const duration = labelled(metrics.requestDuration)
+  const firstToken = labelled(metrics.timeToFirstToken)
+  const perToken = labelled(metrics.timePerOutputToken)
+  const tokenUsage = labelled(metrics.tokenUsage)
+  const callerRequests = labelled(metrics.callerRequests)
+  const callerTokens = labelled(metrics.callerTokens)
 
   const callerLabels = (identity: string | undefined) => {
     const key = identity ?? ""
@@ -58,19 +64,19 @@ export const makeRequestMetrics = (maxCallers: number) => {
       })
       const caller = { ...callerLabels(note.identity), ...defined({ orka_provider: note.provider }) }
       const updates: Array<Effect.Effect<void>> = [
-        Metric.update(Metric.withAttributes(metrics.requestDuration, failed ? { ...labels, error_type: errorType } : labels), durationMs / 1000),
-        Metric.update(Metric.withAttributes(metrics.callerRequests, { ...caller, outcome: failed && outcome === "completed" ? "failed" : outcome }), 1)
+        Metric.update(duration(failed ? { ...labels, error_type: errorType } : labels), durationMs / 1000),
+        Metric.update(callerRequests({ ...caller, outcome: failed && outcome === "completed" ? "failed" : outcome }), 1)
       ]
       for (const [type, value] of Object.entries(tokens)) {
         updates.push(
-          Metric.update(Metric.withAttributes(metrics.tokenUsage, { ...labels, gen_ai_token_type: type }), Number(value)),
-          Metric.update(Metric.withAttributes(metrics.callerTokens, { ...caller, gen_ai_token_type: type }), Number(value))
+          Metric.update(tokenUsage({ ...labels, gen_ai_token_type: type }), Number(value)),
+          Metric.update(callerTokens({ ...caller, gen_ai_token_type: type }), Number(value))
         )
       }
       if (note.stream === true && note.ttft_ms !== undefined) {
-        updates.push(Metric.update(Metric.withAttributes(metrics.timeToFirstToken, labels), note.ttft_ms / 1000))
+        updates.push(Metric.update(firstToken(labels), note.ttft_ms / 1000))
         const after = (note.output_tokens ?? 0) - 1
-        if (after > 0) updates.push(Metric.update(Metric.withAttributes(metrics.timePerOutputToken, labels), (durationMs - note.ttft_ms) / after / 1000))
+        if (after > 0) updates.push(Metric.update(perToken(labels), (durationMs - note.ttft_ms) / after / 1000))
       }
       return Effect.all(updates, { discard: true })
     })

@@ -31,14 +31,20 @@ interface State {
   /** what is not yet a whole event, as latin1 text */
   pending: string
   done: boolean
+  first: boolean
 }
 
 const bytesOf = (chunk: Uint8Array): Buffer => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
 
-export const rewriteEvents = <E, R>(stream: Stream.Stream<Uint8Array, E, R>, rewrite: EventRewrite): Stream.Stream<Uint8Array, E, R> =>
-  stream.pipe(Stream.mapAccum((): State => ({ pending: "", done: false }), (state, chunk) => {
+/** `firstText`, if given, gets the first chunk's text as it came (latin1), before any rewrite. */
+export const rewriteEvents = <E, R>(stream: Stream.Stream<Uint8Array, E, R>, rewrite: EventRewrite, firstText?: (text: string) => void): Stream.Stream<Uint8Array, E, R> =>
+  stream.pipe(Stream.mapAccum((): State => ({ pending: "", done: false, first: true }), (state, chunk) => {
     if (state.done) return [state, [chunk]]
     const text = state.pending + bytesOf(chunk).toString("latin1")
+    if (state.first) {
+      state.first = false
+      firstText?.(text)
+    }
     const eventEnd = eventEnds(text)
     let out = ""
     let at = 0

@@ -36,55 +36,62 @@ export interface RelayEnd<E> {
 
 /** What a relayed stream tells its request's note, read from its bytes. */
 export interface RelayWatch {
-  /** whether a chunk holds the model's output (not only the stream's opening events) */
+  /** whether a chunk (latin1 text) holds the model's output, not only the stream's opening events */
   readonly holdsContent: (text: string) => boolean
   /** the first chunk that does */
   readonly firstContent: () => void
-  /** the stream ended, however (the client may have gone): its first chunk and its last bytes */
+  /** `read` once the request ends, however (the client may have gone) */
+  readonly atEnd: (read: () => void) => void
+  /** the stream's first chunk and its last bytes */
   readonly ended: (head: string, tail: string) => void
 }
+
+interface Relayed extends Tail {
+  head: Uint8Array | undefined
+  seenContent: boolean
+}
+
+const textOf = (bytes: Uint8Array, encoding: "utf8" | "latin1") => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding)
 
 /**
  * A provider's event stream relayed byte for byte. Its last few KiB are kept (references to the
  * chunks, no copy) so that how it ended can be checked when it ends: a stream cut short must not
  * reach the client as a clean finish. With a `watch`, its chunks are looked at until the first that
- * holds output, and its ends are given to it when it ends.
+ * holds output, and its ends are read once the request ends.
  */
-export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, watch?: RelayWatch): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.stream(
-    Stream.suspend(() => {
-      const tail: Tail = { chunks: [], kept: 0, dropped: false }
-      let head: Uint8Array | undefined
-      let seenContent = watch === undefined
-      const relayed = bytes.pipe(
-        Stream.mapArray((chunks) => {
-          for (const chunk of chunks) {
-            head ??= chunk
-            if (!seenContent && watch!.holdsContent(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1"))) {
-              seenContent = true
-              watch!.firstContent()
-            }
-            tail.chunks.push(chunk)
-            tail.kept += chunk.length
-            while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= tailBytes) {
-              tail.kept -= tail.chunks.shift()!.length
-              tail.dropped = true
-            }
-          }
-          return chunks
-        }),
-        Stream.concat(Stream.suspend(() => {
+export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, watch?: RelayWatch): HttpServerResponse.HttpServerResponse => {
+  // the state of the stream's run, read once the request ends
+  let relayed: Relayed | undefined
+  watch?.atEnd(() => {
+    if (relayed === undefined) return
+    watch.ended(relayed.head === undefined ? "" : textOf(relayed.head.subarray(0, tailBytes), "utf8"), Buffer.concat(relayed.chunks).toString("utf8"))
+  })
+  return HttpServerResponse.stream(
+    bytes.pipe(
+      Stream.mapAccum((): Relayed => (relayed = { chunks: [], kept: 0, dropped: false, head: undefined, seenContent: watch === undefined }), (tail, chunk) => {
+        tail.head ??= chunk
+        if (!tail.seenContent && watch!.holdsContent(textOf(chunk, "latin1"))) {
+          tail.seenContent = true
+          watch!.firstContent()
+        }
+        tail.chunks.push(chunk)
+        tail.kept += chunk.length
+        while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= tailBytes) {
+          tail.kept -= tail.chunks.shift()!.length
+          tail.dropped = true
+        }
+        return [tail, [chunk]]
+      }, {
+        onHalt: (tail) => {
           const extra = end.onEnd(Buffer.concat(tail.chunks).toString("utf8"), !tail.dropped)
-          return extra === undefined ? Stream.empty : Stream.succeed(encoder.encode(extra))
-        })),
-        Stream.catch((e) => Stream.succeed(encoder.encode(end.onError(e))))
-      )
-      return watch === undefined ? relayed : relayed.pipe(Stream.onExit(() =>
-        Effect.sync(() => watch.ended(head === undefined ? "" : Buffer.from(head).subarray(0, tailBytes).toString("utf8"), Buffer.concat(tail.chunks).toString("utf8")))
-      ))
-    }),
+          return extra === undefined ? [] : [encoder.encode(extra)]
+        }
+      }),
+      Stream.catch((e) => Stream.succeed(encoder.encode(end.onError(e))))
+    ),
     sseOptions
   )
+}
 
 /**
  * Waits for a stream's first element before the response is committed, so a failure that happens

@@ -11,7 +11,7 @@ import { Sse } from "effect/encoding"
 import { GatewayConfig } from "../config.ts"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { isJsonObject, readJson } from "../json.ts"
-import { metrics } from "../metrics.ts"
+import { labelled, metrics } from "../metrics.ts"
 import { ProviderHealth } from "../providers/health.ts"
 import { headerSecrets, Redactor } from "../redact.ts"
 import { CurrentRequest } from "../request-note.ts"
@@ -156,13 +156,15 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
     const config = yield* GatewayConfig
     const health = yield* ProviderHealth
     const redactor = yield* Redactor
+    const upstreamAttempts = labelled(metrics.upstreamAttempts)
+    const upstreamRetries = labelled(metrics.upstreamRetries)
     const pool = yield* makeHttpPool({ headersTimeout: config.upstreamTimeout, bodyTimeout: config.streamIdleTimeout })
 
     /** Counted by the provider's status (`error` when none came), and in the request's note. */
     const counted = (provider: string, status: string) =>
       Effect.flatMap(CurrentRequest, (current) => {
         if (current !== undefined) current.note.attempts = (current.note.attempts ?? 0) + 1
-        return Metric.update(Metric.withAttributes(metrics.upstreamAttempts, { orka_provider: provider, status }), 1)
+        return Metric.update(upstreamAttempts({ orka_provider: provider, status }), 1)
       })
 
     const attempt = (call: UpstreamCall, n: number): Effect.Effect<PoolResponse, GatewayError> =>
@@ -201,7 +203,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           const asked = error.retryAfter === undefined ? 0 : error.retryAfter * 1000
           const wait = Math.max(backoff, asked)
           if (wait > config.retryMaxWait) return Effect.fail(error)
-          const retried = Metric.update(Metric.withAttributes(metrics.upstreamRetries, { orka_provider: call.provider, reason: error.kind }), 1)
+          const retried = Metric.update(upstreamRetries({ orka_provider: call.provider, reason: error.kind }), 1)
           return retried.pipe(Effect.andThen(Effect.sleep(wait)), Effect.andThen(loop(n + 1)))
         }))
       return loop(0)
