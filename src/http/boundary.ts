@@ -8,7 +8,7 @@
  * masked (Provider, Tool and search keys, the caller's token) and bounded in length, and so is every
  * byte of every body, whole or streamed, whatever produced it (a provider's own events included).
  */
-import { Cause, Context, Effect, Exit, Layer, Metric, References, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Layer, References, Stream } from "effect"
 import { HttpBody, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { byteMaskOnce, maskChunk, maskStream, withCallerSecrets } from "../mask-bytes.ts"
@@ -79,7 +79,8 @@ const serve = <E, R>(
     const current = { started, note, atEnd: [] as Array<() => void> }
     const inFlight = isApi(path) ? requestsInFlight({ orka_dialect: dialectName(path) }) : undefined
     activity.begin()
-    if (inFlight !== undefined) yield* Metric.modify(inFlight, 1)
+    const context = yield* Effect.context<never>()
+    inFlight?.modifyUnsafe(1, context)
     // the request is over when its log line is written, however it ended
     const write = (status: number, outcome: string) =>
       Effect.sync(() => {
@@ -89,7 +90,7 @@ const serve = <E, R>(
         Effect.andThen(() => writeAccessLog(request, { requestId, started, status, outcome })),
         Effect.andThen(record(note, performance.now() - started, outcome)),
         Effect.ensuring(Effect.sync(activity.end)),
-        Effect.ensuring(inFlight === undefined ? Effect.void : Metric.modify(inFlight, -1))
+        Effect.ensuring(Effect.sync(() => inFlight?.modifyUnsafe(-1, context)))
       )
 
     const answer = (error: GatewayError) => {
@@ -123,12 +124,12 @@ const serve = <E, R>(
       return body._tag === "Uint8Array" ? HttpServerResponse.setBody(withId, HttpBody.uint8Array(maskChunk(bytes, body.body), body.contentType)) : withId
     }
     const streaming = streamsInFlight({ orka_dialect: dialectName(path) })
-    yield* Metric.modify(streaming, 1)
+    streaming.modifyUnsafe(1, context)
     return HttpServerResponse.setBody(
       withId,
       HttpBody.stream(
         maskStream(bytes, body.stream).pipe(
-          Stream.onExit((exit) => Effect.andThen(Metric.modify(streaming, -1), write(response.status, outcomeOf(exit)))),
+          Stream.onExit((exit) => Effect.andThen(Effect.sync(() => streaming.modifyUnsafe(-1, context)), write(response.status, outcomeOf(exit)))),
           Stream.provideService(References.CurrentLogAnnotations, { request_id: requestId }),
           Stream.provideService(CallerSecrets, secrets),
           Stream.provideService(CurrentRequest, current)
