@@ -15,6 +15,7 @@ import { noteRequest } from "./access-log.ts"
 import { type AdmittedChat, type Handler, makeAdmission } from "./admit.ts"
 import { ToolLoop } from "../tools/service.ts"
 import { CurrentRequest } from "../request-note.ts"
+import { annotate, SpanAttr, usageAttributes } from "../tracing.ts"
 import { makeAnswers, type ToolsRun } from "./answer.ts"
 import { observeCompletion, observeEvents } from "./observe.ts"
 import { plan } from "./plan.ts"
@@ -92,6 +93,8 @@ export const makeChatRoute = Effect.gen(function*() {
           } else {
             const completion = yield* answer.complete
             observeCompletion(current, completion)
+            // a whole answer is complete while the request's span is open: it carries the usage
+            yield* annotate(() => ({ ...usageAttributes(completion.usage), [SpanAttr.responseModel]: completion.model }))
             const whole = format.encodeAnswer(completion, request, meta)
             if (onComplete !== undefined) yield* onComplete(whole)
             response = json(whole)

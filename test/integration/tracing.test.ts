@@ -151,7 +151,10 @@ describe("with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
       "http.request.method": "POST",
       "http.route": "/openai/v1/chat/completions",
       "http.response.status_code": 200,
-      "url.path": "/openai/v1/chat/completions"
+      "url.path": "/openai/v1/chat/completions",
+      // a whole answer: its usage on the request's span
+      "gen_ai.usage.input_tokens": 200,
+      "gen_ai.usage.output_tokens": 20
     })
     expect(server.resource).toMatchObject({ "service.name": "orka-gateway", "deployment.environment.name": "test" })
     // the caller's token is in no attribute
