@@ -25,6 +25,7 @@ import { Backends } from "./llm/backends.ts"
 import { Upstream } from "./llm/upstream.ts"
 import * as Log from "./log.ts"
 import { Activity, IdleMemoryRelease } from "./memory.ts"
+import { Cooldown } from "./providers/cooldown.ts"
 import { makeProviderHealth, ProviderHealth } from "./providers/health.ts"
 import { ProviderRegistry } from "./providers/registry.ts"
 import { makeRedactor, Redactor } from "./redact.ts"
@@ -80,6 +81,7 @@ export const appLayer = (parts: AppParts) => {
     IdleMemoryRelease.pipe(Layer.provide(base)),
     ResponseStore.layer.pipe(Layer.provide(base)),
     RequestMetrics.layer.pipe(Layer.provide(base)),
+    Cooldown.layer.pipe(Layer.provide(base)),
     Layer.succeed(Lifecycle, parts.lifecycle)
   )
   return HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(

@@ -296,6 +296,20 @@ export const settings = {
     default: "false",
     description: "With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), send providers a `traceparent` naming the gateway's call, so their spans join the caller's trace. The caller's own trace headers are never forwarded."
   },
+  providerCooldownFailures: {
+    flag: "--provider-cooldown-failures",
+    env: "ORKA_PROVIDER_COOLDOWN_FAILURES",
+    kind: "int",
+    default: "5",
+    description: "Retryable failures in a row after which a Provider is skipped (its `spec.fallbacks` serve) for --provider-cooldown; then one request tries it again. 0: never skipped."
+  },
+  providerCooldown: {
+    flag: "--provider-cooldown",
+    env: "ORKA_PROVIDER_COOLDOWN",
+    kind: "seconds",
+    default: "30",
+    description: "Seconds a failing Provider is skipped (per replica)."
+  },
   metricsMaxCallers: {
     flag: "--metrics-max-callers",
     env: "ORKA_METRICS_MAX_CALLERS",

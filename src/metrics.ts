@@ -47,6 +47,7 @@ const defined = {
   streamsInFlight: gauge("orka_streams_in_flight", ["orka_dialect"], "Streamed answers being sent"),
   upstreamAttempts: counter("orka_upstream_attempts_total", ["orka_provider", "status"], "Calls to providers, by the provider's HTTP status (`error`: no answer, or none in time)"),
   upstreamRetries: counter("orka_upstream_retries_total", ["orka_provider", "reason"], "Provider calls tried again, by the failure's kind (`rate_limit`, `overloaded`, `upstream`, `timeout`)"),
+  fallbacks: counter("orka_fallbacks_total", ["from", "to", "reason"], "Chats served by a Provider's fallback, by the failure's kind (`cooldown`: skipped, cooling down)"),
   authCache: counter("orka_auth_cache_total", ["cache", "result"], "TokenReview (`authentication`) and SubjectAccessReview (`authorization`) cache lookups, `hit` or `miss`"),
   watchErrors: counter("orka_kube_watch_errors_total", ["resource"], "Kubernetes list/watch failures (the cached objects keep serving)"),
   watchRestarts: counter("orka_kube_watch_restarts_total", ["resource"], "Kubernetes informers restarted after a failure"),

@@ -32,6 +32,10 @@ export interface RequestNote {
   cached_input_tokens?: number
   /** output tokens spent reasoning, when the provider says */
   reasoning_tokens?: number
+  /** the Provider and model that answered, when it was a fallback or not */
+  served_by?: string
+  /** how many of the Provider's fallbacks were tried before one answered */
+  fallbacks?: number
   /** calls to the provider, retries included */
   attempts?: number
   /** a failure's kind (`invalid_request`, `rate_limit`…), code and what it said, in short */

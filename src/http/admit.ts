@@ -21,7 +21,7 @@ import { noteFailure, noteRequest } from "./access-log.ts"
 import { authenticate } from "./authenticate.ts"
 import { readJsonBody } from "./body.ts"
 import { presentable } from "./boundary.ts"
-import { toolsAsked } from "./plan.ts"
+import { toolsAsked, type ToolsSetting } from "./plan.ts"
 import { identityOf } from "./request-metrics.ts"
 import { progressHeader, toolsHeader } from "./tools-header.ts"
 
@@ -37,6 +37,8 @@ export interface AdmittedChat {
   readonly model: string
   /** whether server-side tools are asked for; the plan decides whether they run */
   readonly tools: boolean
+  /** `X-Orka-Tools`, if sent (a fallback Provider's default may differ) */
+  readonly toolsHeader: ToolsSetting | undefined
   /** how the tool loop's progress shows in a stream */
   readonly progress: ProgressStyle
   readonly identity: Identity
@@ -111,8 +113,20 @@ export const makeAdmission = Effect.gen(function*() {
       noteFailure(request, error)
       return error
     }
-    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, progress, identity, callerSecrets, present }
+    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, toolsHeader: header, progress, identity, callerSecrets, present }
   })
+
+  /**
+   * The same chat, served by one of its Provider's `spec.fallbacks`: resolved and authorized as the
+   * Provider the client named was, its tools as that Provider's default says. The client's `model`
+   * still names the answer.
+   */
+  const admitFallback = (chat: AdmittedChat, fallback: ResolvedProvider["fallbacks"][number]): Effect.Effect<AdmittedChat, GatewayError> =>
+    Effect.gen(function*() {
+      const { model, provider } = yield* resolve(`${fallback.provider}/${fallback.model ?? ""}`)
+      if (config.authorizeProviders) yield* authorize(chat.identity, providerAccess(provider.namespace, provider.name))
+      return { ...chat, provider, model, tools: toolsAsked(chat.toolsHeader, provider.toolsDefault, config.toolsDefault) }
+    })
 
   /** A model-list route: the caller needs `list` on chats. */
   const modelsRoute = (
@@ -124,7 +138,7 @@ export const makeAdmission = Effect.gen(function*() {
       return yield* respond(request)
     })
 
-  return { admit, admitChat, modelsRoute, registry }
+  return { admit, admitChat, admitFallback, modelsRoute, registry }
 })
 
 /** Whose stored state is (responses, kept calls): the identity, never the token. */

@@ -13,6 +13,7 @@ import type { Target } from "../llm/targets.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 import { noteRequest } from "./access-log.ts"
 import { type AdmittedChat, type Handler, makeAdmission } from "./admit.ts"
+import { makeFallbacks } from "./fallbacks.ts"
 import { ToolLoop } from "../tools/service.ts"
 import { CurrentRequest } from "../request-note.ts"
 import { annotate, SpanAttr, usageAttributes } from "../tracing.ts"
@@ -47,16 +48,16 @@ export const nothingToPrepare = (): Effect.Effect<undefined> => Effect.succeed(u
 
 export const makeChatRoute = Effect.gen(function*() {
   const config = yield* GatewayConfig
-  const { admitChat } = yield* makeAdmission
+  const { admitChat, admitFallback } = yield* makeAdmission
   const { relayed, translated } = yield* makeAnswers
   const toolLoop = yield* ToolLoop
+  const servedBy = yield* makeFallbacks(admitFallback)
 
-  return <Extra, Prepared>(door: ChatDoor<Extra, Prepared>): Handler =>
+  /** One chat served by one Provider: the plan, then the answer relayed or in IR. */
+  const serve = <Extra, Prepared>(door: ChatDoor<Extra, Prepared>, chat: AdmittedChat) =>
     Effect.gen(function*() {
       const { format } = door
       const current = yield* CurrentRequest
-      if (current !== undefined) Object.assign(current.note, { operation: operations[format.name], dialect: format.name })
-      const chat = yield* admitChat
       const speaks = door.speaks?.(chat.provider) ?? format.nativeTo.includes(chat.provider.type)
       const prepared = yield* door.prepare(chat, speaks)
       const native = speaks && (door.passable?.(prepared) ?? true)
@@ -102,6 +103,14 @@ export const makeChatRoute = Effect.gen(function*() {
           return withLeftOut(response, [...fields, ...leftOut.map((u) => u.param)])
         }
       }
+    })
+
+  return <Extra, Prepared>(door: ChatDoor<Extra, Prepared>): Handler =>
+    Effect.gen(function*() {
+      const { format } = door
+      const current = yield* CurrentRequest
+      if (current !== undefined) Object.assign(current.note, { operation: operations[format.name], dialect: format.name })
+      return yield* servedBy(yield* admitChat, (chat) => serve(door, chat))
     })
 })
 

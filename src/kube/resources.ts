@@ -54,6 +54,15 @@ export const ProviderSpec = Schema.Struct({
    * some version on. Default: true for api.openai.com and Azure OpenAI, false for other servers.
    */
   responsesAPI: Schema.optionalKey(Schema.Boolean),
+  /**
+   * Providers tried in order, before anything reached the client, when this one fails with a
+   * retryable error (429, 5xx, 529, a timeout, no connection) or is cooling down; `model` defaults
+   * to the fallback's `defaultModel`. The client's format is kept: another type is translated.
+   */
+  fallbacks: Schema.optionalKey(Schema.Array(Schema.Struct({
+    provider: Schema.NonEmptyString,
+    model: Schema.optionalKey(Schema.String)
+  }))),
   /** server-side tools for this Provider's requests without an `X-Orka-Tools` header */
   tools: Schema.optionalKey(Schema.Struct({
     default: Schema.optionalKey(Schema.Literals(["enabled", "disabled"]))

@@ -22,6 +22,8 @@ export interface ResolvedProvider {
   readonly createdAt: string | undefined
   /** `spec.tools.default`: whether requests without `X-Orka-Tools` get server-side tools */
   readonly toolsDefault: "enabled" | "disabled" | undefined
+  /** `spec.fallbacks`, in order */
+  readonly fallbacks: ReadonlyArray<{ readonly provider: string; readonly model?: string }>
   /** the server answers the Responses API (`spec.responsesAPI`, defaulted by type and URL) */
   readonly responsesAPI: boolean
   /** `spec.maxOutputTokens` and `spec.maxOutputTokensByModel` */
@@ -99,6 +101,7 @@ export const resolveProvider = (
       : undefined,
     createdAt: metadata.creationTimestamp,
     toolsDefault: spec.tools?.default,
+    fallbacks: spec.fallbacks ?? [],
     responsesAPI: spec.type === "openai" || spec.type === "azure-openai"
       ? spec.responsesAPI ?? (spec.type === "azure-openai" || isOpenAI(baseURL))
       : false,

@@ -40,6 +40,7 @@ const provider = (type: ResolvedProvider["type"], baseURL: string): ResolvedProv
   createdAt: undefined,
   toolsDefault: undefined,
   responsesAPI: false,
+  fallbacks: [],
   maxOutputTokens: { all: undefined, byModel: {} }
 })
 

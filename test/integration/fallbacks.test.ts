@@ -1,0 +1,109 @@
+/**
+ * Provider fallbacks and cooldown, through the real server: a Provider that fails with a retryable
+ * error before anything reached the client is replaced by its `spec.fallbacks` (of another type:
+ * translated), in the client's own format; one that fails again and again is skipped for a while,
+ * then tried once.
+ */
+import Anthropic from "@anthropic-ai/sdk"
+import OpenAI from "openai"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { captureStdout, demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
+import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
+
+let upstream: ScriptedUpstream
+let gateway: RunningGateway
+let stdout: ReturnType<typeof captureStdout>
+
+beforeAll(async () => {
+  upstream = await startScriptedUpstream()
+  stdout = captureStdout()
+  const anthropic = (fallbacks?: Array<{ provider: string; model?: string }>) => ({
+    type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test", ...(fallbacks === undefined ? {} : { fallbacks })
+  })
+  gateway = await startGateway({
+    manifests: scriptedProviders(upstream.url, {
+      primary: anthropic([{ provider: "missing" }, { provider: "gpt", model: "gpt-fallback" }]),
+      cooling: anthropic([{ provider: "gpt" }]),
+      alone: anthropic()
+    }),
+    config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, providerCooldownFailures: 2, providerCooldown: 400, logLevel: "info" }
+  })
+})
+afterAll(async () => {
+  stdout.stop()
+  await gateway.close()
+  await upstream.close()
+})
+beforeEach(() => {
+  upstream.requests.length = 0
+})
+
+const openai = () => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
+const overloaded = { status: 529, body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } }
+const logLine = (id: string) =>
+  stdout.text().split("\n").filter((l) => l.includes(`"request_id":"${id}"`) && l.includes("\"msg\":\"request\"")).map((l) => JSON.parse(l) as Record<string, unknown>)[0]
+
+describe("fallbacks", () => {
+  it("answers from the next Provider that can (another type: translated), and says which", async () => {
+    upstream.script(overloaded, { answer: { text: ["From the fallback"] } })
+    const { data, response } = await openai().chat.completions
+      .create({ model: "primary/claude-test", messages: [{ role: "user", content: "hi" }] }, { headers: { "x-request-id": "req-fb-1" } })
+      .withResponse()
+    expect(data.choices[0]!.message.content).toBe("From the fallback")
+    // the client's model names the answer, whoever served it
+    expect(data.model).toBe("primary/claude-test")
+    expect(response.headers.get("x-orka-provider")).toBe("gpt")
+    expect(upstream.requests.map((r) => r.url)).toEqual(["/v1/messages", "/v1/chat/completions"])
+    expect(upstream.requests[1]!.body.model).toBe("gpt-fallback")
+    await new Promise((r) => setTimeout(r, 20))
+    expect(logLine("req-fb-1")).toMatchObject({ provider: "primary", served_by: "gpt/gpt-fallback", fallbacks: 2, status: 200 })
+    const scrape = await (await fetch(`${gateway.url}/metrics`)).text()
+    expect(scrape).toMatch(/orka_fallbacks_total\{from="primary",to="gpt",reason="overloaded"\} 1/)
+  })
+
+  it("streams from the fallback in the client's format", async () => {
+    upstream.script({ status: 500, body: { type: "error", error: { type: "api_error", message: "boom" } } }, { answer: { text: ["Stre", "amed"] } })
+    const message = await new Anthropic({ baseURL: `${gateway.url}/anthropic`, apiKey: demoToken, maxRetries: 0 }).messages
+      .stream({ model: "primary/claude-test", max_tokens: 50, messages: [{ role: "user", content: "hi" }] })
+      .finalMessage()
+    expect(message.content).toEqual([{ type: "text", text: "Streamed" }])
+    expect(upstream.requests.map((r) => r.url)).toEqual(["/v1/messages", "/v1/chat/completions"])
+  })
+
+  it("does not fall back on the caller's own error", async () => {
+    upstream.script({ status: 400, body: { type: "error", error: { type: "invalid_request_error", message: "bad field" } } })
+    const error = await openai().chat.completions.create({ model: "primary/claude-test", messages: [{ role: "user", content: "hi" }] }).catch((e) => e)
+    expect(error).toMatchObject({ status: 400 })
+    expect(upstream.requests).toHaveLength(1)
+  })
+})
+
+describe("cooldown", () => {
+  it("skips a Provider after failures in a row, serves from its fallback meanwhile, then tries it once again", async () => {
+    upstream.script(overloaded, { answer: { text: ["fallback 1"] } }, overloaded, { answer: { text: ["fallback 2"] } }, { answer: { text: ["fallback 3"] } })
+    const ask = () => openai().chat.completions.create({ model: "cooling/claude-test", messages: [{ role: "user", content: "hi" }] })
+    await ask()
+    await ask()
+    expect(upstream.requests.map((r) => r.url)).toEqual(["/v1/messages", "/v1/chat/completions", "/v1/messages", "/v1/chat/completions"])
+    // two failures in a row: skipped, straight to the fallback
+    expect((await ask()).choices[0]!.message.content).toBe("fallback 3")
+    expect(upstream.requests.at(-1)!.url).toBe("/v1/chat/completions")
+    expect(upstream.requests).toHaveLength(5)
+    // once the cooldown is over, one request tries it again, and its success ends the cooldown
+    await new Promise((r) => setTimeout(r, 450))
+    upstream.script({ answer: { text: ["back"] } })
+    expect((await ask()).choices[0]!.message.content).toBe("back")
+    expect(upstream.requests.at(-1)!.url).toBe("/v1/messages")
+  })
+
+  it("without fallbacks, a Provider cooling down is a 503 that says when it is tried again", async () => {
+    upstream.script(overloaded)
+    const ask = () => openai().chat.completions.create({ model: "alone/claude-test", messages: [{ role: "user", content: "hi" }] }).catch((e) => e)
+    await ask()
+    await ask()
+    const error = await ask()
+    expect(error).toMatchObject({ status: 503, code: "provider_cooling_down" })
+    expect(Number(error.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
+    expect(upstream.requests).toHaveLength(2)
+  })
+})
