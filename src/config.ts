@@ -301,7 +301,7 @@ export const settings = {
     env: "ORKA_PROVIDER_COOLDOWN_FAILURES",
     kind: "int",
     default: "5",
-    description: "Retryable failures in a row after which a Provider is skipped (its `spec.fallbacks` serve) for --provider-cooldown; then one request tries it again. 0: never skipped."
+    description: "Retryable failures in a row after which a Provider with `spec.fallbacks` is skipped (they serve) for --provider-cooldown; then one request tries it again. 0: never skipped."
   },
   providerCooldown: {
     flag: "--provider-cooldown",

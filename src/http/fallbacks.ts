@@ -7,11 +7,10 @@
  *
  * Which one served is said in the `x-orka-provider` header, the access log (`served_by`,
  * `fallbacks`) and `orka_fallbacks_total`; a Provider failing again and again is skipped for a
- * while (`providers/cooldown.ts`).
+ * while (`providers/cooldown.ts`) when a fallback can serve instead.
  */
 import { Cause, Effect, Exit, Metric, type Scope } from "effect"
 import { type HttpServerRequest, HttpServerResponse } from "effect/http"
-import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError } from "../errors.ts"
 import { labelled, metrics } from "../metrics.ts"
 import { Cooldown } from "../providers/cooldown.ts"
@@ -22,17 +21,8 @@ type Serve = (chat: AdmittedChat) => Effect.Effect<HttpServerResponse.HttpServer
 
 export const makeFallbacks = (admitFallback: (chat: AdmittedChat, fallback: AdmittedChat["provider"]["fallbacks"][number]) => Effect.Effect<AdmittedChat, GatewayError>) =>
   Effect.gen(function*() {
-    const config = yield* GatewayConfig
     const cooldown = yield* Cooldown
     const fellBack = labelled(metrics.fallbacks)
-
-    const cooling = (chat: AdmittedChat): GatewayError => {
-      const wait = Math.ceil(cooldown.remainingMs(chat.provider.name) / 1000)
-      return gatewayError("overloaded", `provider ${chat.provider.name} failed ${config.providerCooldownFailures} times in a row and is skipped for now; it is tried again in ${wait} s`, {
-        code: "provider_cooling_down",
-        retryAfter: Math.max(1, wait)
-      })
-    }
 
     return (chat: AdmittedChat, serve: Serve) =>
       Effect.gen(function*() {
@@ -51,8 +41,8 @@ export const makeFallbacks = (admitFallback: (chat: AdmittedChat, fallback: Admi
           const candidate = next.value
           const from = tried.at(-1)
           const reason = failure?.kind ?? "cooldown"
-          if (!cooldown.admits(candidate.provider.name)) {
-            failure = cooling(candidate)
+          // skipped only while something else can serve: alone, a Provider is always tried
+          if (!last && !cooldown.admits(candidate.provider.name)) {
             tried.push(candidate.provider.name)
             continue
           }
@@ -65,7 +55,11 @@ export const makeFallbacks = (admitFallback: (chat: AdmittedChat, fallback: Admi
           }
           if (Cause.hasInterruptsOnly(served.cause)) return yield* Effect.failCause(served.cause)
           const error = Cause.squash(served.cause) as GatewayError
-          if (error.retryable !== true) return yield* Effect.failCause(served.cause)
+          // the caller's own error: the Provider answered, so it is up
+          if (error.retryable !== true) {
+            cooldown.succeeded(candidate.provider.name)
+            return yield* Effect.failCause(served.cause)
+          }
           cooldown.failed(candidate.provider.name)
           failure = error
           tried.push(candidate.provider.name)

@@ -12,8 +12,6 @@ export interface CooldownShape {
   readonly admits: (provider: string) => boolean
   readonly succeeded: (provider: string) => void
   readonly failed: (provider: string) => void
-  /** ms until it may be tried again, when it is cooling down */
-  readonly remainingMs: (provider: string) => number
 }
 
 interface State {
@@ -44,8 +42,7 @@ export const makeCooldown = (failures: number, ms: number, now: () => number = D
         state.probing = false
       }
       states.set(provider, state)
-    },
-    remainingMs: (provider) => Math.max(0, (states.get(provider)?.until ?? 0) - now())
+    }
   }
 }
 

@@ -96,14 +96,10 @@ describe("cooldown", () => {
     expect(upstream.requests.at(-1)!.url).toBe("/v1/messages")
   })
 
-  it("without fallbacks, a Provider cooling down is a 503 that says when it is tried again", async () => {
+  it("without fallbacks, a failing Provider is still tried: nothing else could answer", async () => {
     upstream.script(overloaded)
     const ask = () => openai().chat.completions.create({ model: "alone/claude-test", messages: [{ role: "user", content: "hi" }] }).catch((e) => e)
-    await ask()
-    await ask()
-    const error = await ask()
-    expect(error).toMatchObject({ status: 503, code: "provider_cooling_down" })
-    expect(Number(error.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
-    expect(upstream.requests).toHaveLength(2)
+    for (let i = 0; i < 3; i++) expect(await ask()).toMatchObject({ status: 503 })
+    expect(upstream.requests).toHaveLength(3)
   })
 })
