@@ -20,6 +20,8 @@ interface State {
   until: number
   /** a request is trying it after a cooldown */
   probing: boolean
+  /** until when that try holds the half-open period (one whose caller went away never reports) */
+  probeUntil: number
 }
 
 export const makeCooldown = (failures: number, ms: number, now: () => number = Date.now): CooldownShape => {
@@ -28,14 +30,16 @@ export const makeCooldown = (failures: number, ms: number, now: () => number = D
     admits: (provider) => {
       const state = states.get(provider)
       if (state === undefined || state.until === 0) return true
-      if (now() < state.until || state.probing) return false
+      const t = now()
+      if (t < state.until || (state.probing && t < state.probeUntil)) return false
       state.probing = true
+      state.probeUntil = t + ms
       return true
     },
     succeeded: (provider) => void states.delete(provider),
     failed: (provider) => {
       if (failures <= 0) return
-      const state = states.get(provider) ?? { failures: 0, until: 0, probing: false }
+      const state = states.get(provider) ?? { failures: 0, until: 0, probing: false, probeUntil: 0 }
       state.failures++
       if (state.probing || state.failures >= failures) {
         state.until = now() + ms

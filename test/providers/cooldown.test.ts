@@ -21,6 +21,17 @@ describe("cooldown", () => {
     expect(c.admits("p")).toBe(true)
   })
 
+  it("frees the half-open period after a while when its one try never reports (its caller went away)", () => {
+    let now = 0
+    const c = makeCooldown(1, 100, () => now)
+    c.failed("p")
+    now = 100
+    expect(c.admits("p")).toBe(true)
+    expect(c.admits("p")).toBe(false)
+    now = 200
+    expect(c.admits("p")).toBe(true)
+  })
+
   it("counts failures in a row only, per Provider, and never skips with 0", () => {
     const c = makeCooldown(2, 100)
     c.failed("p")
