@@ -29,6 +29,7 @@ export const makeFallbacks = (admitFallback: (chat: AdmittedChat, fallback: Admi
         const current = yield* CurrentRequest
         const tried: Array<string> = []
         let failure: GatewayError | undefined
+        let skipped: AdmittedChat | undefined
         const candidates = [undefined, ...chat.provider.fallbacks]
         for (const [i, fallback] of candidates.entries()) {
           const last = i === candidates.length - 1
@@ -43,6 +44,7 @@ export const makeFallbacks = (admitFallback: (chat: AdmittedChat, fallback: Admi
           const reason = failure?.kind ?? "cooldown"
           // skipped only while something else can serve: alone, a Provider is always tried
           if (!last && !cooldown.admits(candidate.provider.name)) {
+            skipped ??= candidate
             tried.push(candidate.provider.name)
             continue
           }
@@ -65,6 +67,8 @@ export const makeFallbacks = (admitFallback: (chat: AdmittedChat, fallback: Admi
           tried.push(candidate.provider.name)
           if (last) return yield* Effect.failCause(served.cause)
         }
+        // the fallbacks could not even be tried: the one cooling down is better than none
+        if (skipped !== undefined) return HttpServerResponse.setHeader(yield* serve(skipped), "x-orka-provider", skipped.provider.name)
         return yield* Effect.fail(failure ?? gatewayError("internal", "no provider could be tried"))
       })
   })

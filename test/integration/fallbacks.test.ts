@@ -24,6 +24,7 @@ beforeAll(async () => {
     manifests: scriptedProviders(upstream.url, {
       primary: anthropic([{ provider: "missing" }, { provider: "gpt", model: "gpt-fallback" }]),
       cooling: anthropic([{ provider: "gpt" }]),
+      stranded: anthropic([{ provider: "missing" }]),
       alone: anthropic()
     }),
     config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, providerCooldownFailures: 2, providerCooldown: 400, logLevel: "info" }
@@ -94,6 +95,15 @@ describe("cooldown", () => {
     upstream.script({ answer: { text: ["back"] } })
     expect((await ask()).choices[0]!.message.content).toBe("back")
     expect(upstream.requests.at(-1)!.url).toBe("/v1/messages")
+  })
+
+  it("a Provider cooling down whose fallbacks cannot even be tried is tried itself", async () => {
+    upstream.script(overloaded, overloaded, { answer: { text: ["still here"] } })
+    const ask = () => openai().chat.completions.create({ model: "stranded/claude-test", messages: [{ role: "user", content: "hi" }] }).catch((e) => e)
+    await ask()
+    await ask()
+    expect((await ask()).choices[0]!.message.content).toBe("still here")
+    expect(upstream.requests).toHaveLength(3)
   })
 
   it("without fallbacks, a failing Provider is still tried: nothing else could answer", async () => {
