@@ -24,8 +24,6 @@ afterAll(async () => {
   await upstream.close()
 })
 
-type Line = Record<string, unknown>
-
 const send = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
   const id = `req-${Math.random().toString(36).slice(2)}`
   const res = await fetch(`${gateway.url}${path}`, {
@@ -35,7 +33,7 @@ const send = async (path: string, body: unknown, headers: Record<string, string>
   })
   await res.text()
   await new Promise((r) => setTimeout(r, 20))
-  const lines = stdout.text().split("\n").filter((l) => l.includes(`"request_id":"${id}"`)).map((l) => JSON.parse(l) as Line)
+  const lines = stdout.lines(id)
   return Object.assign(lines, { headers: res.headers })
 }
 const message = (model: string, extra: Record<string, unknown> = {}) => ({ model, max_tokens: 50, messages: [{ role: "user", content: "hi" }], ...extra })

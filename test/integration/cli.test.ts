@@ -3,20 +3,13 @@
  * examples/local, then a SIGTERM: readiness turns 503 first, the in-flight stream finishes, exit 0.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
+import { freePort } from "../support/host.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const token = "orka-local-dev-token"
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 
 const waitFor = async (check: () => Promise<boolean>, what: string, ms = 15_000) => {
   const deadline = Date.now() + ms

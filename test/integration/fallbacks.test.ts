@@ -41,8 +41,7 @@ beforeEach(() => {
 
 const openai = () => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
 const overloaded = { status: 529, body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } }
-const logLine = (id: string) =>
-  stdout.text().split("\n").filter((l) => l.includes(`"request_id":"${id}"`) && l.includes("\"msg\":\"request\"")).map((l) => JSON.parse(l) as Record<string, unknown>)[0]
+const logLine = (id: string) => stdout.lines(id).find((l) => l["msg"] === "request")
 
 describe("fallbacks", () => {
   it("answers from the next Provider that can (another type: translated), and says which", async () => {

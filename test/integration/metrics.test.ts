@@ -41,8 +41,7 @@ const series = async (name: string, labels: Record<string, string> = {}) => {
 }
 const total = async (name: string, labels: Record<string, string> = {}) => (await series(name, labels)).reduce((sum, s) => sum + s.value, 0)
 
-const logLine = (id: string) =>
-  stdout.text().split("\n").filter((l) => l.includes(`"request_id":"${id}"`) && l.includes("\"msg\":\"request\"")).map((l) => JSON.parse(l) as Record<string, unknown>)[0]
+const logLine = (id: string) => stdout.lines(id).find((l) => l["msg"] === "request")
 
 const openai = (apiKey = demoToken) => new OpenAI({ baseURL: gateway.openaiURL, apiKey, maxRetries: 0 })
 

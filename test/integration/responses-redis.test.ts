@@ -6,12 +6,12 @@
  * `store: false` requests keep working.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
+import { freePort } from "../support/host.ts"
 import { type RealRedis, redisMissing, startRedis } from "../support/redis.ts"
 import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
@@ -21,13 +21,6 @@ if (redisMissing !== undefined) {
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 
 /** The other replica: its own process, over the first one's manifests and tokens, ready. */
 const startProcess = async (gateway: RunningGateway, redisUrl: string) => {

@@ -8,12 +8,13 @@
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, relative, resolve } from "node:path"
-import { parse, parseAllDocuments, stringify } from "yaml"
+import { join, resolve } from "node:path"
+import { parse, stringify } from "yaml"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { clusterMode } from "../../src/app.ts"
 import { type FakeApiServer, startFakeApiServer } from "../support/fake-apiserver.ts"
 import { type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
+import { kustomizeWith, missing } from "../support/host.ts"
 import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
 const k8s = resolve(import.meta.dirname, "../../k8s")
@@ -30,14 +31,6 @@ interface Rule {
 const ruleGroups = parse(readFileSync(join(component, "prometheus-rule.yaml"), "utf8")).spec.groups as Array<{ name: string; rules: Array<Rule> }>
 const alerts = ruleGroups.flatMap((g) => g.rules)
 
-const missing = (command: string, args: Array<string>, what: string) => {
-  try {
-    execFileSync(command, args, { stdio: "ignore" })
-    return undefined
-  } catch {
-    return `${command} is not installed (${what})`
-  }
-}
 const kubectlMissing = missing("kubectl", ["version", "--client"], "kubectl, for its kustomize")
 const promtoolMissing = missing("promtool", ["--version"], "Debian's prometheus package: scripts/install-test-deps.sh, or apt-get install prometheus")
 if (kubectlMissing !== undefined) {
@@ -132,11 +125,7 @@ describe("dashboard.json", () => {
 })
 
 describe.skipIf(kubectlMissing !== undefined)("k8s/components/monitoring, built by kustomize", () => {
-  const dir = mkdtempSync(join(tmpdir(), "orka-kustomize-"))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  writeFileSync(join(dir, "kustomization.yaml"), `resources: [${relative(dir, k8s)}]\ncomponents: [${relative(dir, component)}]\n`)
-  const built = () =>
-    parseAllDocuments(execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8" })).map((d) => d.toJS() as any)
+  const built = () => kustomizeWith("monitoring")
   const added = (objects: Array<any>) => objects.filter((o) => ["PodMonitor", "PrometheusRule", "ConfigMap"].includes(o.kind))
 
   it("scrapes every gateway pod on its http port's /metrics every 30 s", () => {

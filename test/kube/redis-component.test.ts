@@ -3,33 +3,16 @@
  * operator's kustomization would include it: one Redis in the gateway's namespace, and the gateway's
  * replicas pointed at it. The tier skips loudly where kubectl is not installed.
  */
-import { execFileSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join, relative, resolve } from "node:path"
-import { parseAllDocuments } from "yaml"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
+import { kustomizeWith, missing } from "../support/host.ts"
 
-const k8s = resolve(import.meta.dirname, "../../k8s")
-
-const kubectlMissing = (() => {
-  try {
-    execFileSync("kubectl", ["version", "--client"], { stdio: "ignore" })
-    return undefined
-  } catch {
-    return "kubectl is not installed"
-  }
-})()
+const kubectlMissing = missing("kubectl", ["version", "--client"], "kubectl, for its kustomize")
 if (kubectlMissing !== undefined) {
   console.warn(`\n*** SKIPPING the Redis kustomize component build: ${kubectlMissing}. k8s/components/redis is not checked in this run. ***\n`)
 }
 
 describe.skipIf(kubectlMissing !== undefined)("k8s/components/redis", () => {
-  const dir = mkdtempSync(join(tmpdir(), "orka-kustomize-"))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  writeFileSync(join(dir, "kustomization.yaml"), `resources: [${relative(dir, k8s)}]\ncomponents: [${relative(dir, join(k8s, "components/redis"))}]\n`)
-  const built = () =>
-    parseAllDocuments(execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8" })).map((d) => d.toJS() as any)
+  const built = () => kustomizeWith("redis")
 
   it("adds one Redis in the gateway's namespace and points every gateway replica at its Service", () => {
     const objects = built()

@@ -8,20 +8,12 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:http"
-import { createServer as createNetServer } from "node:net"
 import { homedir, tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort, onPath } from "./host.ts"
 
 export const apiServerBinary = join(process.env["ORKA_TEST_CACHE"] ?? join(homedir(), ".cache", "orka-gateway"), "apiextensions-apiserver", "bin", "apiextensions-apiserver")
 
-const onPath = (command: string) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** What is missing to run the real API server tier, or undefined when everything is there. */
 export const apiServerMissing = (): string | undefined => {
@@ -31,13 +23,6 @@ export const apiServerMissing = (): string | undefined => {
   return undefined
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createNetServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 
 const waitFor = async (check: () => Promise<boolean>, what: string, ms: number) => {
   const deadline = Date.now() + ms

@@ -138,5 +138,11 @@ export const captureStdout = () => {
     text += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString()
     return written(chunk, ...rest)
   }) as typeof process.stdout.write
-  return { text: () => text, stop: () => void (process.stdout.write = written) }
+  return {
+    text: () => text,
+    /** the JSON log lines of one request, by its id */
+    lines: (requestId: string): Array<Record<string, unknown>> =>
+      text.split("\n").filter((l) => l.includes(`"request_id":"${requestId}"`)).map((l) => JSON.parse(l) as Record<string, unknown>),
+    stop: () => void (process.stdout.write = written)
+  }
 }

@@ -3,20 +3,13 @@
  * nothing saved to disk, in a temporary directory. `stop` and `start` again on the same port make an
  * outage. Install it with scripts/install-test-deps.sh (apt-get install redis-server).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { connect, createServer } from "node:net"
+import { connect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort, onPath } from "./host.ts"
 
-const onPath = (command: string) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Why the Redis tier cannot run, or undefined when it can. */
 export const redisMissing: string | undefined = onPath("redis-server")
@@ -37,13 +30,6 @@ export interface RealRedis {
   readonly close: () => Promise<void>
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
 
 /** Whether the server at `port` answers PING (after AUTH when it has a password). */
 const answersPing = (port: number, password: string | undefined) =>
