@@ -8,6 +8,7 @@ import Anthropic from "@anthropic-ai/sdk"
 import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { captureStdout, demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
+import { parseExposition } from "../support/prometheus.ts"
 import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
 let upstream: ScriptedUpstream
@@ -29,16 +30,10 @@ afterAll(async () => {
   await upstream.close()
 })
 
-/** `name{labels} value` lines of the scrape whose labels include all of `labels`. */
-const series = async (name: string, labels: Record<string, string> = {}) => {
-  const text = await (await fetch(`${gateway.url}/metrics`)).text()
-  return text.split("\n").flatMap((line) => {
-    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (m === null || m[1] !== name) return []
-    const found = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]))
-    return Object.entries(labels).every(([k, v]) => found[k] === v) ? [{ labels: found, value: Number(m[3]) }] : []
-  })
-}
+/** The samples of `name` in a scrape of /metrics whose labels include all of `labels`. */
+const series = async (name: string, labels: Record<string, string> = {}) =>
+  parseExposition(await (await fetch(`${gateway.url}/metrics`)).text()).samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
 const total = async (name: string, labels: Record<string, string> = {}) => (await series(name, labels)).reduce((sum, s) => sum + s.value, 0)
 
 const logLine = (id: string) => stdout.lines(id).find((l) => l["msg"] === "request")
