@@ -94,6 +94,14 @@ export const makeAdmission = Effect.gen(function*() {
       return identity
     })
 
+  /** The Provider and model a chat asks for, the caller's permission on it, and whether tools are asked of it. */
+  const servedBy = (identity: Identity, header: ToolsSetting | undefined, requested: string) =>
+    Effect.gen(function*() {
+      const { model, provider } = yield* resolve(requested)
+      if (config.authorizeProviders) yield* authorize(identity, providerAccess(provider.namespace, provider.name))
+      return { model, provider, tools: toolsAsked(header, provider.toolsDefault, config.toolsDefault) }
+    })
+
   const admitChat: Effect.Effect<AdmittedChat, GatewayError, HttpServerRequest.HttpServerRequest> = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const identity = yield* admit(request, chatAccess(config.namespace))
@@ -101,9 +109,7 @@ export const makeAdmission = Effect.gen(function*() {
     const progress = yield* progressHeader(request.headers)
     const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
     const { model: requested, stream } = yield* envelope(body)
-    const { model, provider } = yield* resolve(requested)
-    if (config.authorizeProviders) yield* authorize(identity, providerAccess(provider.namespace, provider.name))
-    const tools = toolsAsked(header, provider.toolsDefault, config.toolsDefault)
+    const { model, provider, tools } = yield* servedBy(identity, header, requested)
     noteRequest(request, { provider: provider.name, provider_type: provider.type, model, model_listed: listedModels(provider).includes(model), stream, tools })
     // the caller's credentials as the boundary found them: one array, so its masking pattern is built once
     const callerSecrets = yield* CallerSecrets
@@ -122,11 +128,7 @@ export const makeAdmission = Effect.gen(function*() {
    * still names the answer.
    */
   const admitFallback = (chat: AdmittedChat, fallback: ResolvedProvider["fallbacks"][number]): Effect.Effect<AdmittedChat, GatewayError> =>
-    Effect.gen(function*() {
-      const { model, provider } = yield* resolve(`${fallback.provider}/${fallback.model ?? ""}`)
-      if (config.authorizeProviders) yield* authorize(chat.identity, providerAccess(provider.namespace, provider.name))
-      return { ...chat, provider, model, tools: toolsAsked(chat.toolsHeader, provider.toolsDefault, config.toolsDefault) }
-    })
+    Effect.map(servedBy(chat.identity, chat.toolsHeader, `${fallback.provider}/${fallback.model ?? ""}`), (served) => ({ ...chat, ...served }))
 
   /** A model-list route: the caller needs `list` on chats. */
   const modelsRoute = (

@@ -8,9 +8,7 @@
 import { Effect, Metric } from "effect"
 import { labelled, metrics } from "../metrics.ts"
 import type { RequestNote } from "../request-note.ts"
-
-/** The OpenTelemetry GenAI names of the provider types (`gen_ai.provider.name`). */
-const providerNames: Readonly<Record<string, string>> = { anthropic: "anthropic", openai: "openai", "azure-openai": "azure.ai.openai", mock: "orka.mock" }
+import { genAiProviderName } from "../tracing.ts"
 
 /** `system:serviceaccount:ns:name` → `ns/name`; any other user as it is. */
 export const identityOf = (user: string): string => {
@@ -50,7 +48,7 @@ export const makeRequestMetrics = (maxCallers: number) => {
       const requestModel = note.model === undefined ? undefined : note.model_listed === true ? note.model : "other"
       const labels = defined({
         gen_ai_operation_name: note.operation,
-        gen_ai_provider_name: note.provider_type === undefined ? undefined : providerNames[note.provider_type] ?? note.provider_type,
+        gen_ai_provider_name: note.provider_type === undefined ? undefined : genAiProviderName(note.provider_type),
         gen_ai_request_model: requestModel,
         // some servers echo the model they were asked for: the same rule
         gen_ai_response_model: note.model_listed === true ? note.response_model ?? requestModel : requestModel,
