@@ -73,7 +73,7 @@ export const makeAnswers = Effect.gen(function*() {
         }, relayWatch(current, dialect))
       }
       const whole = yield* forwardWhole(upstream, call)
-      if (current !== undefined) observeWhole(current, Buffer.from(whole.bytes).toString("utf8"))
+      observeWhole(current, whole.bytes)
       return wholeBody({ ...whole, bytes: bodyWithModel(whole.bytes, chat.requested) })
     })
 

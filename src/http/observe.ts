@@ -67,11 +67,17 @@ export const modelSeen = (current: CurrentRequestShape | undefined) => (first: s
   if (model !== undefined) current!.note.response_model = Buffer.from(model, "latin1").toString("utf8")
 }
 
-/** A relayed whole answer. */
-export const observeWhole = (current: CurrentRequestShape | undefined, text: string): void => {
+/** The bytes of a whole answer read at each end: its model is near the start, its usage near the end. */
+const wholeEndBytes = 16 * 1024
+
+/** A relayed whole answer: its ends only, without decoding or copying the rest (it may be megabytes). */
+export const observeWhole = (current: CurrentRequestShape | undefined, bytes: Uint8Array): void => {
   if (current === undefined) return
-  const model = modelIn(text)
+  const text = (from: number, to: number) => Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString("utf8")
+  const head = text(0, Math.min(bytes.length, wholeEndBytes))
+  const tail = bytes.length <= wholeEndBytes ? head : text(bytes.length - wholeEndBytes, bytes.length)
+  const model = modelIn(head)
   if (model !== undefined) current.note.response_model = model
-  const usage = usageIn(text)
+  const usage = usageIn(tail)
   if (usage !== undefined) noteUsage(current, usage)
 }

@@ -74,7 +74,8 @@ describe("GenAI metrics and the access log", () => {
     expect(await total("orka_upstream_attempts_total", { orka_provider: "gpt", status: "429" })).toBe(1)
     expect(await total("orka_upstream_attempts_total", { orka_provider: "gpt", status: "200" })).toBeGreaterThanOrEqual(1)
     expect(await total("orka_upstream_retries_total", { orka_provider: "gpt", reason: "rate_limit" })).toBe(1)
-    expect(logLine("req-retry-1")).toMatchObject({ attempts: 2 })
+    // a whole answer passed through: its usage and model read from its own bytes
+    expect(logLine("req-retry-1")).toMatchObject({ attempts: 2, input_tokens: 10, output_tokens: 5, response_model: "gpt-test" })
 
     upstream.script({ status: 401, body: { error: { message: "bad key" } } })
     await openai().chat.completions.create({ model: "gpt/gpt-test", messages: [{ role: "user", content: "x" }] }).catch(() => undefined)
