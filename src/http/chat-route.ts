@@ -11,13 +11,13 @@ import type { GatewayError } from "../errors.ts"
 import type { CallContext } from "../llm/backend.ts"
 import type { Target } from "../llm/targets.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
+import { CurrentRequest } from "../request-note.ts"
+import { ToolLoop } from "../tools/service.ts"
+import { annotate, SpanAttr, usageAttributes } from "../tracing.ts"
 import { noteRequest } from "./access-log.ts"
 import { type AdmittedChat, type Handler, makeAdmission } from "./admit.ts"
-import { makeFallbacks } from "./fallbacks.ts"
-import { ToolLoop } from "../tools/service.ts"
-import { CurrentRequest } from "../request-note.ts"
-import { annotate, SpanAttr, usageAttributes } from "../tracing.ts"
 import { makeAnswers, type ToolsRun } from "./answer.ts"
+import { makeFallbacks } from "./fallbacks.ts"
 import { observeCompletion, observeEvents } from "./observe.ts"
 import { plan } from "./plan.ts"
 import { json } from "./respond.ts"
@@ -114,10 +114,6 @@ export const makeChatRoute = Effect.gen(function*() {
     })
 })
 
-/**
- * Tools were asked for but the request holds what only its own format carries (or does not decode):
- * it goes to the provider as it is. Said once in the log, and in the access log line.
- */
 /** The OpenTelemetry GenAI operation of each client format (`gen_ai.operation.name`). */
 const operations: Readonly<Record<ClientFormat["name"], string>> = { openai: "chat", anthropic: "messages", responses: "responses" }
 
@@ -126,9 +122,14 @@ const notServed = (name: string): Untranslatable => ({
   message: `the hosted tool served by the gateway's ${name}, which is not configured here${name === "web_search" ? " (--web-search-backend)" : ""}`
 })
 
+/**
+ * Tools were asked for but the request holds what only its own format carries (or does not decode,
+ * or asks for a hosted tool only its provider can serve here): it goes to the provider as it is.
+ * Said once in the log, and in the access log line.
+ */
 const skippedTools = (request: HttpServerRequest.HttpServerRequest, why: ReadonlyArray<string>) =>
   Effect.sync(() => noteRequest(request, { tools: false })).pipe(
-    Effect.andThen(Effect.logInfo("server-side tools skipped: the request holds what only its own dialect carries")),
+    Effect.andThen(Effect.logInfo("server-side tools skipped: the request holds what only a provider of its own dialect can take")),
     Effect.annotateLogs({ parts: why.join("; ") })
   )
 
