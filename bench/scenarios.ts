@@ -429,6 +429,11 @@ export const memoryAndColdStart = async (b: Bench, r: Report) => {
   row(r, "G. cold start to /readyz, median ≤ 1.5 s", `${f0(median)} ms (best ${f0(sorted[0]!)})`, median <= 1500)
 }
 
+/** One gateway's runs side by side, by what differs between them (F, H). */
+const gatewayRuns = (differs: string, runs: ReadonlyArray<readonly [string, Measured]>) =>
+  table([differs, "req/s", "p50 ms", "p99 ms", "failures", "gateway CPU", "others CPU"], runs.map(([name, m]) =>
+    [name, f0(m.rps), f2(m.total.p50), f2(m.total.p99), failures(m), cores(m, "proxy"), cores(m, "others")]))
+
 // ---- F: the tool loop when no tool is called -----------------------------------------------------
 
 export const toolLoop = async (b: Bench, r: Report, upstreamStats: () => Promise<Record<string, number>>) => {
@@ -458,10 +463,7 @@ export const toolLoop = async (b: Bench, r: Report, upstreamStats: () => Promise
     `tools off made ${probeOff.calls}, ${probeOff.withTools} with tool definitions.`,
     bestOf(rounds),
     "",
-    table(["X-Orka-Tools", "req/s", "p50 ms", "p99 ms", "failures", "gateway CPU", "others CPU"], [
-      ["enabled", f0(on.rps), f2(on.total.p50), f2(on.total.p99), failures(on), cores(on, "proxy"), cores(on, "others")],
-      ["disabled", f0(off.rps), f2(off.total.p50), f2(off.total.p99), failures(off), cores(off, "proxy"), cores(off, "others")]
-    ]),
+    gatewayRuns("X-Orka-Tools", [["enabled", on], ["disabled", off]]),
     "",
     `enabled / disabled: **${x(ratio)}**`
   ].join("\n"))
@@ -510,10 +512,7 @@ export const tracing = async (b: Bench, r: Report) => {
       `one exporting every span over OTLP/HTTP to a sink that took ${sink.exports()} exports.`,
       bestOf(rounds),
       "",
-      table(["tracing", "req/s", "p50 ms", "p99 ms", "failures", "gateway CPU", "others CPU"], [
-        ["off", f0(off.rps), f2(off.total.p50), f2(off.total.p99), failures(off), cores(off, "proxy"), cores(off, "others")],
-        ["on", f0(on.rps), f2(on.total.p50), f2(on.total.p99), failures(on), cores(on, "proxy"), cores(on, "others")]
-      ]),
+      gatewayRuns("tracing", [["off", off], ["on", on]]),
       "",
       `on / off: **${x(ratio)}**`
     ].join("\n"))
