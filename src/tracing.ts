@@ -235,6 +235,8 @@ export interface UpstreamAttempt {
   readonly attempt?: number | undefined
   /** `chat` unless said (GenAI `gen_ai.operation.name`) */
   readonly operation?: string | undefined
+  /** the model id as the span may show it (the client chose it: its secrets masked), made only when tracing */
+  readonly shown?: ((text: string) => string) | undefined
 }
 
 const serverOf = (url: string): Attributes => {
@@ -253,13 +255,14 @@ const serverOf = (url: string): Attributes => {
 export const upstreamAttemptSpan = (attempt: UpstreamAttempt) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   inSpan(self, () => {
     const operation = attempt.operation ?? "chat"
+    const model = attempt.model === undefined ? undefined : (attempt.shown?.(attempt.model) ?? attempt.model)
     return {
-      name: attempt.model === undefined || attempt.model === "" ? operation : `${operation} ${attempt.model}`,
+      name: model === undefined || model === "" ? operation : `${operation} ${model}`,
       kind: "client",
       attributes: {
         [SpanAttr.operationName]: operation,
         [SpanAttr.providerName]: attempt.providerType === undefined ? undefined : genAiProviderName(attempt.providerType),
-        [SpanAttr.requestModel]: attempt.model,
+        [SpanAttr.requestModel]: model,
         [SpanAttr.provider]: attempt.provider,
         [SpanAttr.attempt]: attempt.attempt,
         ...serverOf(attempt.url)

@@ -44,6 +44,8 @@ export interface AdmittedChat {
   readonly identity: Identity
   /** the caller's own credentials, masked like every key */
   readonly callerSecrets: ReadonlyArray<string>
+  /** a text with every secret masked, the caller's too: for the client's text where it is shown (spans) */
+  readonly mask: (text: string) => string
   /** an error as the caller may see it (secrets masked, bounded): for failures inside a stream */
   readonly present: (error: GatewayError) => GatewayError
 }
@@ -76,13 +78,14 @@ export const makeAdmission = Effect.gen(function*() {
       }
     }))
 
-  const resolve = (requested: string) =>
+  /** `shown`: the model id as a span may hold it (the client's text, masked) */
+  const resolve = (requested: string, shown: (text: string) => string) =>
     registry.resolve(requested).pipe(traced("orka.resolve_model", {
-      attributes: { [SpanAttr.requestModel]: requested },
+      attributes: { [SpanAttr.requestModel]: shown(requested) },
       result: ({ model, provider }: { readonly model: string; readonly provider: ResolvedProvider }) => ({
         [SpanAttr.provider]: provider.name,
         [SpanAttr.providerName]: genAiProviderName(provider.type),
-        [SpanAttr.model]: model
+        [SpanAttr.model]: shown(model)
       })
     }))
 
@@ -95,9 +98,9 @@ export const makeAdmission = Effect.gen(function*() {
     })
 
   /** The Provider and model a chat asks for, the caller's permission on it, and whether tools are asked of it. */
-  const servedBy = (identity: Identity, header: ToolsSetting | undefined, requested: string) =>
+  const servedBy = (identity: Identity, header: ToolsSetting | undefined, requested: string, shown: (text: string) => string) =>
     Effect.gen(function*() {
-      const { model, provider } = yield* resolve(requested)
+      const { model, provider } = yield* resolve(requested, shown)
       if (config.authorizeProviders) yield* authorize(identity, providerAccess(provider.namespace, provider.name))
       return { model, provider, tools: toolsAsked(header, provider.toolsDefault, config.toolsDefault) }
     })
@@ -109,17 +112,18 @@ export const makeAdmission = Effect.gen(function*() {
     const progress = yield* progressHeader(request.headers)
     const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
     const { model: requested, stream } = yield* envelope(body)
-    const { model, provider, tools } = yield* servedBy(identity, header, requested)
-    noteRequest(request, { provider: provider.name, provider_type: provider.type, model, model_listed: listedModels(provider).includes(model), stream, tools })
     // the caller's credentials as the boundary found them: one array, so its masking pattern is built once
     const callerSecrets = yield* CallerSecrets
+    const mask = (text: string) => redactor.mask(text, callerSecrets)
+    const { model, provider, tools } = yield* servedBy(identity, header, requested, mask)
+    noteRequest(request, { provider: provider.name, provider_type: provider.type, model, model_listed: listedModels(provider).includes(model), stream, tools })
     const shown = presentable(redactor, callerSecrets)
     const present = (e: GatewayError) => {
       const error = shown(e)
       noteFailure(request, error)
       return error
     }
-    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, toolsHeader: header, progress, identity, callerSecrets, present }
+    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, toolsHeader: header, progress, identity, callerSecrets, mask, present }
   })
 
   /**
@@ -128,7 +132,7 @@ export const makeAdmission = Effect.gen(function*() {
    * still names the answer.
    */
   const admitFallback = (chat: AdmittedChat, fallback: ResolvedProvider["fallbacks"][number]): Effect.Effect<AdmittedChat, GatewayError> =>
-    Effect.map(servedBy(chat.identity, chat.toolsHeader, `${fallback.provider}/${fallback.model ?? ""}`), (served) => ({ ...chat, ...served }))
+    Effect.map(servedBy(chat.identity, chat.toolsHeader, `${fallback.provider}/${fallback.model ?? ""}`, chat.mask), (served) => ({ ...chat, ...served }))
 
   /** A model-list route: the caller needs `list` on chats. */
   const modelsRoute = (

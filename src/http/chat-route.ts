@@ -95,7 +95,7 @@ export const makeChatRoute = Effect.gen(function*() {
             const completion = yield* answer.complete
             observeCompletion(current, completion)
             // a whole answer is complete while the request's span is open: it carries the usage
-            yield* annotate(() => ({ ...usageAttributes(completion.usage), [SpanAttr.responseModel]: completion.model }))
+            yield* annotate(() => ({ ...usageAttributes(completion.usage), [SpanAttr.responseModel]: chat.mask(completion.model) }))
             const whole = format.encodeAnswer(completion, request, meta)
             if (onComplete !== undefined) yield* onComplete(whole)
             response = json(whole)

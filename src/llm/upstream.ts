@@ -13,7 +13,7 @@ import { GatewayError, gatewayError } from "../errors.ts"
 import { isJsonObject, readJson } from "../json.ts"
 import { labelled, metrics } from "../metrics.ts"
 import { ProviderHealth } from "../providers/health.ts"
-import { headerSecrets, Redactor } from "../redact.ts"
+import { CallerSecrets, headerSecrets, Redactor } from "../redact.ts"
 import { CurrentRequest } from "../request-note.ts"
 import { annotateUpstreamStatus, traceHeaders, upstreamAttemptSpan } from "../tracing.ts"
 import { type HttpFailure, makeHttpPool, type PoolResponse } from "./http-pool.ts"
@@ -168,7 +168,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
       })
 
     const attempt = (call: UpstreamCall, n: number): Effect.Effect<PoolResponse, GatewayError> =>
-      traceHeaders(config.traceToProviders).pipe(
+      Effect.flatMap(CallerSecrets, (secrets) => traceHeaders(config.traceToProviders).pipe(
         Effect.flatMap((trace) => pool.post(call.url, { "content-type": "application/json", ...call.headers, ...trace }, call.body)),
         Effect.tapError(() => counted(call.provider, "error")),
         Effect.tap((response) => Effect.andThen(counted(call.provider, String(response.status)), annotateUpstreamStatus(response.status))),
@@ -192,8 +192,15 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           if (response.status === 401 || response.status === 403) health.authFailed(call.provider, response.status)
           return Effect.flatMap(body, (text) => Effect.fail(statusFailure(call.provider, response.status, text, retryAfterMillis(response.headers))))
         }),
-        upstreamAttemptSpan({ provider: call.provider, providerType: call.providerType, model: call.model, url: call.url, attempt: n + 1 })
-      )
+        upstreamAttemptSpan({
+          provider: call.provider,
+          providerType: call.providerType,
+          model: call.model,
+          shown: (model) => redactor.mask(model, secrets),
+          url: call.url,
+          attempt: n + 1
+        })
+      ))
 
     const send = (call: UpstreamCall) => {
       const loop = (n: number): Effect.Effect<PoolResponse, GatewayError> =>

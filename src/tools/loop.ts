@@ -253,7 +253,9 @@ export const runToolLoop = (
   model: Model,
   tools: ServerTools,
   limits: LoopLimits,
-  keep?: KeepTurn
+  keep?: KeepTurn,
+  /** the model id as a span may show it (the client chose it: its secrets masked) */
+  showModel: (text: string) => string = (text) => text
 ): Stream.Stream<AnswerEvent, GatewayError> => {
   const clientNames = new Set(conversation.tools.map((t) => t.name))
   // a client tool with a built-in's name wins: the built-in is not offered
@@ -303,7 +305,7 @@ export const runToolLoop = (
       call(c, n).pipe(
         Stream.flatMap((e) => Stream.fromIterable(shown(e))),
         tracedStream("orka.tool_loop.iteration", {
-          attributes: { [SpanAttr.iteration]: n, [SpanAttr.requestModel]: c.model },
+          attributes: { [SpanAttr.iteration]: n, [SpanAttr.requestModel]: showModel(c.model) },
           atEnd: () => turn.end === undefined ? {} : { ...usageAttributes(turn.end.usage), [SpanAttr.finishReasons]: [turn.end.reason] }
         })
       ),
@@ -379,6 +381,6 @@ export const runToolLoop = (
 
   // one span for the loop: its model calls and tool calls are its children, however the stream is read
   return iteration(offer(conversation, offered), 1, emptyUsage).pipe(
-    tracedStream("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: conversation.model } })
+    tracedStream("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: showModel(conversation.model) } })
   )
 }

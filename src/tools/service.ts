@@ -110,7 +110,7 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
             const server = yield* makeServerTools(runner(search, mask), tools.usable)
             const allowed = options.filter === undefined ? undefined : yield* options.filter(server.definitions.map((d) => d.name))
             const offered = allowed === undefined ? server : { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }
-            return runToolLoop(conversation, model, offered, limits, options.keep).pipe(Stream.map(maskProgress(mask)))
+            return runToolLoop(conversation, model, offered, limits, options.keep, mask).pipe(Stream.map(maskProgress(mask)))
           }))
       })
     })

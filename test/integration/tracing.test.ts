@@ -171,6 +171,19 @@ describe("with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
     })
   })
 
+  it("a model id the client typed its token into is masked in every span: resolution, the tool loop, each attempt", async () => {
+    const trace = newTrace()
+    upstream.script(calling("toolu_9", "T-9"), saying("T-9 is open."))
+    await openai.chat.completions.create(
+      { model: `claude/${demoToken}`, messages: [{ role: "user", content: "T-9?" }] },
+      { headers: { traceparent: trace.traceparent } }
+    )
+    const { spans } = await requestTrace(trace.traceId, (all) => all.filter((s) => s.kind === CLIENT).length >= 2 && named(all, "orka.tool_loop").length > 0)
+    expect(named(spans, "orka.resolve_model")).toHaveLength(1)
+    expect(named(spans, "orka.tool_loop.iteration").length).toBeGreaterThan(0)
+    expect(JSON.stringify(spans)).not.toContain(demoToken)
+  })
+
   it("the tool loop: a span per model call with its number and usage, and execute_tool with the GenAI attributes", async () => {
     const trace = newTrace()
     upstream.script(calling("toolu_1", "T-7"), saying("T-7 is open."))
