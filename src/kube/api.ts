@@ -1,6 +1,6 @@
 /**
- * The Kubernetes API calls that are not watches: reviews for auth, Provider and Tool status writes
- * and the leader Lease. Auth calls are cached by their callers, so none of these sits on the hot path.
+ * The Kubernetes API calls that are not watches: reviews for auth, Provider, Tool and ClientPolicy
+ * status writes and the leader Lease. Auth calls are cached by their callers, so none of these sits on the hot path.
  */
 import { Context, Data, type Effect } from "effect"
 
@@ -49,6 +49,8 @@ export interface KubeApiShape {
   readonly patchProviderStatus: (namespace: string, name: string, status: Record<string, unknown>) => Effect.Effect<void, KubeApiError>
   /** Merge-patches `status` of a Tool through the status subresource (a `null` field is removed). */
   readonly patchToolStatus: (namespace: string, name: string, status: Record<string, unknown>) => Effect.Effect<void, KubeApiError>
+  /** Merge-patches `status` of a ClientPolicy (`gateway.orka.ai`) through the status subresource. */
+  readonly patchClientPolicyStatus: (namespace: string, name: string, status: Record<string, unknown>) => Effect.Effect<void, KubeApiError>
   readonly getLease: (namespace: string, name: string) => Effect.Effect<Lease | undefined, KubeApiError>
   /** Creates or updates (with optimistic concurrency on `previous.resourceVersion`) the Lease for `holder`. */
   readonly writeLease: (

@@ -25,6 +25,11 @@ export interface KubeClientShape {
   readonly secrets: ResourceCache
   /** custom HTTP tools (`core.orka.ai/v1alpha1` Tool), for the server-side tools */
   readonly tools: ResourceCache
+  /**
+   * the callers' limits (`gateway.orka.ai/v1alpha1` ClientPolicy); synced and empty while its CRD is
+   * not installed, so waiting on it never hangs
+   */
+  readonly clientPolicies: ResourceCache
 }
 
 export class KubeClient extends Context.Service<KubeClient, KubeClientShape>()("orka/KubeClient") {}

@@ -7,6 +7,7 @@
  */
 import { Schema } from "effect"
 import { isSafeIntegerBound } from "../schema-text.ts"
+import { ClientPolicy, PolicyGroup } from "./client-policy.ts"
 import { Group, Provider, Version } from "./resources.ts"
 import { Tool } from "./tool-resource.ts"
 
@@ -21,6 +22,8 @@ export interface PrinterColumn {
 
 export interface CrdOptions {
   readonly schema: Schema.Top
+  /** the resource's API group; `core.orka.ai` when absent */
+  readonly group?: string
   readonly kind: string
   readonly plural: string
   readonly singular: string
@@ -163,12 +166,12 @@ export const openApiSchema = (schema: Schema.Top): JsonNode => {
   return root
 }
 
-export const crdFor = (options: CrdOptions): JsonNode => ({
+export const crdFor = ({ group = Group, ...options }: CrdOptions): JsonNode => ({
   apiVersion: "apiextensions.k8s.io/v1",
   kind: "CustomResourceDefinition",
-  metadata: { name: `${options.plural}.${Group}` },
+  metadata: { name: `${options.plural}.${group}` },
   spec: {
-    group: Group,
+    group,
     names: {
       kind: options.kind,
       listKind: `${options.kind}List`,
@@ -216,6 +219,22 @@ export const toolCrd = (): JsonNode =>
     printerColumns: [
       { name: "Available", type: "boolean", jsonPath: ".status.available" },
       { name: "URL", type: "string", jsonPath: ".spec.http.url" },
+      age
+    ]
+  })
+
+export const clientPolicyCrd = (): JsonNode =>
+  crdFor({
+    schema: ClientPolicy,
+    group: PolicyGroup,
+    kind: "ClientPolicy",
+    plural: "clientpolicies",
+    singular: "clientpolicy",
+    shortNames: ["cpol"],
+    printerColumns: [
+      { name: "Valid", type: "boolean", jsonPath: ".status.valid" },
+      { name: "Scope", type: "string", jsonPath: ".spec.scope" },
+      { name: "Providers", type: "string", jsonPath: ".spec.providers" },
       age
     ]
   })

@@ -1,4 +1,4 @@
-/** KubeApi on @kubernetes/client-node: reviews, Provider and Tool status patches and the leader Lease. */
+/** KubeApi on @kubernetes/client-node: reviews, Provider, Tool and ClientPolicy status patches and the leader Lease. */
 import {
   ApiException,
   AuthenticationV1Api,
@@ -12,6 +12,7 @@ import {
 import { Effect, Layer } from "effect"
 import { GatewayConfig } from "../config.ts"
 import { KubeApi, KubeApiError, type Lease } from "./api.ts"
+import { PolicyGroup } from "./client-policy.ts"
 import { loadKubeConfig } from "./live.ts"
 import { Group, Version } from "./resources.ts"
 
@@ -46,10 +47,10 @@ export const layer = Layer.effect(
     const authz = kc.makeApiClient(AuthorizationV1Api)
     const custom = kc.makeApiClient(CustomObjectsApi)
     const coordination = kc.makeApiClient(CoordinationV1Api)
-    const patchStatus = (plural: "providers" | "tools", namespace: string, name: string, status: Record<string, unknown>) =>
+    const patchStatus = (group: string, plural: "providers" | "tools" | "clientpolicies", namespace: string, name: string, status: Record<string, unknown>) =>
       call(`patch ${plural}/${name}/status`, () =>
         custom.patchNamespacedCustomObjectStatus(
-          { group: Group, version: Version, namespace, plural, name, body: { status } },
+          { group, version: Version, namespace, plural, name, body: { status } },
           setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
         )).pipe(Effect.asVoid)
 
@@ -96,8 +97,9 @@ export const layer = Layer.effect(
             ...(review.status?.reason === undefined ? {} : { reason: review.status.reason })
           }))),
 
-      patchProviderStatus: (namespace, name, status) => patchStatus("providers", namespace, name, status),
-      patchToolStatus: (namespace, name, status) => patchStatus("tools", namespace, name, status),
+      patchProviderStatus: (namespace, name, status) => patchStatus(Group, "providers", namespace, name, status),
+      patchToolStatus: (namespace, name, status) => patchStatus(Group, "tools", namespace, name, status),
+      patchClientPolicyStatus: (namespace, name, status) => patchStatus(PolicyGroup, "clientpolicies", namespace, name, status),
 
       getLease: (namespace, name) =>
         call(`get lease ${name}`, () => coordination.readNamespacedLease({ namespace, name })).pipe(

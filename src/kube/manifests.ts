@@ -1,6 +1,6 @@
 /**
- * Local mode: the KubeClient read from manifest files (Providers, Secrets and Tools), the same YAML
- * one would `kubectl apply`
+ * Local mode: the KubeClient read from manifest files (Providers, Secrets, Tools and ClientPolicies),
+ * the same YAML one would `kubectl apply`
  * (multi-document files, `kind: List`, a file or a directory of `.yaml`/`.yml`/`.json` files).
  * Files are re-read when they change; a file that stops parsing keeps its last good objects.
  */
@@ -44,6 +44,7 @@ const manifestFiles = (path: string): ReadonlyArray<string> => {
 
 const isProvider = (o: KubeObject) => o.kind === "Provider" && (o.apiVersion ?? "").startsWith("core.orka.ai/")
 const isTool = (o: KubeObject) => o.kind === "Tool" && (o.apiVersion ?? "").startsWith("core.orka.ai/")
+const isClientPolicy = (o: KubeObject) => o.kind === "ClientPolicy" && (o.apiVersion ?? "").startsWith("gateway.orka.ai/")
 const isSecret = (o: KubeObject) => o.kind === "Secret" && o.apiVersion === "v1"
 
 export const layer = Layer.effect(
@@ -55,6 +56,7 @@ export const layer = Layer.effect(
     const providers = yield* makeMemoryCache
     const secrets = yield* makeMemoryCache
     const tools = yield* makeMemoryCache
+    const clientPolicies = yield* makeMemoryCache
     const lastGood = new Map<string, ReadonlyArray<KubeObject>>()
 
     const load = Effect.gen(function*() {
@@ -78,6 +80,7 @@ export const layer = Layer.effect(
       yield* providers.replace(withNamespace.filter(isProvider))
       yield* secrets.replace(withNamespace.filter(isSecret))
       yield* tools.replace(withNamespace.filter(isTool))
+      yield* clientPolicies.replace(withNamespace.filter(isClientPolicy))
     })
 
     yield* load
@@ -102,6 +105,6 @@ export const layer = Layer.effect(
       Effect.forever,
       Effect.forkScoped
     )
-    return KubeClient.of({ providers: providers.cache, secrets: secrets.cache, tools: tools.cache })
+    return KubeClient.of({ providers: providers.cache, secrets: secrets.cache, tools: tools.cache, clientPolicies: clientPolicies.cache })
   })
 )

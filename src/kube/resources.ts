@@ -22,7 +22,7 @@ export const ObjectMeta = Schema.Struct({
 export const ProviderTypes = ["anthropic", "openai", "azure-openai", "mock"] as const
 export type ProviderType = (typeof ProviderTypes)[number]
 
-const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+export const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
 
 /** What an absent field means; the annotations below write the same values into the CRD. */
 export const providerDefaults = { secretKey: "api-key", azureApiVersion: "2024-02-15-preview" } as const
@@ -86,10 +86,21 @@ export const ProviderStatus = Schema.Struct({
   conditions: Schema.optionalKey(Schema.Array(Condition))
 })
 
-/** A custom resource of this group: its kind, spec and status. */
-export const customResource = <const Kind extends string, Spec extends Schema.Top, Status extends Schema.Top>(kind: Kind, spec: Spec, status: Status) =>
+/** A rule checked both by the gateway and, as CEL, by the API server at admission. */
+export const rule = <T>(cel: string, message: string, holds: (value: T) => boolean) =>
+  Schema.makeFilter<T>((value) => holds(value) || message, {
+    toJsonSchema: () => ({ "x-kubernetes-validations": [{ rule: cel, message }] })
+  })
+
+/** A custom resource: its kind, spec and status, in this group unless `apiVersion` names another. */
+export const customResource = <
+  const Kind extends string,
+  Spec extends Schema.Top,
+  Status extends Schema.Top,
+  const Api extends string = typeof ApiVersion
+>(kind: Kind, spec: Spec, status: Status, apiVersion: Api = ApiVersion as Api) =>
   Schema.Struct({
-    apiVersion: Schema.Literal(ApiVersion),
+    apiVersion: Schema.Literal(apiVersion),
     kind: Schema.Literal(kind),
     metadata: ObjectMeta,
     spec,

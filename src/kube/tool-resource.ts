@@ -7,7 +7,7 @@
  * `status`, not refused at admission. Orka's two CEL rules are checks here and in the CRD.
  */
 import { Schema } from "effect"
-import { Condition, customResource } from "./resources.ts"
+import { Condition, customResource, rule } from "./resources.ts"
 
 /** What an absent `spec.http` field means; the annotations below write the same values into the CRD. */
 export const toolHttpDefaults = { method: "POST", timeout: "30s", authInject: "header" } as const
@@ -21,12 +21,6 @@ const Duration = Schema.String.check(Schema.isPattern(/^(0|((\d+(\.\d*)?|\.\d+)(
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
 
 const Reference = Schema.Struct({ name: NonEmpty })
-
-/** A rule checked both by the gateway and, as CEL, by the API server at admission. */
-const rule = <T>(cel: string, message: string, holds: (value: T) => boolean) =>
-  Schema.makeFilter<T>((value) => holds(value) || message, {
-    toJsonSchema: () => ({ "x-kubernetes-validations": [{ rule: cel, message }] })
-  })
 
 export const ToolHttp = Schema.Struct({
   /** required for plain HTTP tools; an MCP-backed tool may carry only auth settings here */

@@ -2,7 +2,7 @@
  * Keeps each Provider's status honest, in Orka's shape (`ready`, `lastValidated`, `message`,
  * `conditions[Ready]`), written through the status subresource by the leader only, and only when
  * what it would write differs from what the object already says. The same leader loop writes the
- * status of Tools (tool-status.ts).
+ * status of Tools (tool-status.ts) and ClientPolicies (client-policy-status.ts).
  */
 import { Effect, Layer, Schedule, Stream } from "effect"
 import { GatewayConfig } from "../config.ts"
@@ -10,6 +10,7 @@ import { ProviderHealth } from "../providers/health.ts"
 import { ProviderRegistry, type RegistrySnapshot } from "../providers/registry.ts"
 import { KubeApi } from "../kube/api.ts"
 import { KubeClient, type KubeObject } from "../kube/client.ts"
+import { makeClientPolicyStatusWriter } from "./client-policy-status.ts"
 import { electLeader } from "./leader.ts"
 import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
 import { ToolLoop } from "../tools/service.ts"
@@ -79,6 +80,7 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
 
   const written = makeEchoGuard()
   const reconcileTools = makeToolStatusWriter(api, kube, config.namespace, tools.snapshot)
+  const reconcilePolicies = makeClientPolicyStatusWriter(api, kube, config.namespace)
 
   const reconcile = Effect.gen(function*() {
     if (!(yield* leadership.isLeader)) return
@@ -98,10 +100,11 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
       )
     }
     yield* reconcileTools
+    yield* reconcilePolicies
   })
 
   // Changes trigger a reconcile; a periodic one covers a leadership change and lost writes.
-  yield* registry.synced.pipe(Effect.andThen(Stream.mergeAll([leadership.changes.pipe(Stream.as(undefined)), kube.providers.changes, kube.secrets.changes, kube.tools.changes, health.changes, Stream.fromSchedule(Schedule.spaced("10 seconds")).pipe(Stream.as(undefined))], { concurrency: "unbounded" }).pipe(
+  yield* registry.synced.pipe(Effect.andThen(Stream.mergeAll([leadership.changes.pipe(Stream.as(undefined)), kube.providers.changes, kube.secrets.changes, kube.tools.changes, kube.clientPolicies.changes, health.changes, Stream.fromSchedule(Schedule.spaced("10 seconds")).pipe(Stream.as(undefined))], { concurrency: "unbounded" }).pipe(
     Stream.debounce("200 millis"),
     Stream.runForEach(() => reconcile)
   )), Effect.forkScoped)

@@ -1,7 +1,7 @@
 /**
- * What the leader's two status writers (Providers and Tools) share: the `Ready` condition, kept with
- * its transition time, and the guard against writing the same thing again before the watch has
- * echoed the last write back into the cache.
+ * What the leader's status writers (Providers, Tools and ClientPolicies) share: the `Ready`
+ * condition, kept with its transition time, and the guard against writing the same thing again
+ * before the watch has echoed the last write back into the cache.
  */
 
 export interface ReadyCondition {

@@ -30,6 +30,7 @@ const countingApi = (options: { tokens: Record<string, string>; grants: Array<st
       }),
     patchProviderStatus: () => Effect.void,
     patchToolStatus: () => Effect.void,
+    patchClientPolicyStatus: () => Effect.void,
     getLease: () => Effect.succeed(undefined),
     writeLease: () => Effect.die("unused")
   })

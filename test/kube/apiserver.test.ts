@@ -1,7 +1,7 @@
 /**
  * The generated CRDs and the live Provider informer against a real API server
  * (apiextensions-apiserver on etcd): schema validation, add/update/delete, a compaction (410),
- * a restart mid-watch, and the status subresource (Providers and Tools).
+ * a restart mid-watch, and the status subresource (Providers, Tools and ClientPolicies).
  */
 import { ApiextensionsV1Api, CustomObjectsApi, KubeConfig, setHeaderOptions } from "@kubernetes/client-node"
 import { request, type RequestOptions } from "node:https"
@@ -62,13 +62,13 @@ describe.skipIf(missing !== undefined)("against a real API server", () => {
     kc.loadFromFile(server.kubeconfig)
     const extensions = kc.makeApiClient(ApiextensionsV1Api)
     custom = kc.makeApiClient(CustomObjectsApi)
-    for (const file of ["providers", "tools"]) {
-      const crd = parse(readFileSync(new URL(`../../k8s/crds/${file}.core.orka.ai.yaml`, import.meta.url), "utf8"))
+    for (const file of ["providers.core.orka.ai", "tools.core.orka.ai", "clientpolicies.gateway.orka.ai"]) {
+      const crd = parse(readFileSync(new URL(`../../k8s/crds/${file}.yaml`, import.meta.url), "utf8"))
       // posted as JSON, like kubectl: the typed client would drop fields its model names differently
       // (`enum`, `default`, `x-kubernetes-…`)
       await postJson(kc, `${server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, crd)
       const established = async () => {
-        const got = await extensions.readCustomResourceDefinition({ name: `${file}.${group}` })
+        const got = await extensions.readCustomResourceDefinition({ name: file })
         return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true
       }
       const deadline = Date.now() + 10_000
@@ -200,5 +200,38 @@ describe.skipIf(missing !== undefined)("against a real API server", () => {
     expect(stored.status).toMatchObject({ available: true, conditions: [{ reason: "Available" }] })
     expect(stored.status?.error).toBeUndefined()
     expect(stored.spec.description).toBe("Tickets") // the status subresource leaves the spec alone
+  })
+
+  it("the ClientPolicy informer sees ClientPolicies, the CRD defaults their scope, and CEL refuses what the Schema refuses", async () => {
+    const policyGroup = "gateway.orka.ai"
+    const policy = (name: string, spec: object) => ({ apiVersion: `${policyGroup}/${version}`, kind: "ClientPolicy", metadata: { name }, spec })
+    const createPolicy = (body: object) => custom.createNamespacedCustomObject({ group: policyGroup, version, namespace: "default", plural: "clientpolicies", body })
+    await Effect.runPromise(kube.clientPolicies.synced)
+    const example = parse(readFileSync(new URL("../../k8s/examples/client-policy.yaml", import.meta.url), "utf8").split("---")[1]!)
+    await createPolicy({ ...example, metadata: { name: "reviewer" } })
+    await until(() => kube.clientPolicies.items().some((o) => o.metadata?.name === "reviewer"), "ClientPolicy seen")
+    const seen = kube.clientPolicies.items().find((o) => o.metadata?.name === "reviewer") as { spec: { scope: string; providers: Array<string> } }
+    expect(seen.spec).toMatchObject({ scope: "caller", providers: ["anthropic"] }) // scope defaulted by the CRD
+
+    const exactlyOne = "exactly one of serviceAccount, group or user is required"
+    for (const [spec, says] of [
+      [{ subjects: [{ serviceAccount: "team-a/*", user: "alice" }], limits: { tokensPerDay: 1 } }, exactlyOne],
+      [{ subjects: [{}], limits: { tokensPerDay: 1 } }, exactlyOne],
+      [{ subjects: [{ user: "alice" }], limits: {} }, "at least one limit is required"],
+      [{ subjects: [{ serviceAccount: "agent" }], limits: { tokensPerDay: 1 } }, "should match"]
+    ] as const) {
+      await expect(createPolicy(policy("bad", spec)), JSON.stringify(spec)).rejects.toMatchObject({ code: 422, body: expect.stringContaining(says) })
+    }
+
+    const at = new Date().toISOString()
+    await Effect.runPromise(api.patchClientPolicyStatus("default", "reviewer", {
+      valid: true,
+      message: "policy applies",
+      conditions: [{ type: "Ready", status: "True", reason: "Valid", message: "policy applies", lastTransitionTime: at }]
+    }))
+    const stored = await custom.getNamespacedCustomObject({ group: policyGroup, version, namespace: "default", plural: "clientpolicies", name: "reviewer" }) as {
+      status?: { valid?: boolean; conditions?: Array<{ reason: string }> }
+    }
+    expect(stored.status).toMatchObject({ valid: true, conditions: [{ reason: "Valid" }] })
   })
 })

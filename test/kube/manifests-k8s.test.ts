@@ -77,7 +77,9 @@ describe("k8s/kustomization.yaml", () => {
     const crds = readdirSync(new URL("k8s/crds", root)).map((f) => `crds/${f}`)
     expect(kustomization.resources.filter((r) => r.startsWith("crds/")).sort()).toEqual(crds.sort())
     expect(kustomization.resources.filter((r) => r.startsWith("examples/"))).toEqual([])
-    expect(all("CustomResourceDefinition").map((o) => o.metadata.name).sort()).toEqual(["providers.core.orka.ai", "tools.core.orka.ai"])
+    expect(all("CustomResourceDefinition").map((o) => o.metadata.name).sort()).toEqual([
+      "clientpolicies.gateway.orka.ai", "providers.core.orka.ai", "tools.core.orka.ai"
+    ])
   })
 
   it("holds only known kinds, each object once, namespaced ones in orka-system", () => {
@@ -168,6 +170,8 @@ describe("the gateway's RBAC", () => {
     expect(sortedRules(find("Role", binding.roleRef.name).rules)).toEqual(sortedRules([
       { apiGroups: ["core.orka.ai"], resources: ["providers", "tools"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["core.orka.ai"], resources: ["providers/status", "tools/status"], verbs: ["patch", "update"] },
+      { apiGroups: ["gateway.orka.ai"], resources: ["clientpolicies"], verbs: ["get", "list", "watch"] },
+      { apiGroups: ["gateway.orka.ai"], resources: ["clientpolicies/status"], verbs: ["patch"] },
       { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }
     ]))
@@ -192,13 +196,17 @@ describe("the gateway's RBAC", () => {
     ]))
   })
 
-  it("names only resources that exist: the CRDs' plurals, their status, and the gateway's virtual chats", () => {
-    const plurals = all("CustomResourceDefinition").map((c) => c.spec.names.plural as string)
-    const orkaResources = new Set([...plurals, ...plurals.map((p) => `${p}/status`), "chats"])
+  it("names only resources that exist: the CRDs' plurals in their group, their status, and the gateway's virtual chats", () => {
+    const resourcesOf = (group: string) => {
+      const plurals = all("CustomResourceDefinition").filter((c) => c.spec.group === group).map((c) => c.spec.names.plural as string)
+      return new Set([...plurals, ...plurals.map((p) => `${p}/status`), ...(group === "core.orka.ai" ? ["chats"] : [])])
+    }
     const rules = [...all("Role"), ...all("ClusterRole"), ...documents("k8s/examples/chat-role.yaml").filter((o) => o.kind === "Role")]
       .flatMap((r) => r.rules as Array<Rule>)
-    for (const rule of rules.filter((r) => r.apiGroups.includes("core.orka.ai"))) {
-      for (const resource of rule.resources) expect(orkaResources.has(resource), resource).toBe(true)
+    for (const rule of rules) {
+      for (const group of rule.apiGroups.filter((g) => g.endsWith("orka.ai"))) {
+        for (const resource of rule.resources) expect(resourcesOf(group).has(resource), `${group} ${resource}`).toBe(true)
+      }
     }
   })
 })

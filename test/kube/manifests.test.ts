@@ -38,6 +38,10 @@ describe("manifests KubeClient", () => {
     writeFileSync(join(dir, "other-ns.yaml"), providerYaml("b", "m").replace("{ name: b }", "{ name: b, namespace: elsewhere }"))
     writeFileSync(join(dir, "notes.txt"), "not a manifest")
     writeFileSync(join(dir, "tool.yaml"), "apiVersion: core.orka.ai/v1alpha1\nkind: Tool\nmetadata: { name: tickets }\nspec: { description: d, http: { url: 'https://t.test/{{id}}' } }\n")
+    const clientPolicy = (name: string, apiVersion: string) =>
+      `apiVersion: ${apiVersion}\nkind: ClientPolicy\nmetadata: { name: ${name} }\nspec: { subjects: [{ user: alice }], limits: { tokensPerDay: 1000 } }\n`
+    // a ClientPolicy is of the gateway's group, not core.orka.ai
+    writeFileSync(join(dir, "policy.yaml"), `${clientPolicy("alice", "gateway.orka.ai/v1alpha1")}---\n${clientPolicy("wrong-group", "core.orka.ai/v1alpha1")}`)
     const names = (kube: typeof KubeClient.Service) => kube.providers.items().map((o) => o.metadata?.name)
     const model = (kube: typeof KubeClient.Service) =>
       (kube.providers.items()[0] as { spec?: { defaultModel?: string } } | undefined)?.spec?.defaultModel
@@ -47,6 +51,8 @@ describe("manifests KubeClient", () => {
       yield* kube.providers.synced
       expect(names(kube)).toEqual(["a"])
       expect(kube.tools.items().map((o) => o.metadata?.name)).toEqual(["tickets"])
+      yield* kube.clientPolicies.synced
+      expect(kube.clientPolicies.items()).toMatchObject([{ kind: "ClientPolicy", metadata: { name: "alice", namespace: "default" }, spec: { limits: { tokensPerDay: 1000 } } }])
       expect(kube.providers.items()[0]?.metadata?.namespace).toBe("default")
 
       writeFileSync(join(dir, "a.yaml"), providerYaml("a", "m2"))

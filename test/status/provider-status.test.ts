@@ -21,6 +21,7 @@ const memoryApi = (leases: Map<string, Lease>, patches: Array<{ name: string; st
     reviewAccess: () => Effect.die("unused"),
     patchProviderStatus: (_ns, name, status) => Effect.sync(() => void patches.push({ name, status })),
     patchToolStatus: () => Effect.void,
+    patchClientPolicyStatus: () => Effect.void,
     ...memoryLeases(leases)
   }
 }

@@ -49,6 +49,7 @@ const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: Fake
         )
         return fake.tools.upsert({ ...current, status: merged } as KubeObject)
       }),
+    patchClientPolicyStatus: () => Effect.void,
     ...memoryLeases(leases)
   }
 }

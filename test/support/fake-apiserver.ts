@@ -37,6 +37,8 @@ export interface FakeApiServer {
   readonly grants: Array<Grant>
   /** requests by "METHOD kind" (e.g. "POST tokenreviews", "PATCH providers/status", "GET providers") */
   readonly calls: Map<string, number>
+  /** collections whose CRD is not installed: every request to one answers 404, as a real API server does */
+  readonly uninstalled: Set<string>
   readonly put: (collection: string, object: Obj) => Obj
   readonly remove: (collection: string, namespace: string, name: string) => void
   readonly get: (collection: string, namespace: string, name: string) => Obj | undefined
@@ -62,6 +64,7 @@ const kinds: Record<string, { apiVersion: string; kind: string }> = {
   secrets: { apiVersion: "v1", kind: "Secret" },
   providers: { apiVersion: "core.orka.ai/v1alpha1", kind: "Provider" },
   tools: { apiVersion: "core.orka.ai/v1alpha1", kind: "Tool" },
+  clientpolicies: { apiVersion: "gateway.orka.ai/v1alpha1", kind: "ClientPolicy" },
   leases: { apiVersion: "coordination.k8s.io/v1", kind: "Lease" }
 }
 
@@ -106,6 +109,7 @@ export const startFakeApiServer = async (): Promise<FakeApiServer> => {
   const tokens: FakeApiServer["tokens"] = new Map()
   const grants: Array<Grant> = []
   const calls = new Map<string, number>()
+  const uninstalled = new Set<string>()
   const count = (key: string) => calls.set(key, (calls.get(key) ?? 0) + 1)
 
   const objects = (collection: string) => {
@@ -189,7 +193,7 @@ export const startFakeApiServer = async (): Promise<FakeApiServer> => {
     }
 
     const r = route(url.pathname)
-    if (r === undefined || kinds[r.collection] === undefined) return status(res, 404, "NotFound", `the server could not find the requested resource (${url.pathname})`)
+    if (r === undefined || kinds[r.collection] === undefined || uninstalled.has(r.collection)) return status(res, 404, "NotFound", `the server could not find the requested resource (${url.pathname})`)
     count(`${method} ${r.collection}${r.subresource ? `/${r.subresource}` : ""}`)
     const key = `${r.namespace}/${r.name}`
 
@@ -197,6 +201,8 @@ export const startFakeApiServer = async (): Promise<FakeApiServer> => {
       if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
         const from = Number(url.searchParams.get("resourceVersion") ?? rv)
         res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" })
+        // as a real API server does: the client counts the watch started (and an empty list synced) on these
+        res.flushHeaders()
         if (from < compactedAt) {
           res.write(JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: `too old resource version: ${from} (${compactedAt})`, reason: "Expired", code: 410 } }) + "\n")
           return res.end()
@@ -286,6 +292,7 @@ export const startFakeApiServer = async (): Promise<FakeApiServer> => {
     tokens,
     grants,
     calls,
+    uninstalled,
     put,
     remove,
     get: (collection, namespace, name) => objects(collection).get(`${namespace}/${name}`),

@@ -7,25 +7,33 @@ export class FakeKube extends Context.Service<FakeKube, {
   readonly providers: MemoryCache
   readonly secrets: MemoryCache
   readonly tools: MemoryCache
+  readonly clientPolicies: MemoryCache
 }>()("test/FakeKube") {}
 
 export type FakeKubeHandle = typeof FakeKube.Service
 
-/** Both caches, synced with `initial` (objects without a namespace land in `default`). */
+/** Every cache, synced with `initial` (objects without a namespace land in `default`). */
 export const makeFakeKube = (initial: ReadonlyArray<KubeObject> = []): Effect.Effect<FakeKubeHandle> =>
   Effect.gen(function*() {
     const providers = yield* makeMemoryCache
     const secrets = yield* makeMemoryCache
     const tools = yield* makeMemoryCache
+    const clientPolicies = yield* makeMemoryCache
     const placed = initial.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata?.namespace ?? "default" } }))
     yield* providers.replace(placed.filter((o) => o.kind === "Provider"))
     yield* secrets.replace(placed.filter((o) => o.kind === "Secret"))
     yield* tools.replace(placed.filter((o) => o.kind === "Tool"))
-    return { providers, secrets, tools }
+    yield* clientPolicies.replace(placed.filter((o) => o.kind === "ClientPolicy"))
+    return { providers, secrets, tools, clientPolicies }
   })
 
 export const fakeKubeClient = (fake: FakeKubeHandle) =>
-  Layer.succeed(KubeClient, { providers: fake.providers.cache, secrets: fake.secrets.cache, tools: fake.tools.cache })
+  Layer.succeed(KubeClient, {
+    providers: fake.providers.cache,
+    secrets: fake.secrets.cache,
+    tools: fake.tools.cache,
+    clientPolicies: fake.clientPolicies.cache
+  })
 
 /** Provides both the KubeClient and the FakeKube handle. */
 export const fakeKubeLayer = (initial: ReadonlyArray<KubeObject> = []) =>

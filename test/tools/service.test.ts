@@ -70,7 +70,7 @@ describe("ToolLoop without the Tool CRD", () => {
   const unsynced = Layer.unwrap(Effect.gen(function*() {
     const fake = yield* makeFakeKube()
     const tools = yield* makeMemoryCache
-    return Layer.succeed(KubeClient, { providers: fake.providers.cache, secrets: fake.secrets.cache, tools: tools.cache })
+    return Layer.succeed(KubeClient, { providers: fake.providers.cache, secrets: fake.secrets.cache, tools: tools.cache, clientPolicies: fake.clientPolicies.cache })
   }))
   const layer = ToolLoop.layer.pipe(Layer.provideMerge(unsynced), Layer.provide(GatewayConfig.layer(testConfig({}))), Layer.provide(Redactor.layerFresh))
 

@@ -1,0 +1,76 @@
+/**
+ * Tells each ClientPolicy's author whether it applies (`valid`, `message`, `conditions[Ready]`): a
+ * policy that does not decode is ignored by the limits, and says why here. Written through the
+ * status subresource by the Provider status leader (provider-status.ts runs the one leader loop),
+ * and only when what it would write differs from what the object already says.
+ */
+import { Effect } from "effect"
+import type { KubeApiShape } from "../kube/api.ts"
+import type { KubeClientShape, KubeObject } from "../kube/client.ts"
+import { decodeClientPolicies } from "../kube/client-policy.ts"
+import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
+
+/** What a ClientPolicy's status should say. */
+export interface PolicyWant {
+  readonly valid: boolean
+  /** the reason of the Ready condition: `Valid` or `InvalidSpec` */
+  readonly reason: string
+  readonly message: string
+}
+
+interface ObservedPolicyStatus {
+  readonly valid?: boolean
+  readonly message?: string
+  readonly conditions?: ObservedConditions
+}
+
+type PolicyObject = KubeObject & { readonly status?: ObservedPolicyStatus; readonly metadata?: { readonly generation?: number } }
+
+/** What the status of ClientPolicy `name` should say, from the decoder's verdict. */
+export const clientPolicyStatus = (name: string, invalid: ReadonlyMap<string, string>): PolicyWant => {
+  const problem = invalid.get(name)
+  return problem === undefined
+    ? { valid: true, reason: "Valid", message: "policy applies" }
+    : { valid: false, reason: "InvalidSpec", message: problem }
+}
+
+/** The status to merge-patch, or undefined when the object already says this. */
+export const clientPolicyStatusPatch = (
+  observed: ObservedPolicyStatus | undefined,
+  want: PolicyWant,
+  generation: number | undefined,
+  now: string
+): Record<string, unknown> | undefined => {
+  const ready: ReadyCondition = { status: want.valid ? "True" : "False", reason: want.reason, message: want.message }
+  const same = readySays(observed?.conditions, ready) && observed?.valid === want.valid && observed.message === want.message
+  if (same) return undefined
+  return { valid: want.valid, message: want.message, conditions: withReady(observed?.conditions, ready, generation, now) }
+}
+
+/**
+ * The ClientPolicy part of the leader's reconcile: patches every policy whose status differs. Only
+ * the leader runs it; failures are logged, never fatal.
+ */
+export const makeClientPolicyStatusWriter = (api: KubeApiShape, kube: KubeClientShape, namespace: string): Effect.Effect<void> => {
+  const written = makeEchoGuard()
+
+  return Effect.gen(function*() {
+    const objects = kube.clientPolicies.items() as ReadonlyArray<PolicyObject>
+    const { invalid } = decodeClientPolicies(objects, namespace)
+    const now = new Date().toISOString()
+    for (const object of objects) {
+      const name = object.metadata?.name
+      if (name === undefined) continue
+      const want = clientPolicyStatus(name, invalid)
+      const patch = clientPolicyStatusPatch(object.status, want, object.metadata?.generation, now)
+      if (patch === undefined || written.recent(name, want)) continue
+      yield* api.patchClientPolicyStatus(object.metadata?.namespace ?? namespace, name, patch).pipe(
+        Effect.tap(() => Effect.sync(() => written.wrote(name, want))),
+        Effect.tap(() =>
+          Effect.logInfo("client policy status written").pipe(Effect.annotateLogs({ policy: name, valid: want.valid, reason: want.reason }))
+        ),
+        Effect.catch((e) => Effect.logWarning("client policy status not written").pipe(Effect.annotateLogs({ policy: name, error: e.message })))
+      )
+    }
+  })
+}

@@ -1,0 +1,193 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { GatewayConfig } from "../../src/config.ts"
+import { testConfig } from "../support/config.ts"
+import { KubeApi, KubeApiError, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
+import type { KubeObject } from "../../src/kube/client.ts"
+import { decodeClientPolicies } from "../../src/kube/client-policy.ts"
+import * as ProviderStatus from "../../src/status/provider-status.ts"
+import { clientPolicyStatus, clientPolicyStatusPatch } from "../../src/status/client-policy-status.ts"
+import { makeProviderHealth, ProviderHealth } from "../../src/providers/health.ts"
+import { ProviderRegistry } from "../../src/providers/registry.ts"
+import { eventually } from "../support/eventually.ts"
+import { memoryLeases } from "../support/memory-leases.ts"
+import { fakeKubeClient, type FakeKubeHandle, makeFakeKube } from "../support/fake-kube.ts"
+import { Redactor } from "../../src/redact.ts"
+import { ToolLoop } from "../../src/tools/service.ts"
+
+const policy = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): KubeObject => ({
+  apiVersion: "gateway.orka.ai/v1alpha1",
+  kind: "ClientPolicy",
+  metadata: { name, namespace: "default", generation: 1 },
+  spec,
+  ...(status === undefined ? {} : { status })
+} as KubeObject)
+
+const team = policy("team", { subjects: [{ serviceAccount: "team-a/*" }], scope: "shared", limits: { tokensPerDay: 1000 } })
+const twoKinds = policy("two-kinds", { subjects: [{ user: "alice", group: "devs" }], limits: { requestsPerMinute: 10 } })
+const noLimits = policy("no-limits", { subjects: [{ user: "alice" }], limits: {} })
+
+type Patch = { readonly name: string; readonly status: Record<string, unknown> }
+type StatusOf = { status?: Record<string, unknown> }
+
+/** Leases in memory; ClientPolicy status patches recorded and applied to the fake cache like a watch echo would. */
+const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: FakeKubeHandle): KubeApiShape => ({
+  reviewToken: () => Effect.die("unused"),
+  reviewAccess: () => Effect.die("unused"),
+  patchProviderStatus: () => Effect.void,
+  patchToolStatus: () => Effect.void,
+  patchClientPolicyStatus: (ns, name, status) =>
+    Effect.suspend(() => {
+      patches.push({ name, status })
+      const current = fake.clientPolicies.cache.items().find((o) => o.metadata?.name === name && o.metadata.namespace === ns)
+      if (current === undefined) return Effect.fail(new KubeApiError({ message: "not found", status: 404 }))
+      return fake.clientPolicies.upsert({ ...current, status: { ...(current as StatusOf).status, ...status } } as KubeObject)
+    }),
+  ...memoryLeases(leases)
+})
+
+/** The leader's status writer over the fake kube, as replica "me". */
+const writer = (api: KubeApiShape, fake: FakeKubeHandle) =>
+  ProviderStatus.layer.pipe(
+    Layer.provideMerge(ProviderRegistry.layer),
+    Layer.provideMerge(ToolLoop.layer),
+    Layer.provideMerge(fakeKubeClient(fake)),
+    Layer.provide(Layer.succeed(KubeApi, api)),
+    Layer.provide(Layer.effect(ProviderHealth, makeProviderHealth)),
+    Layer.provide(GatewayConfig.layer(testConfig({ podName: "me" }))),
+    Layer.provide(Redactor.layerFresh)
+  )
+
+const statusOf = (fake: FakeKubeHandle, name: string) =>
+  (fake.clientPolicies.cache.items().find((o) => o.metadata?.name === name) as StatusOf | undefined)?.status
+
+describe("clientPolicyStatus", () => {
+  it("says a policy that decodes applies, and why another does not", () => {
+    const { invalid } = decodeClientPolicies([team, twoKinds, noLimits], "default")
+    expect(clientPolicyStatus("team", invalid)).toEqual({ valid: true, reason: "Valid", message: "policy applies" })
+    expect(clientPolicyStatus("two-kinds", invalid)).toEqual({
+      valid: false,
+      reason: "InvalidSpec",
+      message: "spec.subjects.0: exactly one of serviceAccount, group or user is required"
+    })
+    expect(clientPolicyStatus("no-limits", invalid)).toMatchObject({ valid: false, reason: "InvalidSpec", message: expect.stringContaining("at least one limit") })
+  })
+})
+
+describe("clientPolicyStatusPatch", () => {
+  const valid = { valid: true, reason: "Valid", message: "policy applies" }
+  const invalid = { valid: false, reason: "InvalidSpec", message: "spec.limits: at least one limit is required" }
+
+  it("writes valid, message and the Ready condition", () => {
+    expect(clientPolicyStatusPatch(undefined, valid, 2, "t1")).toEqual({
+      valid: true,
+      message: "policy applies",
+      conditions: [{ type: "Ready", status: "True", reason: "Valid", message: "policy applies", lastTransitionTime: "t1", observedGeneration: 2 }]
+    })
+    expect(clientPolicyStatusPatch(undefined, invalid, undefined, "t1")).toEqual({
+      valid: false,
+      message: invalid.message,
+      conditions: [{ type: "Ready", status: "False", reason: "InvalidSpec", message: invalid.message, lastTransitionTime: "t1" }]
+    })
+  })
+
+  it("patches only on change, keeping lastTransitionTime unless the status flipped", () => {
+    const first = clientPolicyStatusPatch(undefined, invalid, 1, "t1")!
+    expect(clientPolicyStatusPatch(first, invalid, 1, "t2")).toBeUndefined()
+    const other = clientPolicyStatusPatch(first, { ...invalid, message: "m" }, 1, "t3")!
+    expect(other).toMatchObject({ message: "m", conditions: [{ status: "False", message: "m", lastTransitionTime: "t1" }] })
+    const flipped = clientPolicyStatusPatch(other, valid, 1, "t4")!
+    expect(flipped).toMatchObject({ valid: true, conditions: [{ status: "True", lastTransitionTime: "t4" }] })
+    expect(clientPolicyStatusPatch({ ...flipped, valid: false }, valid, 1, "t5")).toMatchObject({ valid: true })
+  })
+})
+
+describe("ClientPolicy status writer", () => {
+  it.live("the leader reports each policy, follows an edit and does not rewrite a correct status", () =>
+    Effect.gen(function*() {
+      const correct = policy("correct", { subjects: [{ user: "bob" }], limits: { concurrentRequests: 2 } }, {
+        valid: true,
+        message: "policy applies",
+        conditions: [{ type: "Ready", status: "True", reason: "Valid", message: "policy applies", lastTransitionTime: "2026-01-01T00:00:00Z" }]
+      })
+      const fake = yield* makeFakeKube([team, twoKinds, correct])
+      const patches: Array<Patch> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(writer(memoryApi(new Map(), patches, fake), fake))
+        yield* eventually(() => patches.length >= 2, 15_000, "first ClientPolicy status writes")
+        expect(statusOf(fake, "team")).toMatchObject({ valid: true, message: "policy applies", conditions: [{ type: "Ready", status: "True", reason: "Valid" }] })
+        expect(statusOf(fake, "two-kinds")).toMatchObject({
+          valid: false,
+          message: "spec.subjects.0: exactly one of serviceAccount, group or user is required",
+          conditions: [{ status: "False", reason: "InvalidSpec" }]
+        })
+        expect(patches.map((p) => p.name).sort()).toEqual(["team", "two-kinds"]) // "correct" already said so
+
+        // the author fixes the policy: a change of the ClientPolicy cache alone triggers the reconcile
+        yield* fake.clientPolicies.upsert({ ...twoKinds, spec: { subjects: [{ user: "alice" }], limits: { requestsPerMinute: 10 } }, status: statusOf(fake, "two-kinds") } as KubeObject)
+        yield* eventually(() => statusOf(fake, "two-kinds")?.["valid"] === true, 15_000, "fixed policy valid")
+        expect(statusOf(fake, "two-kinds")).toMatchObject({ message: "policy applies", conditions: [{ status: "True", reason: "Valid" }] })
+
+        const settled = patches.length
+        yield* Effect.sleep(600)
+        expect(patches).toHaveLength(settled)
+      }))
+      expect(patches).toHaveLength(3)
+    }))
+
+  it.live("does not write again while its write has not echoed back yet", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeKube([team])
+      const patches: Array<Patch> = []
+      const noEcho: KubeApiShape = {
+        ...memoryApi(new Map(), patches, fake),
+        patchClientPolicyStatus: (_ns, name, status) => Effect.sync(() => void patches.push({ name, status }))
+      }
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(writer(noEcho, fake))
+        yield* eventually(() => patches.length === 1, 15_000, "first write")
+        yield* fake.clientPolicies.upsert(policy("unrelated", { subjects: [{ user: "x" }], limits: { tokensPerDay: 1 }, scope: "caller" }))
+        yield* eventually(() => patches.length === 2, 15_000, "the other policy's write")
+        yield* Effect.sleep(500)
+      }))
+      expect(patches.map((p) => p.name)).toEqual(["team", "unrelated"])
+    }))
+
+  it.live("a replica that does not lead writes nothing", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeKube([team, twoKinds])
+      const patches: Array<Patch> = []
+      const leases = new Map<string, Lease>([[ProviderStatus.leaseName, {
+        holder: "other",
+        renewedAt: Date.now() + 60_000,
+        durationSeconds: 60,
+        resourceVersion: "x"
+      }]])
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(writer(memoryApi(leases, patches, fake), fake))
+        yield* fake.clientPolicies.upsert(noLimits)
+        yield* Effect.sleep(500)
+      }))
+      expect(patches).toEqual([])
+    }))
+
+  it.live("a failed write is logged and retried, not fatal", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeKube([team])
+      const patches: Array<Patch> = []
+      const api = memoryApi(new Map(), patches, fake)
+      let attempts = 0
+      const flaky: KubeApiShape = {
+        ...api,
+        patchClientPolicyStatus: (ns, name, status) =>
+          ++attempts === 1 ? Effect.fail(new KubeApiError({ message: "boom", status: 500 })) : api.patchClientPolicyStatus(ns, name, status)
+      }
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(writer(flaky, fake))
+        yield* eventually(() => attempts >= 1, 15_000, "first attempt")
+        yield* fake.clientPolicies.upsert(noLimits) // the next change (or the periodic tick) tries again
+        yield* eventually(() => statusOf(fake, "team")?.["valid"] === true, 15_000, "retried write")
+      }))
+      expect(patches.map((p) => p.name).sort()).toEqual(["no-limits", "team"])
+    }))
+})
