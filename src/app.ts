@@ -25,6 +25,8 @@ import { Backends } from "./llm/backends.ts"
 import { Upstream } from "./llm/upstream.ts"
 import * as Log from "./log.ts"
 import { Activity, IdleMemoryRelease } from "./memory.ts"
+import { Limiter } from "./limits/limiter.ts"
+import { LimitCounters } from "./store/limit-counters.ts"
 import { Cooldown } from "./providers/cooldown.ts"
 import { makeProviderHealth, ProviderHealth } from "./providers/health.ts"
 import { ProviderRegistry } from "./providers/registry.ts"
@@ -82,6 +84,7 @@ export const appLayer = (parts: AppParts) => {
     ResponseStore.layer.pipe(Layer.provide(base)),
     RequestMetrics.layer.pipe(Layer.provide(base)),
     Cooldown.layer.pipe(Layer.provide(base)),
+    Limiter.layer.pipe(Layer.provide(LimitCounters.layer), Layer.provide(kube)),
     Layer.succeed(Lifecycle, parts.lifecycle)
   )
   return HttpRouter.serve(Routes, { disableLogger: true, disableListenLog: true }).pipe(

@@ -310,6 +310,21 @@ export const settings = {
     default: "30",
     description: "Seconds a failing Provider is skipped (per replica)."
   },
+  limitsOnStoreFailure: {
+    flag: "--limits-on-store-failure",
+    env: "ORKA_LIMITS_ON_STORE_FAILURE",
+    kind: "enum",
+    values: ["allow", "deny"],
+    default: "allow",
+    description: "What a request that has limits gets when their counters (Redis) cannot be reached within 250 ms: `allow` serves it unlimited, `deny` answers 503. Logged once per outage, counted in `orka_limit_store_failures_total`."
+  },
+  limitsWindow: {
+    flag: "--limits-window",
+    env: "ORKA_LIMITS_WINDOW",
+    kind: "seconds",
+    default: "60",
+    description: "Seconds of the window that `requestsPerMinute` and `tokensPerMinute` count in (Provider `spec.rateLimit`, ClientPolicy `spec.limits`): a limit holds per window, which starts on the minute. Shorter only for tests."
+  },
   metricsMaxCallers: {
     flag: "--metrics-max-callers",
     env: "ORKA_METRICS_MAX_CALLERS",
@@ -458,6 +473,7 @@ export const parseConfig = (
   if (config.toolRepeatLimit < 2) throw new ConfigError({ message: "--tool-repeat-limit must be at least 2" })
   if (config.keepAliveInterval < 1000) throw new ConfigError({ message: "--keep-alive-interval must be at least 1 second" })
   if (config.toolMaxIterations < 1) throw new ConfigError({ message: "--tool-max-iterations must be at least 1" })
+  if (config.limitsWindow < 1000) throw new ConfigError({ message: "--limits-window must be at least 1 second" })
   if (config.codeExecConcurrency < 1) throw new ConfigError({ message: "--code-exec-concurrency must be at least 1" })
   return config
 }

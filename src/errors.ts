@@ -23,6 +23,20 @@ export type ErrorKind =
   | "overloaded" // 503 / 529
   | "timeout" // 504
 
+/** One limit's standing, as rate-limit headers show it. */
+export interface LimitStanding {
+  readonly limit: number
+  readonly remaining: number
+  /** when it is whole again (ms since the epoch) */
+  readonly resetAt: number
+}
+
+/** The strictest request limit and token limit a request is under (each dialect names their headers its way). */
+export interface RateLimitState {
+  readonly requests?: LimitStanding
+  readonly tokens?: LimitStanding
+}
+
 export class GatewayError extends Data.TaggedError("GatewayError")<{
   readonly kind: ErrorKind
   readonly message: string
@@ -34,6 +48,10 @@ export class GatewayError extends Data.TaggedError("GatewayError")<{
   readonly code?: string
   /** seconds, forwarded as `retry-after` */
   readonly retryAfter?: number
+  /** the same wait to the millisecond, when known: `retry-after-ms`, which the official SDKs read first */
+  readonly retryAfterMs?: number
+  /** the caller's limits, when one refused the request: shown as the dialect's rate-limit headers */
+  readonly rateLimit?: RateLimitState
   /** a status the kind does not imply: a provider's own 4xx passed on (409), a request too slow (408) */
   readonly status?: number
 }> {}
@@ -43,7 +61,7 @@ const retryableKinds: ReadonlySet<ErrorKind> = new Set(["rate_limit", "overloade
 export const gatewayError = (
   kind: ErrorKind,
   message: string,
-  extra: { retryable?: boolean; status?: number; param?: string; code?: string; retryAfter?: number } = {}
+  extra: { retryable?: boolean; status?: number; param?: string; code?: string; retryAfter?: number; retryAfterMs?: number; rateLimit?: RateLimitState } = {}
 ): GatewayError => new GatewayError({ kind, message, ...extra, retryable: extra.retryable ?? retryableKinds.has(kind) })
 
 export const invalidRequest = (message: string, param?: string): GatewayError =>

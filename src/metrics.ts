@@ -48,6 +48,8 @@ const defined = {
   upstreamAttempts: counter("orka_upstream_attempts_total", ["orka_provider", "status"], "Calls to providers, by the provider's HTTP status (`error`: no answer, or none in time)"),
   upstreamRetries: counter("orka_upstream_retries_total", ["orka_provider", "reason"], "Provider calls tried again, by the failure's kind (`rate_limit`, `overloaded`, `upstream`, `timeout`)"),
   fallbacks: counter("orka_fallbacks_total", ["from", "to", "reason"], "Chats served by a Provider's fallback, by the failure's kind (`cooldown`: skipped, cooling down)"),
+  rateLimited: counter("orka_rate_limited_total", ["orka_provider", "source", "limit"], "Requests refused (429) or passed to a fallback for a limit: `source` is `provider` (its `spec.rateLimit`) or `policy` (a ClientPolicy), `limit` which one (`requests_per_minute`, `tokens_per_minute`, `tokens_per_day`, `tokens_per_month`, `concurrent_requests`)"),
+  limitStoreFailures: counter("orka_limit_store_failures_total", ["decision"], "Limit checks whose counters (Redis) could not be reached, by what --limits-on-store-failure made of them (`allow`, `deny`)"),
   authCache: counter("orka_auth_cache_total", ["cache", "result"], "TokenReview (`authentication`) and SubjectAccessReview (`authorization`) cache lookups, `hit` or `miss`"),
   watchErrors: counter("orka_kube_watch_errors_total", ["resource"], "Kubernetes list/watch failures (the cached objects keep serving)"),
   watchRestarts: counter("orka_kube_watch_restarts_total", ["resource"], "Kubernetes informers restarted after a failure"),

@@ -50,6 +50,8 @@ export interface CurrentRequestShape {
   readonly note: RequestNote
   /** read when the request ends, just before its log line (a relayed stream's usage, from its ends) */
   readonly atEnd: Array<() => void>
+  /** run once the note is complete (the limits settle a request's reserved tokens from its usage) */
+  readonly afterEnd: Array<() => void>
 }
 
 /** The request being served; none outside a request (background work, tests of one layer). */

@@ -16,6 +16,7 @@ const layers: ReadonlyArray<ReadonlyArray<string>> = [
   ["ir"],
   ["kube"],
   ["auth", "providers"],
+  ["limits"], // rate limits, quotas and budgets: which apply, and the limiter
   ["dialect"],
   ["llm"],
   ["tools"],

@@ -116,7 +116,10 @@ export const errorEnvelopeOf = (statusOf: (error: GatewayError) => number, error
 (error: GatewayError): ErrorEnvelope => ({
   status: statusOf(error),
   body: errorBody(error),
-  headers: error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }
+  headers: {
+    ...(error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }),
+    ...(error.retryAfterMs === undefined ? {} : { "retry-after-ms": String(error.retryAfterMs) })
+  }
 })
 
 export type ClientDialect = "openai" | "anthropic"

@@ -25,18 +25,16 @@ import { toolsAsked, type ToolsSetting } from "./plan.ts"
 import { identityOf } from "./request-metrics.ts"
 import { progressHeader, toolsHeader } from "./tools-header.ts"
 
-export interface AdmittedChat {
+/** A chat's caller and request, admitted before any Provider is chosen for it. */
+export interface AdmittedCaller {
   readonly request: HttpServerRequest.HttpServerRequest
   /** the client's JSON body */
   readonly body: Readonly<Record<string, unknown>>
+  /** the body's length in characters */
+  readonly bodyChars: number
   /** the model as the client asked for it (`provider/model`, or bare): every answer echoes it */
   readonly requested: string
   readonly stream: boolean
-  readonly provider: ResolvedProvider
-  /** the model id to send upstream */
-  readonly model: string
-  /** whether server-side tools are asked for; the plan decides whether they run */
-  readonly tools: boolean
   /** `X-Orka-Tools`, if sent (a fallback Provider's default may differ) */
   readonly toolsHeader: ToolsSetting | undefined
   /** how the tool loop's progress shows in a stream */
@@ -48,6 +46,15 @@ export interface AdmittedChat {
   readonly mask: (text: string) => string
   /** an error as the caller may see it (secrets masked, bounded): for failures inside a stream */
   readonly present: (error: GatewayError) => GatewayError
+}
+
+/** A chat with the Provider that is to serve it. */
+export interface AdmittedChat extends AdmittedCaller {
+  readonly provider: ResolvedProvider
+  /** the model id to send upstream */
+  readonly model: string
+  /** whether server-side tools are asked for; the plan decides whether they run */
+  readonly tools: boolean
 }
 
 export type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, GatewayError, HttpServerRequest.HttpServerRequest | Scope.Scope>
@@ -97,42 +104,41 @@ export const makeAdmission = Effect.gen(function*() {
       return identity
     })
 
-  /** The Provider and model a chat asks for, the caller's permission on it, and whether tools are asked of it. */
-  const servedBy = (identity: Identity, header: ToolsSetting | undefined, requested: string, shown: (text: string) => string) =>
-    Effect.gen(function*() {
-      const { model, provider } = yield* resolve(requested, shown)
-      if (config.authorizeProviders) yield* authorize(identity, providerAccess(provider.namespace, provider.name))
-      return { model, provider, tools: toolsAsked(header, provider.toolsDefault, config.toolsDefault) }
-    })
-
-  const admitChat: Effect.Effect<AdmittedChat, GatewayError, HttpServerRequest.HttpServerRequest> = Effect.gen(function*() {
+  const admitCaller: Effect.Effect<AdmittedCaller, GatewayError, HttpServerRequest.HttpServerRequest> = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const identity = yield* admit(request, chatAccess(config.namespace))
     const header = yield* toolsHeader(request.headers)
     const progress = yield* progressHeader(request.headers)
     const body = yield* readJsonBody(config.maxBodyBytes, config.maxJsonDepth)
-    const { model: requested, stream } = yield* envelope(body)
+    const { model: requested, stream } = yield* envelope(body.value)
     // the caller's credentials as the boundary found them: one array, so its masking pattern is built once
     const callerSecrets = yield* CallerSecrets
     const mask = (text: string) => redactor.mask(text, callerSecrets)
-    const { model, provider, tools } = yield* servedBy(identity, header, requested, mask)
-    noteRequest(request, { provider: provider.name, provider_type: provider.type, model, model_listed: listedModels(provider).includes(model), stream, tools })
+    noteRequest(request, { stream })
     const shown = presentable(redactor, callerSecrets)
     const present = (e: GatewayError) => {
       const error = shown(e)
       noteFailure(request, error)
       return error
     }
-    return { request, body: body as Record<string, unknown>, requested, stream, provider, model, tools, toolsHeader: header, progress, identity, callerSecrets, mask, present }
+    const { chars: bodyChars, value } = body
+    return { request, body: value as Record<string, unknown>, bodyChars, requested, stream, toolsHeader: header, progress, identity, callerSecrets, mask, present }
   })
 
   /**
-   * The same chat, served by one of its Provider's `spec.fallbacks`: resolved and authorized as the
-   * Provider the client named was, its tools as that Provider's default says. The client's `model`
-   * still names the answer.
+   * The chat served by the Provider and model `requested` names (the client's `model`, or one of a
+   * Provider's `spec.fallbacks`), with the caller's permission on it and whether tools are asked of
+   * it (by that Provider's default). The client's `model` still names the answer.
    */
-  const admitFallback = (chat: AdmittedChat, fallback: ResolvedProvider["fallbacks"][number]): Effect.Effect<AdmittedChat, GatewayError> =>
-    Effect.map(servedBy(chat.identity, chat.toolsHeader, `${fallback.provider}/${fallback.model ?? ""}`, chat.mask), (served) => ({ ...chat, ...served }))
+  const admitFor = (caller: AdmittedCaller, requested: string): Effect.Effect<AdmittedChat, GatewayError> =>
+    Effect.gen(function*() {
+      const { model, provider } = yield* resolve(requested, caller.mask)
+      if (config.authorizeProviders) yield* authorize(caller.identity, providerAccess(provider.namespace, provider.name))
+      return { ...caller, model, provider, tools: toolsAsked(caller.toolsHeader, provider.toolsDefault, config.toolsDefault) }
+    })
+
+  /** A chat for the Provider its model names, without fallbacks (token counting). */
+  const admitChat = Effect.flatMap(admitCaller, (caller) => Effect.tap(admitFor(caller, caller.requested), (chat) => Effect.sync(() => noteAsked(chat))))
 
   /** A model-list route: the caller needs `list` on chats. */
   const modelsRoute = (
@@ -144,8 +150,18 @@ export const makeAdmission = Effect.gen(function*() {
       return yield* respond(request)
     })
 
-  return { admit, admitChat, admitFallback, modelsRoute, registry }
+  return { admit, admitCaller, admitChat, admitFor, modelsRoute, registry }
 })
+
+/** The Provider and model the client's `model` names, in the access log (a fallback that serves is `served_by`). */
+export const noteAsked = (chat: AdmittedChat): void =>
+  noteRequest(chat.request, {
+    provider: chat.provider.name,
+    provider_type: chat.provider.type,
+    model: chat.model,
+    model_listed: listedModels(chat.provider).includes(chat.model),
+    tools: chat.tools
+  })
 
 /** Whose stored state is (responses, kept calls): the identity, never the token. */
 export const ownerOf = (identity: Identity): string => `${identity.user}\n${identity.uid}`

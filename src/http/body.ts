@@ -12,7 +12,11 @@ const isTooLarge = (error: { readonly reason: unknown }): boolean =>
 
 const decoder = new TextDecoder()
 
-export const readJsonBody = (limit: number, maxDepth: number): Effect.Effect<unknown, GatewayError, HttpServerRequest.HttpServerRequest> =>
+/** The body's JSON value, and its length in characters (what a token estimate starts from). */
+export const readJsonBody = (
+  limit: number,
+  maxDepth: number
+): Effect.Effect<{ readonly value: unknown; readonly chars: number }, GatewayError, HttpServerRequest.HttpServerRequest> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const declared = Number(request.headers["content-length"])
@@ -26,7 +30,7 @@ export const readJsonBody = (limit: number, maxDepth: number): Effect.Effect<unk
     const text = decoder.decode(bytes)
     if (text.trim() === "") return yield* invalidRequest("the request body is empty: expected a JSON object")
     const read = readJson(text, maxDepth)
-    if (read.ok) return read.value
+    if (read.ok) return { value: read.value, chars: text.length }
     return yield* invalidRequest(read.problem === "depth"
       ? `the request body is ${read.message} (the limit is --max-json-depth)`
       : `the request body is not valid JSON: ${read.message}`)

@@ -76,7 +76,7 @@ const serve = <E, R>(
     const present = presentable(redactor, secrets)
     const note: RequestNote = {}
     attachNote(request, note)
-    const current = { started, note, atEnd: [] as Array<() => void> }
+    const current = { started, note, atEnd: [] as Array<() => void>, afterEnd: [] as Array<() => void> }
     const inFlight = isApi(path) ? requestsInFlight({ orka_dialect: dialectName(path) }) : undefined
     activity.begin()
     const context = yield* Effect.context<never>()
@@ -85,6 +85,7 @@ const serve = <E, R>(
     const write = (status: number, outcome: string) =>
       Effect.sync(() => {
         for (const read of current.atEnd) read()
+        for (const settle of current.afterEnd) settle()
       }).pipe(
         // the line is made once the hooks have added to the note
         Effect.andThen(() => writeAccessLog(request, { requestId, started, status, outcome })),

@@ -48,10 +48,10 @@ export const nothingToPrepare = (): Effect.Effect<undefined> => Effect.succeed(u
 
 export const makeChatRoute = Effect.gen(function*() {
   const config = yield* GatewayConfig
-  const { admitChat, admitFallback } = yield* makeAdmission
+  const { admitCaller, admitFor } = yield* makeAdmission
   const { relayed, translated } = yield* makeAnswers
   const toolLoop = yield* ToolLoop
-  const servedBy = yield* makeFallbacks(admitFallback)
+  const servedBy = yield* makeFallbacks(admitFor)
 
   /** One chat served by one Provider: the plan, then the answer relayed or in IR. */
   const serve = <Extra, Prepared>(door: ChatDoor<Extra, Prepared>, chat: AdmittedChat) =>
@@ -110,7 +110,7 @@ export const makeChatRoute = Effect.gen(function*() {
       const { format } = door
       const current = yield* CurrentRequest
       if (current !== undefined) Object.assign(current.note, { operation: operations[format.name], dialect: format.name })
-      return yield* servedBy(yield* admitChat, (chat) => serve(door, chat))
+      return yield* servedBy(yield* admitCaller, (chat) => serve(door, chat))
     })
 })
 

@@ -5,6 +5,7 @@
  */
 import { Context, Effect } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
+import { Limiter } from "../limits/limiter.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
 
 /** Flipped when the process starts to shut down, so readiness fails before connections close. */
@@ -12,6 +13,7 @@ export class Lifecycle extends Context.Service<Lifecycle, { draining: boolean }>
 
 export const HealthRoutes = HttpRouter.use(Effect.fn(function*(router) {
   const registry = yield* ProviderRegistry
+  const limiter = yield* Limiter
   const lifecycle = yield* Lifecycle
   yield* router.add("GET", "/healthz", HttpServerResponse.jsonUnsafe({ status: "ok" }))
   // the router answers HEAD with the GET route, with or without a trailing slash
@@ -20,8 +22,9 @@ export const HealthRoutes = HttpRouter.use(Effect.fn(function*(router) {
   }
   yield* router.add("GET", "/readyz", Effect.gen(function*() {
     if (lifecycle.draining) return HttpServerResponse.jsonUnsafe({ status: "shutting down" }, { status: 503 })
-    return (yield* registry.isSynced)
+    if (!(yield* registry.isSynced)) return HttpServerResponse.jsonUnsafe({ status: "loading providers" }, { status: 503 })
+    return limiter.loaded()
       ? HttpServerResponse.jsonUnsafe({ status: "ready" })
-      : HttpServerResponse.jsonUnsafe({ status: "loading providers" }, { status: 503 })
+      : HttpServerResponse.jsonUnsafe({ status: "loading client policies" }, { status: 503 })
   }))
 }))

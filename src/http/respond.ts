@@ -4,6 +4,7 @@ import { anthropicClient } from "../dialect/anthropic/client.ts"
 import { openaiClient } from "../dialect/openai/client.ts"
 import type { ClientDialect, ErrorEnvelope } from "../dialect/wire.ts"
 import type { GatewayError } from "../errors.ts"
+import { rateLimitHeaders } from "./rate-limit-headers.ts"
 
 /** The error as the caller's format shows it: its status, its envelope, its headers. */
 export const errorEnvelope = (dialect: ClientDialect, error: GatewayError): ErrorEnvelope =>
@@ -12,10 +13,14 @@ export const errorEnvelope = (dialect: ClientDialect, error: GatewayError): Erro
 /**
  * The error's envelope, with `x-should-retry`, which the official SDKs (and Claude Code) obey before
  * their own status rules: a bad token or request fails at once instead of being retried for a minute.
+ * A limit's refusal also carries the caller's standing (./rate-limit-headers.ts).
  */
 export const errorResponse = (dialect: ClientDialect, error: GatewayError): HttpServerResponse.HttpServerResponse => {
   const { body, headers, status } = errorEnvelope(dialect, error)
-  return HttpServerResponse.jsonUnsafe(body, { status, headers: { ...headers, "x-should-retry": String(error.retryable) } })
+  return HttpServerResponse.jsonUnsafe(body, {
+    status,
+    headers: { ...headers, ...rateLimitHeaders(dialect, error.rateLimit), "x-should-retry": String(error.retryable) }
+  })
 }
 
 export const json = (body: unknown): HttpServerResponse.HttpServerResponse => HttpServerResponse.jsonUnsafe(body)

@@ -39,6 +39,7 @@ export const ProviderSpec = Schema.Struct({
     deploymentName: Schema.optionalKey(Schema.String),
     apiVersion: Schema.optionalKey(Schema.String.annotate({ default: providerDefaults.azureApiVersion }))
   })),
+  /** for all the Provider's callers together (tokens: input + output), enforced before it is called */
   rateLimit: Schema.optionalKey(Schema.Struct({
     requestsPerMinute: Schema.optionalKey(PositiveInt),
     tokensPerMinute: Schema.optionalKey(PositiveInt)
@@ -56,8 +57,9 @@ export const ProviderSpec = Schema.Struct({
   responsesAPI: Schema.optionalKey(Schema.Boolean),
   /**
    * Providers tried in order, before anything reached the client, when this one fails with a
-   * retryable error (429, 5xx, 529, a timeout, no connection) or is cooling down; `model` defaults
-   * to the fallback's `defaultModel`. The client's format is kept: another type is translated.
+   * retryable error (429, 5xx, 529, a timeout, no connection), is not ready, is cooling down or is
+   * over a limit; `model` defaults to the fallback's `defaultModel`. The client's format is kept:
+   * another type is translated.
    */
   fallbacks: Schema.optionalKey(Schema.Array(Schema.Struct({
     provider: Schema.NonEmptyString,

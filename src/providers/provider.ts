@@ -23,11 +23,18 @@ export interface ResolvedProvider {
   /** `spec.tools.default`: whether requests without `X-Orka-Tools` get server-side tools */
   readonly toolsDefault: "enabled" | "disabled" | undefined
   /** `spec.fallbacks`, in order */
-  readonly fallbacks: ReadonlyArray<{ readonly provider: string; readonly model?: string }>
+  readonly fallbacks: ReadonlyArray<Fallback>
+  /** `spec.rateLimit`: for all of the Provider's callers together */
+  readonly rateLimit: { readonly requestsPerMinute?: number; readonly tokensPerMinute?: number }
   /** the server answers the Responses API (`spec.responsesAPI`, defaulted by type and URL) */
   readonly responsesAPI: boolean
   /** `spec.maxOutputTokens` and `spec.maxOutputTokensByModel` */
   readonly maxOutputTokens: { readonly all: number | undefined; readonly byModel: Readonly<Record<string, number>> }
+}
+
+export interface Fallback {
+  readonly provider: string
+  readonly model?: string
 }
 
 /** The most output tokens a request to `model` may ask for, if the Provider caps it. */
@@ -39,6 +46,8 @@ export type NotReadyReason = "InvalidSpec" | SecretProblem["reason"]
 export interface NotReady {
   readonly reason: NotReadyReason
   readonly message: string
+  /** its `spec.fallbacks`, when the spec could be read: they serve while it cannot */
+  readonly fallbacks: ReadonlyArray<Fallback>
 }
 
 export const defaultBaseURL: Record<ProviderType, string | undefined> = {
@@ -73,7 +82,8 @@ export const resolveProvider = (
 ): Result.Result<ResolvedProvider, NotReady> => {
   const { spec, metadata } = provider
   const namespace = metadata.namespace ?? fallbackNamespace
-  const invalid = (message: string) => Result.fail<NotReady>({ reason: "InvalidSpec", message })
+  const fallbacks = spec.fallbacks ?? []
+  const invalid = (message: string) => Result.fail<NotReady>({ reason: "InvalidSpec", message, fallbacks })
 
   const baseURL = (spec.baseURL ?? defaultBaseURL[spec.type])?.replace(/\/+$/, "")
   if (baseURL === undefined) return invalid(`spec.baseURL is required for type ${spec.type}`)
@@ -83,7 +93,7 @@ export const resolveProvider = (
   if (needsKey(spec.type)) {
     if (spec.secretRef === undefined) return invalid(`spec.secretRef is required for type ${spec.type}`)
     const value = secretKey(secrets, namespace, spec.secretRef.name, spec.secretRef.key ?? defaultSecretKey)
-    if (Result.isFailure(value)) return Result.fail(value.failure)
+    if (Result.isFailure(value)) return Result.fail({ ...value.failure, fallbacks })
     apiKey = Redacted.make(value.success)
   }
 
@@ -101,7 +111,8 @@ export const resolveProvider = (
       : undefined,
     createdAt: metadata.creationTimestamp,
     toolsDefault: spec.tools?.default,
-    fallbacks: spec.fallbacks ?? [],
+    fallbacks,
+    rateLimit: spec.rateLimit ?? {},
     responsesAPI: spec.type === "openai" || spec.type === "azure-openai"
       ? spec.responsesAPI ?? (spec.type === "azure-openai" || isOpenAI(baseURL))
       : false,

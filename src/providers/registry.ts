@@ -9,7 +9,7 @@ import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { Provider, secretsByKey } from "../kube/resources.ts"
 import { Redactor } from "../redact.ts"
 import { describeIssues } from "../schema-text.ts"
-import { listedModels, type NotReady, resolveProvider, type ResolvedProvider } from "./provider.ts"
+import { type Fallback, listedModels, type NotReady, resolveProvider, type ResolvedProvider } from "./provider.ts"
 
 export interface Resolution {
   readonly provider: ResolvedProvider
@@ -32,6 +32,8 @@ export interface ProviderRegistryShape {
   readonly resolve: (model: string) => Effect.Effect<Resolution, GatewayError>
   readonly models: () => ReadonlyArray<ListedModel>
   readonly snapshot: () => RegistrySnapshot
+  /** the Provider a model id names when it exists but is not ready, with its `spec.fallbacks`: they serve instead */
+  readonly notReady: (model: string) => { readonly provider: string; readonly fallbacks: ReadonlyArray<Fallback> } | undefined
   /** Completes once Providers and Secrets have been loaded for the first time. */
   readonly synced: Effect.Effect<void>
   readonly isSynced: Effect.Effect<boolean>
@@ -52,7 +54,7 @@ export const buildSnapshot = (
     const name = raw.metadata?.name ?? "(unnamed)"
     const decoded = decodeProvider(raw)
     if (Result.isFailure(decoded)) {
-      notReady.set(name, { reason: "InvalidSpec", message: describeIssues(decoded.failure) })
+      notReady.set(name, { reason: "InvalidSpec", message: describeIssues(decoded.failure), fallbacks: [] })
       continue
     }
     const resolved = resolveProvider(decoded.success, secrets, namespace)
@@ -65,6 +67,12 @@ export const buildSnapshot = (
 /** The longest model string accepted: it is logged and echoed on every answer, so it is bounded. */
 export const maxModelChars = 256
 
+/** The Provider a model id names: `provider/…`, or the default provider for a bare id. */
+const providerNamed = (requested: string, chatProvider: string | undefined): string => {
+  const slash = requested.indexOf("/")
+  return slash >= 0 ? requested.slice(0, slash) : chatProvider ?? "default"
+}
+
 /** Model resolution over a snapshot: `provider/model`, or a bare model on the default provider. */
 export const resolveModel = (
   snapshot: RegistrySnapshot,
@@ -75,7 +83,7 @@ export const resolveModel = (
     return Result.fail(invalidRequest(`model: at most ${maxModelChars} characters, got ${requested.length}`, "model"))
   }
   const slash = requested.indexOf("/")
-  const providerName = slash >= 0 ? requested.slice(0, slash) : chatProvider ?? "default"
+  const providerName = providerNamed(requested, chatProvider)
   const model = slash >= 0 ? requested.slice(slash + 1) : requested
 
   const provider = snapshot.ready.get(providerName)
@@ -151,6 +159,11 @@ export class ProviderRegistry extends Context.Service<ProviderRegistry, Provider
         resolve: (model) => Effect.fromResult(resolveModel(snapshot, model, chatProvider)),
         models: () => listModels(snapshot, chatProvider),
         snapshot: () => snapshot,
+        notReady: (model) => {
+          const provider = providerNamed(model, chatProvider)
+          const broken = snapshot.notReady.get(provider)
+          return broken === undefined ? undefined : { provider, fallbacks: broken.fallbacks }
+        },
         synced: Deferred.await(loaded),
         isSynced: Deferred.isDone(loaded)
       })

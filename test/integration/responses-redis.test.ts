@@ -5,13 +5,10 @@
  * back through the other; with Redis gone, a stored continuation is a clear 503 while
  * `store: false` requests keep working.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
-import { freePort } from "../support/host.ts"
+import { type GatewayProcess, startGatewayProcess } from "../support/gateway-process.ts"
 import { type RealRedis, redisMissing, startRedis } from "../support/redis.ts"
 import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
 
@@ -19,31 +16,15 @@ if (redisMissing !== undefined) {
   console.warn(`\n*** SKIPPING the Responses API's shared-store tier: ${redisMissing}. Replicas sharing stored responses are not checked in this run. ***\n`)
 }
 
-const root = fileURLToPath(new URL("../..", import.meta.url))
-
-
-/** The other replica: its own process, over the first one's manifests and tokens, ready. */
-const startProcess = async (gateway: RunningGateway, redisUrl: string) => {
-  const port = await freePort()
-  const child = spawn(process.execPath, [
-    "bin/orka-gateway.js", "serve", "--manifests", join(gateway.dir, "manifests"), "--token-auth-file", join(gateway.dir, "tokens.csv"),
-    "--chat-provider", "claude", "--tools-default", "disabled", "--upstream-retries", "0", "--redis-url", redisUrl,
-    "--host", "127.0.0.1", "--port", String(port), "--log-level", "error"
-  ], { cwd: root, stdio: "ignore" })
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 15_000
-  while ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
-    if (Date.now() > deadline) throw new Error("the second gateway process did not become ready")
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return { child, openaiURL: `${url}/openai/v1` }
-}
+/** The other replica: the same Providers, tools off, no retries, the same Redis. */
+const startProcess = (gateway: RunningGateway, redisUrl: string) =>
+  startGatewayProcess(gateway, ["--chat-provider", "claude", "--tools-default", "disabled", "--upstream-retries", "0", "--redis-url", redisUrl])
 
 describe.skipIf(redisMissing !== undefined)("two gateway processes sharing one Redis", () => {
   let redis: RealRedis
   let upstream: ScriptedUpstream
   let one: RunningGateway
-  let two: { readonly child: ChildProcess; readonly openaiURL: string }
+  let two: GatewayProcess
   const client = (gateway: { readonly openaiURL: string }) => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
 
   beforeAll(async () => {

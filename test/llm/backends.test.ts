@@ -41,6 +41,7 @@ const provider = (type: ResolvedProvider["type"], baseURL: string): ResolvedProv
   toolsDefault: undefined,
   responsesAPI: false,
   fallbacks: [],
+  rateLimit: {},
   maxOutputTokens: { all: undefined, byModel: {} }
 })
 

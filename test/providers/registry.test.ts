@@ -27,11 +27,11 @@ describe("buildSnapshot", () => {
     expect(openai.baseURL).toBe("https://api.openai.com/v1")
     expect(snapshot.ready.get("anthropic")!.baseURL).toBe("https://api.anthropic.com")
     expect(snapshot.ready.get("azure")!.azure).toEqual({ deploymentName: "dep", apiVersion: "2024-02-15-preview" })
-    expect(snapshot.notReady.get("nokey")).toEqual({ reason: "SecretNotFound", message: "Secret default/missing not found" })
+    expect(snapshot.notReady.get("nokey")).toEqual({ reason: "SecretNotFound", message: "Secret default/missing not found", fallbacks: [] })
     expect(snapshot.notReady.get("emptykey")?.reason).toBe("SecretKeyMissing")
     expect(snapshot.notReady.get("badtype")?.reason).toBe("InvalidSpec")
     expect(snapshot.notReady.get("badtype")?.message).toContain("spec.type")
-    expect(snapshot.notReady.get("noazureurl")).toEqual({ reason: "InvalidSpec", message: "spec.baseURL is required for type azure-openai" })
+    expect(snapshot.notReady.get("noazureurl")).toEqual({ reason: "InvalidSpec", message: "spec.baseURL is required for type azure-openai", fallbacks: [] })
   })
 
   it("never puts the key in a message", () => {

@@ -1,0 +1,217 @@
+/**
+ * The limits a chat is under, checked and charged in one step before a Provider is called
+ * (`admit`), and settled when the request ends: its reserved tokens become its real usage (a
+ * stream's, an abandoned stream's, a whole tool loop's), its concurrency slot is freed. A refusal is
+ * a 429 that says which limit, when it frees up (`retry-after`) and the caller's standing (the
+ * dialect's rate-limit headers); a request over no limit costs one pass over the policies.
+ *
+ * The counters are `LimitCounters` (memory, or Redis shared by every replica). When they cannot be
+ * reached, --limits-on-store-failure decides: served without limits, or a 503; never a hang.
+ */
+import { Context, Deferred, Effect, Layer, Metric } from "effect"
+import type { Identity } from "../auth/auth.ts"
+import { GatewayConfig } from "../config.ts"
+import { type GatewayError, gatewayError, type LimitStanding, type RateLimitState } from "../errors.ts"
+import { decodeClientPolicies, type ValidPolicy } from "../kube/client-policy.ts"
+import { KubeClient, rebuildOnChange } from "../kube/client.ts"
+import { labelled, metrics } from "../metrics.ts"
+import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
+import type { CurrentRequestShape } from "../request-note.ts"
+import { type Charge, type Counter, LimitCounters, type LimitCountersShape, type Slot } from "../store/limit-counters.ts"
+import { estimateTokens, limitText, periodOf, type Rule, rulesFor } from "./rules.ts"
+
+export interface LimitedChat {
+  readonly identity: Identity
+  readonly provider: ResolvedProvider
+  /** the model id sent upstream */
+  readonly model: string
+  readonly body: Readonly<Record<string, unknown>>
+  /** the body's length in characters, for the token estimate */
+  readonly bodyChars: number
+}
+
+/** A request admitted under its limits: what it must do when it ends. */
+export interface Ticket {
+  /** its standing after the charge, for the rate-limit headers; none when no limit applies */
+  readonly state: RateLimitState | undefined
+  /**
+   * The Provider failed before the answer started: its tokens are given back and its slots freed; its
+   * request still counts against the Provider (it was called), and against the caller's policies
+   * unless another Provider is tried next.
+   */
+  readonly refund: (fallingBack: boolean) => Effect.Effect<void>
+  /** settles with the request's usage once it ends (its note complete) */
+  readonly settleAtEnd: (current: CurrentRequestShape | undefined) => void
+}
+
+export interface LimiterShape {
+  readonly admit: (chat: LimitedChat) => Effect.Effect<Ticket, GatewayError>
+  /** whether the ClientPolicies have been loaded (readiness); a request before then waits for them */
+  readonly loaded: () => boolean
+}
+
+/** How long a concurrency slot holds without its request saying it ended (a replica that died). */
+const slotLeaseMs = 15 * 60_000
+
+const unlimited: Ticket = { state: undefined, refund: () => Effect.void, settleAtEnd: () => {} }
+
+interface Charged {
+  readonly rule: Rule
+  readonly counter: Counter
+}
+
+/** The strictest (least remaining) of these limits, as headers show it. */
+const strictest = (standings: ReadonlyArray<LimitStanding>): LimitStanding | undefined =>
+  standings.reduce<LimitStanding | undefined>((a, b) => (a === undefined || b.remaining < a.remaining ? b : a), undefined)
+
+const standingOf = (charged: ReadonlyArray<Charged>, used: ReadonlyArray<number>): RateLimitState => {
+  const standing = (which: (rule: Rule) => boolean) =>
+    strictest(charged.flatMap(({ counter, rule }, i) =>
+      which(rule) ? [{ limit: counter.limit, remaining: Math.max(0, counter.limit - used[i]!), resetAt: counter.resetAt }] : []
+    ))
+  const requests = standing((rule) => rule.name === "requests_per_minute")
+  const tokens = standing((rule) => rule.name !== "requests_per_minute")
+  return { ...(requests === undefined ? {} : { requests }), ...(tokens === undefined ? {} : { tokens }) }
+}
+
+export const makeLimiter = (options: {
+  readonly counters: LimitCountersShape
+  readonly policies: () => ReadonlyArray<ValidPolicy>
+  readonly windowMs: number
+  readonly onStoreFailure: "allow" | "deny"
+  readonly now?: () => number
+}) =>
+  Effect.gen(function*() {
+    const { counters, windowMs } = options
+    const now = options.now ?? Date.now
+    const run = Effect.runForkWith(yield* Effect.context<never>())
+    const refused = labelled(metrics.rateLimited)
+    const storeFailed = Metric.withAttributes(metrics.limitStoreFailures, { decision: options.onStoreFailure })
+
+    /** The refusal for the limit that frees up last (the one the caller must wait for). */
+    const refusal = (provider: string, at: number, charged: ReadonlyArray<Charged>, slots: ReadonlyArray<{ rule: Rule; slot: Slot }>, result: Charge) => {
+      const blocked = [
+        ...charged.flatMap(({ counter, rule }, i) => (result.used[i]! >= counter.limit ? [{ rule, resetAt: counter.resetAt }] : [])),
+        ...slots.flatMap(({ rule }, i) => (result.held[i]! >= rule.limit ? [{ rule, resetAt: at + 1000 }] : []))
+      ].sort((a, b) => b.resetAt - a.resetAt)[0]!
+      const { rule, resetAt } = blocked
+      const waitMs = Math.max(1, resetAt - at)
+      const seconds = Math.ceil(waitMs / 1000)
+      const budget = rule.name === "tokens_per_day" || rule.name === "tokens_per_month"
+      const whose = rule.perCaller ? " per caller" : rule.source === "policy" ? " for its callers together" : ""
+      const message = budget
+        ? `the token budget of ${rule.owner} (${limitText(rule.name, rule.limit, windowMs)}${whose}) is spent; it resets at ${new Date(resetAt).toISOString()}`
+        : rule.name === "concurrent_requests"
+        ? `${rule.owner} allows ${limitText(rule.name, rule.limit, windowMs)}${whose}; try again when one has ended`
+        : `${rule.owner} allows ${limitText(rule.name, rule.limit, windowMs)}${whose}; try again in ${seconds} s`
+      return Effect.as(
+        Metric.update(refused({ orka_provider: provider, source: rule.source, limit: rule.name }), 1),
+        gatewayError("rate_limit", message, {
+          code: budget ? "budget_exceeded" : "rate_limit_exceeded",
+          // a spent budget comes back in hours: the SDKs should not keep trying (x-should-retry)
+          retryable: !budget,
+          retryAfter: seconds,
+          retryAfterMs: waitMs,
+          rateLimit: standingOf(charged, result.used)
+        })
+      )
+    }
+
+    const admit = (chat: LimitedChat): Effect.Effect<Ticket, GatewayError> => {
+      const rules = rulesFor(chat.provider, chat.identity, options.policies())
+      if (rules.length === 0) return Effect.succeed(unlimited)
+      const at = now()
+      const estimate = estimateTokens(chat.bodyChars, chat.body, outputCap(chat.provider, chat.model))
+      const holder = crypto.randomUUID()
+      const charged: Array<Charged> = []
+      const slots: Array<{ rule: Rule; slot: Slot }> = []
+      for (const rule of rules) {
+        if (rule.name === "concurrent_requests") {
+          slots.push({ rule, slot: { key: `orka:limit:${rule.key}`, limit: rule.limit, holder, leaseUntil: at + slotLeaseMs } })
+          continue
+        }
+        const { resetAt, stamp } = periodOf(rule.name, at, windowMs)
+        const cost = rule.name === "requests_per_minute" ? 1 : estimate
+        charged.push({ rule, counter: { key: `orka:limit:${rule.key}:${stamp}`, limit: rule.limit, cost, resetAt } })
+      }
+      const tokenKeys = charged.filter((c) => c.rule.name !== "requests_per_minute").map((c) => c.counter.key)
+      const release = slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder }))
+      const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) =>
+        run(counters.settle(now(), { adjust, release }).pipe(Effect.ignore))
+
+      return counters.charge(at, charged.map((c) => c.counter), slots.map((s) => s.slot)).pipe(
+        Effect.matchEffect({
+          onFailure: () =>
+            Effect.andThen(
+              Metric.update(storeFailed, 1),
+              options.onStoreFailure === "allow"
+                ? Effect.succeed(unlimited)
+                : Effect.fail(gatewayError("overloaded", "the limits that apply to this request cannot be checked now; try again", { retryAfter: 1 }))
+            ),
+          onSuccess: (result) => {
+            if (!result.admitted) return Effect.flatMap(refusal(chat.provider.name, at, charged, slots, result), Effect.fail)
+            const ticket: Ticket = {
+              state: standingOf(charged, result.used),
+              refund: (fallingBack) =>
+                Effect.sync(() =>
+                  settle([
+                    ...tokenKeys.map((key) => ({ key, delta: -estimate })),
+                    ...(fallingBack ? charged.filter((c) => c.rule.name === "requests_per_minute" && c.rule.source === "policy").map((c) => ({ key: c.counter.key, delta: -1 })) : [])
+                  ])
+                ),
+              settleAtEnd: (current) => {
+                if (current === undefined) return settle([])
+                current.afterEnd.push(() => {
+                  const delta = usedTokens(current, estimate) - estimate
+                  settle(delta === 0 ? [] : tokenKeys.map((key) => ({ key, delta })))
+                })
+              }
+            }
+            return Effect.succeed(ticket)
+          }
+        })
+      )
+    }
+    return { admit }
+  })
+
+/**
+ * What a request used: its usage when the provider said it; else the estimate once output began
+ * (an abandoned stream whose usage never came), nothing when it never got an answer.
+ */
+const usedTokens = (current: CurrentRequestShape, estimate: number): number => {
+  const { input_tokens, output_tokens, ttft_ms } = current.note
+  if (input_tokens !== undefined || output_tokens !== undefined) return (input_tokens ?? 0) + (output_tokens ?? 0)
+  return ttft_ms === undefined ? 0 : estimate
+}
+
+export class Limiter extends Context.Service<Limiter, LimiterShape>()("orka/Limiter") {
+  /** ClientPolicies from the KubeClient, counters from `LimitCounters`; serves once the policies are loaded */
+  static readonly layer = Layer.effect(
+    Limiter,
+    Effect.gen(function*() {
+      const config = yield* GatewayConfig
+      const kube = yield* KubeClient
+      let policies: ReadonlyArray<ValidPolicy> = []
+      let reported = new Map<string, string>()
+      const loaded = yield* rebuildOnChange([kube.clientPolicies], Effect.suspend(() => {
+        const { invalid, valid } = decodeClientPolicies(kube.clientPolicies.items(), config.namespace)
+        policies = valid
+        const rejected = [...invalid].filter(([name, why]) => reported.get(name) !== why)
+        reported = new Map(invalid)
+        return Effect.forEach(rejected, ([policy, reason]) =>
+          Effect.logWarning("client policy rejected").pipe(Effect.annotateLogs({ policy, reason })), { discard: true })
+      }))
+      const limiter = yield* makeLimiter({
+        counters: yield* LimitCounters,
+        policies: () => policies,
+        windowMs: config.limitsWindow,
+        onStoreFailure: config.limitsOnStoreFailure
+      })
+      return {
+        admit: (chat) => Deferred.isDoneUnsafe(loaded) ? limiter.admit(chat) : Effect.andThen(Deferred.await(loaded), () => limiter.admit(chat)),
+        loaded: () => Deferred.isDoneUnsafe(loaded)
+      }
+    })
+  )
+}

@@ -1,0 +1,118 @@
+/**
+ * Which limits a request is under: its Provider's `spec.rateLimit` (all its callers together) and
+ * every ClientPolicy that matches the caller and covers that Provider (each applies, so the strictest
+ * decides), and the period each one counts in. Pure: the limiter charges what this returns.
+ */
+import type { Identity } from "../auth/auth.ts"
+import type { ClientPolicySpec, ValidPolicy } from "../kube/client-policy.ts"
+import type { ResolvedProvider } from "../providers/provider.ts"
+
+export type LimitName = "requests_per_minute" | "tokens_per_minute" | "tokens_per_day" | "tokens_per_month" | "concurrent_requests"
+
+export interface Rule {
+  readonly source: "provider" | "policy"
+  /** `Provider claude`, `ClientPolicy team-a`: what a refusal names */
+  readonly owner: string
+  readonly name: LimitName
+  readonly limit: number
+  /** its counters' key, without the period: the caller's own under a policy of scope `caller` */
+  readonly key: string
+  /** a policy's limit counts each caller alone */
+  readonly perCaller: boolean
+}
+
+type Subject = ClientPolicySpec["subjects"][number]
+
+const serviceAccountPrefix = "system:serviceaccount:"
+
+export const subjectMatches = (subject: Subject, identity: Identity): boolean => {
+  if (subject.user !== undefined) return identity.user === subject.user
+  if (subject.group !== undefined) return identity.groups.includes(subject.group)
+  if (subject.serviceAccount === undefined) return false
+  const [namespace, name] = subject.serviceAccount.split("/")
+  return name === "*"
+    ? identity.user.startsWith(`${serviceAccountPrefix}${namespace}:`)
+    : identity.user === `${serviceAccountPrefix}${namespace}:${name}`
+}
+
+export const policyApplies = (policy: ValidPolicy, identity: Identity, provider: string): boolean =>
+  (policy.spec.providers === undefined || policy.spec.providers.includes(provider)) &&
+  policy.spec.subjects.some((s) => subjectMatches(s, identity))
+
+const policyLimits: ReadonlyArray<readonly [keyof ClientPolicySpec["limits"], LimitName]> = [
+  ["requestsPerMinute", "requests_per_minute"],
+  ["tokensPerMinute", "tokens_per_minute"],
+  ["tokensPerDay", "tokens_per_day"],
+  ["tokensPerMonth", "tokens_per_month"],
+  ["concurrentRequests", "concurrent_requests"]
+]
+
+/** Every limit the request is under; none when nothing limits it (the common case: no work at all). */
+export const rulesFor = (provider: ResolvedProvider, identity: Identity, policies: ReadonlyArray<ValidPolicy>): ReadonlyArray<Rule> => {
+  const rules: Array<Rule> = []
+  const { requestsPerMinute, tokensPerMinute } = provider.rateLimit
+  const providerKey = `provider:${provider.namespace}/${provider.name}`
+  const owner = `Provider ${provider.name}`
+  if (requestsPerMinute !== undefined) rules.push({ source: "provider", owner, name: "requests_per_minute", limit: requestsPerMinute, key: `${providerKey}:rpm`, perCaller: false })
+  if (tokensPerMinute !== undefined) rules.push({ source: "provider", owner, name: "tokens_per_minute", limit: tokensPerMinute, key: `${providerKey}:tpm`, perCaller: false })
+  for (const policy of policies) {
+    if (!policyApplies(policy, identity, provider.name)) continue
+    const perCaller = policy.spec.scope !== "shared"
+    const key = `policy:${policy.namespace}/${policy.name}:${perCaller ? `user:${identity.user}` : "shared"}`
+    for (const [field, name] of policyLimits) {
+      const limit = policy.spec.limits[field]
+      if (limit !== undefined) rules.push({ source: "policy", owner: `ClientPolicy ${policy.name}`, name, limit, key: `${key}:${name}`, perCaller })
+    }
+  }
+  return rules
+}
+
+/** The period a counted limit counts in at `now`: its stamp (part of the key) and when it ends. */
+export const periodOf = (name: Exclude<LimitName, "concurrent_requests">, now: number, windowMs: number): { readonly stamp: string; readonly resetAt: number } => {
+  if (name === "requests_per_minute" || name === "tokens_per_minute") {
+    const window = Math.floor(now / windowMs)
+    return { stamp: `w${window}`, resetAt: (window + 1) * windowMs }
+  }
+  const date = new Date(now)
+  const year = date.getUTCFullYear()
+  const month = date.getUTCMonth()
+  if (name === "tokens_per_month") return { stamp: `m${year}-${month + 1}`, resetAt: Date.UTC(year, month + 1, 1) }
+  const day = date.getUTCDate()
+  return { stamp: `d${year}-${month + 1}-${day}`, resetAt: Date.UTC(year, month, day + 1) }
+}
+
+/** What a refusal says of each limit. */
+export const limitText = (name: LimitName, limit: number, windowMs: number): string => {
+  const window = windowMs === 60_000 ? "per minute" : `per ${windowMs / 1000} s`
+  switch (name) {
+    case "requests_per_minute":
+      return `${limit} requests ${window}`
+    case "tokens_per_minute":
+      return `${limit} tokens ${window}`
+    case "tokens_per_day":
+      return `${limit} tokens per day (UTC)`
+    case "tokens_per_month":
+      return `${limit} tokens per month (UTC)`
+    case "concurrent_requests":
+      return `${limit} concurrent requests`
+  }
+}
+
+/** The most output tokens a request asks for, in any of the three formats' fields. */
+const requestedOutput = (body: Readonly<Record<string, unknown>>): number | undefined => {
+  for (const field of ["max_output_tokens", "max_completion_tokens", "max_tokens"]) {
+    const value = body[field]
+    if (typeof value === "number" && Number.isInteger(value) && value > 0) return value
+  }
+  return undefined
+}
+
+/** Output reserved for a request that sets no maximum. */
+const unstatedOutput = 4096
+
+/**
+ * The tokens reserved when a request starts, settled with its real usage when it ends: its text at
+ * about four characters a token, plus the output it may ask for (at most the Provider's cap).
+ */
+export const estimateTokens = (bodyChars: number, body: Readonly<Record<string, unknown>>, outputCap: number | undefined): number =>
+  Math.ceil(bodyChars / 4) + Math.min(requestedOutput(body) ?? unstatedOutput, outputCap ?? Number.POSITIVE_INFINITY)

@@ -1,0 +1,122 @@
+/**
+ * One limit across replicas: two gateway processes sharing one real Redis (`--redis-url`), as the
+ * Deployment's two replicas do, enforce one requests-per-minute and one tokens-per-minute limit
+ * whichever replica a request lands on. With Redis killed mid-run each honours its
+ * --limits-on-store-failure (this one `allow`: served; the other `deny`: a clear 503), never a 500
+ * or a hang, and the limits hold again once Redis is back. Windows are 2 s (`--limits-window`).
+ */
+import OpenAI from "openai"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
+import { type GatewayProcess, startGatewayProcess } from "../support/gateway-process.ts"
+import { type RealRedis, redisMissing, startRedis } from "../support/redis.ts"
+import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
+
+if (redisMissing !== undefined) {
+  console.warn(`\n*** SKIPPING the shared-limits tier: ${redisMissing}. Limits held across replicas are not checked in this run. ***\n`)
+}
+
+const windowMs = 2000
+
+describe.skipIf(redisMissing !== undefined)("limits shared by two gateway processes through one Redis", () => {
+  let redis: RealRedis
+  let upstream: ScriptedUpstream
+  let one: RunningGateway
+  let two: GatewayProcess
+  const client = (gateway: { readonly openaiURL: string }) => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
+  const ask = (gateway: { readonly openaiURL: string }, model: string) =>
+    client(gateway).chat.completions.create({ model, max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
+  /** a fresh window when this one is nearly over, so a test's requests share one */
+  const inOneWindow = async () => {
+    const left = windowMs - (Date.now() % windowMs)
+    if (left < 800) await new Promise((r) => setTimeout(r, left + 20))
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis()
+    upstream = await startScriptedUpstream()
+    const anthropic = (rateLimit: Record<string, number>) => ({ type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test", rateLimit })
+    one = await startGateway({
+      manifests: scriptedProviders(upstream.url, { rpm: anthropic({ requestsPerMinute: 3 }), tpm: anthropic({ tokensPerMinute: 40 }), outage: anthropic({ requestsPerMinute: 1000 }) }),
+      config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, redisUrl: redis.url, limitsWindow: windowMs }
+    })
+    two = await startGatewayProcess(one, [
+      "--chat-provider", "claude", "--tools-default", "disabled", "--upstream-retries", "0", "--redis-url", redis.url,
+      "--limits-window", String(windowMs / 1000), "--limits-on-store-failure", "deny"
+    ])
+  })
+  afterAll(async () => {
+    two?.child.kill("SIGKILL")
+    await one?.close()
+    await upstream?.close()
+    await redis?.close()
+  })
+  beforeEach(() => {
+    upstream.requests.length = 0
+  })
+
+  it("one requests-per-minute limit, whichever replica serves", async () => {
+    upstream.script({ answer: { text: ["ok"] } })
+    await inOneWindow()
+    await ask(one, "rpm/claude-test")
+    await ask(two, "rpm/claude-test")
+    await ask(one, "rpm/claude-test")
+    // each replica alone would allow three: together they have spent them
+    expect(await ask(two, "rpm/claude-test").catch((e) => e)).toMatchObject({ status: 429 })
+    expect(await ask(one, "rpm/claude-test").catch((e) => e)).toMatchObject({ status: 429 })
+    expect(upstream.requests).toHaveLength(3)
+    // the next window is whole again, on both
+    await new Promise((r) => setTimeout(r, windowMs - (Date.now() % windowMs) + 20))
+    await ask(two, "rpm/claude-test")
+  })
+
+  it("one tokens-per-minute limit, settled with the usage each replica saw", async () => {
+    // 10 input + 5 output tokens per answer
+    upstream.script({ answer: { text: ["ok"] } })
+    await inOneWindow()
+    await ask(one, "tpm/claude-test")
+    await new Promise((r) => setTimeout(r, 30))
+    await ask(two, "tpm/claude-test")
+    await new Promise((r) => setTimeout(r, 30))
+    // 30 of 40 used: still under
+    await ask(one, "tpm/claude-test")
+    await new Promise((r) => setTimeout(r, 30))
+    const refused = await ask(two, "tpm/claude-test").catch((e) => e)
+    expect(refused).toMatchObject({ status: 429 })
+    expect(refused.message).toContain("Provider tpm allows 40 tokens per 2 s")
+    expect(refused.headers.get("x-ratelimit-remaining-tokens")).toBe("0")
+    expect(upstream.requests).toHaveLength(3)
+  })
+
+  it("with Redis gone each replica does what its policy says, at once, and the limits come back with Redis", async () => {
+    upstream.script({ answer: { text: ["ok"] } })
+    await redis.stop()
+    try {
+      const started = Date.now()
+      // allow (this replica's default): served, without rate-limit headers
+      const { data, response } = await client(one).chat.completions
+        .create({ model: "outage/claude-test", messages: [{ role: "user", content: "hi" }] })
+        .withResponse()
+      expect(data.choices[0]!.message.content).toBe("ok")
+      expect(response.headers.get("x-ratelimit-limit-requests")).toBeNull()
+      // deny: a 503 that says why, not a 500
+      const denied = await ask(two, "outage/claude-test").catch((e) => e)
+      expect(denied).toMatchObject({ status: 503 })
+      expect(denied.message).toContain("the limits that apply to this request cannot be checked now")
+      expect(Date.now() - started).toBeLessThan(3000)
+      // requests no limit applies to never touch Redis: served on both
+      expect((await ask(two, "claude/claude-test")).choices[0]!.message.content).toBe("ok")
+      const scrape = await (await fetch(`${one.url}/metrics`)).text()
+      expect(scrape).toMatch(/orka_limit_store_failures_total\{decision="allow"\} [1-9]/)
+    } finally {
+      await redis.start()
+    }
+    const deadline = Date.now() + 5_000
+    for (;;) {
+      const answer = await client(two).chat.completions.create({ model: "outage/claude-test", messages: [{ role: "user", content: "hi" }] }).withResponse().catch(() => undefined)
+      if (answer?.response.headers.get("x-ratelimit-limit-requests") === "1000") break
+      if (Date.now() > deadline) throw new Error("the limits did not come back with Redis")
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+})

@@ -1,0 +1,151 @@
+/**
+ * The limiter over memory counters and a clock the test moves: refusals that say which limit and
+ * when it frees up, reservations settled with a request's real usage when it ends, refunds when a
+ * Provider fails before answering, budgets across a UTC day boundary, and the store-failure policy.
+ */
+import { Effect, Exit, Scope } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import type { Identity } from "../../src/auth/auth.ts"
+import type { GatewayError } from "../../src/errors.ts"
+import type { ValidPolicy } from "../../src/kube/client-policy.ts"
+import { type LimitedChat, makeLimiter } from "../../src/limits/limiter.ts"
+import type { ResolvedProvider } from "../../src/providers/provider.ts"
+import type { CurrentRequestShape } from "../../src/request-note.ts"
+import { CountersUnavailable, type LimitCountersShape } from "../../src/store/limit-counters.ts"
+import { makeMemoryCounters } from "../../src/store/memory-counters.ts"
+
+const alice: Identity = { user: "alice", uid: "1", groups: [] }
+const provider = (rateLimit: ResolvedProvider["rateLimit"] = {}) =>
+  ({ name: "claude", namespace: "orka", rateLimit, maxOutputTokens: { all: undefined, byModel: {} } }) as unknown as ResolvedProvider
+const policy = (limits: ValidPolicy["spec"]["limits"], scope: "caller" | "shared" = "caller"): ValidPolicy =>
+  ({ name: "alice-policy", namespace: "orka", spec: { subjects: [{ user: "alice" }], limits, scope } })
+/** 40 characters and `max_tokens: 10`: an estimate of 20 tokens */
+const chat = (p: ResolvedProvider = provider()): LimitedChat => ({ identity: alice, provider: p, model: "m", body: { max_tokens: 10 }, bodyChars: 40 })
+
+const scopes: Array<Scope.Closeable> = []
+afterEach(() => Promise.all(scopes.splice(0).map((scope) => Effect.runPromise(Scope.close(scope, Exit.void)))))
+
+const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; counters?: LimitCountersShape; onStoreFailure?: "allow" | "deny"; start?: number }) => {
+  const scope = Effect.runSync(Scope.make())
+  scopes.push(scope)
+  const clock = { now: options.start ?? Date.UTC(2026, 11, 2, 12, 0, 0) }
+  const counters = options.counters ?? await Effect.runPromise(Scope.provide(makeMemoryCounters, scope))
+  const limiter = await Effect.runPromise(makeLimiter({
+    counters,
+    policies: () => options.policies ?? [],
+    windowMs: 60_000,
+    onStoreFailure: options.onStoreFailure ?? "allow",
+    now: () => clock.now
+  }))
+  const admit = (c: LimitedChat = chat()) => Effect.runPromise(limiter.admit(c))
+  const refusal = (c: LimitedChat = chat()) => Effect.runPromise(Effect.flip(limiter.admit(c))) as Promise<GatewayError>
+  return { clock, admit, refusal }
+}
+
+/** A request that ends with this usage (or none): its note, and its end run as the boundary runs it. */
+const ended = async (usage: { input?: number; output?: number; ttft?: number }, settle: (current: CurrentRequestShape) => void) => {
+  const current: CurrentRequestShape = {
+    started: 0,
+    note: { ...(usage.input === undefined ? {} : { input_tokens: usage.input }), ...(usage.output === undefined ? {} : { output_tokens: usage.output }), ...(usage.ttft === undefined ? {} : { ttft_ms: usage.ttft }) },
+    atEnd: [],
+    afterEnd: []
+  }
+  settle(current)
+  for (const hook of current.afterEnd) hook()
+  await new Promise((r) => setTimeout(r, 5))
+}
+
+describe("limiter", () => {
+  it("admits a request no limit applies to without counting anything", async () => {
+    const { admit } = await limiterWith({ policies: [{ ...policy({ requestsPerMinute: 1 }), spec: { ...policy({ requestsPerMinute: 1 }).spec, subjects: [{ user: "bob" }] } }] })
+    for (let i = 0; i < 3; i++) expect((await admit()).state).toBeUndefined()
+  })
+
+  it("refuses the request past a Provider's requests per minute, saying when the window frees up", async () => {
+    const { admit, clock, refusal } = await limiterWith({ start: Date.UTC(2026, 11, 2, 12, 0, 15) })
+    const limited = chat(provider({ requestsPerMinute: 2 }))
+    expect((await admit(limited)).state).toEqual({ requests: { limit: 2, remaining: 1, resetAt: Date.UTC(2026, 11, 2, 12, 1) } })
+    await admit(limited)
+    const refused = await refusal(limited)
+    expect(refused).toMatchObject({ kind: "rate_limit", code: "rate_limit_exceeded", retryable: true, retryAfter: 45 })
+    expect(refused.message).toBe("Provider claude allows 2 requests per minute; try again in 45 s")
+    expect(refused.rateLimit).toEqual({ requests: { limit: 2, remaining: 0, resetAt: Date.UTC(2026, 11, 2, 12, 1) } })
+    clock.now = Date.UTC(2026, 11, 2, 12, 1, 0)
+    expect((await admit(limited)).state?.requests?.remaining).toBe(1)
+  })
+
+  it("reserves the estimate, then settles with the usage the request reported", async () => {
+    const { admit } = await limiterWith({ policies: [policy({ tokensPerMinute: 100 })] })
+    const first = await admit()
+    expect(first.state?.tokens).toMatchObject({ limit: 100, remaining: 80 })
+    await ended({ input: 3, output: 4 }, first.settleAtEnd)
+    // 7 used, not 20: 20 more reserved now
+    expect((await admit()).state?.tokens?.remaining).toBe(100 - 7 - 20)
+  })
+
+  it("keeps the estimate of a stream abandoned before its usage came, and gives back that of one that never answered", async () => {
+    const { admit } = await limiterWith({ policies: [policy({ tokensPerMinute: 100 })] })
+    await ended({ ttft: 12 }, (await admit()).settleAtEnd)
+    await ended({}, (await admit()).settleAtEnd)
+    expect((await admit()).state?.tokens?.remaining).toBe(100 - 20 - 20)
+  })
+
+  it("gives back a failed Provider's tokens; its request counts against the caller only when no other Provider is tried", async () => {
+    const { admit } = await limiterWith({ policies: [policy({ requestsPerMinute: 10, tokensPerMinute: 100 })] })
+    await Effect.runPromise((await admit()).refund(true))
+    await new Promise((r) => setTimeout(r, 5))
+    expect((await admit()).state).toEqual({ requests: expect.objectContaining({ remaining: 9 }), tokens: expect.objectContaining({ remaining: 80 }) })
+    const { admit: admit2 } = await limiterWith({ policies: [policy({ requestsPerMinute: 10, tokensPerMinute: 100 })] })
+    await Effect.runPromise((await admit2()).refund(false))
+    await new Promise((r) => setTimeout(r, 5))
+    expect((await admit2()).state?.requests?.remaining).toBe(8)
+  })
+
+  it("holds a concurrency slot until the request ends", async () => {
+    const { admit, refusal } = await limiterWith({ policies: [policy({ concurrentRequests: 1 })] })
+    const first = await admit()
+    const refused = await refusal()
+    expect(refused).toMatchObject({ kind: "rate_limit", retryAfter: 1 })
+    expect(refused.message).toBe("ClientPolicy alice-policy allows 1 concurrent requests per caller; try again when one has ended")
+    await ended({ input: 1, output: 1 }, first.settleAtEnd)
+    await admit()
+  })
+
+  it("a daily budget, spent, is refused until the next UTC day, and says when that is", async () => {
+    const { admit, clock, refusal } = await limiterWith({ policies: [policy({ tokensPerDay: 1000 })], start: Date.UTC(2026, 11, 2, 23, 58, 0) })
+    await ended({ input: 900, output: 150 }, (await admit()).settleAtEnd)
+    const refused = await refusal()
+    expect(refused).toMatchObject({ kind: "rate_limit", code: "budget_exceeded", retryable: false, retryAfter: 120 })
+    expect(refused.message).toBe("the token budget of ClientPolicy alice-policy (1000 tokens per day (UTC) per caller) is spent; it resets at 2026-12-03T00:00:00.000Z")
+    expect(refused.rateLimit?.tokens).toEqual({ limit: 1000, remaining: 0, resetAt: Date.UTC(2026, 11, 3) })
+    clock.now = Date.UTC(2026, 11, 3, 0, 0, 1)
+    expect((await admit()).state?.tokens?.remaining).toBe(980)
+  })
+
+  it("a shared policy counts all its callers together", async () => {
+    const bob: Identity = { user: "bob", uid: "2", groups: [] }
+    const team: ValidPolicy = { name: "team", namespace: "orka", spec: { subjects: [{ user: "alice" }, { user: "bob" }], limits: { requestsPerMinute: 2 }, scope: "shared" } }
+    const { admit, refusal } = await limiterWith({ policies: [team] })
+    await admit()
+    await admit({ ...chat(), identity: bob })
+    expect((await refusal({ ...chat(), identity: bob })).message).toBe("ClientPolicy team allows 2 requests per minute for its callers together; try again in 60 s")
+  })
+
+  it("the strictest limit decides and shows: the one that frees up last refuses", async () => {
+    const { admit, refusal } = await limiterWith({ policies: [policy({ requestsPerMinute: 1, tokensPerDay: 10 })] })
+    await admit()
+    expect((await refusal()).code).toBe("budget_exceeded")
+  })
+
+  it("counters out of reach: served unlimited by default, a 503 when the policy says deny", async () => {
+    const broken: LimitCountersShape = {
+      charge: () => Effect.fail(new CountersUnavailable({ reason: "connection refused" })),
+      settle: () => Effect.fail(new CountersUnavailable({ reason: "connection refused" })),
+      where: "redis"
+    }
+    const allowing = await limiterWith({ policies: [policy({ requestsPerMinute: 1 })], counters: broken })
+    expect((await allowing.admit()).state).toBeUndefined()
+    const denying = await limiterWith({ policies: [policy({ requestsPerMinute: 1 })], counters: broken, onStoreFailure: "deny" })
+    expect(await denying.refusal()).toMatchObject({ kind: "overloaded", retryable: true, retryAfter: 1 })
+  })
+})

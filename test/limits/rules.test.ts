@@ -1,0 +1,83 @@
+/** Which limits a request is under, the periods they count in, and the token estimate. */
+import { describe, expect, it } from "vitest"
+import type { Identity } from "../../src/auth/auth.ts"
+import type { ValidPolicy } from "../../src/kube/client-policy.ts"
+import { estimateTokens, periodOf, policyApplies, rulesFor, subjectMatches } from "../../src/limits/rules.ts"
+import type { ResolvedProvider } from "../../src/providers/provider.ts"
+
+const sa = (namespace: string, name: string): Identity => ({ user: `system:serviceaccount:${namespace}:${name}`, uid: "u", groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`] })
+
+const provider = (name: string, rateLimit: ResolvedProvider["rateLimit"] = {}) => ({ name, namespace: "orka", rateLimit, maxOutputTokens: { all: undefined, byModel: {} } }) as unknown as ResolvedProvider
+
+const policy = (name: string, spec: Partial<ValidPolicy["spec"]>): ValidPolicy => ({
+  name,
+  namespace: "orka",
+  spec: { subjects: [{ serviceAccount: "team-a/*" }], limits: { requestsPerMinute: 10 }, scope: "caller", ...spec }
+})
+
+describe("subjects", () => {
+  it("match a ServiceAccount, a namespace's ServiceAccounts, a group or a user", () => {
+    expect(subjectMatches({ serviceAccount: "team-a/bot" }, sa("team-a", "bot"))).toBe(true)
+    expect(subjectMatches({ serviceAccount: "team-a/bot" }, sa("team-a", "bot2"))).toBe(false)
+    expect(subjectMatches({ serviceAccount: "team-a/*" }, sa("team-a", "anything"))).toBe(true)
+    // a namespace whose name starts like another's is not it
+    expect(subjectMatches({ serviceAccount: "team-a/*" }, sa("team-ab", "bot"))).toBe(false)
+    expect(subjectMatches({ group: "system:serviceaccounts:team-a" }, sa("team-a", "bot"))).toBe(true)
+    expect(subjectMatches({ group: "admins" }, sa("team-a", "bot"))).toBe(false)
+    expect(subjectMatches({ user: "alice" }, { user: "alice", uid: "", groups: [] })).toBe(true)
+    expect(subjectMatches({ user: "alice" }, { user: "alicia", uid: "", groups: [] })).toBe(false)
+  })
+
+  it("a policy naming Providers applies to those only", () => {
+    const only = policy("only", { providers: ["claude"] })
+    expect(policyApplies(only, sa("team-a", "bot"), "claude")).toBe(true)
+    expect(policyApplies(only, sa("team-a", "bot"), "gpt")).toBe(false)
+    expect(policyApplies(policy("all", {}), sa("team-a", "bot"), "gpt")).toBe(true)
+  })
+})
+
+describe("rulesFor", () => {
+  it("is empty when nothing limits the request", () => {
+    expect(rulesFor(provider("claude"), sa("team-a", "bot"), [policy("other", { subjects: [{ user: "alice" }] })])).toEqual([])
+  })
+
+  it("takes the Provider's limits and every matching policy's, each caller's counters its own unless the policy is shared", () => {
+    const rules = rulesFor(provider("claude", { requestsPerMinute: 60, tokensPerMinute: 1000 }), sa("team-a", "bot"), [
+      policy("each", { limits: { tokensPerDay: 5000, concurrentRequests: 2 } }),
+      policy("team", { scope: "shared", limits: { tokensPerMonth: 90000 } })
+    ])
+    expect(rules.map((r) => [r.owner, r.name, r.limit, r.key])).toEqual([
+      ["Provider claude", "requests_per_minute", 60, "provider:orka/claude:rpm"],
+      ["Provider claude", "tokens_per_minute", 1000, "provider:orka/claude:tpm"],
+      ["ClientPolicy each", "tokens_per_day", 5000, "policy:orka/each:user:system:serviceaccount:team-a:bot:tokens_per_day"],
+      ["ClientPolicy each", "concurrent_requests", 2, "policy:orka/each:user:system:serviceaccount:team-a:bot:concurrent_requests"],
+      ["ClientPolicy team", "tokens_per_month", 90000, "policy:orka/team:shared:tokens_per_month"]
+    ])
+  })
+})
+
+describe("periods", () => {
+  it("a window starts on its multiple of the window's length", () => {
+    const at = Date.UTC(2026, 11, 2, 10, 30, 45)
+    expect(periodOf("requests_per_minute", at, 60_000)).toEqual({ stamp: `w${Math.floor(at / 60_000)}`, resetAt: Date.UTC(2026, 11, 2, 10, 31) })
+  })
+
+  it("days and months are UTC's, the year's last included", () => {
+    const at = Date.UTC(2026, 11, 31, 23, 59, 59)
+    expect(periodOf("tokens_per_day", at, 60_000)).toEqual({ stamp: "d2026-12-31", resetAt: Date.UTC(2027, 0, 1) })
+    expect(periodOf("tokens_per_month", at, 60_000)).toEqual({ stamp: "m2026-12", resetAt: Date.UTC(2027, 0, 1) })
+    expect(periodOf("tokens_per_day", Date.UTC(2027, 0, 1), 60_000).stamp).toBe("d2027-1-1")
+  })
+})
+
+describe("estimateTokens", () => {
+  it("is the text at four characters a token plus the output asked for, at most the Provider's cap", () => {
+    expect(estimateTokens(400, { max_tokens: 50 }, undefined)).toBe(150)
+    expect(estimateTokens(400, { max_completion_tokens: 70 }, undefined)).toBe(170)
+    expect(estimateTokens(400, { max_output_tokens: 90 }, undefined)).toBe(190)
+    expect(estimateTokens(400, { max_tokens: 32000 }, 1000)).toBe(1100)
+    // no maximum asked: a default, still capped
+    expect(estimateTokens(400, {}, undefined)).toBe(4196)
+    expect(estimateTokens(400, {}, 200)).toBe(300)
+  })
+})
