@@ -35,6 +35,12 @@ type Reason = GatewayError["kind"] | "cooldown" | "not_ready" | "limit"
 
 const squash = (cause: Cause.Cause<GatewayError>) => Cause.squash(cause) as GatewayError
 
+/**
+ * Whether another Provider may answer what this one could not: a retryable failure, or a timeout
+ * (not retryable against the same Provider, whose whole wait is spent).
+ */
+const fallsBack = (error: GatewayError) => error.retryable || error.kind === "timeout"
+
 export const makeFallbacks = (admitFor: AdmitFor) =>
   Effect.gen(function*() {
     const cooldown = yield* Cooldown
@@ -65,7 +71,7 @@ export const makeFallbacks = (admitFor: AdmitFor) =>
             }
             if (Cause.hasInterruptsOnly(served.cause)) return { failed: served.cause, error: undefined } as const
             const error = squash(served.cause)
-            yield* ticket.refund(error.retryable && !last)
+            yield* ticket.refund(fallsBack(error) && !last)
             return { failed: served.cause, error } as const
           })
 
@@ -120,7 +126,7 @@ export const makeFallbacks = (admitFor: AdmitFor) =>
           }
           const { error } = outcome
           // the caller's own error (the Provider answered, so it is up), or the caller went away
-          if (error === undefined || error.retryable !== true) {
+          if (error === undefined || !fallsBack(error)) {
             if (error !== undefined) cooldown.succeeded(candidate.provider.name)
             return yield* Effect.failCause(outcome.failed)
           }

@@ -25,9 +25,12 @@ beforeAll(async () => {
       primary: anthropic([{ provider: "missing" }, { provider: "gpt", model: "gpt-fallback" }]),
       cooling: anthropic([{ provider: "gpt" }]),
       stranded: anthropic([{ provider: "missing" }]),
-      alone: anthropic()
+      alone: anthropic(),
+      throttled: anthropic([{ provider: "gpt" }]),
+      hanging: anthropic([{ provider: "gpt" }]),
+      unreachable: { type: "anthropic", secretRef: { name: "keys" }, baseURL: "http://127.0.0.1:9", defaultModel: "claude-test", fallbacks: [{ provider: "gpt" }] }
     }),
-    config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, providerCooldownFailures: 2, providerCooldown: 400, logLevel: "info" }
+    config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, upstreamTimeout: 300, providerCooldownFailures: 2, providerCooldown: 400, logLevel: "info" }
   })
 })
 afterAll(async () => {
@@ -68,6 +71,20 @@ describe("fallbacks", () => {
       .finalMessage()
     expect(message.content).toEqual([{ type: "text", text: "Streamed" }])
     expect(upstream.requests.map((r) => r.url)).toEqual(["/v1/messages", "/v1/chat/completions"])
+  })
+
+  it("falls back on the provider's own 429, a timeout and no connection", async () => {
+    const ask = (model: string) => openai().chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] }).withResponse()
+    upstream.script({ status: 429, body: { type: "error", error: { type: "rate_limit_error", message: "slow down" } }, headers: { "retry-after": "0" } }, { answer: { text: ["after a 429"] } })
+    expect((await ask("throttled/claude-test")).data.choices[0]!.message.content).toBe("after a 429")
+    upstream.script({ hang: true }, { answer: { text: ["after a timeout"] } })
+    const timedOut = await ask("hanging/claude-test")
+    expect(timedOut.data.choices[0]!.message.content).toBe("after a timeout")
+    expect(timedOut.response.headers.get("x-orka-provider")).toBe("gpt")
+    upstream.script({ answer: { text: ["after no connection"] } })
+    const unreachable = await ask("unreachable/claude-test")
+    expect(unreachable.data.choices[0]!.message.content).toBe("after no connection")
+    expect(unreachable.response.headers.get("x-orka-provider")).toBe("gpt")
   })
 
   it("does not fall back on the caller's own error", async () => {

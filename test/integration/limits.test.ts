@@ -36,7 +36,8 @@ beforeAll(async () => {
         counted: { type: "openai", secretRef: { name: "keys" }, baseURL: `${upstream.url}/v1`, defaultModel: "gpt-test", rateLimit: { tokensPerMinute: 50 } },
         busy: anthropic({ rateLimit: { requestsPerMinute: 1 }, fallbacks: [{ provider: "gpt", model: "gpt-spare" }] }),
         broken: { type: "anthropic", secretRef: { name: "no-such-secret" }, baseURL: upstream.url, defaultModel: "claude-test", fallbacks: [{ provider: "gpt" }] },
-        slow: anthropic({})
+        slow: anthropic({}),
+        looped: anthropic({ rateLimit: { tokensPerMinute: 100000 } })
       }),
       "policies.yaml": [
         policyYaml("alice-streams", { subjects: [{ user: "alice" }], providers: ["slow"], limits: { concurrentRequests: 1 } }),
@@ -148,6 +149,26 @@ describe("a Provider's tokens per minute", () => {
     expect(error.message).toMatch(/Provider counted allows 50 tokens per 2 s/)
     expect(error.headers.get("x-ratelimit-remaining-tokens")).toBe("0")
     expect(upstream.requests).toHaveLength(3)
+  })
+})
+
+describe("a tool loop", () => {
+  it("settles with the usage of all its model calls", async () => {
+    await inOneWindow()
+    const writes = { answer: { toolCalls: [{ id: "c1", name: "file_write", fragments: [JSON.stringify({ path: "a.txt", content: "x" })] }], inputTokens: 300, outputTokens: 20 } }
+    const done = { answer: { text: ["written"], inputTokens: 400, outputTokens: 30 } }
+    upstream.script(writes, done, writes, done)
+    const loop = () =>
+      openai().chat.completions
+        .create({ model: "looped/claude-test", max_tokens: 50, messages: [{ role: "user", content: "write a file" }] }, { headers: { "x-orka-tools": "enabled" } })
+        .withResponse()
+    const first = await loop()
+    expect(first.data.choices[0]!.message.content).toBe("written")
+    await settled()
+    const second = await loop()
+    expect(upstream.requests).toHaveLength(4)
+    // the first loop's two calls, 750 tokens, replaced its reservation; the second holds the same reservation
+    expect(Number(second.response.headers.get("x-ratelimit-remaining-tokens"))).toBe(Number(first.response.headers.get("x-ratelimit-remaining-tokens")) - 750)
   })
 })
 
