@@ -16,12 +16,32 @@ import { type Child, freePort, startChild, waitFor200 } from "./processes.ts"
 export const token = "bench-token-1"
 const root = new URL("..", import.meta.url).pathname
 
-/** `prefixes`: Provider name suffix → upstream path prefix, e.g. { "": "fast", "-held": "held" }. */
-const providers = (upstreamPort: number, prefixes: Record<string, string>) =>
+/**
+ * `prefixes`: Provider name suffix → upstream path prefix, e.g. { "": "fast", "-held": "held" };
+ * `extra`: more of every Provider's spec (a `rateLimit`).
+ */
+const providers = (upstreamPort: number, prefixes: Record<string, string>, extra: Record<string, unknown> = {}) =>
   Object.entries(prefixes).flatMap(([suffix, prefix]) => [
-    { name: `claude${suffix}`, spec: { type: "anthropic", secretRef: { name: "keys" }, baseURL: `http://127.0.0.1:${upstreamPort}/${prefix}`, defaultModel: "claude-test" } },
-    { name: `gpt${suffix}`, spec: { type: "openai", secretRef: { name: "keys" }, baseURL: `http://127.0.0.1:${upstreamPort}/${prefix}/v1`, defaultModel: "gpt-test" } }
+    { name: `claude${suffix}`, spec: { type: "anthropic", secretRef: { name: "keys" }, baseURL: `http://127.0.0.1:${upstreamPort}/${prefix}`, defaultModel: "claude-test", ...extra } },
+    { name: `gpt${suffix}`, spec: { type: "openai", secretRef: { name: "keys" }, baseURL: `http://127.0.0.1:${upstreamPort}/${prefix}/v1`, defaultModel: "gpt-test", ...extra } }
   ])
+
+/**
+ * Limits that a bench never reaches but that are all checked: every Provider's rate limit and a
+ * ClientPolicy of the caller's with each kind of limit (local mode only).
+ */
+const unreachedLimits = {
+  rateLimit: { requestsPerMinute: 1_000_000_000, tokensPerMinute: 1_000_000_000 },
+  policy: JSON.stringify({
+    apiVersion: "gateway.orka.ai/v1alpha1",
+    kind: "ClientPolicy",
+    metadata: { name: "bench" },
+    spec: {
+      subjects: [{ user: "bench" }],
+      limits: { requestsPerMinute: 1_000_000_000, tokensPerMinute: 1_000_000_000, tokensPerDay: 1_000_000_000, tokensPerMonth: 1_000_000_000, concurrentRequests: 100_000 }
+    }
+  })
+}
 
 export interface Gateway {
   readonly child: Child
@@ -37,9 +57,11 @@ export const startGateway = async (options: {
   readonly mode?: "local" | "cluster"
   readonly flags?: ReadonlyArray<string>
   readonly env?: Record<string, string>
+  /** every Provider and the caller under limits it never reaches (see `unreachedLimits`) */
+  readonly limited?: boolean
 }): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-bench-"))
-  const list = providers(options.upstreamPort, options.prefixes)
+  const list = providers(options.upstreamPort, options.prefixes, options.limited === true ? { rateLimit: unreachedLimits.rateLimit } : {})
   let api: FakeApiServer | undefined
   let modeFlags: Array<string>
   if (options.mode === "cluster") {
@@ -50,7 +72,8 @@ export const startGateway = async (options: {
     for (const p of list) api.put("providers", { apiVersion: "core.orka.ai/v1alpha1", kind: "Provider", metadata: { name: p.name, namespace: "default" }, spec: p.spec })
     modeFlags = ["--kubeconfig", api.kubeconfig, "--namespace", "default", "--pod-name", "bench"]
   } else {
-    writeFileSync(join(dir, "providers.yaml"), [secretYaml("keys", { "api-key": "sk-bench-upstream" }), ...list.map((p) => providerYaml(p.name, p.spec))].join("\n---\n"))
+    const policies = options.limited === true ? [unreachedLimits.policy] : []
+    writeFileSync(join(dir, "providers.yaml"), [secretYaml("keys", { "api-key": "sk-bench-upstream" }), ...list.map((p) => providerYaml(p.name, p.spec)), ...policies].join("\n---\n"))
     writeFileSync(join(dir, "tokens.csv"), `${token},bench,u-1,"bench"\n`)
     modeFlags = ["--manifests", join(dir, "providers.yaml"), "--token-auth-file", join(dir, "tokens.csv")]
   }

@@ -12,7 +12,7 @@ import { startGateway } from "./gateway.ts"
 import type { Result, Scenario } from "./load.ts"
 import { type Portkey, portkeyVersion, startPortkey } from "./portkey.ts"
 import { type Child, firstLine, startChild } from "./processes.ts"
-import { type Bench, findings, held, latency, memoryAndColdStart, noisy, outside, type Report, saturated, streaming, throughput, toolLoop, tracing } from "./scenarios.ts"
+import { type Bench, findings, held, latency, limits, memoryAndColdStart, noisy, outside, type Report, saturated, streaming, throughput, toolLoop, tracing } from "./scenarios.ts"
 
 const quick = process.argv.includes("--quick")
 const here = (file: string) => new URL(file, import.meta.url).pathname
@@ -112,6 +112,7 @@ proxies = await startProxies()
 await step("D. 1000 held streams", () => held(bench(), report))
 await step("F. tool loop", () => toolLoop(bench(), report, upstreamStats))
 await step("H. tracing off and on", () => tracing(bench(), report))
+await step("I. limits", () => limits(bench(), report))
 // E and G start gateways of their own
 await proxies.stop()
 await step("E + G. memory and cold start", () => memoryAndColdStart(bench(), report))

@@ -523,3 +523,44 @@ export const tracing = async (b: Bench, r: Report) => {
     await sink.close()
   }
 }
+
+// ---- I: limits, in memory and in Redis --------------------------------------------------------------
+
+export const limits = async (b: Bench, r: Report) => {
+  const { bSamples: n, rounds } = sizes(b)
+  const { redisMissing, startRedis } = await import("../test/support/redis.ts")
+  const redis = redisMissing === undefined ? await startRedis() : undefined
+  // fresh gateways, so that none has warmed up longer than the others
+  const start = (limited: boolean, flags: ReadonlyArray<string> = []) =>
+    startGateway({ upstreamPort: b.upstream.port, prefixes: { "": "fast" }, flags: ["--tools-default", "disabled", ...flags], limited })
+  const gateways = [await start(false), await start(true), ...(redis === undefined ? [] : [await start(true, ["--redis-url", redis.url])])]
+  try {
+    const entry = (name: string, g: Gateway): Entry => ({
+      name,
+      pid: g.child.pid,
+      scenario: { target: gatewayOpenai(g, "claude/claude-test"), concurrency: 1, requests: n },
+      warmup: 200
+    })
+    const names = ["no limits", "limits in memory", "limits in Redis"]
+    const runs = await compare(b, "I", gateways.map((g, i) => entry(names[i]!, g)), rounds, (m) => -m.total.p50) as Array<Measured>
+    const none = runs[0]!
+    const added = (m: Measured) => m.total.p50 - none.total.p50
+    r.sections.push([
+      "### I. Limits, one request at a time",
+      "",
+      `The requests of B, ${n} each (after 200 warm-up), on gateways started for this: one with no limits, one whose Provider and`,
+      "caller are under every kind of limit (never reached) counted in memory, and the same counted in a Redis on loopback",
+      `(${redis === undefined ? `skipped: ${redisMissing}` : "one Lua script per request, and its settlement"}).`,
+      bestOf(rounds),
+      "",
+      table(["gateway", "p50 ms", "p99 ms", "added p50", "failures", "gateway CPU", "others CPU"], runs.map((m, i) =>
+        [names[i]!, f2(m.total.p50), f2(m.total.p99), i === 0 ? "" : us(added(m)), failures(m), cores(m, "proxy"), cores(m, "others")]))
+    ].join("\n"))
+    row(r, "I. limits in memory: added p50 (no target of its own)", us(added(runs[1]!)), undefined)
+    if (runs[2] === undefined) row(r, "I. limits in Redis: added p50 ≤ 300 µs", `skipped: ${redisMissing}`, undefined)
+    else row(r, "I. limits in Redis: added p50 ≤ 300 µs", us(added(runs[2])), added(runs[2]) <= 0.3)
+  } finally {
+    await Promise.all(gateways.map((g) => g.stop()))
+    await redis?.close()
+  }
+}
