@@ -65,7 +65,7 @@ export const makeFallbacks = (admitFor: AdmitFor) =>
             const ticket = admitted.value
             const served = yield* Effect.exit(Effect.onInterrupt(serve(chat), () => ticket.refund(false)))
             if (Exit.isSuccess(served)) {
-              ticket.settleAtEnd(current)
+              ticket.settleAtEnd()
               const headers = { "x-orka-provider": chat.provider.name, ...rateLimitHeaders(dialect, ticket.state) }
               return { response: HttpServerResponse.setHeaders(served.value, headers) } as const
             }

@@ -16,7 +16,7 @@ import { decodeClientPolicies, type ValidPolicy } from "../kube/client-policy.ts
 import { KubeClient, rebuildOnChange } from "../kube/client.ts"
 import { labelled, metrics } from "../metrics.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
-import type { CurrentRequestShape } from "../request-note.ts"
+import { CurrentRequest, type CurrentRequestShape } from "../request-note.ts"
 import { type Charge, type Counter, LimitCounters, type LimitCountersShape, type Slot } from "../store/limit-counters.ts"
 import { estimateTokens, limitText, periodOf, type Rule, rulesFor } from "./rules.ts"
 
@@ -40,8 +40,8 @@ export interface Ticket {
    * unless another Provider is tried next.
    */
   readonly refund: (fallingBack: boolean) => Effect.Effect<void>
-  /** settles with the request's usage once it ends (its note complete) */
-  readonly settleAtEnd: (current: CurrentRequestShape | undefined) => void
+  /** the Provider answered: settles with the request's usage, and its further calls, once it ends (its note complete) */
+  readonly settleAtEnd: () => void
 }
 
 export interface LimiterShape {
@@ -135,11 +135,12 @@ export const makeLimiter = (options: {
         charged.push({ rule, counter: { key: `orka:limit:${rule.key}:${stamp}`, limit: rule.limit, cost, resetAt } })
       }
       const tokenKeys = charged.filter((c) => c.rule.name !== "requests_per_minute").map((c) => c.counter.key)
+      const providerRequestKeys = charged.filter((c) => c.rule.name === "requests_per_minute" && c.rule.source === "provider").map((c) => c.counter.key)
       const release = slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder }))
       const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) =>
         run(counters.settle(now(), { adjust, release }).pipe(Effect.ignore))
 
-      return counters.charge(at, charged.map((c) => c.counter), slots.map((s) => s.slot)).pipe(
+      const charge = (current: CurrentRequestShape | undefined, callsBefore: number) => counters.charge(at, charged.map((c) => c.counter), slots.map((s) => s.slot)).pipe(
         Effect.matchEffect({
           onFailure: () =>
             Effect.andThen(
@@ -159,11 +160,16 @@ export const makeLimiter = (options: {
                     ...(fallingBack ? charged.filter((c) => c.rule.name === "requests_per_minute" && c.rule.source === "policy").map((c) => ({ key: c.counter.key, delta: -1 })) : [])
                   ])
                 ),
-              settleAtEnd: (current) => {
+              settleAtEnd: () => {
                 if (current === undefined) return settle([])
                 current.afterEnd.push(() => {
                   const delta = usedTokens(current, estimate) - estimate
-                  settle(delta === 0 ? [] : tokenKeys.map((key) => ({ key, delta })))
+                  // a tool loop's further model calls, and retries, reached the Provider too
+                  const moreCalls = Math.max(0, (current.note.attempts ?? 0) - callsBefore - 1)
+                  settle([
+                    ...(delta === 0 ? [] : tokenKeys.map((key) => ({ key, delta }))),
+                    ...(moreCalls === 0 ? [] : providerRequestKeys.map((key) => ({ key, delta: moreCalls })))
+                  ])
                 })
               }
             }
@@ -171,6 +177,12 @@ export const makeLimiter = (options: {
           }
         })
       )
+      return Effect.gen(function*() {
+        const current = yield* CurrentRequest
+        // the calls made so far were to Providers tried before this one
+        const callsBefore = current?.note.attempts ?? 0
+        return yield* charge(current, callsBefore)
+      })
     }
     return { admit }
   })

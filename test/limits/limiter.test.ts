@@ -10,7 +10,7 @@ import type { GatewayError } from "../../src/errors.ts"
 import type { ValidPolicy } from "../../src/kube/client-policy.ts"
 import { type LimitedChat, makeLimiter } from "../../src/limits/limiter.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
-import type { CurrentRequestShape } from "../../src/request-note.ts"
+import { CurrentRequest, type CurrentRequestShape } from "../../src/request-note.ts"
 import { CountersUnavailable, type LimitCountersShape } from "../../src/store/limit-counters.ts"
 import { makeMemoryCounters } from "../../src/store/memory-counters.ts"
 
@@ -37,21 +37,26 @@ const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; cou
     onStoreFailure: options.onStoreFailure ?? "allow",
     now: () => clock.now
   }))
-  const admit = (c: LimitedChat = chat()) => Effect.runPromise(limiter.admit(c))
+  /** admitted as the request `current` (a fresh one by default), as the boundary provides it */
+  const admit = async (c: LimitedChat = chat(), current: CurrentRequestShape = request()) => {
+    const ticket = await Effect.runPromise(limiter.admit(c).pipe(Effect.provideService(CurrentRequest, current)))
+    return { ...ticket, current }
+  }
   const refusal = (c: LimitedChat = chat()) => Effect.runPromise(Effect.flip(limiter.admit(c))) as Promise<GatewayError>
   return { clock, admit, refusal }
 }
 
-/** A request that ends with this usage (or none): its note, and its end run as the boundary runs it. */
-const ended = async (usage: { input?: number; output?: number; ttft?: number }, settle: (current: CurrentRequestShape) => void) => {
-  const current: CurrentRequestShape = {
-    started: 0,
-    note: { ...(usage.input === undefined ? {} : { input_tokens: usage.input }), ...(usage.output === undefined ? {} : { output_tokens: usage.output }), ...(usage.ttft === undefined ? {} : { ttft_ms: usage.ttft }) },
-    atEnd: [],
-    afterEnd: []
-  }
-  settle(current)
-  for (const hook of current.afterEnd) hook()
+const request = (): CurrentRequestShape => ({ started: 0, note: {}, atEnd: [], afterEnd: [] })
+
+/** The request answered and ended with this usage (or none, or with more Provider calls): its end run as the boundary runs it. */
+const ended = async (ticket: { settleAtEnd: () => void; current: CurrentRequestShape }, usage: { input?: number; output?: number; ttft?: number; calls?: number }) => {
+  ticket.settleAtEnd()
+  const { note } = ticket.current
+  if (usage.input !== undefined) note.input_tokens = usage.input
+  if (usage.output !== undefined) note.output_tokens = usage.output
+  if (usage.ttft !== undefined) note.ttft_ms = usage.ttft
+  note.attempts = (note.attempts ?? 0) + (usage.calls ?? 1)
+  for (const hook of ticket.current.afterEnd) hook()
   await new Promise((r) => setTimeout(r, 5))
 }
 
@@ -78,15 +83,15 @@ describe("limiter", () => {
     const { admit } = await limiterWith({ policies: [policy({ tokensPerMinute: 100 })] })
     const first = await admit()
     expect(first.state?.tokens).toMatchObject({ limit: 100, remaining: 80 })
-    await ended({ input: 3, output: 4 }, first.settleAtEnd)
+    await ended(first, { input: 3, output: 4 })
     // 7 used, not 20: 20 more reserved now
     expect((await admit()).state?.tokens?.remaining).toBe(100 - 7 - 20)
   })
 
   it("keeps the estimate of a stream abandoned before its usage came, and gives back that of one that never answered", async () => {
     const { admit } = await limiterWith({ policies: [policy({ tokensPerMinute: 100 })] })
-    await ended({ ttft: 12 }, (await admit()).settleAtEnd)
-    await ended({}, (await admit()).settleAtEnd)
+    await ended(await admit(), { ttft: 12 })
+    await ended(await admit(), {})
     expect((await admit()).state?.tokens?.remaining).toBe(100 - 20 - 20)
   })
 
@@ -101,19 +106,33 @@ describe("limiter", () => {
     expect((await admit2()).state?.requests?.remaining).toBe(8)
   })
 
+  it("counts a tool loop's further model calls against the Provider's requests, and not those made to a Provider tried before", async () => {
+    const { admit } = await limiterWith({ policies: [policy({ requestsPerMinute: 100 })] })
+    const limited = chat(provider({ requestsPerMinute: 100 }))
+    const current = request()
+    // one call to a Provider that failed before this one was tried
+    current.note.attempts = 1
+    await ended(await admit(limited, current), { input: 1, output: 1, calls: 3 })
+    // 3 calls to it: 3 counted; the caller's request counted once
+    expect((await admit(limited)).state?.requests).toMatchObject({ remaining: 100 - 3 - 1 })
+    const { admit: admitPolicy } = await limiterWith({ policies: [policy({ requestsPerMinute: 100 })] })
+    await ended(await admitPolicy(), { input: 1, output: 1, calls: 3 })
+    expect((await admitPolicy()).state?.requests).toMatchObject({ remaining: 100 - 1 - 1 })
+  })
+
   it("holds a concurrency slot until the request ends", async () => {
     const { admit, refusal } = await limiterWith({ policies: [policy({ concurrentRequests: 1 })] })
     const first = await admit()
     const refused = await refusal()
     expect(refused).toMatchObject({ kind: "rate_limit", retryAfter: 1 })
     expect(refused.message).toBe("ClientPolicy alice-policy allows 1 concurrent requests per caller; try again when one has ended")
-    await ended({ input: 1, output: 1 }, first.settleAtEnd)
+    await ended(first, { input: 1, output: 1 })
     await admit()
   })
 
   it("a daily budget, spent, is refused until the next UTC day, and says when that is", async () => {
     const { admit, clock, refusal } = await limiterWith({ policies: [policy({ tokensPerDay: 1000 })], start: Date.UTC(2026, 11, 2, 23, 58, 0) })
-    await ended({ input: 900, output: 150 }, (await admit()).settleAtEnd)
+    await ended(await admit(), { input: 900, output: 150 })
     const refused = await refusal()
     expect(refused).toMatchObject({ kind: "rate_limit", code: "budget_exceeded", retryable: false, retryAfter: 120 })
     expect(refused.message).toBe("the token budget of ClientPolicy alice-policy (1000 tokens per day (UTC) per caller) is spent; it resets at 2026-12-03T00:00:00.000Z")
