@@ -207,6 +207,21 @@ describe("ClientPolicies", () => {
   })
 })
 
+describe("an abandoned stream", () => {
+  it("frees its concurrency slot when the client goes away", async () => {
+    upstream.script({ answer: { text: ["never ", "read ", "to ", "the ", "end"] }, chunkDelayMs: 100 }, { answer: { text: ["after"] } })
+    const claude = anthropicSdk()
+    const abandoned = claude.messages.stream({ model: "slow/claude-test", max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
+    await new Promise<void>((resolve) => abandoned.on("text", () => resolve()))
+    const gone = abandoned.done().catch((e) => e)
+    abandoned.abort()
+    expect(await gone).toBeInstanceOf(Anthropic.APIUserAbortError)
+    await settled()
+    await settled()
+    expect((await claude.messages.create({ model: "slow/claude-test", max_tokens: 5, messages: [{ role: "user", content: "hi" }] })).content).toEqual([{ type: "text", text: "after" }])
+  })
+})
+
 describe("fallbacks for limits and readiness", () => {
   it("a Provider over its own limit passes the request to its fallback", async () => {
     await inOneWindow()
