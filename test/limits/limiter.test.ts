@@ -4,7 +4,7 @@
  * Provider fails before answering, budgets across a UTC day boundary, and the store-failure policy.
  */
 import { Effect, Exit, Scope } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import type { Identity } from "../../src/auth/auth.ts"
 import type { GatewayError } from "../../src/errors.ts"
 import type { ValidPolicy } from "../../src/kube/client-policy.ts"
@@ -13,6 +13,8 @@ import type { ResolvedProvider } from "../../src/providers/provider.ts"
 import { CurrentRequest, type CurrentRequestShape } from "../../src/request-note.ts"
 import { CountersUnavailable, type LimitCountersShape } from "../../src/store/limit-counters.ts"
 import { makeMemoryCounters } from "../../src/store/memory-counters.ts"
+import { makeRedisCounters } from "../../src/store/redis-counters.ts"
+import { type RealRedis, redisMissing, startRedis } from "../support/redis.ts"
 
 const alice: Identity = { user: "alice", uid: "1", groups: [] }
 const provider = (rateLimit: ResolvedProvider["rateLimit"] = {}) =>
@@ -139,6 +141,28 @@ describe("limiter", () => {
     expect(refused.rateLimit?.tokens).toEqual({ limit: 1000, remaining: 0, resetAt: Date.UTC(2026, 11, 3) })
     clock.now = Date.UTC(2026, 11, 3, 0, 0, 1)
     expect((await admit()).state?.tokens?.remaining).toBe(980)
+  })
+
+  describe.skipIf(redisMissing !== undefined)("counted in a real Redis", () => {
+    let redis: RealRedis
+    beforeAll(async () => {
+      redis = await startRedis()
+    })
+    afterAll(() => redis?.close())
+
+    it("a daily budget is refused until the next UTC day there too", async () => {
+      const scope = Effect.runSync(Scope.make())
+      scopes.push(scope)
+      const counters = await Effect.runPromise(Scope.provide(makeRedisCounters(redis.url, 1000), scope))
+      // Redis expires keys by its own clock: the day simulated is the one ending at the next real midnight
+      const today = new Date()
+      const midnight = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() + 1)
+      const { admit, clock, refusal } = await limiterWith({ policies: [policy({ tokensPerDay: 1000 })], counters, start: midnight - 60_000 })
+      await ended(await admit(), { input: 990, output: 20 })
+      expect(await refusal()).toMatchObject({ code: "budget_exceeded", retryAfter: 60 })
+      clock.now = midnight
+      expect((await admit()).state?.tokens).toEqual({ limit: 1000, remaining: 980, resetAt: midnight + 86_400_000 })
+    })
   })
 
   it("a shared policy counts all its callers together", async () => {
