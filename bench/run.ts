@@ -1,6 +1,6 @@
 /**
  * The benchmark: `npm run bench` (about 5 minutes) or `npm run bench -- --quick` (under a minute,
- * same rows, shorter runs). Starts the fake upstream, the load generator, the bare proxy, Portkey
+ * same rows, shorter runs); `-- --only=I` runs only the scenarios named and writes no file. Starts the fake upstream, the load generator, the bare proxy, Portkey
  * and the gateway, each its own process (the proxies again, fresh, for D and F), runs scenarios A–G,
  * prints the tables and writes bench/RESULTS.md (--quick: bench/RESULTS.quick.md, not committed).
  * "What changed" comes from bench/changes.md and "History" from bench/history.md, when they exist.
@@ -15,6 +15,8 @@ import { type Child, firstLine, startChild } from "./processes.ts"
 import { type Bench, findings, held, latency, limits, memoryAndColdStart, noisy, outside, type Report, saturated, streaming, throughput, toolLoop, tracing } from "./scenarios.ts"
 
 const quick = process.argv.includes("--quick")
+/** `--only=BI`: just these scenarios, printed, no results file written (for working on one of them) */
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length)
 const here = (file: string) => new URL(file, import.meta.url).pathname
 const began = performance.now()
 const elapsed = () => `${((performance.now() - began) / 1000).toFixed(1)} s`
@@ -94,6 +96,8 @@ const bench = (): Bench => ({
 })
 const report: Report = { sections: [], summary: [] }
 const step = async (name: string, run: () => Promise<void>) => {
+  // a step's letters are before its first ".": "E + G. memory and cold start"
+  if (only !== undefined && ![...name.slice(0, name.indexOf("."))].some((letter) => /[A-Z]/.test(letter) && only.includes(letter))) return
   say(name)
   try {
     await run()
@@ -199,8 +203,10 @@ const markdown = [
 console.log(`\n${sections.join("\n\n")}\n\n## Summary\n\n${summaryTable}\n`)
 if (anomalies.length) console.log(`Anomalies:\n${anomalies.join("\n")}\n`)
 const out = here(quick ? "RESULTS.quick.md" : "RESULTS.md")
-writeFileSync(out, markdown)
-say(`wrote ${out}`)
+if (only === undefined) {
+  writeFileSync(out, markdown)
+  say(`wrote ${out}`)
+}
 await upstream.stop()
 loader.process.disconnect()
 await (loader as Child).stop()

@@ -26,6 +26,8 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
   const client = (gateway: { readonly openaiURL: string }) => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
   const ask = (gateway: { readonly openaiURL: string }, model: string) =>
     client(gateway).chat.completions.create({ model, max_tokens: 5, messages: [{ role: "user", content: "hi" }] })
+  /** a settlement is sent as a request ends, not waited for: give it a moment */
+  const settled = () => new Promise((r) => setTimeout(r, 60))
   /** a fresh window when this one is nearly over, so a test's requests share one */
   const inOneWindow = async () => {
     const left = windowMs - (Date.now() % windowMs)
@@ -75,12 +77,12 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
     upstream.script({ answer: { text: ["ok"] } })
     await inOneWindow()
     await ask(one, "tpm/claude-test")
-    await new Promise((r) => setTimeout(r, 30))
+    await settled()
     await ask(two, "tpm/claude-test")
-    await new Promise((r) => setTimeout(r, 30))
+    await settled()
     // 30 of 40 used: still under
     await ask(one, "tpm/claude-test")
-    await new Promise((r) => setTimeout(r, 30))
+    await settled()
     const refused = await ask(two, "tpm/claude-test").catch((e) => e)
     expect(refused).toMatchObject({ status: 429 })
     expect(refused.message).toContain("Provider tpm allows 40 tokens per 2 s")

@@ -59,7 +59,8 @@ const ended = async (ticket: { settleAtEnd: () => void; current: CurrentRequestS
   if (usage.ttft !== undefined) note.ttft_ms = usage.ttft
   note.attempts = (note.attempts ?? 0) + (usage.calls ?? 1)
   for (const hook of ticket.current.afterEnd) hook()
-  await new Promise((r) => setTimeout(r, 5))
+  // a settlement is sent as the request ends, not waited for: give it a moment
+  await new Promise((r) => setTimeout(r, 40))
 }
 
 describe("limiter", () => {
