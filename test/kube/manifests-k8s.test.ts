@@ -189,9 +189,10 @@ describe("the gateway's RBAC", () => {
     ])
   })
 
-  it("gives people and agents orka-task-viewer: see Providers and Tools, chat, list models", () => {
+  it("gives people and agents orka-task-viewer: see Providers, Tools and ClientPolicies, chat, list models", () => {
     expect(sortedRules(find("ClusterRole", "orka-task-viewer").rules)).toEqual(sortedRules([
       { apiGroups: ["core.orka.ai"], resources: ["providers", "tools"], verbs: ["get", "list", "watch"] },
+      { apiGroups: ["gateway.orka.ai"], resources: ["clientpolicies"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["core.orka.ai"], resources: ["chats"], verbs: ["create", "list"] }
     ]))
   })
