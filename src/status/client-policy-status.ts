@@ -6,9 +6,10 @@
  */
 import { Effect } from "effect"
 import type { KubeApiShape } from "../kube/api.ts"
-import type { KubeClientShape, KubeObject } from "../kube/client.ts"
+import type { KubeClientShape } from "../kube/client.ts"
 import { decodeClientPolicies } from "../kube/client-policy.ts"
-import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
+import { type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
+import { makeStatusWriter, type StatusObject } from "./status-writer.ts"
 
 /** What a ClientPolicy's status should say. */
 export interface PolicyWant {
@@ -24,7 +25,7 @@ interface ObservedPolicyStatus {
   readonly conditions?: ObservedConditions
 }
 
-type PolicyObject = KubeObject & { readonly status?: ObservedPolicyStatus; readonly metadata?: { readonly generation?: number } }
+type PolicyObject = StatusObject<ObservedPolicyStatus>
 
 /** What the status of ClientPolicy `name` should say, from the decoder's verdict. */
 export const clientPolicyStatus = (name: string, invalid: ReadonlyMap<string, string>): PolicyWant => {
@@ -49,28 +50,22 @@ export const clientPolicyStatusPatch = (
 
 /**
  * The ClientPolicy part of the leader's reconcile: patches every policy whose status differs. Only
- * the leader runs it; failures are logged, never fatal.
+ * the leader runs it.
  */
 export const makeClientPolicyStatusWriter = (api: KubeApiShape, kube: KubeClientShape, namespace: string): Effect.Effect<void> => {
-  const written = makeEchoGuard()
-
-  return Effect.gen(function*() {
+  let invalid: ReadonlyMap<string, string> = new Map()
+  const write = makeStatusWriter({
+    kind: "client policy",
+    field: "policy",
+    namespace,
+    want: (name) => clientPolicyStatus(name, invalid),
+    patch: clientPolicyStatusPatch,
+    write: api.patchClientPolicyStatus,
+    said: (want: PolicyWant) => ({ valid: want.valid, reason: want.reason })
+  })
+  return Effect.suspend(() => {
     const objects = kube.clientPolicies.items() as ReadonlyArray<PolicyObject>
-    const { invalid } = decodeClientPolicies(objects, namespace)
-    const now = new Date().toISOString()
-    for (const object of objects) {
-      const name = object.metadata?.name
-      if (name === undefined) continue
-      const want = clientPolicyStatus(name, invalid)
-      const patch = clientPolicyStatusPatch(object.status, want, object.metadata?.generation, now)
-      if (patch === undefined || written.recent(name, want)) continue
-      yield* api.patchClientPolicyStatus(object.metadata?.namespace ?? namespace, name, patch).pipe(
-        Effect.tap(() => Effect.sync(() => written.wrote(name, want))),
-        Effect.tap(() =>
-          Effect.logInfo("client policy status written").pipe(Effect.annotateLogs({ policy: name, valid: want.valid, reason: want.reason }))
-        ),
-        Effect.catch((e) => Effect.logWarning("client policy status not written").pipe(Effect.annotateLogs({ policy: name, error: e.message })))
-      )
-    }
+    invalid = decodeClientPolicies(objects, namespace).invalid
+    return write(objects)
   })
 }

@@ -7,8 +7,9 @@
 import { Effect } from "effect"
 import type { ToolSnapshot } from "../tools/custom-tools.ts"
 import type { KubeApiShape } from "../kube/api.ts"
-import type { KubeClientShape, KubeObject } from "../kube/client.ts"
-import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
+import type { KubeClientShape } from "../kube/client.ts"
+import { type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
+import { makeStatusWriter, type StatusObject } from "./status-writer.ts"
 
 /** What a Tool's status should say. */
 export interface ToolWant {
@@ -24,7 +25,7 @@ interface ObservedToolStatus {
   readonly conditions?: ObservedConditions
 }
 
-type ToolObject = KubeObject & { readonly status?: ObservedToolStatus; readonly metadata?: { readonly generation?: number } }
+type ToolObject = StatusObject<ObservedToolStatus>
 
 /** What the status of Tool `name` should say, or undefined when the snapshot does not know it. */
 export const toolStatus = (name: string, snapshot: ToolSnapshot): ToolWant | undefined => {
@@ -61,7 +62,7 @@ export const toolStatusPatch = (
 
 /**
  * The Tool half of the leader's reconcile: patches every Tool whose status differs. Only the leader
- * runs it; failures are logged, never fatal.
+ * runs it.
  */
 export const makeToolStatusWriter = (
   api: KubeApiShape,
@@ -70,26 +71,18 @@ export const makeToolStatusWriter = (
   /** what the tool loop offers now, and why not the others */
   tools: () => ToolSnapshot
 ): Effect.Effect<void> => {
-  const written = makeEchoGuard()
-
-  return Effect.gen(function*() {
-    const objects = kube.tools.items() as ReadonlyArray<ToolObject>
-    const snapshot = tools()
-    const now = new Date().toISOString()
-    for (const object of objects) {
-      const name = object.metadata?.name
-      if (name === undefined) continue
-      const want = toolStatus(name, snapshot)
-      if (want === undefined) continue
-      const patch = toolStatusPatch(object.status, want, object.metadata?.generation, now)
-      if (patch === undefined || written.recent(name, want)) continue
-      yield* api.patchToolStatus(object.metadata?.namespace ?? namespace, name, patch).pipe(
-        Effect.tap(() => Effect.sync(() => written.wrote(name, want))),
-        Effect.tap(() =>
-          Effect.logInfo("tool status written").pipe(Effect.annotateLogs({ tool: name, available: want.available, reason: want.reason }))
-        ),
-        Effect.catch((e) => Effect.logWarning("tool status not written").pipe(Effect.annotateLogs({ tool: name, error: e.message })))
-      )
-    }
+  let snapshot = tools()
+  const write = makeStatusWriter({
+    kind: "tool",
+    field: "tool",
+    namespace,
+    want: (name) => toolStatus(name, snapshot),
+    patch: toolStatusPatch,
+    write: api.patchToolStatus,
+    said: (want: ToolWant) => ({ available: want.available, reason: want.reason })
+  })
+  return Effect.suspend(() => {
+    snapshot = tools()
+    return write(kube.tools.items() as ReadonlyArray<ToolObject>)
   })
 }
