@@ -8,7 +8,7 @@
  * The counters are `LimitCounters` (memory, or Redis shared by every replica). When they cannot be
  * reached, --limits-on-store-failure decides: served without limits, or a 503; never a hang.
  */
-import { Context, Deferred, Effect, Layer, Metric } from "effect"
+import { Context, Deferred, Effect, Layer, Metric, Option } from "effect"
 import type { Identity } from "../auth/auth.ts"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, type LimitStanding, type RateLimitState } from "../errors.ts"
@@ -117,11 +117,8 @@ export const makeLimiter = (options: {
       )
     }
 
-    const admit = (chat: LimitedChat): Effect.Effect<Ticket, GatewayError> => {
-      const rules = rulesFor(chat.provider, chat.identity, options.policies())
-      if (rules.length === 0) return Effect.succeed(unlimited)
-      const at = now()
-      const estimate = estimateTokens(chat.bodyChars, chat.body, outputCap(chat.provider, chat.model))
+    /** The counters and slots a request charges: per-minute windows and budgets by their period, slots under a lease. */
+    const chargesOf = (rules: ReadonlyArray<Rule>, at: number, estimate: number) => {
       const holder = crypto.randomUUID()
       const charged: Array<Charged> = []
       const slots: Array<{ rule: Rule; slot: Slot }> = []
@@ -134,54 +131,59 @@ export const makeLimiter = (options: {
         const cost = rule.name === "requests_per_minute" ? 1 : estimate
         charged.push({ rule, counter: { key: `orka:limit:${rule.key}:${stamp}`, limit: rule.limit, cost, resetAt } })
       }
-      const tokenKeys = charged.filter((c) => c.rule.name !== "requests_per_minute").map((c) => c.counter.key)
-      const providerRequestKeys = charged.filter((c) => c.rule.name === "requests_per_minute" && c.rule.source === "provider").map((c) => c.counter.key)
-      const release = slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder }))
-      const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) =>
-        run(counters.settle(now(), { adjust, release }).pipe(Effect.ignore))
+      return { charged, slots }
+    }
 
-      const charge = (current: CurrentRequestShape | undefined, callsBefore: number) => counters.charge(at, charged.map((c) => c.counter), slots.map((s) => s.slot)).pipe(
-        Effect.matchEffect({
-          onFailure: () =>
-            Effect.andThen(
-              Metric.update(storeFailed, 1),
-              options.onStoreFailure === "allow"
-                ? Effect.succeed(unlimited)
-                : Effect.fail(gatewayError("overloaded", "the limits that apply to this request cannot be checked now; try again", { retryAfter: 1 }))
-            ),
-          onSuccess: (result) => {
-            if (!result.admitted) return Effect.flatMap(refusal(chat.provider.name, at, charged, slots, result), Effect.fail)
-            const ticket: Ticket = {
-              state: standingOf(charged, result.used),
-              refund: (fallingBack) =>
-                Effect.sync(() =>
-                  settle([
-                    ...tokenKeys.map((key) => ({ key, delta: -estimate })),
-                    ...(fallingBack ? charged.filter((c) => c.rule.name === "requests_per_minute" && c.rule.source === "policy").map((c) => ({ key: c.counter.key, delta: -1 })) : [])
-                  ])
-                ),
-              settleAtEnd: () => {
-                if (current === undefined) return settle([])
-                current.afterEnd.push(() => {
-                  const delta = usedTokens(current, estimate) - estimate
-                  // a tool loop's further model calls, and retries, reached the Provider too
-                  const moreCalls = Math.max(0, (current.note.attempts ?? 0) - callsBefore - 1)
-                  settle([
-                    ...(delta === 0 ? [] : tokenKeys.map((key) => ({ key, delta }))),
-                    ...(moreCalls === 0 ? [] : providerRequestKeys.map((key) => ({ key, delta: moreCalls })))
-                  ])
-                })
-              }
-            }
-            return Effect.succeed(ticket)
-          }
-        })
-      )
+    /** What an admitted request does when it ends, or when its Provider failed before answering. */
+    const ticketOf = (charged: ReadonlyArray<Charged>, slots: ReadonlyArray<{ slot: Slot }>, used: ReadonlyArray<number>, estimate: number, current: CurrentRequestShape | undefined): Ticket => {
+      const keys = (which: (rule: Rule) => boolean) => charged.filter((c) => which(c.rule)).map((c) => c.counter.key)
+      const tokenKeys = keys((rule) => rule.name !== "requests_per_minute")
+      const providerRequestKeys = keys((rule) => rule.name === "requests_per_minute" && rule.source === "provider")
+      const callerRequestKeys = keys((rule) => rule.name === "requests_per_minute" && rule.source === "policy")
+      const release = slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder }))
+      const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) => void run(counters.settle(now(), { adjust, release }).pipe(Effect.ignore))
+      // the calls made so far were to Providers tried before this one
+      const callsBefore = current?.note.attempts ?? 0
+      return {
+        state: standingOf(charged, used),
+        refund: (fallingBack) =>
+          Effect.sync(() =>
+            settle([
+              ...tokenKeys.map((key) => ({ key, delta: -estimate })),
+              ...(fallingBack ? callerRequestKeys.map((key) => ({ key, delta: -1 })) : [])
+            ])
+          ),
+        settleAtEnd: () => {
+          if (current === undefined) return settle([])
+          current.afterEnd.push(() => {
+            const delta = usedTokens(current, estimate) - estimate
+            // a tool loop's further model calls, and retries, reached the Provider too
+            const moreCalls = Math.max(0, (current.note.attempts ?? 0) - callsBefore - 1)
+            settle([
+              ...(delta === 0 ? [] : tokenKeys.map((key) => ({ key, delta }))),
+              ...(moreCalls === 0 ? [] : providerRequestKeys.map((key) => ({ key, delta: moreCalls })))
+            ])
+          })
+        }
+      }
+    }
+
+    const admit = (chat: LimitedChat): Effect.Effect<Ticket, GatewayError> => {
+      const rules = rulesFor(chat.provider, chat.identity, options.policies())
+      if (rules.length === 0) return Effect.succeed(unlimited)
+      const at = now()
+      const estimate = estimateTokens(chat.bodyChars, chat.body, outputCap(chat.provider, chat.model))
+      const { charged, slots } = chargesOf(rules, at, estimate)
       return Effect.gen(function*() {
         const current = yield* CurrentRequest
-        // the calls made so far were to Providers tried before this one
-        const callsBefore = current?.note.attempts ?? 0
-        return yield* charge(current, callsBefore)
+        const result = yield* Effect.option(counters.charge(at, charged.map((c) => c.counter), slots.map((s) => s.slot)))
+        if (Option.isNone(result)) {
+          yield* Metric.update(storeFailed, 1)
+          if (options.onStoreFailure === "allow") return unlimited
+          return yield* gatewayError("overloaded", "the limits that apply to this request cannot be checked now; try again", { retryAfter: 1 })
+        }
+        if (!result.value.admitted) return yield* Effect.flatMap(refusal(chat.provider.name, at, charged, slots, result.value), Effect.fail)
+        return ticketOf(charged, slots, result.value.used, estimate, current)
       })
     }
     return { admit }
