@@ -121,7 +121,8 @@ export const makeFallbacks = (admitFor: AdmitFor) =>
             // over a limit: the Provider was not called, and says nothing of its health
             failure = outcome.refused
             reason = "limit"
-            if (last) return yield* Effect.fail(outcome.refused)
+            // last: the one cooling down, if any, is tried below rather than refusing
+            if (last && skipped === undefined) return yield* Effect.fail(outcome.refused)
             continue
           }
           const { error } = outcome
@@ -135,7 +136,7 @@ export const makeFallbacks = (admitFor: AdmitFor) =>
           reason = error.kind
           if (last) return yield* Effect.failCause(outcome.failed)
         }
-        // the fallbacks could not even be tried: the one cooling down is better than none
+        // the fallbacks could not even be tried, or were over a limit: the one cooling down is better than none
         if (skipped !== undefined) {
           const outcome = yield* attempt(skipped, true)
           if ("response" in outcome) {

@@ -27,6 +27,8 @@ beforeAll(async () => {
       stranded: anthropic([{ provider: "missing" }]),
       alone: anthropic(),
       throttled: anthropic([{ provider: "gpt" }]),
+      "cooling-tight": anthropic([{ provider: "tight" }]),
+      tight: { ...anthropic(), rateLimit: { requestsPerMinute: 1 } },
       hanging: anthropic([{ provider: "gpt" }]),
       unreachable: { type: "anthropic", secretRef: { name: "keys" }, baseURL: "http://127.0.0.1:9", defaultModel: "claude-test", fallbacks: [{ provider: "gpt" }] }
     }),
@@ -120,6 +122,20 @@ describe("cooldown", () => {
     await ask()
     expect((await ask()).choices[0]!.message.content).toBe("still here")
     expect(upstream.requests).toHaveLength(3)
+  })
+
+  it("a Provider cooling down whose fallback is over its limit is tried itself", async () => {
+    // the three requests in one minute's window
+    const left = 60_000 - (Date.now() % 60_000)
+    if (left < 2000) await new Promise((r) => setTimeout(r, left + 20))
+    upstream.script(overloaded, { answer: { text: ["from tight"] } }, overloaded, { answer: { text: ["back again"] } })
+    const ask = () => openai().chat.completions.create({ model: "cooling-tight/claude-test", messages: [{ role: "user", content: "hi" }] }).catch((e) => e)
+    expect((await ask()).choices[0]!.message.content).toBe("from tight")
+    // tight's one request of the minute is spent: the 429 is the answer
+    expect(await ask()).toMatchObject({ status: 429 })
+    // two failures: cooling down, and its fallback is over its limit: it is tried all the same
+    expect((await ask()).choices[0]!.message.content).toBe("back again")
+    expect(upstream.requests).toHaveLength(4)
   })
 
   it("without fallbacks, a failing Provider is still tried: nothing else could answer", async () => {
