@@ -27,12 +27,16 @@ interface ObservedPolicyStatus {
 
 type PolicyObject = StatusObject<ObservedPolicyStatus>
 
-/** What the status of ClientPolicy `name` should say, from the decoder's verdict. */
-export const clientPolicyStatus = (name: string, invalid: ReadonlyMap<string, string>): PolicyWant => {
+/**
+ * What the status of ClientPolicy `name` should say, from the decoder's verdict; `unknown`: the
+ * Providers it names that do not exist (a typo would make it apply to nothing, silently).
+ */
+export const clientPolicyStatus = (name: string, invalid: ReadonlyMap<string, string>, unknown: ReadonlyArray<string> = []): PolicyWant => {
   const problem = invalid.get(name)
-  return problem === undefined
+  if (problem !== undefined) return { valid: false, reason: "InvalidSpec", message: problem }
+  return unknown.length === 0
     ? { valid: true, reason: "Valid", message: "policy applies" }
-    : { valid: false, reason: "InvalidSpec", message: problem }
+    : { valid: true, reason: "Valid", message: `policy applies; no Provider is named ${unknown.join(", ")} (yet): it limits no request to those` }
 }
 
 /** The status to merge-patch, or undefined when the object already says this. */
@@ -52,20 +56,30 @@ export const clientPolicyStatusPatch = (
  * The ClientPolicy part of the leader's reconcile: patches every policy whose status differs. Only
  * the leader runs it.
  */
-export const makeClientPolicyStatusWriter = (api: KubeApiShape, kube: KubeClientShape, namespace: string): Effect.Effect<void> => {
+export const makeClientPolicyStatusWriter = (
+  api: KubeApiShape,
+  kube: KubeClientShape,
+  namespace: string,
+  /** the Providers that exist, ready or not */
+  providers: () => ReadonlySet<string>
+): Effect.Effect<void> => {
   let invalid: ReadonlyMap<string, string> = new Map()
+  let unknown = new Map<string, ReadonlyArray<string>>()
   const write = makeStatusWriter({
     kind: "client policy",
     field: "policy",
     namespace,
-    want: (name) => clientPolicyStatus(name, invalid),
+    want: (name) => clientPolicyStatus(name, invalid, unknown.get(name)),
     patch: clientPolicyStatusPatch,
     write: api.patchClientPolicyStatus,
     said: (want: PolicyWant) => ({ valid: want.valid, reason: want.reason })
   })
   return Effect.suspend(() => {
     const objects = kube.clientPolicies.items() as ReadonlyArray<PolicyObject>
-    invalid = decodeClientPolicies(objects, namespace).invalid
+    const decoded = decodeClientPolicies(objects, namespace)
+    const known = providers()
+    invalid = decoded.invalid
+    unknown = new Map(decoded.valid.map((p) => [p.name, (p.spec.providers ?? []).filter((name) => !known.has(name))]))
     return write(objects)
   })
 }

@@ -80,7 +80,10 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
 
   const written = makeEchoGuard()
   const reconcileTools = makeToolStatusWriter(api, kube, config.namespace, tools.snapshot)
-  const reconcilePolicies = makeClientPolicyStatusWriter(api, kube, config.namespace)
+  const reconcilePolicies = makeClientPolicyStatusWriter(api, kube, config.namespace, () => {
+    const { notReady, ready } = registry.snapshot()
+    return new Set([...ready.keys(), ...notReady.keys()])
+  })
 
   const reconcile = Effect.gen(function*() {
     if (!(yield* leadership.isLeader)) return

@@ -72,6 +72,14 @@ describe("clientPolicyStatus", () => {
     })
     expect(clientPolicyStatus("no-limits", invalid)).toMatchObject({ valid: false, reason: "InvalidSpec", message: expect.stringContaining("at least one limit") })
   })
+
+  it("names the Providers a valid policy lists that do not exist", () => {
+    expect(clientPolicyStatus("team", new Map(), ["calude"])).toEqual({
+      valid: true,
+      reason: "Valid",
+      message: "policy applies; no Provider is named calude (yet): it limits no request to those"
+    })
+  })
 })
 
 describe("clientPolicyStatusPatch", () => {
@@ -133,6 +141,19 @@ describe("ClientPolicy status writer", () => {
         expect(patches).toHaveLength(settled)
       }))
       expect(patches).toHaveLength(3)
+    }))
+
+  it.live("says so in its status when a policy names a Provider that does not exist", () =>
+    Effect.gen(function*() {
+      const mock = { apiVersion: "core.orka.ai/v1alpha1", kind: "Provider", metadata: { name: "mock", namespace: "default" }, spec: { type: "mock" } } as KubeObject
+      const typo = policy("typo", { subjects: [{ user: "bob" }], providers: ["mock", "calude"], limits: { requestsPerMinute: 5 } })
+      const fake = yield* makeFakeKube([mock, typo])
+      const patches: Array<Patch> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(writer(memoryApi(new Map(), patches, fake), fake))
+        yield* eventually(() => patches.length >= 1, 15_000, "the ClientPolicy status write")
+        expect(statusOf(fake, "typo")).toMatchObject({ valid: true, message: "policy applies; no Provider is named calude (yet): it limits no request to those" })
+      }))
     }))
 
   it.live("does not write again while its write has not echoed back yet", () =>
