@@ -90,11 +90,11 @@ export const limitText = (name: LimitName, limit: number, windowMs: number): str
     case "tokens_per_minute":
       return `${limit} tokens ${window}`
     case "tokens_per_day":
-      return `${limit} tokens per day (UTC)`
+      return `${limit} tokens a UTC day`
     case "tokens_per_month":
-      return `${limit} tokens per month (UTC)`
+      return `${limit} tokens a UTC month`
     case "concurrent_requests":
-      return `${limit} concurrent requests`
+      return `${limit} concurrent request${limit === 1 ? "" : "s"}`
   }
 }
 
