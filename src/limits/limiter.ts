@@ -3,7 +3,7 @@
  * (`admit`), and settled when the request ends: its reserved tokens become its real usage (a
  * stream's, an abandoned stream's, a whole tool loop's), its concurrency slot is freed. A refusal is
  * a 429 that says which limit, when it frees up (`retry-after`) and the caller's standing (the
- * dialect's rate-limit headers); a request over no limit costs one pass over the policies.
+ * dialect's rate-limit headers); a request over no limit costs a few map lookups.
  *
  * The counters are `LimitCounters` (memory, or Redis shared by every replica). When they cannot be
  * reached, --limits-on-store-failure decides: served without limits, or a 503; never a hang.
@@ -12,13 +12,13 @@ import { Context, Deferred, Effect, Layer, Metric, Option } from "effect"
 import type { Identity } from "../auth/auth.ts"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, type LimitStanding, type RateLimitState } from "../errors.ts"
-import { decodeClientPolicies, type ValidPolicy } from "../kube/client-policy.ts"
+import { decodeClientPolicies } from "../kube/client-policy.ts"
 import { KubeClient, rebuildOnChange } from "../kube/client.ts"
 import { labelled, metrics } from "../metrics.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
 import { CurrentRequest, type CurrentRequestShape } from "../request-note.ts"
 import { type Charge, type Counter, LimitCounters, type LimitCountersShape, type Slot } from "../store/limit-counters.ts"
-import { estimateTokens, limitText, periodOf, type Rule, rulesFor } from "./rules.ts"
+import { estimateTokens, indexPolicies, limitText, periodOf, type PolicyIndex, type Rule, rulesFor } from "./rules.ts"
 
 export interface LimitedChat {
   readonly identity: Identity
@@ -76,7 +76,7 @@ const standingOf = (charged: ReadonlyArray<Charged>, used: ReadonlyArray<number>
 
 export const makeLimiter = (options: {
   readonly counters: LimitCountersShape
-  readonly policies: () => ReadonlyArray<ValidPolicy>
+  readonly policies: () => PolicyIndex
   readonly windowMs: number
   readonly onStoreFailure: "allow" | "deny"
   readonly now?: () => number
@@ -206,11 +206,11 @@ export class Limiter extends Context.Service<Limiter, LimiterShape>()("orka/Limi
     Effect.gen(function*() {
       const config = yield* GatewayConfig
       const kube = yield* KubeClient
-      let policies: ReadonlyArray<ValidPolicy> = []
+      let policies = indexPolicies([])
       let reported = new Map<string, string>()
       const loaded = yield* rebuildOnChange([kube.clientPolicies], Effect.suspend(() => {
         const { invalid, valid } = decodeClientPolicies(kube.clientPolicies.items(), config.namespace)
-        policies = valid
+        policies = indexPolicies(valid)
         const rejected = [...invalid].filter(([name, why]) => reported.get(name) !== why)
         reported = new Map(invalid)
         return Effect.forEach(rejected, ([policy, reason]) =>

@@ -25,19 +25,58 @@ type Subject = ClientPolicySpec["subjects"][number]
 
 const serviceAccountPrefix = "system:serviceaccount:"
 
+/** The ServiceAccount a user name is (`system:serviceaccount:<namespace>:<name>`), if it is one. */
+const serviceAccountOf = (user: string): { readonly namespace: string; readonly name: string } | undefined => {
+  if (!user.startsWith(serviceAccountPrefix)) return undefined
+  const rest = user.slice(serviceAccountPrefix.length)
+  const colon = rest.indexOf(":")
+  return colon < 0 ? undefined : { namespace: rest.slice(0, colon), name: rest.slice(colon + 1) }
+}
+
 export const subjectMatches = (subject: Subject, identity: Identity): boolean => {
   if (subject.user !== undefined) return identity.user === subject.user
   if (subject.group !== undefined) return identity.groups.includes(subject.group)
-  if (subject.serviceAccount === undefined) return false
+  const account = serviceAccountOf(identity.user)
+  if (subject.serviceAccount === undefined || account === undefined) return false
   const [namespace, name] = subject.serviceAccount.split("/")
-  return name === "*"
-    ? identity.user.startsWith(`${serviceAccountPrefix}${namespace}:`)
-    : identity.user === `${serviceAccountPrefix}${namespace}:${name}`
+  return account.namespace === namespace && (name === "*" || account.name === name)
 }
 
 export const policyApplies = (policy: ValidPolicy, identity: Identity, provider: string): boolean =>
   (policy.spec.providers === undefined || policy.spec.providers.includes(provider)) &&
   policy.spec.subjects.some((s) => subjectMatches(s, identity))
+
+/** The policies by the subjects they name, made when they change: a request looks up only its own. */
+export interface PolicyIndex {
+  /** by user name, group name, `namespace/name` of a ServiceAccount or `namespace` for `namespace/*` */
+  readonly bySubject: ReadonlyMap<string, ReadonlyArray<number>>
+  readonly policies: ReadonlyArray<ValidPolicy>
+}
+
+const subjectKey = (subject: Subject): string =>
+  subject.user !== undefined ? `user:${subject.user}`
+    : subject.group !== undefined ? `group:${subject.group}`
+    : subject.serviceAccount!.endsWith("/*") ? `namespace:${subject.serviceAccount!.slice(0, -2)}`
+    : `serviceaccount:${subject.serviceAccount}`
+
+export const indexPolicies = (policies: ReadonlyArray<ValidPolicy>): PolicyIndex => {
+  const bySubject = new Map<string, Array<number>>()
+  policies.forEach((policy, i) => {
+    for (const key of new Set(policy.spec.subjects.map(subjectKey))) bySubject.set(key, [...(bySubject.get(key) ?? []), i])
+  })
+  return { bySubject, policies }
+}
+
+/** The policies naming this caller, each once, in their order. */
+export const policiesFor = (index: PolicyIndex, identity: Identity): ReadonlyArray<ValidPolicy> => {
+  if (index.policies.length === 0) return []
+  const keys = [`user:${identity.user}`, ...identity.groups.map((g) => `group:${g}`)]
+  const account = serviceAccountOf(identity.user)
+  if (account !== undefined) keys.push(`serviceaccount:${account.namespace}/${account.name}`, `namespace:${account.namespace}`)
+  const found = new Set<number>()
+  for (const key of keys) for (const i of index.bySubject.get(key) ?? []) found.add(i)
+  return [...found].sort((a, b) => a - b).map((i) => index.policies[i]!)
+}
 
 const policyLimits: ReadonlyArray<readonly [keyof ClientPolicySpec["limits"], LimitName]> = [
   ["requestsPerMinute", "requests_per_minute"],
@@ -47,15 +86,15 @@ const policyLimits: ReadonlyArray<readonly [keyof ClientPolicySpec["limits"], Li
   ["concurrentRequests", "concurrent_requests"]
 ]
 
-/** Every limit the request is under; none when nothing limits it (the common case: no work at all). */
-export const rulesFor = (provider: ResolvedProvider, identity: Identity, policies: ReadonlyArray<ValidPolicy>): ReadonlyArray<Rule> => {
+/** Every limit the request is under; none when nothing limits it (the common case: next to no work). */
+export const rulesFor = (provider: ResolvedProvider, identity: Identity, index: PolicyIndex): ReadonlyArray<Rule> => {
   const rules: Array<Rule> = []
   const { requestsPerMinute, tokensPerMinute } = provider.rateLimit
   const providerKey = `provider:${provider.namespace}/${provider.name}`
   const owner = `Provider ${provider.name}`
   if (requestsPerMinute !== undefined) rules.push({ source: "provider", owner, name: "requests_per_minute", limit: requestsPerMinute, key: `${providerKey}:rpm`, perCaller: false })
   if (tokensPerMinute !== undefined) rules.push({ source: "provider", owner, name: "tokens_per_minute", limit: tokensPerMinute, key: `${providerKey}:tpm`, perCaller: false })
-  for (const policy of policies) {
+  for (const policy of policiesFor(index, identity)) {
     if (!policyApplies(policy, identity, provider.name)) continue
     const perCaller = policy.spec.scope !== "shared"
     const key = `policy:${policy.namespace}/${policy.name}:${perCaller ? `user:${identity.user}` : "shared"}`

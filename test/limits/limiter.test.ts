@@ -9,6 +9,7 @@ import type { Identity } from "../../src/auth/auth.ts"
 import type { GatewayError } from "../../src/errors.ts"
 import type { ValidPolicy } from "../../src/kube/client-policy.ts"
 import { type LimitedChat, makeLimiter } from "../../src/limits/limiter.ts"
+import { indexPolicies } from "../../src/limits/rules.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
 import { CurrentRequest, type CurrentRequestShape } from "../../src/request-note.ts"
 import { CountersUnavailable, type LimitCountersShape } from "../../src/store/limit-counters.ts"
@@ -32,9 +33,10 @@ const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; cou
   scopes.push(scope)
   const clock = { now: options.start ?? Date.UTC(2026, 11, 2, 12, 0, 0) }
   const counters = options.counters ?? await Effect.runPromise(Scope.provide(makeMemoryCounters, scope))
+  const index = indexPolicies(options.policies ?? [])
   const limiter = await Effect.runPromise(makeLimiter({
     counters,
-    policies: () => options.policies ?? [],
+    policies: () => index,
     windowMs: 60_000,
     onStoreFailure: options.onStoreFailure ?? "allow",
     now: () => clock.now

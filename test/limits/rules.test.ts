@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest"
 import type { Identity } from "../../src/auth/auth.ts"
 import type { ValidPolicy } from "../../src/kube/client-policy.ts"
-import { estimateTokens, periodOf, policyApplies, rulesFor, subjectMatches } from "../../src/limits/rules.ts"
+import { estimateTokens, indexPolicies, periodOf, policiesFor, policyApplies, rulesFor, subjectMatches } from "../../src/limits/rules.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
 
 const sa = (namespace: string, name: string): Identity => ({ user: `system:serviceaccount:${namespace}:${name}`, uid: "u", groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`] })
@@ -36,16 +36,39 @@ describe("subjects", () => {
   })
 })
 
+describe("the policy index", () => {
+  it("finds for a caller exactly the policies whose subjects match it, each once, in their order", () => {
+    const policies = [
+      policy("ns", { subjects: [{ serviceAccount: "team-a/*" }] }),
+      policy("bot", { subjects: [{ serviceAccount: "team-a/bot" }, { group: "system:serviceaccounts:team-a" }] }),
+      policy("other-ns", { subjects: [{ serviceAccount: "team-b/*" }] }),
+      policy("alice", { subjects: [{ user: "alice" }, { group: "admins" }] }),
+      policy("admins", { subjects: [{ group: "admins" }] }),
+      policy("prefix", { subjects: [{ serviceAccount: "team/*" }] })
+    ]
+    const index = indexPolicies(policies)
+    const callers: ReadonlyArray<Identity> = [
+      sa("team-a", "bot"), sa("team-a", "other"), sa("team-b", "bot"), sa("team", "x"),
+      { user: "alice", uid: "", groups: [] }, { user: "bob", uid: "", groups: ["admins"] }, { user: "system:serviceaccount:team-a", uid: "", groups: [] }, { user: "system:serviceaccount:team-a:bot:extra", uid: "", groups: [] }
+    ]
+    for (const caller of callers) {
+      const linear = policies.filter((p) => p.spec.subjects.some((s) => subjectMatches(s, caller)))
+      expect(policiesFor(index, caller).map((p) => p.name)).toEqual(linear.map((p) => p.name))
+    }
+    expect(policiesFor(index, sa("team-a", "bot")).map((p) => p.name)).toEqual(["ns", "bot"])
+  })
+})
+
 describe("rulesFor", () => {
   it("is empty when nothing limits the request", () => {
-    expect(rulesFor(provider("claude"), sa("team-a", "bot"), [policy("other", { subjects: [{ user: "alice" }] })])).toEqual([])
+    expect(rulesFor(provider("claude"), sa("team-a", "bot"), indexPolicies([policy("other", { subjects: [{ user: "alice" }] })]))).toEqual([])
   })
 
   it("takes the Provider's limits and every matching policy's, each caller's counters its own unless the policy is shared", () => {
-    const rules = rulesFor(provider("claude", { requestsPerMinute: 60, tokensPerMinute: 1000 }), sa("team-a", "bot"), [
+    const rules = rulesFor(provider("claude", { requestsPerMinute: 60, tokensPerMinute: 1000 }), sa("team-a", "bot"), indexPolicies([
       policy("each", { limits: { tokensPerDay: 5000, concurrentRequests: 2 } }),
       policy("team", { scope: "shared", limits: { tokensPerMonth: 90000 } })
-    ])
+    ]))
     expect(rules.map((r) => [r.owner, r.name, r.limit, r.key])).toEqual([
       ["Provider claude", "requests_per_minute", 60, "provider:orka/claude:rpm"],
       ["Provider claude", "tokens_per_minute", 1000, "provider:orka/claude:tpm"],
