@@ -62,7 +62,11 @@ const subjectKey = (subject: Subject): string =>
 export const indexPolicies = (policies: ReadonlyArray<ValidPolicy>): PolicyIndex => {
   const bySubject = new Map<string, Array<number>>()
   policies.forEach((policy, i) => {
-    for (const key of new Set(policy.spec.subjects.map(subjectKey))) bySubject.set(key, [...(bySubject.get(key) ?? []), i])
+    for (const key of new Set(policy.spec.subjects.map(subjectKey))) {
+      const named = bySubject.get(key)
+      if (named === undefined) bySubject.set(key, [i])
+      else named.push(i)
+    }
   })
   return { bySubject, policies }
 }
