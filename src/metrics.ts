@@ -23,18 +23,26 @@ interface Entry {
   readonly description: string
 }
 
-const counter = (name: string, labels: ReadonlyArray<string>, description: string) => ({
-  entry: { name, kind: "counter", labels, description } satisfies Entry,
-  metric: Metric.counter(name, { description, incremental: true })
-})
-const gauge = (name: string, labels: ReadonlyArray<string>, description: string) => ({
-  entry: { name, kind: "gauge", labels, description } satisfies Entry,
-  metric: Metric.gauge(name, { description })
-})
-const histogram = (name: string, labels: ReadonlyArray<string>, description: string, boundaries: ReadonlyArray<number>) => ({
-  entry: { name, kind: "histogram", labels, description } satisfies Entry,
-  metric: Metric.histogram(name, { description, boundaries })
-})
+type Attributes = Readonly<Record<string, string>>
+
+const counter = (name: string, labels: ReadonlyArray<string>, description: string) =>
+  entryOf({ name, kind: "counter", labels, description }, (attributes?: Attributes) =>
+    Metric.counter(name, { description, incremental: true, ...(attributes === undefined ? {} : { attributes }) }))
+const gauge = (name: string, labels: ReadonlyArray<string>, description: string) =>
+  entryOf({ name, kind: "gauge", labels, description }, (attributes?: Attributes) =>
+    Metric.gauge(name, { description, ...(attributes === undefined ? {} : { attributes }) }))
+const histogram = (name: string, labels: ReadonlyArray<string>, description: string, boundaries: ReadonlyArray<number>) =>
+  entryOf({ name, kind: "histogram", labels, description }, (attributes?: Attributes) =>
+    Metric.histogram(name, { description, boundaries, ...(attributes === undefined ? {} : { attributes }) }))
+
+/** How to make a metric with its labels set, by the metric: what `labelled` uses. */
+const makers = new WeakMap<object, (attributes: Attributes) => Metric.Metric<any, any>>()
+
+const entryOf = <M extends Metric.Metric<any, any>>(entry: Entry, make: (attributes?: Attributes) => M) => {
+  const metric = make()
+  makers.set(metric, make)
+  return { entry, metric }
+}
 
 const defined = {
   requestDuration: histogram("gen_ai_server_request_duration_seconds", [...genAi, "error_type"], "Chat requests, from the request to the answer's end (a stream's last event); `error_type` on failures", requestSeconds),
@@ -69,18 +77,20 @@ export const metrics = Object.fromEntries(Object.entries(defined).map(([key, d])
 export const metricCatalog: ReadonlyArray<Entry> = Object.values(defined).map((d) => d.entry)
 
 /**
- * `metric` with these labels, made once per distinct set: a labelled metric computes its series key
- * when made, so making one per update would cost that on every request. The sets are bounded (see
- * above), and so is this cache.
+ * `metric` with these labels, made once per distinct set, as a metric of its own with the labels
+ * as its attributes: a metric caches its series key for one set of attributes, so series of one
+ * metric made by `Metric.withAttributes` (which share the metric underneath) compute their key again
+ * on every update that alternates between them. The sets are bounded (see above), and so is this cache.
  */
-export const labelled = <M extends Metric.Metric<any, any>>(metric: M): (labels: Readonly<Record<string, string>>) => M => {
+export const labelled = <M extends Metric.Metric<any, any>>(metric: M): (labels: Attributes) => M => {
   const made = new Map<string, M>()
+  const make = makers.get(metric)
   return (labels) => {
     let key = ""
     for (const name in labels) key += `${name}\u0000${labels[name]}\u0001`
     let found = made.get(key)
     if (found === undefined) {
-      found = Metric.withAttributes(metric, labels) as M
+      found = (make === undefined ? Metric.withAttributes(metric, labels) : make(labels)) as M
       made.set(key, found)
     }
     return found
