@@ -85,12 +85,13 @@ export const metricCatalog: ReadonlyArray<Entry> = Object.values(defined).map((d
 export const labelled = <M extends Metric.Metric<any, any>>(metric: M): (labels: Attributes) => M => {
   const made = new Map<string, M>()
   const make = makers.get(metric)
+  if (make === undefined) throw new Error(`labelled: ${metric.id} is not a metric of this catalog`)
   return (labels) => {
     let key = ""
     for (const name in labels) key += `${name}\u0000${labels[name]}\u0001`
     let found = made.get(key)
     if (found === undefined) {
-      found = (make === undefined ? Metric.withAttributes(metric, labels) : make(labels)) as M
+      found = make(labels) as M
       made.set(key, found)
     }
     return found

@@ -3,7 +3,7 @@
  * a single lookup. Used for TokenReview and SubjectAccessReview results, keyed by hashes.
  */
 import { Deferred, Effect, Exit, Metric } from "effect"
-import { metrics } from "../metrics.ts"
+import { labelled, metrics } from "../metrics.ts"
 
 interface Entry<V, E> {
   expiresAt: number
@@ -16,10 +16,12 @@ export interface TtlCache<V, E> {
   readonly size: () => number
 }
 
+const authCache = labelled(metrics.authCache)
+
 /** `name` labels the cache's hits and misses (`orka_auth_cache_total`). */
 export const makeTtlCache = <V, E>(capacity: number, name: string, now: () => number = Date.now): TtlCache<V, E> => {
-  const hits = Metric.withAttributes(metrics.authCache, { cache: name, result: "hit" })
-  const misses = Metric.withAttributes(metrics.authCache, { cache: name, result: "miss" })
+  const hits = authCache({ cache: name, result: "hit" })
+  const misses = authCache({ cache: name, result: "miss" })
   // A Map iterates in insertion order: re-inserting on use makes the first key the least recently used.
   const entries = new Map<string, Entry<V, E>>()
 

@@ -8,10 +8,13 @@ import { KubeConfig, makeInformer, ADD, DELETE, ERROR, UPDATE, CoreV1Api, Custom
 import { Effect, Layer, Metric } from "effect"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import { KubeClient, type KubeObject } from "./client.ts"
-import { metrics } from "../metrics.ts"
+import { labelled, metrics } from "../metrics.ts"
 import { makeMemoryCache, type MemoryCache } from "./memory-cache.ts"
 import { PolicyGroup } from "./client-policy.ts"
 import { Group, Version } from "./resources.ts"
+
+const watchErrors = labelled(metrics.watchErrors)
+const watchRestarts = labelled(metrics.watchRestarts)
 
 export const loadKubeConfig = (config: Pick<GatewayConfigShape, "kubeconfig">): KubeConfig => {
   const kc = new KubeConfig()
@@ -74,12 +77,12 @@ const runInformer = (kc: KubeConfig, watched: Watched, target: MemoryCache) =>
       } else {
         run(Effect.logWarning("kubernetes watch failed; cached objects keep serving").pipe(
           Effect.annotateLogs({ resource: watched.resource, error: describe(error), retry_in_ms: delay }),
-          Effect.andThen(Metric.update(Metric.withAttributes(metrics.watchErrors, { resource: watched.resource }), 1))
+          Effect.andThen(Metric.update(watchErrors({ resource: watched.resource }), 1))
         ))
       }
       clearTimeout(restart)
       restart = setTimeout(() => {
-        run(Metric.update(Metric.withAttributes(metrics.watchRestarts, { resource: watched.resource }), 1))
+        run(Metric.update(watchRestarts({ resource: watched.resource }), 1))
         start()
       }, delay)
     })

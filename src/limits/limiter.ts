@@ -86,7 +86,7 @@ export const makeLimiter = (options: {
     const now = options.now ?? Date.now
     const run = Effect.runForkWith(yield* Effect.context<never>())
     const refused = labelled(metrics.rateLimited)
-    const storeFailed = Metric.withAttributes(metrics.limitStoreFailures, { decision: options.onStoreFailure })
+    const storeFailed = labelled(metrics.limitStoreFailures)({ decision: options.onStoreFailure })
 
     /** The refusal for the limit that frees up last (the one the caller must wait for). */
     const refusal = (provider: string, at: number, charged: ReadonlyArray<Charged>, slots: ReadonlyArray<{ rule: Rule; slot: Slot }>, result: Charge) => {

@@ -10,11 +10,13 @@
 import { Duration, Effect, Metric, Stream } from "effect"
 import type { GatewayConfigShape } from "../config.ts"
 import { type GatewayError } from "../errors.ts"
-import { metrics } from "../metrics.ts"
+import { labelled, metrics } from "../metrics.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import { addDelta } from "../ir/collect.ts"
 import { addUsage, type AnswerEvent, emptyUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
 import { annotate, SpanAttr, tracedStream, usageAttributes } from "../tracing.ts"
+
+const toolLoops = labelled(metrics.toolLoops)
 
 export interface LoopLimits {
   readonly maxIterations: number
@@ -320,7 +322,7 @@ export const runToolLoop = (
       case "failed":
         return Effect.succeed(Stream.empty)
       case "answered":
-        return Metric.update(Metric.withAttributes(metrics.toolLoops, { outcome: next.outcome }), 1).pipe(
+        return Metric.update(toolLoops({ outcome: next.outcome }), 1).pipe(
           Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: next.outcome }))),
           Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n)),
           Effect.as(Stream.concat(Stream.fromIterable(turn.held), Stream.succeed(finish(next.reason, usage, turn.end?.stopSequence))))
@@ -336,7 +338,7 @@ export const runToolLoop = (
           // the client gets its calls now; the gateway's, run, wait for its next request beside them
           return Effect.as(mixed, runCalls(next.calls, (_, ran) =>
             Stream.unwrap(keep(next.clientCalls, { calls: next.calls, results: ran }).pipe(
-              Effect.andThen(Metric.update(Metric.withAttributes(metrics.toolLoops, { outcome: "client_tool" }), 1)),
+              Effect.andThen(Metric.update(toolLoops({ outcome: "client_tool" }), 1)),
               Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: "client_tool" }))),
               Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n)),
               Effect.as(Stream.concat(Stream.fromIterable(turn.held), Stream.succeed(finish("tool_use", usage))))

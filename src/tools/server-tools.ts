@@ -8,7 +8,7 @@
  */
 import { Duration, Effect, Metric, type Schema, Scope, Semaphore } from "effect"
 import type { ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
-import { metrics } from "../metrics.ts"
+import { labelled, metrics } from "../metrics.ts"
 import { annotate, executeToolSpan, SpanAttr } from "../tracing.ts"
 import type { Tool } from "../kube/tool-resource.ts"
 import { argumentsObject, type Builtin, decodeArguments, definitionOf } from "./builtin.ts"
@@ -20,6 +20,9 @@ import type { AddressPolicy } from "./ssrf.ts"
 import { defaultLimits as fetchDefaults, webFetch, webFetchTool } from "./web-fetch.ts"
 import { type SearchBackendConfig, webSearch, webSearchTool } from "./web-search.ts"
 import { type DiskBudget, fileRead, fileReadTool, fileWrite, fileWriteTool, makeWorkspace } from "./workspace.ts"
+
+const toolCalls = labelled(metrics.toolCalls)
+const toolSeconds = labelled(metrics.toolSeconds)
 
 export interface RunnerConfig {
   /** masks every secret the gateway holds (and the caller's) in a result, before the model or the client sees it */
@@ -109,8 +112,8 @@ export const makeServerTools = (
             const outcome = isError ? "error" : "ok"
             return Effect.logInfo("tool call").pipe(
               Effect.annotateLogs({ tool: call.name, outcome, duration_ms: Date.now() - started }),
-              Effect.andThen(Metric.update(Metric.withAttributes(metrics.toolCalls, { tool: call.name, outcome }), 1)),
-              Effect.andThen(Metric.update(Metric.withAttributes(metrics.toolSeconds, { tool: call.name }), Duration.toSeconds(Duration.millis(Date.now() - started))))
+              Effect.andThen(Metric.update(toolCalls({ tool: call.name, outcome }), 1)),
+              Effect.andThen(Metric.update(toolSeconds({ tool: call.name }), Duration.toSeconds(Duration.millis(Date.now() - started))))
             )
           }),
           Effect.map((result) => ({ ...result, text: config.mask(result.text) }))
