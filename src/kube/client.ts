@@ -52,3 +52,17 @@ export const rebuildOnChange = (
     )
     return loaded
   })
+
+/**
+ * A log of the objects a rebuild rejects, by name with why: each is reported when it is first
+ * rejected or rejected for a new reason, not again on every change of the caches.
+ */
+export const makeRejectionLog = (message: string, field: string) => {
+  let reported: ReadonlyMap<string, string> = new Map()
+  return (rejected: ReadonlyMap<string, string>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const fresh = [...rejected].filter(([name, why]) => reported.get(name) !== why)
+      reported = rejected
+      return Effect.forEach(fresh, ([name, reason]) => Effect.logWarning(message).pipe(Effect.annotateLogs({ [field]: name, reason })), { discard: true })
+    })
+}

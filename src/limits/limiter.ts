@@ -13,7 +13,7 @@ import type { Identity } from "../auth/auth.ts"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, type LimitStanding, type RateLimitState } from "../errors.ts"
 import { decodeClientPolicies } from "../kube/client-policy.ts"
-import { KubeClient, rebuildOnChange } from "../kube/client.ts"
+import { KubeClient, makeRejectionLog, rebuildOnChange } from "../kube/client.ts"
 import { labelled, metrics } from "../metrics.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
 import { CurrentRequest, type CurrentRequestShape } from "../request-note.ts"
@@ -207,14 +207,11 @@ export class Limiter extends Context.Service<Limiter, LimiterShape>()("orka/Limi
       const config = yield* GatewayConfig
       const kube = yield* KubeClient
       let policies = indexPolicies([])
-      let reported = new Map<string, string>()
+      const logRejected = makeRejectionLog("client policy rejected", "policy")
       const loaded = yield* rebuildOnChange([kube.clientPolicies], Effect.suspend(() => {
         const { invalid, valid } = decodeClientPolicies(kube.clientPolicies.items(), config.namespace)
         policies = indexPolicies(valid)
-        const rejected = [...invalid].filter(([name, why]) => reported.get(name) !== why)
-        reported = new Map(invalid)
-        return Effect.forEach(rejected, ([policy, reason]) =>
-          Effect.logWarning("client policy rejected").pipe(Effect.annotateLogs({ policy, reason })), { discard: true })
+        return logRejected(invalid)
       }))
       const limiter = yield* makeLimiter({
         counters: yield* LimitCounters,

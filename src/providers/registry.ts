@@ -5,7 +5,7 @@
 import { Context, Deferred, Effect, Layer, Redacted, Result, Schema } from "effect"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
-import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
+import { KubeClient, type KubeObject, makeRejectionLog, rebuildOnChange } from "../kube/client.ts"
 import { Provider, secretsByKey } from "../kube/resources.ts"
 import { Redactor } from "../redact.ts"
 import { describeIssues } from "../schema-text.ts"
@@ -141,16 +141,12 @@ export class ProviderRegistry extends Context.Service<ProviderRegistry, Provider
       const config = yield* GatewayConfig
       const redactor = yield* Redactor
       let snapshot: RegistrySnapshot = { ready: new Map(), notReady: new Map() }
-      let reported = new Map<string, string>()
+      const logRejected = makeRejectionLog("provider rejected", "provider")
 
       const rebuild = Effect.suspend(() => {
         snapshot = buildSnapshot(kube.providers.items(), kube.secrets.items(), config.namespace)
         redactor.register("providers", [...snapshot.ready.values()].map((p) => p.apiKey === undefined ? undefined : Redacted.value(p.apiKey)))
-        const next = new Map([...snapshot.notReady].map(([name, r]) => [name, `${r.reason}: ${r.message}`]))
-        const newlyBroken = [...next].filter(([name, why]) => reported.get(name) !== why)
-        reported = next
-        return Effect.forEach(newlyBroken, ([provider, why]) =>
-          Effect.logWarning("provider rejected").pipe(Effect.annotateLogs({ provider, reason: why })), { discard: true })
+        return logRejected(new Map([...snapshot.notReady].map(([name, r]) => [name, `${r.reason}: ${r.message}`])))
       })
 
       const loaded = yield* rebuildOnChange([kube.providers, kube.secrets], rebuild)
