@@ -1,19 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { GatewayConfig } from "../../src/config.ts"
-import { testConfig } from "../support/config.ts"
-import { KubeApi, KubeApiError, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
+import { KubeApiError, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
 import type { KubeObject } from "../../src/kube/client.ts"
 import { decodeClientPolicies } from "../../src/kube/client-policy.ts"
-import * as ProviderStatus from "../../src/status/provider-status.ts"
 import { clientPolicyStatus, clientPolicyStatusPatch } from "../../src/status/client-policy-status.ts"
-import { makeProviderHealth, ProviderHealth } from "../../src/providers/health.ts"
-import { ProviderRegistry } from "../../src/providers/registry.ts"
 import { eventually } from "../support/eventually.ts"
-import { memoryLeases } from "../support/memory-leases.ts"
-import { fakeKubeClient, type FakeKubeHandle, makeFakeKube } from "../support/fake-kube.ts"
-import { Redactor } from "../../src/redact.ts"
-import { ToolLoop } from "../../src/tools/service.ts"
+import { type FakeKubeHandle, makeFakeKube } from "../support/fake-kube.ts"
+import * as ProviderStatus from "../../src/status/provider-status.ts"
+import { memoryStatusApi, type Patch, statusIn, statusWriter } from "../support/status-api.ts"
 
 const policy = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): KubeObject => ({
   apiVersion: "gateway.orka.ai/v1alpha1",
@@ -27,39 +21,8 @@ const team = policy("team", { subjects: [{ serviceAccount: "team-a/*" }], scope:
 const twoKinds = policy("two-kinds", { subjects: [{ user: "alice", group: "devs" }], limits: { requestsPerMinute: 10 } })
 const noLimits = policy("no-limits", { subjects: [{ user: "alice" }], limits: {} })
 
-type Patch = { readonly name: string; readonly status: Record<string, unknown> }
-type StatusOf = { status?: Record<string, unknown> }
-
-/** Leases in memory; ClientPolicy status patches recorded and applied to the fake cache like a watch echo would. */
-const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: FakeKubeHandle): KubeApiShape => ({
-  reviewToken: () => Effect.die("unused"),
-  reviewAccess: () => Effect.die("unused"),
-  patchProviderStatus: () => Effect.void,
-  patchToolStatus: () => Effect.void,
-  patchClientPolicyStatus: (ns, name, status) =>
-    Effect.suspend(() => {
-      patches.push({ name, status })
-      const current = fake.clientPolicies.cache.items().find((o) => o.metadata?.name === name && o.metadata.namespace === ns)
-      if (current === undefined) return Effect.fail(new KubeApiError({ message: "not found", status: 404 }))
-      return fake.clientPolicies.upsert({ ...current, status: { ...(current as StatusOf).status, ...status } } as KubeObject)
-    }),
-  ...memoryLeases(leases)
-})
-
-/** The leader's status writer over the fake kube, as replica "me". */
-const writer = (api: KubeApiShape, fake: FakeKubeHandle) =>
-  ProviderStatus.layer.pipe(
-    Layer.provideMerge(ProviderRegistry.layer),
-    Layer.provideMerge(ToolLoop.layer),
-    Layer.provideMerge(fakeKubeClient(fake)),
-    Layer.provide(Layer.succeed(KubeApi, api)),
-    Layer.provide(Layer.effect(ProviderHealth, makeProviderHealth)),
-    Layer.provide(GatewayConfig.layer(testConfig({ podName: "me" }))),
-    Layer.provide(Redactor.layerFresh)
-  )
-
-const statusOf = (fake: FakeKubeHandle, name: string) =>
-  (fake.clientPolicies.cache.items().find((o) => o.metadata?.name === name) as StatusOf | undefined)?.status
+const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: FakeKubeHandle) => memoryStatusApi(leases, patches, fake, "clientPolicies")
+const statusOf = (fake: FakeKubeHandle, name: string) => statusIn(fake, "clientPolicies", name)
 
 describe("clientPolicyStatus", () => {
   it("says a policy that decodes applies, and why another does not", () => {
@@ -121,7 +84,7 @@ describe("ClientPolicy status writer", () => {
       const fake = yield* makeFakeKube([team, twoKinds, correct])
       const patches: Array<Patch> = []
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(memoryApi(new Map(), patches, fake), fake))
+        yield* Layer.build(statusWriter(memoryApi(new Map(), patches, fake), fake))
         yield* eventually(() => patches.length >= 2, 15_000, "first ClientPolicy status writes")
         expect(statusOf(fake, "team")).toMatchObject({ valid: true, message: "policy applies", conditions: [{ type: "Ready", status: "True", reason: "Valid" }] })
         expect(statusOf(fake, "two-kinds")).toMatchObject({
@@ -150,7 +113,7 @@ describe("ClientPolicy status writer", () => {
       const fake = yield* makeFakeKube([mock, typo])
       const patches: Array<Patch> = []
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(memoryApi(new Map(), patches, fake), fake))
+        yield* Layer.build(statusWriter(memoryApi(new Map(), patches, fake), fake))
         yield* eventually(() => patches.length >= 1, 15_000, "the ClientPolicy status write")
         expect(statusOf(fake, "typo")).toMatchObject({ valid: true, message: "policy applies; no Provider is named calude (yet): it limits no request to those" })
       }))
@@ -165,7 +128,7 @@ describe("ClientPolicy status writer", () => {
         patchClientPolicyStatus: (_ns, name, status) => Effect.sync(() => void patches.push({ name, status }))
       }
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(noEcho, fake))
+        yield* Layer.build(statusWriter(noEcho, fake))
         yield* eventually(() => patches.length === 1, 15_000, "first write")
         yield* fake.clientPolicies.upsert(policy("unrelated", { subjects: [{ user: "x" }], limits: { tokensPerDay: 1 }, scope: "caller" }))
         yield* eventually(() => patches.length === 2, 15_000, "the other policy's write")
@@ -185,7 +148,7 @@ describe("ClientPolicy status writer", () => {
         resourceVersion: "x"
       }]])
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(memoryApi(leases, patches, fake), fake))
+        yield* Layer.build(statusWriter(memoryApi(leases, patches, fake), fake))
         yield* fake.clientPolicies.upsert(noLimits)
         yield* Effect.sleep(500)
       }))
@@ -204,7 +167,7 @@ describe("ClientPolicy status writer", () => {
           ++attempts === 1 ? Effect.fail(new KubeApiError({ message: "boom", status: 500 })) : api.patchClientPolicyStatus(ns, name, status)
       }
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(flaky, fake))
+        yield* Layer.build(statusWriter(flaky, fake))
         yield* eventually(() => attempts >= 1, 15_000, "first attempt")
         yield* fake.clientPolicies.upsert(noLimits) // the next change (or the periodic tick) tries again
         yield* eventually(() => statusOf(fake, "team")?.["valid"] === true, 15_000, "retried write")

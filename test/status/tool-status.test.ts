@@ -1,19 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { GatewayConfig } from "../../src/config.ts"
-import { testConfig } from "../support/config.ts"
-import { KubeApi, KubeApiError, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
+import { KubeApiError, type KubeApiShape, type Lease } from "../../src/kube/api.ts"
 import type { KubeObject } from "../../src/kube/client.ts"
-import * as ProviderStatus from "../../src/status/provider-status.ts"
 import { toolStatus, toolStatusPatch } from "../../src/status/tool-status.ts"
-import { makeProviderHealth, ProviderHealth } from "../../src/providers/health.ts"
-import { ProviderRegistry } from "../../src/providers/registry.ts"
 import { buildToolSnapshot } from "../../src/tools/custom-tools.ts"
 import { eventually } from "../support/eventually.ts"
-import { memoryLeases } from "../support/memory-leases.ts"
-import { fakeKubeClient, type FakeKubeHandle, makeFakeKube, secret } from "../support/fake-kube.ts"
-import { Redactor } from "../../src/redact.ts"
-import { ToolLoop } from "../../src/tools/service.ts"
+import { type FakeKubeHandle, makeFakeKube, secret } from "../support/fake-kube.ts"
+import * as ProviderStatus from "../../src/status/provider-status.ts"
+import { memoryStatusApi, type Patch, statusIn, statusWriter } from "../support/status-api.ts"
 
 const tool = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>): KubeObject => ({
   apiVersion: "core.orka.ai/v1alpha1",
@@ -27,47 +21,8 @@ const open = tool("open", { description: "no auth", http: { url: "https://a.test
 const keyed = tool("keyed", { description: "auth", http: { url: "https://b.test", authSecretRef: { name: "s", key: "token" } } })
 const mcp = tool("mcp", { description: "mcp", mcp: { substrateActor: { templateRef: { name: "x" } } } })
 
-type Patch = { readonly name: string; readonly status: Record<string, unknown> }
-type StatusOf = { status?: Record<string, unknown> }
-
-/**
- * Leases in memory; Tool status patches recorded and applied to the fake cache like a watch echo
- * would (merge-patch: a null field is removed). Provider patches are ignored.
- */
-const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: FakeKubeHandle): KubeApiShape => {
-  return {
-    reviewToken: () => Effect.die("unused"),
-    reviewAccess: () => Effect.die("unused"),
-    patchProviderStatus: () => Effect.void,
-    patchToolStatus: (ns, name, status) =>
-      Effect.suspend(() => {
-        patches.push({ name, status })
-        const current = fake.tools.cache.items().find((o) => o.metadata?.name === name && o.metadata.namespace === ns)
-        if (current === undefined) return Effect.fail(new KubeApiError({ message: "not found", status: 404 }))
-        const merged = Object.fromEntries(
-          Object.entries({ ...(current as StatusOf).status, ...status }).filter(([, v]) => v !== null)
-        )
-        return fake.tools.upsert({ ...current, status: merged } as KubeObject)
-      }),
-    patchClientPolicyStatus: () => Effect.void,
-    ...memoryLeases(leases)
-  }
-}
-
-/** The status writer (Providers and Tools) over the fake kube, as replica "me". */
-const writer = (api: KubeApiShape, fake: FakeKubeHandle) =>
-  ProviderStatus.layer.pipe(
-    Layer.provideMerge(ProviderRegistry.layer),
-    Layer.provideMerge(ToolLoop.layer),
-    Layer.provideMerge(fakeKubeClient(fake)),
-    Layer.provide(Layer.succeed(KubeApi, api)),
-    Layer.provide(Layer.effect(ProviderHealth, makeProviderHealth)),
-    Layer.provide(GatewayConfig.layer(testConfig({ podName: "me" }))),
-    Layer.provide(Redactor.layerFresh)
-  )
-
-const statusOf = (fake: FakeKubeHandle, name: string) =>
-  (fake.tools.cache.items().find((o) => o.metadata?.name === name) as StatusOf | undefined)?.status
+const memoryApi = (leases: Map<string, Lease>, patches: Array<Patch>, fake: FakeKubeHandle) => memoryStatusApi(leases, patches, fake, "tools")
+const statusOf = (fake: FakeKubeHandle, name: string) => statusIn(fake, "tools", name)
 
 describe("toolStatus", () => {
   const snapshot = buildToolSnapshot([open, keyed, mcp, tool("nokey", { description: "auth", http: { url: "https://c.test", authSecretRef: { name: "t", key: "k" } } })], [
@@ -147,7 +102,7 @@ describe("Tool status writer", () => {
       const fake = yield* makeFakeKube([open, keyed, mcp, correct])
       const patches: Array<Patch> = []
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(memoryApi(new Map(), patches, fake), fake))
+        yield* Layer.build(statusWriter(memoryApi(new Map(), patches, fake), fake))
         yield* eventually(() => patches.length >= 3, 15_000, "first Tool status writes")
         expect(statusOf(fake, "open")).toMatchObject({ available: true, conditions: [{ type: "Ready", status: "True", reason: "Available" }] })
         expect(statusOf(fake, "open")?.["error"]).toBeUndefined()
@@ -183,7 +138,7 @@ describe("Tool status writer", () => {
       const api = memoryApi(new Map(), patches, fake)
       const noEcho: KubeApiShape = { ...api, patchToolStatus: (_ns, name, status) => Effect.sync(() => void patches.push({ name, status })) }
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(noEcho, fake))
+        yield* Layer.build(statusWriter(noEcho, fake))
         yield* eventually(() => patches.length === 1, 15_000, "first write")
         yield* fake.secrets.upsert(secret("unrelated", { a: "b" })) // another reconcile, the cache still shows no status
         yield* Effect.sleep(500)
@@ -202,7 +157,7 @@ describe("Tool status writer", () => {
         resourceVersion: "x"
       }]])
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(memoryApi(leases, patches, fake), fake))
+        yield* Layer.build(statusWriter(memoryApi(leases, patches, fake), fake))
         yield* fake.tools.upsert(tool("late", { description: "d", http: { url: "https://f.test" } }))
         yield* Effect.sleep(500)
       }))
@@ -221,7 +176,7 @@ describe("Tool status writer", () => {
           ++attempts === 1 ? Effect.fail(new KubeApiError({ message: "boom", status: 500 })) : api.patchToolStatus(ns, name, status)
       }
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(writer(flaky, fake))
+        yield* Layer.build(statusWriter(flaky, fake))
         yield* eventually(() => attempts >= 1, 15_000, "first attempt")
         // the next change (or the periodic tick) tries again
         yield* fake.secrets.upsert(secret("unrelated", { a: "b" }))
