@@ -7,10 +7,10 @@
  */
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
-import { type GatewayProcess, startGatewayProcess } from "../support/gateway-process.ts"
-import { type RealRedis, redisMissing, startRedis } from "../support/redis.ts"
-import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
+import { demoToken, type RunningGateway } from "../support/gateway.ts"
+import { type GatewayProcess, type Replicas, startReplicas } from "../support/gateway-process.ts"
+import { type RealRedis, redisMissing } from "../support/redis.ts"
+import type { ScriptedUpstream } from "../support/scripted-upstream.ts"
 
 if (redisMissing !== undefined) {
   console.warn(`\n*** SKIPPING the shared-limits tier: ${redisMissing}. Limits held across replicas are not checked in this run. ***\n`)
@@ -19,6 +19,7 @@ if (redisMissing !== undefined) {
 const windowMs = 2000
 
 describe.skipIf(redisMissing !== undefined)("limits shared by two gateway processes through one Redis", () => {
+  let replicas: Replicas
   let redis: RealRedis
   let upstream: ScriptedUpstream
   let one: RunningGateway
@@ -35,24 +36,16 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
   }
 
   beforeAll(async () => {
-    redis = await startRedis()
-    upstream = await startScriptedUpstream()
-    const anthropic = (rateLimit: Record<string, number>) => ({ type: "anthropic", secretRef: { name: "keys" }, baseURL: upstream.url, defaultModel: "claude-test", rateLimit })
-    one = await startGateway({
-      manifests: scriptedProviders(upstream.url, { rpm: anthropic({ requestsPerMinute: 3 }), tpm: anthropic({ tokensPerMinute: 40 }), outage: anthropic({ requestsPerMinute: 1000 }) }),
-      config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, redisUrl: redis.url, limitsWindow: windowMs }
+    const anthropic = (url: string, rateLimit: Record<string, number>) => ({ type: "anthropic", secretRef: { name: "keys" }, baseURL: url, defaultModel: "claude-test", rateLimit })
+    replicas = await startReplicas({
+      providers: (url) => ({ rpm: anthropic(url, { requestsPerMinute: 3 }), tpm: anthropic(url, { tokensPerMinute: 40 }), outage: anthropic(url, { requestsPerMinute: 1000 }) }),
+      config: { limitsWindow: windowMs },
+      // this replica keeps the default store-failure policy, allow; the other denies
+      flags: ["--limits-window", String(windowMs / 1000), "--limits-on-store-failure", "deny"]
     })
-    two = await startGatewayProcess(one, [
-      "--chat-provider", "claude", "--tools-default", "disabled", "--upstream-retries", "0", "--redis-url", redis.url,
-      "--limits-window", String(windowMs / 1000), "--limits-on-store-failure", "deny"
-    ])
+    ;({ one, redis, two, upstream } = replicas)
   })
-  afterAll(async () => {
-    two?.child.kill("SIGKILL")
-    await one?.close()
-    await upstream?.close()
-    await redis?.close()
-  })
+  afterAll(() => replicas?.close())
   beforeEach(() => {
     upstream.requests.length = 0
   })

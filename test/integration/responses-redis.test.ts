@@ -7,20 +7,17 @@
  */
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { demoToken, type RunningGateway, scriptedProviders, startGateway } from "../support/gateway.ts"
-import { type GatewayProcess, startGatewayProcess } from "../support/gateway-process.ts"
-import { type RealRedis, redisMissing, startRedis } from "../support/redis.ts"
-import { type ScriptedUpstream, startScriptedUpstream } from "../support/scripted-upstream.ts"
+import { demoToken, type RunningGateway } from "../support/gateway.ts"
+import { type GatewayProcess, type Replicas, startReplicas } from "../support/gateway-process.ts"
+import { type RealRedis, redisMissing } from "../support/redis.ts"
+import type { ScriptedUpstream } from "../support/scripted-upstream.ts"
 
 if (redisMissing !== undefined) {
   console.warn(`\n*** SKIPPING the Responses API's shared-store tier: ${redisMissing}. Replicas sharing stored responses are not checked in this run. ***\n`)
 }
 
-/** The other replica: the same Providers, tools off, no retries, the same Redis. */
-const startProcess = (gateway: RunningGateway, redisUrl: string) =>
-  startGatewayProcess(gateway, ["--chat-provider", "claude", "--tools-default", "disabled", "--upstream-retries", "0", "--redis-url", redisUrl])
-
 describe.skipIf(redisMissing !== undefined)("two gateway processes sharing one Redis", () => {
+  let replicas: Replicas
   let redis: RealRedis
   let upstream: ScriptedUpstream
   let one: RunningGateway
@@ -28,17 +25,10 @@ describe.skipIf(redisMissing !== undefined)("two gateway processes sharing one R
   const client = (gateway: { readonly openaiURL: string }) => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
 
   beforeAll(async () => {
-    redis = await startRedis()
-    upstream = await startScriptedUpstream()
-    one = await startGateway({ manifests: scriptedProviders(upstream.url), config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, redisUrl: redis.url } })
-    two = await startProcess(one, redis.url)
+    replicas = await startReplicas()
+    ;({ one, redis, two, upstream } = replicas)
   })
-  afterAll(async () => {
-    two?.child.kill("SIGKILL")
-    await one?.close()
-    await upstream?.close()
-    await redis?.close()
-  })
+  afterAll(() => replicas?.close())
   beforeEach(() => {
     upstream.requests.length = 0
   })

@@ -6,8 +6,11 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { RunningGateway } from "./gateway.ts"
+import type { GatewayConfigShape } from "../../src/config.ts"
+import { type RunningGateway, scriptedProviders, startGateway } from "./gateway.ts"
 import { freePort } from "./host.ts"
+import { type RealRedis, startRedis } from "./redis.ts"
+import { type ScriptedUpstream, startScriptedUpstream } from "./scripted-upstream.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -30,4 +33,48 @@ export const startGatewayProcess = async (gateway: RunningGateway, flags: Readon
     await new Promise((r) => setTimeout(r, 50))
   }
   return { child, url, openaiURL: `${url}/openai/v1` }
+}
+
+export interface Replicas {
+  readonly redis: RealRedis
+  readonly upstream: ScriptedUpstream
+  /** served in this process */
+  readonly one: RunningGateway
+  /** `orka-gateway serve` in its own */
+  readonly two: GatewayProcess
+  readonly close: () => Promise<void>
+}
+
+/**
+ * The Deployment's two replicas sharing one real Redis: a gateway in this process and another in its
+ * own, over the same manifests (`scriptedProviders` on one scripted upstream, and `providers`),
+ * tokens and Redis, both with `claude` for bare models, tools off and no retries. `config` and
+ * `flags` add the same settings to each, as a config and as flags.
+ */
+export const startReplicas = async (options: {
+  readonly providers?: (upstreamURL: string) => Record<string, Record<string, unknown>>
+  readonly config?: Partial<GatewayConfigShape>
+  readonly flags?: ReadonlyArray<string>
+} = {}): Promise<Replicas> => {
+  const redis = await startRedis()
+  const upstream = await startScriptedUpstream()
+  const one = await startGateway({
+    manifests: scriptedProviders(upstream.url, options.providers?.(upstream.url) ?? {}),
+    config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, redisUrl: redis.url, ...options.config }
+  })
+  const two = await startGatewayProcess(one, [
+    "--chat-provider", "claude", "--tools-default", "disabled", "--upstream-retries", "0", "--redis-url", redis.url, ...(options.flags ?? [])
+  ])
+  return {
+    redis,
+    upstream,
+    one,
+    two,
+    close: async () => {
+      two.child.kill("SIGKILL")
+      await one.close()
+      await upstream.close()
+      await redis.close()
+    }
+  }
 }
