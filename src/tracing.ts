@@ -204,10 +204,10 @@ export const tracedStream = (name: string, options: { readonly attributes?: Attr
 export const annotate = (attributes: () => Attributes): Effect.Effect<void> =>
   Effect.withFiber((fiber) => (recording(fiber) ? Effect.annotateCurrentSpan(defined(attributes())) : Effect.void))
 
-/** `gen_ai.provider.name` for a Provider's type. */
 /** The OpenTelemetry GenAI names of the provider types (`gen_ai.provider.name`), for spans and metrics alike. */
 const providerNames: Readonly<Record<string, string>> = { anthropic: "anthropic", openai: "openai", "azure-openai": "azure.ai.openai", mock: "orka.mock" }
 
+/** `gen_ai.provider.name` for a Provider's type. */
 export const genAiProviderName = (type: string): string => providerNames[type] ?? type
 
 export const usageAttributes = (usage: { readonly inputTokens: number; readonly outputTokens: number }): Attributes => ({

@@ -77,8 +77,11 @@ export const makeAnswers = Effect.gen(function*() {
       return wholeBody({ ...whole, bytes: bodyWithModel(whole.bytes, chat.requested) })
     })
 
-  /** The answer in IR: from the provider's backend, or through the tool loop around it (with all its tools, or some). */
-  /** `keepsTurns`: the loop may keep its calls beside the client's for the next request (not when the client asked that nothing be stored) */
+  /**
+   * The answer in IR: from the provider's backend, or through the tool loop around it (with all its
+   * tools, or some). `keepsTurns`: the loop may keep its calls beside the client's for the next
+   * request (not when the client asked that nothing be stored).
+   */
   const translated = (chat: AdmittedChat, asked: Conversation, tools: ToolsRun, context: CallContext, keepsTurns = true): Answer => {
     const backend = backends.forType(chat.provider.type)
     const { conversation, folded } = fitSystemTurns(chat.provider, capOutput(chat.provider, asked), context)
