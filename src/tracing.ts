@@ -190,15 +190,32 @@ const inSpan = <A, E, R>(self: Effect.Effect<A, E, R>, spec: () => SpanSpec, res
 export const traced = <X = unknown>(name: string, options: SpanOptions<X> = {}) => <A extends X, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   inSpan(self, () => ({ name, attributes: options.attributes ?? {}, ...(options.kind === undefined ? {} : { kind: options.kind }) }), options.result)
 
-/** A stream in a span, when tracing; `atEnd` adds attributes once it ended (computed only then). */
-export const tracedStream = (name: string, options: { readonly attributes?: Attributes; readonly atEnd?: () => Attributes } = {}) =>
-<A, E, R>(self: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
-  Stream.unwrap(Effect.withFiber((fiber) => {
-    if (!recording(fiber)) return Effect.succeed(self)
-    const atEnd = options.atEnd
-    const body = atEnd === undefined ? self : Stream.onEnd(self, Effect.suspend(() => Effect.annotateCurrentSpan(defined(atEnd()))))
-    return Effect.succeed(Stream.withSpan(body, name, { attributes: defined(options.attributes ?? {}), captureStackTrace: false }) as Stream.Stream<A, E, R>)
-  }))
+export interface StreamSpanOptions {
+  readonly attributes?: Attributes
+  /** more attributes once the stream ended (computed only then) */
+  readonly atEnd?: () => Attributes
+}
+
+/** Puts a stream in a span of its own. */
+export type TraceStream = (name: string, options?: StreamSpanOptions) => <A, E, R>(self: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
+
+const streamSpan: TraceStream = (name, options = {}) => (self) => {
+  const atEnd = options.atEnd
+  const body = atEnd === undefined ? self : Stream.onEnd(self, Effect.suspend(() => Effect.annotateCurrentSpan(defined(atEnd()))))
+  return Stream.withSpan(body, name, { attributes: defined(options.attributes ?? {}), captureStackTrace: false })
+}
+
+const untraced: TraceStream = () => (self) => self
+
+/** A stream in a span, when tracing (decided when it starts). */
+export const tracedStream: TraceStream = (name, options) => (self) =>
+  Stream.unwrap(Effect.withFiber((fiber) => Effect.succeed(recording(fiber) ? streamSpan(name, options)(self) : self)))
+
+/**
+ * `tracedStream` decided once, for streams built in this fiber: each stage a stream passes through
+ * costs per run, so when not tracing nothing is added at all.
+ */
+export const streamTracer: Effect.Effect<TraceStream> = Effect.withFiber((fiber) => Effect.succeed(recording(fiber) ? streamSpan : untraced))
 
 /** Attributes on the current span, when tracing (computed only then). */
 export const annotate = (attributes: () => Attributes): Effect.Effect<void> =>

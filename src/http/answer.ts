@@ -8,7 +8,7 @@ import { Authorizer, toolAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import { bodyWithModel, type RelayDialect } from "../dialect/relay.ts"
 import type { GatewayError } from "../errors.ts"
-import { collectCompletion, completionEvents } from "../ir/collect.ts"
+import { collectCompletion, wholeAsEvents } from "../ir/collect.ts"
 import { type Conversation, foldSystemTurns } from "../ir/conversation.ts"
 import type { AnswerEvent, Completion } from "../ir/response.ts"
 import type { CallContext, LlmBackend } from "../llm/backend.ts"
@@ -98,7 +98,7 @@ export const makeAnswers = Effect.gen(function*() {
     // a client that waits for the whole answer gets nothing from a streamed model call: each is asked whole
     const call = chat.stream
       ? (c: Conversation) => backend.stream(c, chat.provider, context)
-      : (c: Conversation) => Stream.unwrap(Effect.map(backend.complete(c, chat.provider, context), (whole) => Stream.fromIterable(completionEvents(whole))))
+      : (c: Conversation) => Stream.fromEffect(backend.complete(c, chat.provider, context)).pipe(wholeAsEvents)
     const permitted = config.authorizeTools ? permittedTools(chat.identity) : undefined
     const filter = typeof tools === "string" ? permitted : onlyTools(tools, permitted)
     const owner = ownerOf(chat.identity)
@@ -106,7 +106,7 @@ export const makeAnswers = Effect.gen(function*() {
       store.keepTurn(owner, clientCalls.map((x) => x.id), { ...kept }).pipe(
         Effect.catch((e) => Effect.logWarning("the gateway's calls beside the client's were not kept").pipe(Effect.annotateLogs({ error: e.message })))
       )
-    const events = Stream.unwrap(Effect.map(
+    const events = Stream.unwrap(Effect.flatMap(
       keepsTurns ? withKeptTurns(owner, conversation) : Effect.succeed(conversation),
       (c) => toolLoop.loop(c, call, { callerSecrets: chat.callerSecrets, ...(keepsTurns ? { keep } : {}), ...(filter === undefined ? {} : { filter }) })
     ))

@@ -5,7 +5,7 @@
  * as they would end a block on the wire. And the other way: a whole
  * answer as the events that fold back into it, for a loop that asked a provider for whole answers.
  */
-import { Effect, Stream } from "effect"
+import { Array as Arr, Effect, Stream } from "effect"
 import { endedEarly, type GatewayError } from "../errors.ts"
 import type { Part } from "./conversation.ts"
 import type { AnswerEvent, Completion, FinishReason, ServerCall, StreamEvent, Usage } from "./response.ts"
@@ -102,8 +102,8 @@ const atKept = (content: ReadonlyArray<Part>, calls: ReadonlyArray<ServerCall>):
   calls.map((c) => ({ ...c, at: content.slice(0, c.at).filter((p) => p.type !== "text" || p.text !== "").length }))
 
 /** The events of a whole answer, one per part: `collectCompletion` folds them back into it. */
-export const completionEvents = (completion: Completion): Array<StreamEvent> => {
-  const out: Array<StreamEvent> = [{ type: "start", id: completion.id, model: completion.model, usage: { inputTokens: completion.usage.inputTokens, outputTokens: 0 } }]
+export const completionEvents = (completion: Completion): Arr.NonEmptyArray<StreamEvent> => {
+  const out: Arr.NonEmptyArray<StreamEvent> = [{ type: "start", id: completion.id, model: completion.model, usage: { inputTokens: completion.usage.inputTokens, outputTokens: 0 } }]
   let index = 0
   for (const part of completion.content) {
     if (part.type === "text") out.push({ type: "text", text: part.text })
@@ -121,3 +121,7 @@ export const completionEvents = (completion: Completion): Array<StreamEvent> => 
   })
   return out
 }
+
+/** Whole answers as their events, in one stage: what the tool loop reads of a model asked for a whole answer. */
+export const wholeAsEvents = <E, R>(wholes: Stream.Stream<Completion, E, R>): Stream.Stream<StreamEvent, E, R> =>
+  Stream.mapArray(wholes, (chunk) => Arr.flatMap(chunk, completionEvents))

@@ -14,7 +14,7 @@ import { labelled, metrics } from "../metrics.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import { addDelta } from "../ir/collect.ts"
 import { addUsage, type AnswerEvent, emptyUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
-import { annotate, SpanAttr, tracedStream, usageAttributes } from "../tracing.ts"
+import { annotate, SpanAttr, tracedStream, type TraceStream, usageAttributes } from "../tracing.ts"
 
 const toolLoops = labelled(metrics.toolLoops)
 
@@ -250,14 +250,20 @@ const finish = (reason: FinishReason, usage: Usage, stopSequence?: string): Answ
   ...(stopSequence === undefined ? {} : { stopSequence })
 })
 
+export interface RunOptions {
+  readonly keep?: KeepTurn
+  /** the model id as a span may show it (the client chose it: its secrets masked) */
+  readonly showModel?: (text: string) => string
+  /** how the loop and its turns get their spans (`streamTracer`, when known) */
+  readonly trace?: TraceStream
+}
+
 export const runToolLoop = (
   conversation: Conversation,
   model: Model,
   tools: ServerTools,
   limits: LoopLimits,
-  keep?: KeepTurn,
-  /** the model id as a span may show it (the client chose it: its secrets masked) */
-  showModel: (text: string) => string = (text) => text
+  { keep, showModel = (text) => text, trace = tracedStream }: RunOptions = {}
 ): Stream.Stream<AnswerEvent, GatewayError> => {
   const clientNames = new Set(conversation.tools.map((t) => t.name))
   // a client tool with a built-in's name wins: the built-in is not offered
@@ -305,8 +311,9 @@ export const runToolLoop = (
     }
     return Stream.concat(
       call(c, n).pipe(
-        Stream.flatMap((e) => Stream.fromIterable(shown(e))),
-        tracedStream("orka.tool_loop.iteration", {
+        // a chunk of the model's events in, what of them the client sees out, in one stage
+        Stream.mapAccumArray(() => undefined, (_, events) => [undefined, events.flatMap(shown)]),
+        trace("orka.tool_loop.iteration", {
           attributes: { [SpanAttr.iteration]: n, [SpanAttr.requestModel]: showModel(c.model) },
           atEnd: () => turn.end === undefined ? {} : { ...usageAttributes(turn.end.usage), [SpanAttr.finishReasons]: [turn.end.reason] }
         })
@@ -325,7 +332,7 @@ export const runToolLoop = (
         return Metric.update(toolLoops({ outcome: next.outcome }), 1).pipe(
           Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: next.outcome }))),
           Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n)),
-          Effect.as(Stream.concat(Stream.fromIterable(turn.held), Stream.succeed(finish(next.reason, usage, turn.end?.stopSequence))))
+          Effect.as(Stream.fromIterable([...turn.held, finish(next.reason, usage, turn.end?.stopSequence)]))
         )
       case "run": {
         const mixed = next.clientCalls.length === 0 ? Effect.void : Metric.update(metrics.mixedTurns, 1).pipe(
@@ -341,7 +348,7 @@ export const runToolLoop = (
               Effect.andThen(Metric.update(toolLoops({ outcome: "client_tool" }), 1)),
               Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: "client_tool" }))),
               Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n)),
-              Effect.as(Stream.concat(Stream.fromIterable(turn.held), Stream.succeed(finish("tool_use", usage))))
+              Effect.as(Stream.fromIterable([...turn.held, finish("tool_use", usage)]))
             ))))
         }
         return Effect.as(mixed, runCalls(next.calls, (results) => iteration(withResults(c, turn.content, next.calls, results), n + 1, usage)))
@@ -383,6 +390,6 @@ export const runToolLoop = (
 
   // one span for the loop: its model calls and tool calls are its children, however the stream is read
   return iteration(offer(conversation, offered), 1, emptyUsage).pipe(
-    tracedStream("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: showModel(conversation.model) } })
+    trace("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: showModel(conversation.model) } })
   )
 }

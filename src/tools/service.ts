@@ -3,7 +3,7 @@
  * configuration allows and the usable `Tool` resources of the moment. Tool resources and Secrets are
  * read from the KubeClient caches and rebuilt when they change, so a request only reads memory.
  */
-import { Context, Deferred, Effect, Layer, Result, Semaphore, Stream } from "effect"
+import { Context, Deferred, Effect, Layer, Result, type Scope, Semaphore, Stream } from "effect"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
@@ -11,6 +11,7 @@ import type { AnswerEvent } from "../ir/response.ts"
 import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { secretKey, secretsByKey } from "../kube/resources.ts"
 import { headerSecrets, Redactor } from "../redact.ts"
+import { streamTracer } from "../tracing.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
 import { type KeepTurn, loopLimits, type Model, runToolLoop } from "./loop.ts"
 import { buildToolSnapshot, type ToolSnapshot } from "./custom-tools.ts"
@@ -32,8 +33,8 @@ export interface LoopOptions {
 }
 
 export interface ToolLoopShape {
-  /** The loop over `model` for one conversation; its tools and workspace live as long as the stream. */
-  readonly loop: (conversation: Conversation, model: Model, options?: LoopOptions) => Stream.Stream<AnswerEvent, GatewayError>
+  /** The loop over `model` for one conversation; its tools and workspace live as long as the scope (the stream's, unwrapped). */
+  readonly loop: (conversation: Conversation, model: Model, options?: LoopOptions) => Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>, never, Scope.Scope>
   /** The Tool resources of the moment: those offered, and why the others are not (what their status says). */
   readonly snapshot: () => ToolSnapshot
   /** whether a built-in of this name can be offered now (web_search needs a configured backend) */
@@ -103,15 +104,18 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
         snapshot: () => current.tools,
         offers: (builtin) => builtin !== "web_search" || current.search !== undefined,
         loop: (conversation, model, options = {}) =>
-          Stream.unwrap(Effect.gen(function*() {
+          Effect.gen(function*() {
             yield* firstLoad
             const { search, tools } = current
             const mask = (text: string) => redactor.mask(text, options.callerSecrets)
             const server = yield* makeServerTools(runner(search, mask), tools.usable)
             const allowed = options.filter === undefined ? undefined : yield* options.filter(server.definitions.map((d) => d.name))
             const offered = allowed === undefined ? server : { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }
-            return runToolLoop(conversation, model, offered, limits, options.keep, mask).pipe(Stream.map(maskProgress(mask)))
-          }))
+            const trace = yield* streamTracer
+            return runToolLoop(conversation, model, offered, limits, { ...(options.keep === undefined ? {} : { keep: options.keep }), showModel: mask, trace }).pipe(
+              Stream.map(maskProgress(mask))
+            )
+          })
       })
     })
   )

@@ -216,7 +216,7 @@ describe("the tool loop", () => {
     const { model, seen } = scripted([callTurn(["e1", "edit_file", "{\"path\":\"a.ts\"}"], ["s1", "web_search", "{}"])])
     const kept: Array<unknown> = []
     const keep: KeepTurn = (clientCalls, turn) => Effect.sync(() => void kept.push([clientCalls.map((x) => x.id), turn]))
-    const events = await collect(runToolLoop(client, model, tools(), limits, keep))
+    const events = await collect(runToolLoop(client, model, tools(), limits, { keep }))
     expect(seen).toHaveLength(1)
     expect(events.filter((e) => e.type.startsWith("tool_call") || e.type.startsWith("server_tool_call"))).toEqual([
       { type: "server_tool_call", call: { type: "tool_call", id: "s1", name: "web_search", arguments: "{}" } },

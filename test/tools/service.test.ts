@@ -32,7 +32,7 @@ const offered = Effect.gen(function*() {
     names = c.tools.map((t) => t.name)
     return Stream.fromIterable<StreamEvent>([{ type: "start", id: "1", model: "m" }, { type: "finish", reason: "end_turn", usage: { inputTokens: 1, outputTokens: 1 } }])
   }
-  yield* Stream.runDrain(loop(conversation, model))
+  yield* Stream.runDrain(Stream.unwrap(loop(conversation, model)))
   return names
 })
 
