@@ -59,6 +59,10 @@ export const startGateway = async (options: {
   readonly env?: Record<string, string>
   /** every Provider and the caller under limits it never reaches (see `unreachedLimits`) */
   readonly limited?: boolean
+  /** the command it runs under and its arguments, ending with the Node to run (callgrind, for bench/instructions.ts) */
+  readonly under?: ReadonlyArray<string>
+  /** how long it may take to become ready (ms; 30 s by default) */
+  readonly readyTimeoutMs?: number
 }): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-bench-"))
   const list = providers(options.upstreamPort, options.prefixes, options.limited === true ? { rateLimit: unreachedLimits.rateLimit } : {})
@@ -82,12 +86,13 @@ export const startGateway = async (options: {
   // its JSON log (the default level: an access log line per request) goes to a file, named in the error if it does not start
   const log = join(dir, "gateway.log")
   const logFd = openSync(log, "w")
-  const child = startChild("gateway", process.execPath, [
-    join(root, "bin", "orka-gateway.js"), "serve", ...modeFlags, "--host", "127.0.0.1", "--port", String(port), ...(options.flags ?? [])
+  const [command, ...under] = options.under ?? [process.execPath]
+  const child = startChild("gateway", command!, [
+    ...under, join(root, "bin", "orka-gateway.js"), "serve", ...modeFlags, "--host", "127.0.0.1", "--port", String(port), ...(options.flags ?? [])
   ], { stdout: logFd, cwd: root, ...(options.env === undefined ? {} : { env: options.env }) })
   closeSync(logFd)
   try {
-    await waitFor200(`http://127.0.0.1:${port}/readyz`, 30_000, 5)
+    await waitFor200(`http://127.0.0.1:${port}/readyz`, options.readyTimeoutMs ?? 30_000, 5)
   } catch (e) {
     await child.stop()
     await api?.close()

@@ -61,9 +61,9 @@ const nativeAnthropic = (port: number, prefix: string, stream = false): Target =
   ({ port, path: `/${prefix}/v1/messages`, headers: anthropicHeaders, body: anthropicBody("claude-test", stream), stream })
 const nativeOpenai = (port: number, prefix: string, stream = false): Target =>
   ({ port, path: `/${prefix}/v1/chat/completions`, headers: openaiHeaders, body: openaiBody("gpt-test", stream), stream })
-const gatewayOpenai = (g: Gateway, model: string, stream = false, extra: Record<string, string> = {}): Target =>
+export const gatewayOpenai = (g: Pick<Gateway, "port">, model: string, stream = false, extra: Record<string, string> = {}): Target =>
   ({ port: g.port, path: "/openai/v1/chat/completions", headers: gatewayHeaders(extra), body: openaiBody(model, stream), stream })
-const gatewayAnthropic = (g: Gateway, model: string, stream = false): Target =>
+export const gatewayAnthropic = (g: Pick<Gateway, "port">, model: string, stream = false): Target =>
   ({ port: g.port, path: "/anthropic/v1/messages", headers: gatewayHeaders({ "anthropic-version": "2023-06-01" }), body: anthropicBody(model, stream), stream })
 const portkeyOpenai = (p: Portkey, upstreamPort: number, prefix: string, stream = false): Target =>
   ({ port: p.port, path: "/v1/chat/completions", headers: { ...json, ...p.headers(upstreamPort, prefix) }, body: openaiBody("claude-test", stream), stream })
