@@ -4,7 +4,8 @@
  *   node bench/upstream.ts [prefix=events:intervalMs ...]    e.g. fast=50:0 held=60:100
  * A path prefix picks the stream's shape (`/held/v1/messages`), since Provider baseURLs can carry it
  * and the proxies need not forward headers; `x-bench-events` and `x-bench-interval-ms` override it.
- * Interval 0 writes every frame at once, each in its own write. Prints {"port"} once listening;
+ * Interval 0 writes every frame at once, each in its own write; -1 writes them all in one (so that a
+ * reader gets them in one chunk, whatever its speed: bench/instructions.ts). Prints {"port"} once listening;
  * `GET /stats` answers the requests seen per path (and how many carried `tools`). Exits when stdin
  * closes (the bench is gone).
  */
@@ -73,6 +74,7 @@ const sseHeaders = { "content-type": "text/event-stream", "cache-control": "no-c
 
 const stream = (res: ServerResponse, frames: Array<Buffer>, intervalMs: number) => {
   res.writeHead(200, sseHeaders)
+  if (intervalMs < 0) return res.end(Buffer.concat(frames))
   if (intervalMs === 0) {
     for (const frame of frames) res.write(frame)
     return res.end()

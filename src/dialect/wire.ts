@@ -8,7 +8,7 @@
  *   and how its answer, whole or streamed, becomes IR. `llm/backends.ts` puts a codec together with
  *   the Upstream client and the provider's endpoint.
  */
-import { type Effect, Result, type Schema, Stream } from "effect"
+import { Array as Arr, Cause, Effect, Pull, Result, type Schema, Stream } from "effect"
 import type { Sse } from "effect/encoding"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
@@ -37,38 +37,57 @@ export const eventData = <S extends Schema.Top>(decode: (u: unknown) => Result.R
   return Result.isSuccess(decoded) ? decoded.success : undefined
 }
 
-const stop: unique symbol = Symbol("stop")
+/** How a provider's stream of events becomes IR events. */
+export interface EventDecoding<A, B> {
+  /** one event into zero or more IR events, or the failure that ends the stream */
+  readonly decode: (event: A) => Result.Result<ReadonlyArray<B>, GatewayError>
+  /** whether the answer is over with this event (nothing after it is read) */
+  readonly ends: (event: A, decoded: ReadonlyArray<B>) => boolean
+  /** what follows once it is over (or once the events ran out): more IR events, or why the answer is not whole */
+  readonly atEnd: () => Result.Result<ReadonlyArray<B>, GatewayError>
+}
 
 /**
- * A provider's events decoded one by one into zero or more IR events each, a chunk of them at a
- * time: the events that arrived together stay one chunk, and so leave in one write. A failure ends
- * the stream after what was decoded before it.
+ * A provider's events decoded a chunk at a time, in one stage: the events that arrived together stay
+ * one chunk, and so leave in one write. A failure ends the stream after what was decoded before it.
  */
-export const decodeEvents = <A, B>(
-  events: Stream.Stream<A, GatewayError>,
-  decode: (event: A) => Result.Result<ReadonlyArray<B>, GatewayError>
-): Stream.Stream<B, GatewayError> =>
-  Stream.suspend(() => {
-    let failure: GatewayError | undefined
-    return events.pipe(
-      Stream.mapAccumArray(() => undefined, (_, chunk) => {
-        const out: Array<B | typeof stop> = []
-        for (const event of chunk) {
-          const decoded = decode(event)
-          if (Result.isFailure(decoded)) {
-            failure = decoded.failure
-            out.push(stop)
-            break
+export const decodeEvents = <A, B>(events: Stream.Stream<A, GatewayError>, { atEnd, decode, ends }: EventDecoding<A, B>): Stream.Stream<B, GatewayError> =>
+  Stream.transformPull(events, (pull) =>
+    Effect.sync(() => {
+      let over = false
+      let failure: GatewayError | undefined
+      const end = (out: Array<B>) => {
+        over = true
+        const last = atEnd()
+        if (Result.isFailure(last)) failure = last.failure
+        else out.push(...last.success)
+      }
+      const next: Pull.Pull<Arr.NonEmptyReadonlyArray<B>, GatewayError> = Effect.suspend(() => {
+        if (failure !== undefined) return Effect.fail(failure)
+        if (over) return Cause.done()
+        return Effect.flatMap(Pull.catchDone(pull, () => Effect.succeed(undefined)), (chunk) => {
+          const out: Array<B> = []
+          if (chunk === undefined) end(out)
+          else {
+            for (const event of chunk) {
+              const decoded = decode(event)
+              if (Result.isFailure(decoded)) {
+                failure = decoded.failure
+                break
+              }
+              out.push(...decoded.success)
+              if (ends(event, decoded.success)) {
+                end(out)
+                break
+              }
+            }
           }
-          for (const e of decoded.success) out.push(e)
-        }
-        return [undefined, out]
-      }),
-      Stream.takeUntil((e) => e === stop),
-      Stream.filter((e): e is B => e !== stop),
-      Stream.concat(Stream.suspend(() => (failure === undefined ? Stream.empty : Stream.fail(failure))))
-    )
-  })
+          // nothing to send yet: the failure, the end, or the next chunk
+          return Arr.isArrayNonEmpty(out) ? Effect.succeed(out) : next
+        })
+      })
+      return next
+    }))
 
 /**
  * Something in a valid request that the IR cannot carry: a provider of the client's format still gets

@@ -279,11 +279,11 @@ const decodeEvent = (provider: string, state: StreamState, event: Sse.Event): Re
 const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, GatewayError>): Stream.Stream<StreamEvent, GatewayError> =>
   Stream.suspend(() => {
     const state: StreamState = { tools: new Map(), usage: { inputTokens: 0, outputTokens: 0 }, reason: "end_turn", stopSequence: undefined, finished: false }
-    return events.pipe(
-      (events) => decodeEvents(events, (event) => decodeEvent(provider, state, event)),
-      Stream.takeUntil((event) => event.type === "finish"),
-      Stream.concat(Stream.suspend(() => (state.finished ? Stream.empty : Stream.fail(endedEarly(provider)))))
-    )
+    return decodeEvents(events, {
+      decode: (event) => decodeEvent(provider, state, event),
+      ends: (_, decoded) => decoded.some((e) => e.type === "finish"),
+      atEnd: () => (state.finished ? Result.succeed([]) : Result.fail(endedEarly(provider)))
+    })
   })
 
 /** What Anthropic providers need of a request beyond the conversation. */

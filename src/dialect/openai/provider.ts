@@ -219,14 +219,13 @@ const decodeChunk = (provider: string, state: StreamState, event: Sse.Event): Re
 const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, GatewayError>): Stream.Stream<StreamEvent, GatewayError> =>
   Stream.suspend(() => {
     const state: StreamState = { started: false, tools: new Map(), reason: undefined, usage: { inputTokens: 0, outputTokens: 0 } }
-    // Some compatible servers omit [DONE]; a finish_reason is enough to know the answer is whole.
-    const finish = Stream.suspend((): Stream.Stream<StreamEvent, GatewayError> =>
-      state.reason === undefined ? Stream.fail(endedEarly(provider)) : Stream.succeed({ type: "finish", reason: state.reason, usage: state.usage }))
-    return events.pipe(
-      Stream.takeUntil((event) => event.data === "[DONE]"),
-      (events) => decodeEvents(events, (event) => decodeChunk(provider, state, event)),
-      Stream.concat(finish)
-    )
+    return decodeEvents(events, {
+      decode: (event) => decodeChunk(provider, state, event),
+      ends: (event) => event.data === "[DONE]",
+      // Some compatible servers omit [DONE]; a finish_reason is enough to know the answer is whole.
+      atEnd: (): Result.Result<ReadonlyArray<StreamEvent>, GatewayError> =>
+        state.reason === undefined ? Result.fail(endedEarly(provider)) : Result.succeed([{ type: "finish", reason: state.reason, usage: state.usage }])
+    })
   })
 
 export const chatCompletionsCodec: ProviderCodec<ChatCompletionsVariant> = {
