@@ -63,23 +63,19 @@ export const makeClientPolicyStatusWriter = (
   /** the Providers that exist, ready or not */
   providers: () => ReadonlySet<string>
 ): Effect.Effect<void> => {
-  let invalid: ReadonlyMap<string, string> = new Map()
-  let unknown = new Map<string, ReadonlyArray<string>>()
   const write = makeStatusWriter({
     kind: "client policy",
     field: "policy",
     namespace,
-    want: (name) => clientPolicyStatus(name, invalid, unknown.get(name)),
     patch: clientPolicyStatusPatch,
     write: api.patchClientPolicyStatus,
     said: (want: PolicyWant) => ({ valid: want.valid, reason: want.reason })
   })
   return Effect.suspend(() => {
     const objects = kube.clientPolicies.items() as ReadonlyArray<PolicyObject>
-    const decoded = decodeClientPolicies(objects, namespace)
+    const { invalid, valid } = decodeClientPolicies(objects, namespace)
     const known = providers()
-    invalid = decoded.invalid
-    unknown = new Map(decoded.valid.map((p) => [p.name, (p.spec.providers ?? []).filter((name) => !known.has(name))]))
-    return write(objects)
+    const unknown = new Map(valid.map((p) => [p.name, (p.spec.providers ?? []).filter((name) => !known.has(name))]))
+    return write(objects, (name) => clientPolicyStatus(name, invalid, unknown.get(name)))
   })
 }

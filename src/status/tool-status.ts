@@ -71,18 +71,16 @@ export const makeToolStatusWriter = (
   /** what the tool loop offers now, and why not the others */
   tools: () => ToolSnapshot
 ): Effect.Effect<void> => {
-  let snapshot = tools()
   const write = makeStatusWriter({
     kind: "tool",
     field: "tool",
     namespace,
-    want: (name) => toolStatus(name, snapshot),
     patch: toolStatusPatch,
     write: api.patchToolStatus,
     said: (want: ToolWant) => ({ available: want.available, reason: want.reason })
   })
   return Effect.suspend(() => {
-    snapshot = tools()
-    return write(kube.tools.items() as ReadonlyArray<ToolObject>)
+    const snapshot = tools()
+    return write(kube.tools.items() as ReadonlyArray<ToolObject>, (name) => toolStatus(name, snapshot))
   })
 }
