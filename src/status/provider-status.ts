@@ -9,10 +9,11 @@ import { GatewayConfig } from "../config.ts"
 import { ProviderHealth } from "../providers/health.ts"
 import { ProviderRegistry, type RegistrySnapshot } from "../providers/registry.ts"
 import { KubeApi } from "../kube/api.ts"
-import { KubeClient, type KubeObject } from "../kube/client.ts"
+import { KubeClient } from "../kube/client.ts"
 import { makeClientPolicyStatusWriter } from "./client-policy-status.ts"
 import { electLeader } from "./leader.ts"
-import { makeEchoGuard, type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
+import { type ObservedConditions, type ReadyCondition, readySays, withReady } from "./ready-condition.ts"
+import { makeStatusWriter, type StatusObject } from "./status-writer.ts"
 import { ToolLoop } from "../tools/service.ts"
 import { makeToolStatusWriter } from "./tool-status.ts"
 
@@ -78,7 +79,14 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
     renewEvery: 5_000
   })
 
-  const written = makeEchoGuard()
+  const writeProviders = makeStatusWriter({
+    kind: "provider",
+    field: "provider",
+    namespace: config.namespace,
+    patch: statusPatch,
+    write: api.patchProviderStatus,
+    said: (want: ReadyCondition) => ({ ready: want.status, reason: want.reason })
+  })
   const reconcileTools = makeToolStatusWriter(api, kube, config.namespace, tools.snapshot)
   const reconcilePolicies = makeClientPolicyStatusWriter(api, kube, config.namespace, () => {
     const { notReady, ready } = registry.snapshot()
@@ -88,20 +96,8 @@ export const layer = Layer.effectDiscard(Effect.gen(function*() {
   const reconcile = Effect.gen(function*() {
     if (!(yield* leadership.isLeader)) return
     const snapshot = registry.snapshot()
-    const now = new Date().toISOString()
-    for (const object of kube.providers.items() as ReadonlyArray<KubeObject & { status?: ObservedStatus; metadata?: { generation?: number } }>) {
-      const name = object.metadata?.name
-      if (name === undefined) continue
-      const want = readyCondition(name, snapshot, health.authFailures())
-      if (want === undefined) continue
-      const patch = statusPatch(object.status, want, object.metadata?.generation, now)
-      if (patch === undefined || written.recent(name, want)) continue
-      yield* api.patchProviderStatus(object.metadata?.namespace ?? config.namespace, name, patch).pipe(
-        Effect.tap(() => Effect.sync(() => written.wrote(name, want))),
-        Effect.tap(() => Effect.logInfo("provider status written").pipe(Effect.annotateLogs({ provider: name, ready: want.status, reason: want.reason }))),
-        Effect.catch((e) => Effect.logWarning("provider status not written").pipe(Effect.annotateLogs({ provider: name, error: e.message })))
-      )
-    }
+    const authFailures = health.authFailures()
+    yield* writeProviders(kube.providers.items() as ReadonlyArray<StatusObject<ObservedStatus>>, (name) => readyCondition(name, snapshot, authFailures))
     yield* reconcileTools
     yield* reconcilePolicies
   })
