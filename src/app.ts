@@ -5,9 +5,10 @@
  * Local mode (--manifests): Providers and Secrets from files, static tokens, every caller allowed.
  * Cluster mode: informers, TokenReview + SubjectAccessReview, Provider status by the leader.
  */
-import { Effect, Layer } from "effect"
-import { HttpRouter } from "effect/http"
-import { PrometheusMetrics } from "effect/observability"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import { Authenticator } from "./auth/auth.ts"
 import { Authorizer } from "./auth/authorizer.ts"
 import * as TokenFile from "./auth/token-file.ts"

@@ -3,7 +3,9 @@
  * The README's settings table is checked against this list by a test.
  * Precedence: command-line flag, then env var, then default.
  */
-import { Context, Data, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Layer from "effect/Layer"
 import { existsSync, readFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { parseCidr } from "./cidr.ts"

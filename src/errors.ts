@@ -7,7 +7,7 @@
  * to wait (`retryAfter`). Messages are written for the caller: they never carry a token, an API key
  * or a stack trace.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 export type ErrorKind =
   | "invalid_request" // 400

@@ -2,7 +2,10 @@
  * JSON logs on stdout, one object per line: `{"time","level","msg",...annotations}`.
  * Flat fields (not Effect's nested default shape) so `jq`, Loki and friends read them directly.
  */
-import { Cause, Layer, Logger, References } from "effect"
+import * as Cause from "effect/Cause"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import type { GatewayConfigShape } from "./config.ts"
 import { CallerSecrets, type RedactorShape } from "./redact.ts"
 

@@ -3,7 +3,10 @@
  * SIGTERM/SIGINT: readiness turns 503 at once; after --shutdown-delay the listener closes; in-flight
  * requests get up to --shutdown-grace-period to finish; then the process exits 0.
  */
-import { Effect, Exit, Fiber, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import { appLayer, modeFor } from "./app.ts"
 import { ConfigError, type GatewayConfigShape, parseConfig, usage } from "./config.ts"
 import * as Log from "./log.ts"

@@ -4,7 +4,7 @@
  * in a byte no secret contains (an SSE event ends in "\n") is sent whole at once, so streams are not
  * delayed; one that ends in what could begin a secret keeps those few bytes for the next chunk.
  */
-import { Stream } from "effect"
+import * as Stream from "effect/Stream"
 import { mask, perCaller, secretForms } from "./redact.ts"
 
 export interface ByteMask {

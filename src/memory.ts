@@ -6,7 +6,10 @@
  * for `--idle-memory-release` seconds after some activity, one full, memory-reducing GC runs, and the
  * pooled pages go back to the OS.
  */
-import { Context, Effect, Layer, Schedule } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { GatewayConfig } from "./config.ts"

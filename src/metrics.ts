@@ -5,7 +5,7 @@
  * (`gen_ai_*`), the gateway's own otherwise (`orka_*`). Labels are bounded: models and Providers are
  * the operator's, callers are capped (`--metrics-max-callers`), tools are the configured ones.
  */
-import { Metric } from "effect"
+import * as Metric from "effect/Metric"
 
 /** Seconds, for LLM latencies: 10 ms to 30 s for the first token, up to 10 min for a whole answer. */
 const firstTokenSeconds = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30]

@@ -6,7 +6,8 @@
  * in the text, with `***`. It is applied to what is built from outside text (upstream errors, tool
  * answers), never to the model's own tokens on the hot path.
  */
-import { Context, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 
 export const mask = "***"
 

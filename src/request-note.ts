@@ -5,7 +5,7 @@
  * the request and to its streamed body, so layers that never see the HTTP request can add to it.
  * Never a token, a key or a body.
  */
-import { Context } from "effect"
+import * as Context from "effect/Context"
 
 export interface RequestNote {
   user?: string

@@ -2,7 +2,8 @@
  * How the gateway's Effect Schemas are shown to people and models: a decode failure naming each
  * field at fault, and the JSON Schema Effect emits without what tells a reader nothing.
  */
-import { type Schema, SchemaIssue } from "effect"
+import type * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 
 export type IssueFormatter = ReturnType<typeof SchemaIssue.makeFormatterStandardSchemaV1>
 

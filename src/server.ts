@@ -3,8 +3,9 @@
  * change, as when cert-manager rotates a mounted Secret). Shutdown lets in-flight requests, long
  * streams included, finish for up to the grace period.
  */
-import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { readFileSync, unwatchFile, watchFile } from "node:fs"
 import { createServer, type Server, STATUS_CODES } from "node:http"
 import { createServer as createTlsServer } from "node:https"

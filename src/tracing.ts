@@ -7,9 +7,18 @@
  * Span and attribute names follow the OTel semantic conventions (HTTP, GenAI) where they have one,
  * `orka.*` otherwise.
  */
-import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Stream, Tracer } from "effect"
-import { FetchHttpClient, HttpTraceContext } from "effect/http"
-import { OtlpSerialization, OtlpTracer } from "effect/observability"
+import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as HttpTraceContext from "effect/http/HttpTraceContext"
+import * as OtlpSerialization from "effect/observability/OtlpSerialization"
+import * as OtlpTracer from "effect/observability/OtlpTracer"
 import { ConfigError } from "./config.ts"
 
 export const SpanAttr = {

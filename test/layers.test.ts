@@ -64,6 +64,16 @@ describe("layers", () => {
     expect(violations).toEqual([])
   })
 
+  it("imports Effect's modules one by one, never a package's index", () => {
+    // an index (`effect`, `effect/http`, `@effect/platform-node`) loads every module of its package:
+    // measured at idle, 13 MB more heap and 30 MB more RSS than the modules the gateway uses
+    const indexes = all.flatMap((file) =>
+      [...readFileSync(file, "utf8").matchAll(/from\s*"((?:effect|@effect\/[a-z-]+)(?:\/[a-z-]+)?)"/g)]
+        .filter((m) => !/\/[A-Z]/.test(m[1]!)).map((m) => `${relative(src, file)} imports ${m[1]}`)
+    )
+    expect(indexes).toEqual([])
+  })
+
   it("sees every file's imports", () => {
     // a guard for the guard: the request path's files do import across layers
     expect(all.length).toBeGreaterThan(50)

@@ -2,7 +2,9 @@
  * Who is calling. `Authenticator` turns the caller's token into an identity; routes read the token
  * with `bearerToken` (the same rules on both front doors).
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { type GatewayError, gatewayError } from "../errors.ts"
 
 export interface Identity {

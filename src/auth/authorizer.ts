@@ -5,7 +5,10 @@
  * `tools/<name>`. Cluster mode asks SubjectAccessReview (cached by identity and check); local mode
  * allows every authenticated caller.
  */
-import { Context, Effect, Exit, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import { hash } from "node:crypto"
 import { type GatewayError, gatewayError } from "../errors.ts"
 import { KubeApi } from "../kube/api.ts"

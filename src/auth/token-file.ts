@@ -2,7 +2,8 @@
  * Static tokens in kube-apiserver's `--token-auth-file` format: `token,user,uid,"group1,group2"`.
  * Tokens are kept only as SHA-256 digests; the file is re-read when it changes.
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { hash } from "node:crypto"
 import { readFileSync, watchFile, unwatchFile } from "node:fs"
 import { Authenticator, type Identity, unauthenticated } from "./auth.ts"

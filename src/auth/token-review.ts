@@ -3,7 +3,9 @@
  * Results are cached by a SHA-256 of the token (valid ~60 s, invalid ~10 s, never past the token's own
  * expiry), and concurrent requests with one token share one review.
  */
-import { Effect, Exit, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import { hash } from "node:crypto"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError } from "../errors.ts"

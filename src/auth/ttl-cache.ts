@@ -2,7 +2,10 @@
  * A bounded cache of lookups with a TTL chosen per result, where concurrent misses for one key share
  * a single lookup. Used for TokenReview and SubjectAccessReview results, keyed by hashes.
  */
-import { Deferred, Effect, Exit, Metric } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
 import { labelled, metrics } from "../metrics.ts"
 
 interface Entry<V, E> {

@@ -3,7 +3,8 @@
  * the others, failures that name the field at fault (`messages.2.content.0.text`), and the list of
  * what the IR cannot carry.
  */
-import { Result, Schema } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { type GatewayError, invalidRequest } from "../errors.ts"
 import { firstIssue, type IssueFormatter } from "../schema-text.ts"
 import type { Untranslatable } from "./wire.ts"

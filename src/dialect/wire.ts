@@ -8,8 +8,14 @@
  *   and how its answer, whole or streamed, becomes IR. `llm/backends.ts` puts a codec together with
  *   the Upstream client and the provider's endpoint.
  */
-import { Array as Arr, Cause, Effect, Pull, Result, type Schema, Stream } from "effect"
-import type { Sse } from "effect/encoding"
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
+import * as Result from "effect/Result"
+import type * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Sse from "effect/encoding/Sse"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
 import type { AnswerEvent, Completion, StreamEvent } from "../ir/response.ts"

@@ -4,8 +4,8 @@
  * and a failure its kind, code and a short reason. Its level follows the outcome: `info`, `warn`
  * for a 4xx, `error` for a 5xx or a stream that failed midway. Never tokens, keys or bodies.
  */
-import { Effect } from "effect"
-import type { HttpServerRequest } from "effect/http"
+import * as Effect from "effect/Effect"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type { GatewayError } from "../errors.ts"
 import { clampText } from "../redact.ts"
 import type { RequestNote } from "../request-note.ts"

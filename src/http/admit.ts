@@ -4,8 +4,10 @@
  * resolved to a Provider, and whether server-side tools are asked for (`X-Orka-Tools`, else the
  * Provider's `spec.tools.default`, else `--tools-default`).
  */
-import { Effect, type Scope } from "effect"
-import { HttpServerRequest, type HttpServerResponse } from "effect/http"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { Authenticator } from "../auth/auth.ts"
 import type { Identity } from "../auth/auth.ts"
 import { type AccessCheck, Authorizer, chatAccess, listModelsAccess, providerAccess } from "../auth/authorizer.ts"

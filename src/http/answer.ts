@@ -2,7 +2,8 @@
  * Getting the answer, once the plan is made: relayed from a provider of the client's format (the
  * fast path), or in IR from the provider's backend, directly or through the tool loop.
  */
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { Identity } from "../auth/auth.ts"
 import { Authorizer, toolAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"

@@ -4,8 +4,10 @@
  * Towards an Anthropic Provider the request is passed through untouched but for `model`, with the
  * client's `anthropic-version` and `anthropic-beta` headers.
  */
-import { Effect } from "effect"
-import { HttpRouter, type HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { anthropicClient } from "../dialect/anthropic/client.ts"
 import { estimateTokens } from "../dialect/anthropic/count-tokens.ts"
 import { decodeMessagesRequest } from "../dialect/anthropic/request.ts"

@@ -1,5 +1,5 @@
-import { Effect } from "effect"
-import type { HttpServerRequest } from "effect/http"
+import * as Effect from "effect/Effect"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import { type AuthenticatorShape, bearerToken, type Identity } from "../auth/auth.ts"
 import type { GatewayError } from "../errors.ts"
 

@@ -1,6 +1,8 @@
 /** Reading a request body as JSON, bounded by `--max-body-bytes`. */
-import { ByteSize, Effect } from "effect"
-import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
+import * as ByteSize from "effect/ByteSize"
+import * as Effect from "effect/Effect"
+import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
 import { readJson } from "../json.ts"
 

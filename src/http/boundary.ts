@@ -8,8 +8,17 @@
  * masked (Provider, Tool and search keys, the caller's token) and bounded in length, and so is every
  * byte of every body, whole or streamed, whatever produced it (a provider's own events included).
  */
-import { Cause, Context, Effect, Exit, Layer, References, Stream } from "effect"
-import { HttpBody, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as References from "effect/References"
+import * as Stream from "effect/Stream"
+import * as HttpBody from "effect/http/HttpBody"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { byteMaskOnce, maskChunk, maskStream, withCallerSecrets } from "../mask-bytes.ts"
 import { Activity } from "../memory.ts"

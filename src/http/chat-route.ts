@@ -3,8 +3,10 @@
  * provider of the client's format or answer in IR and encode in it. A door is its format
  * (dialect/<format>/client.ts) plus where a provider of that format is called on pass-through.
  */
-import { Effect, Stream } from "effect"
-import { type HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { GatewayConfig } from "../config.ts"
 import type { ClientFormat, DecodedRequest, Untranslatable } from "../dialect/wire.ts"
 import type { GatewayError } from "../errors.ts"

@@ -4,7 +4,7 @@
  * clearly instead of parsing HTML or an empty 200. A path the router cannot even decode
  * (`%ZZ`) ends here too.
  */
-import type { HttpServerRequest } from "effect/http"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import { type GatewayError, gatewayError } from "../errors.ts"
 import { clampText } from "../redact.ts"
 

@@ -14,8 +14,13 @@
  * `fallbacks`) and `orka_fallbacks_total`; a Provider failing again and again is skipped for a
  * while (`providers/cooldown.ts`) when a fallback can serve instead.
  */
-import { Cause, Effect, Exit, Metric, type Scope } from "effect"
-import { type HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { type GatewayError, gatewayError } from "../errors.ts"
 import { Limiter } from "../limits/limiter.ts"
 import { labelled, metrics } from "../metrics.ts"

@@ -3,8 +3,10 @@
  * probes: Claude Code sends `HEAD` to its base URL (`/anthropic`) and to `/anthropic/api/hello` before
  * the first request.
  */
-import { Context, Effect } from "effect"
-import { HttpRouter, HttpServerResponse } from "effect/http"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { Limiter } from "../limits/limiter.ts"
 import { ProviderRegistry } from "../providers/registry.ts"
 

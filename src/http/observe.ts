@@ -4,7 +4,7 @@
  * and from relayed answers' bytes (the first and last of a stream, a whole body once), so nothing is
  * decoded again and nothing is done per byte.
  */
-import { Stream } from "effect"
+import * as Stream from "effect/Stream"
 import type { RelayDialect } from "../dialect/relay.ts"
 import { modelIn, usageIn } from "../dialect/usage-scan.ts"
 import type { AnswerEvent, Completion, Usage } from "../ir/response.ts"

@@ -1,6 +1,6 @@
 /** The OpenAI front door: `/openai/v1/chat/completions` and `/openai/v1/models`. */
-import { Effect } from "effect"
-import { HttpRouter } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
 import { openaiClient } from "../dialect/openai/client.ts"
 import { gatewayError } from "../errors.ts"
 import { openaiCompatibleTarget } from "../llm/targets.ts"

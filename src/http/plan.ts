@@ -14,7 +14,7 @@
  *
  * Pure: `decode` is called only when the request must be read whole; the caller acts on the plan.
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import type { DecodedRequest, Untranslatable } from "../dialect/wire.ts"
 import { type GatewayError, invalidRequest } from "../errors.ts"
 

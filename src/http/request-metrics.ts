@@ -5,7 +5,8 @@
  * tokens cannot make series without end; a requested model the Provider does not list is `other`,
  * so neither can a spray of model ids (nor a secret typed as one end up in /metrics).
  */
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import { labelled, metrics } from "../metrics.ts"
 import type { RequestNote } from "../request-note.ts"
 import { genAiProviderName } from "../tracing.ts"

@@ -1,5 +1,5 @@
 /** Responses every route shares: errors in the caller's format, and JSON. */
-import { HttpServerResponse } from "effect/http"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { anthropicClient } from "../dialect/anthropic/client.ts"
 import { openaiClient } from "../dialect/openai/client.ts"
 import type { ClientDialect, ErrorEnvelope } from "../dialect/wire.ts"

@@ -11,8 +11,10 @@
  * One the gateway did not keep passes through to such a provider, which may have kept it itself;
  * to any other provider it is a 404.
  */
-import { Effect } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { chatAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import { estimateTokens } from "../dialect/anthropic/count-tokens.ts"

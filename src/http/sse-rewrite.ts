@@ -7,7 +7,7 @@
  * A chunk's bytes are read once as latin1 text (one character per byte, so string offsets are byte
  * offsets) and what it holds goes out as one buffer, however many events it holds.
  */
-import { Stream } from "effect"
+import * as Stream from "effect/Stream"
 import type { EventRewrite } from "../dialect/relay.ts"
 
 const giveUpBytes = 1024 * 1024

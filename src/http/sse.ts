@@ -1,6 +1,8 @@
 /** Server-sent event responses. */
-import { Effect, Sink, Stream } from "effect"
-import { HttpServerResponse } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 
 const sseOptions = {
   contentType: "text/event-stream",

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type GatewayError, invalidRequest } from "../errors.ts"
 
 import type { ToolsSetting } from "./plan.ts"

@@ -5,7 +5,9 @@
  * as they would end a block on the wire. And the other way: a whole
  * answer as the events that fold back into it, for a loop that asked a provider for whole answers.
  */
-import { Array as Arr, Effect, Stream } from "effect"
+import * as Arr from "effect/Array"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { endedEarly, type GatewayError } from "../errors.ts"
 import type { Part } from "./conversation.ts"
 import type { AnswerEvent, Completion, FinishReason, ServerCall, StreamEvent, Usage } from "./response.ts"

@@ -2,7 +2,9 @@
  * The Kubernetes API calls that are not watches: reviews for auth, Provider, Tool and ClientPolicy
  * status writes and the leader Lease. Auth calls are cached by their callers, so none of these sits on the hot path.
  */
-import { Context, Data, type Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
 
 export class KubeApiError extends Data.TaggedError("KubeApiError")<{
   readonly message: string

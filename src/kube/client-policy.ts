@@ -5,7 +5,8 @@
  * own, so it has its own group beside Orka's `core.orka.ai`. The rules below are checks here and CEL
  * in the CRD.
  */
-import { Result, Schema } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { describeIssues } from "../schema-text.ts"
 import type { KubeObject } from "./client.ts"
 import { Condition, customResource, PositiveInt, rule, Version } from "./resources.ts"

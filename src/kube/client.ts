@@ -3,7 +3,11 @@
  * (local mode), an in-memory fake (tests) and, for clusters, informers on @kubernetes/client-node.
  * Nothing here is called per request: the registry reads `items()` synchronously from memory.
  */
-import { Context, Deferred, Effect, type Scope, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 
 export interface KubeObject {
   readonly apiVersion?: string

@@ -5,7 +5,7 @@
  * every node typed (or explicitly open), unions Kubernetes cannot express widened to what accepts
  * every branch, and only the keywords Kubernetes knows.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { isSafeIntegerBound } from "../schema-text.ts"
 import { ClientPolicy, PolicyGroup } from "./client-policy.ts"
 import { Group, Provider, Version } from "./resources.ts"

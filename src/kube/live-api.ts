@@ -9,7 +9,8 @@ import {
   setHeaderOptions,
   type V1Lease
 } from "@kubernetes/client-node"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { GatewayConfig } from "../config.ts"
 import { KubeApi, KubeApiError, type Lease } from "./api.ts"
 import { PolicyGroup } from "./client-policy.ts"

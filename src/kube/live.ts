@@ -5,7 +5,9 @@
  * whose CRD is not installed (ClientPolicy) is synced empty, and found once it is installed.
  */
 import { KubeConfig, makeInformer, ADD, DELETE, ERROR, UPDATE, CoreV1Api, CustomObjectsApi, type KubernetesObject } from "@kubernetes/client-node"
-import { Effect, Layer, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import { KubeClient, type KubeObject } from "./client.ts"
 import { labelled, metrics } from "../metrics.ts"

@@ -4,7 +4,9 @@
  * (multi-document files, `kind: List`, a file or a directory of `.yaml`/`.yml`/`.json` files).
  * Files are re-read when they change; a file that stops parsing keeps its last good objects.
  */
-import { Effect, Layer, Queue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
 import { existsSync, readdirSync, readFileSync, statSync, watch } from "node:fs"
 import { basename, dirname, extname, join, resolve } from "node:path"
 import { parseAllDocuments } from "yaml"

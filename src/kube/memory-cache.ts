@@ -1,5 +1,8 @@
 /** An in-memory ResourceCache, filled by whoever owns it (manifests loader, informer, test fake). */
-import { Deferred, Effect, Stream, SubscriptionRef } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { KubeObject, ResourceCache } from "./client.ts"
 
 export interface MemoryCache {

@@ -2,7 +2,8 @@
  * Kubernetes resource schemas. The Provider schema validates objects at run time and is the source
  * of the CRD YAML, so it is a superset of Orka's `core.orka.ai/v1alpha1` Provider.
  */
-import { Result, Schema } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 
 export const Group = "core.orka.ai"
 export const Version = "v1alpha1"

@@ -6,7 +6,7 @@
  * them. Fields the gateway does not use are kept as written; what it cannot run (MCP) is reported in
  * `status`, not refused at admission. Orka's two CEL rules are checks here and in the CRD.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { Condition, customResource, rule } from "./resources.ts"
 
 /** What an absent `spec.http` field means; the annotations below write the same values into the CRD. */

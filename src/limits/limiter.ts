@@ -8,7 +8,12 @@
  * The counters are `LimitCounters` (memory, or Redis shared by every replica). When they cannot be
  * reached, --limits-on-store-failure decides: served without limits, or a 503; never a hang.
  */
-import { Context, Deferred, Effect, Layer, Metric, Option } from "effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import type { Identity } from "../auth/auth.ts"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, type LimitStanding, type RateLimitState } from "../errors.ts"

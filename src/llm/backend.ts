@@ -3,7 +3,8 @@
  * IR events). `backends.ts` builds one per provider type, from its wire format's codec, its endpoint
  * and the shared Upstream; the mock answers by itself.
  */
-import type { Effect, Stream } from "effect"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
 import type { Completion, StreamEvent } from "../ir/response.ts"

@@ -3,7 +3,10 @@
  * its codec (dialect/<format>/provider.ts) at the provider's endpoint (targets.ts), with the
  * variant of the format that provider wants; the mock answers by itself.
  */
-import { Context, Effect, Layer, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { GatewayConfig } from "../config.ts"
 import { anthropicCodec, type AnthropicOptions } from "../dialect/anthropic/provider.ts"
 import { type ChatCompletionsVariant, chatCompletionsCodec } from "../dialect/openai/provider.ts"

@@ -5,8 +5,10 @@
  * is set per request or reset per chunk. An interrupted request is aborted; a body read to its end,
  * or left just before it, leaves its connection to the pool.
  */
-import { NodeStream } from "@effect/platform-node"
-import { Effect, type Scope, Stream } from "effect"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { Readable } from "node:stream"
 import { Agent, type Dispatcher } from "undici"
 

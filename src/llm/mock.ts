@@ -13,7 +13,8 @@
  * `max_tokens` and `stop` are honoured; token counts are whitespace-separated words (an
  * approximation, but a stable one). Streams come in small pieces, tool arguments in fragments.
  */
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { completionEvents } from "../ir/collect.ts"
 import { type Conversation, type Message, type Part, textOf, type ToolDefinition } from "../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent } from "../ir/response.ts"

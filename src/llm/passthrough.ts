@@ -5,7 +5,8 @@
  * checked is only whether the answer is one: a stream of the right content type (its end is watched
  * by the relay), or a whole, complete JSON document that is not an error envelope.
  */
-import { Effect, type Stream } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import type { GatewayError } from "../errors.ts"
 import type { UpstreamCall, UpstreamShape } from "./upstream.ts"
 

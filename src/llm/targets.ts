@@ -2,7 +2,8 @@
  * Where each provider type's chat endpoint is and how it authenticates: shared by the translating
  * backends and the pass-through path, so both always call the same URL with the same headers.
  */
-import { Effect, Redacted } from "effect"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { type GatewayError, invalidRequest } from "../errors.ts"
 import type { ResolvedProvider } from "../providers/provider.ts"
 

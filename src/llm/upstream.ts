@@ -6,8 +6,12 @@
  * Retries happen only here, before a response is handed to the caller, so nothing has reached the
  * client yet. A caller that is interrupted (client gone) aborts the request in flight.
  */
-import { Context, Effect, Layer, Metric, Stream } from "effect"
-import { Sse } from "effect/encoding"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Stream from "effect/Stream"
+import * as Sse from "effect/encoding/Sse"
 import { GatewayConfig } from "../config.ts"
 import { GatewayError, gatewayError } from "../errors.ts"
 import { isJsonObject, readJson } from "../json.ts"

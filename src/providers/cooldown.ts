@@ -4,7 +4,9 @@
  * (half-open): a success ends the cooldown, a failure starts another. Memory only, one map lookup
  * per request: nothing here needs to hold across replicas.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { GatewayConfig } from "../config.ts"
 
 export interface CooldownShape {

@@ -3,7 +3,10 @@
  * gateway's key (401/403). Upstream reports here; the status writer turns it into a Ready=False
  * condition. A Reference with a no-op default, so code and tests that do not care need not provide it.
  */
-import { Context, Effect, Stream, SubscriptionRef } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 
 export interface AuthFailure {
   readonly status: number

@@ -3,7 +3,8 @@
  * `resolveProvider` applies the spec's defaults and explains, in Provider-status terms, why an
  * object cannot serve.
  */
-import { Redacted, Result } from "effect"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import type { Provider, ProviderType, Secret, SecretProblem } from "../kube/resources.ts"
 import { providerDefaults, secretKey } from "../kube/resources.ts"
 

@@ -2,7 +2,13 @@
  * The Providers the gateway serves, validated and joined with their Secrets, rebuilt from the
  * KubeClient caches whenever they change. `resolve` and `list` only read memory: they are the hot path.
  */
-import { Context, Deferred, Effect, Layer, Redacted, Result, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, invalidRequest } from "../errors.ts"
 import { KubeClient, type KubeObject, makeRejectionLog, rebuildOnChange } from "../kube/client.ts"

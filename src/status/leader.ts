@@ -3,7 +3,11 @@
  * A replica takes the Lease when it is free or expired, renews it while it holds it, and gives it up
  * on shutdown; losing a write race (409) simply means someone else leads.
  */
-import { Effect, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import type { KubeApiShape } from "../kube/api.ts"
 
 export interface LeaderOptions {

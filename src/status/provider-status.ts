@@ -4,7 +4,10 @@
  * what it would write differs from what the object already says. The same leader loop writes the
  * status of Tools (tool-status.ts) and ClientPolicies (client-policy-status.ts).
  */
-import { Effect, Layer, Schedule, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import { GatewayConfig } from "../config.ts"
 import { ProviderHealth } from "../providers/health.ts"
 import { ProviderRegistry, type RegistrySnapshot } from "../providers/registry.ts"

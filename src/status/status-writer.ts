@@ -4,7 +4,7 @@
  * echoed the last write back yet), each write logged; a failed write is logged and tried again on
  * the next reconcile, never fatal.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { KubeApiError } from "../kube/api.ts"
 import type { KubeObject } from "../kube/client.ts"
 import { makeEchoGuard } from "./ready-condition.ts"

@@ -4,7 +4,7 @@
  * by the Provider status leader (provider-status.ts runs the one leader loop), and only when what it
  * would write differs from what the object already says.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ToolSnapshot } from "../tools/custom-tools.ts"
 import type { KubeApiShape } from "../kube/api.ts"
 import type { KubeClientShape } from "../kube/client.ts"

@@ -8,7 +8,10 @@
  * period and expires when it ends. A slot set holds the requests in flight under a lease, so a
  * replica that dies mid-request frees its slots when their leases end.
  */
-import { Context, Data, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { GatewayConfig } from "../config.ts"
 import { makeMemoryCounters } from "./memory-counters.ts"
 import { makeRedisCounters } from "./redis-counters.ts"

@@ -3,7 +3,9 @@
  * (two replicas let a limit through twice). Expiry is checked on use; what has expired is swept now
  * and then by one fiber, so keys of past periods do not pile up.
  */
-import { Effect, Schedule, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { Charge, Counter, LimitCountersShape, Settlement, Slot } from "./limit-counters.ts"
 
 interface Count {

@@ -5,7 +5,9 @@
  * per entry: expiry is checked on read, and expired entries are swept from the front on each write
  * and now and then by one fiber, so their memory comes back even when no one writes.
  */
-import { Effect, Schedule, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { type Item, itemsOf, jsonBytes, logTooLarge, ownerDigest, type ResponseStoreShape, type StoreLimits, type StoredResponse } from "./stored.ts"
 
 interface Entry {

@@ -5,7 +5,9 @@
  * away: commands are not queued while disconnected and time out after `commandTimeout`. The log says
  * so once per outage, and once when it is back, naming the server without its credentials.
  */
-import { Effect, Option, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import type { Redis } from "ioredis"
 import { Redactor } from "../redact.ts"
 

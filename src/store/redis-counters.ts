@@ -6,7 +6,8 @@
  * last lease. Keys are `orka:limit:…`; every key of one request is used by one script, so this needs
  * one Redis (or a primary with replicas), not Redis Cluster.
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { connectRedis } from "./redis-client.ts"
 import { type Charge, CountersUnavailable, type LimitCountersShape } from "./limit-counters.ts"
 

@@ -7,7 +7,8 @@
  * id>` the id of the newest response holding that item. Both expire together (PX). A turn kept
  * beside a client's tool call is `orka:turn:<owner digest>:<call id>`.
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { GatewayError } from "../errors.ts"
 import { connectRedis } from "./redis-client.ts"
 import { findItem, type Item, itemsOf, jsonBytes, logTooLarge, ownerDigest, type ResponseStoreShape, type StoreLimits, type StoredResponse, storeUnavailable } from "./stored.ts"

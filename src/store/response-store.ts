@@ -5,7 +5,9 @@
  * another's responses, or learn that they exist. In memory by default (one replica); in Redis with
  * --redis-url, shared by every replica.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { GatewayConfig } from "../config.ts"
 import { makeMemoryStore } from "./memory-store.ts"
 import { makeRedisStore, type RedisStoreOptions } from "./redis-store.ts"

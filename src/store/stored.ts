@@ -3,7 +3,7 @@
  * hold the caller's identity itself), a stored response's items by id, its size, the error for a
  * store that cannot be reached.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { hash } from "node:crypto"
 import { type GatewayError, gatewayError } from "../errors.ts"
 

@@ -3,7 +3,9 @@
  * its decoded arguments, so what is offered and what is accepted cannot disagree. Bad arguments come
  * back to the model naming each field (`path: is required`), for it to try again.
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import type { ToolDefinition } from "../ir/conversation.ts"
 import { isJsonObject } from "../json.ts"
 import { describeIssues, isSafeIntegerBound } from "../schema-text.ts"

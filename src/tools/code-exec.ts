@@ -5,7 +5,8 @@
  * if the sandbox itself overruns, so the gateway's event loop never waits on a model's program.
  * Shell languages are a clear tool error: no sandbox here runs them.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { Worker } from "node:worker_threads"
 import type { PythonJob, PythonLimits } from "./code-exec-python-worker.ts"
 import type { SandboxJob, SandboxResult } from "./code-exec-worker.ts"

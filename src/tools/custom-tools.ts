@@ -3,7 +3,8 @@
  * joined with their auth Secrets. A Tool that cannot run (invalid, no http endpoint, MCP only, a
  * missing Secret or key) is left out with its reason, which is what its status reports.
  */
-import { Result, Schema } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import type { KubeObject } from "../kube/client.ts"
 import { secretKey, type SecretProblem, secretsByKey } from "../kube/resources.ts"
 import { Tool } from "../kube/tool-resource.ts"

@@ -4,7 +4,7 @@
  * a header (`Authorization: Bearer …`) or in the body under `authBodyKey`. The key is registered
  * with the masking (tools/service.ts), so it never appears in what goes back to the model.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ToolDefinition } from "../ir/conversation.ts"
 import type { Tool } from "../kube/tool-resource.ts"
 import { ToolFailure } from "./failure.ts"

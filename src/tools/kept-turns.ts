@@ -5,7 +5,8 @@
  * gateway's; here they are put back in place: the gateway's calls in the assistant turn, before the
  * client's, and their results first in the user turn that follows.
  */
-import { Result, Schema } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import type { Conversation, Message, Part, ToolCallPart } from "../ir/conversation.ts"
 import type { KeptTurn } from "./loop.ts"
 

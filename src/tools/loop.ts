@@ -7,7 +7,10 @@
  * and every answer, even one cut short by a limit, ends with one `finish` carrying the usage summed
  * over all model calls.
  */
-import { Duration, Effect, Metric, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Stream from "effect/Stream"
 import type { GatewayConfigShape } from "../config.ts"
 import { type GatewayError } from "../errors.ts"
 import { labelled, metrics } from "../metrics.ts"

@@ -6,7 +6,12 @@
  * `{"success": false, "error": …}`. Each call is logged and counted (name, duration, outcome),
  * never with a tool's secret.
  */
-import { Duration, Effect, Metric, type Schema, Scope, Semaphore } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import type { ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
 import { labelled, metrics } from "../metrics.ts"
 import { annotate, executeToolSpan, SpanAttr } from "../tracing.ts"

@@ -3,7 +3,14 @@
  * configuration allows and the usable `Tool` resources of the moment. Tool resources and Secrets are
  * read from the KubeClient caches and rebuilt when they change, so a request only reads memory.
  */
-import { Context, Deferred, Effect, Layer, Result, type Scope, Semaphore, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"

@@ -3,7 +3,8 @@
  * Bounded in size and time, and SSRF-safe: only http(s), every hop of a redirect re-checked, and the
  * address policy applied to the address actually dialed (see ssrf.ts).
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { request as httpRequest, type IncomingMessage } from "node:http"
 import { request as httpsRequest } from "node:https"
 import { type AddressPolicy, guardedLookup, RefusedAddress, type Resolver } from "./ssrf.ts"

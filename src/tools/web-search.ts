@@ -4,7 +4,8 @@
  * Every backend answers the same shape: `{results: [{title, url, snippet}]}`.
  * The backend is the operator's own choice of endpoint, so it is not subject to the address policy.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import type { SearchBackendName } from "../config.ts"
 import type { Builtin } from "./builtin.ts"
 import { ToolFailure } from "./failure.ts"

@@ -4,7 +4,10 @@
  * a quota, and the directory is removed when the request ends. All workspaces of the process also
  * share one disk budget, so that many conversations together cannot fill the disk either.
  */
-import { Effect, Schema, SchemaTransformation, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
+import type * as Scope from "effect/Scope"
 import { lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs"
 import { mkdir, open, readdir, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"

@@ -3,8 +3,11 @@
  * JSON and SSE answers back as IR. Answers are decoded with Schemas that check what is read; other
  * fields are dropped, and event types newer than this code are passed over.
  */
-import { Effect, Result, Schema, Stream } from "effect"
-import type { Sse } from "effect/encoding"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Sse from "effect/encoding/Sse"
 import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../../errors.ts"
 import type { Conversation, Part } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"

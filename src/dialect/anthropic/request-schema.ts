@@ -9,7 +9,7 @@
  *
  * Every object keeps its unknown keys (`cache_control`, `citations`, fields newer than this code).
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { maybe, open } from "../decoding.ts"
 
 /** Any content block, image source or document source, before dispatching on its type. */

@@ -9,7 +9,8 @@
  * redacted thinking, PDFs, block types newer than this code) are left out of the IR and listed as
  * `untranslatable`. Anthropic providers are sent the client's own body, so they lose nothing.
  */
-import { Result, SchemaIssue } from "effect"
+import * as Result from "effect/Result"
+import * as SchemaIssue from "effect/SchemaIssue"
 import type { GatewayError } from "../../errors.ts"
 import { invalidAt, makeDecodeAt, type Path, Untranslated } from "../decoding.ts"
 import type { DecodedRequest } from "../wire.ts"

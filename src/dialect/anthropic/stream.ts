@@ -19,7 +19,8 @@
  * and clients do not drop a connection that is waiting on a slow model. A failure mid-way becomes an
  * `error` event and ends the stream without `message_stop`, which makes the SDKs throw.
  */
-import { Duration, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Stream from "effect/Stream"
 import { endedEarly, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
 import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"

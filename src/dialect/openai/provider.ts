@@ -3,8 +3,11 @@
  * conversation as a Chat Completions request, and the answers, JSON or SSE chunks, back as IR,
  * decoded with Schemas that check what is read (nothing else of an answer is kept).
  */
-import { Effect, Result, Schema, Stream } from "effect"
-import type { Sse } from "effect/encoding"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Sse from "effect/encoding/Sse"
 import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../../errors.ts"
 import type { Conversation, ImagePart, Part } from "../../ir/conversation.ts"
 import { textOf } from "../../ir/conversation.ts"

@@ -11,7 +11,9 @@
  * unknown field is never an error. What the IR cannot carry (file and audio parts, `n` > 1, custom
  * tools, part types newer than this code) is listed in `untranslatable`; a role it does not know is an error.
  */
-import { Result, Schema, SchemaIssue } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
 import { isJsonObject } from "../../json.ts"
 import type { Conversation, ImagePart, Message, Part, TextPart, ToolChoice, ToolDefinition } from "../../ir/conversation.ts"

@@ -7,7 +7,7 @@
  * skip) keep proxies from dropping the connection. A failure mid-way ends the stream with an error
  * chunk and no `[DONE]`.
  */
-import { Stream } from "effect"
+import * as Stream from "effect/Stream"
 import { endedEarly, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
 import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"

@@ -9,7 +9,9 @@
  * and listed. Calls of hosted tools that the gateway served are skipped: their outcome is already in
  * the assistant's later text. Every item is also kept as sent, with an id, for the store.
  */
-import { Result, Schema, SchemaIssue } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import type { GatewayError } from "../../errors.ts"
 import type { ImagePart, Message, Part, TextPart } from "../../ir/conversation.ts"
 import { invalidAt, makeDecodeAt, maybe, open, type Path, type Untranslated } from "../decoding.ts"

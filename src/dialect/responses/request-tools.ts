@@ -3,7 +3,9 @@
  * tools with one string argument, the tools of a `namespace` by namespaced names, and the hosted
  * tools the gateway serves itself (web search, code execution) asked of its tool loop.
  */
-import { Result, Schema, SchemaIssue } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import type { GatewayError } from "../../errors.ts"
 import type { ToolChoice, ToolDefinition } from "../../ir/conversation.ts"
 import { isJsonObject } from "../../json.ts"

@@ -12,7 +12,9 @@
  * an unknown field is never an error. What only OpenAI can do (its other hosted tools, background
  * responses, stored conversations) is listed in `untranslatable`.
  */
-import { Result, Schema, SchemaIssue } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
 import type { Conversation, TextPart } from "../../ir/conversation.ts"
 import { isJsonObject } from "../../json.ts"

@@ -22,7 +22,8 @@
  * leaves, so that a request naming it as `previous_response_id` finds it. A failure midway, or an
  * end without a finish, ends the stream with `response.failed`, which every client raises.
  */
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { endedEarly, type GatewayError } from "../../errors.ts"
 import type { AnswerEvent } from "../../ir/response.ts"
 import { progressComment, type ProgressStyle, toolProgress } from "../tool-progress.ts"
