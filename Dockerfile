@@ -1,5 +1,14 @@
-# orka-gateway: the TypeScript sources run directly on Node 24 (type stripping), so there is no
-# compile step, only the production dependencies.
+# orka-gateway: the sources bundled into dist/ (scripts/build.ts), run on Node 24 beside the
+# production dependencies that the bundle leaves out (Pyodide, QuickJS's wasm, ioredis).
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY bin ./bin
+COPY src ./src
+COPY scripts/build.ts ./scripts/
+RUN node scripts/build.ts
+
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -12,10 +21,9 @@ WORKDIR /app
 # owned by root and read-only to the gateway; it writes only to /tmp (an emptyDir in k8s/)
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
-COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/dist ./dist
 # numeric, so that runAsNonRoot can verify it without an /etc/passwd entry
 USER 10001:10001
 EXPOSE 8080
-ENTRYPOINT ["node", "bin/orka-gateway.js"]
+ENTRYPOINT ["node", "dist/orka-gateway.js"]
 CMD ["serve"]

@@ -1,11 +1,13 @@
 /**
- * The gateway as production runs it: `bin/orka-gateway.js serve`, its own process, auth on.
+ * The gateway as production runs it: the bundle (`dist/orka-gateway.js serve`, built once per bench
+ * process by scripts/build.ts, as `npm start` does), its own process, auth on.
  * Local mode reads the Providers below from a manifests directory and the caller's token from a
  * tokens.csv; cluster mode gets the same objects from the fake API server of test/support (TokenReview,
  * SubjectAccessReview and informers over HTTP), running in the bench's own process.
  * Providers: `claude` (anthropic) and `gpt` (openai) on the fake upstream, one pair per path prefix
  * (`claude`/`gpt` on /fast, `claude-held`/`gpt-held` on /held), all with the key of Secret `keys`.
  */
+import { execFileSync } from "node:child_process"
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,6 +17,14 @@ import { type Child, freePort, startChild, waitFor200 } from "./processes.ts"
 
 export const token = "bench-token-1"
 const root = new URL("..", import.meta.url).pathname
+
+let built = false
+/** dist/orka-gateway.js, built from the sources as they are now (once per bench process). */
+export const bundled = (): string => {
+  if (!built) execFileSync(process.execPath, [join(root, "scripts", "build.ts")], { stdio: "inherit" })
+  built = true
+  return join(root, "dist", "orka-gateway.js")
+}
 
 /**
  * `prefixes`: Provider name suffix → upstream path prefix, e.g. { "": "fast", "-held": "held" };
@@ -82,13 +92,14 @@ export const startGateway = async (options: {
     modeFlags = ["--manifests", join(dir, "providers.yaml"), "--token-auth-file", join(dir, "tokens.csv")]
   }
   const port = await freePort()
+  const gateway = bundled()
   const started = performance.now()
   // its JSON log (the default level: an access log line per request) goes to a file, named in the error if it does not start
   const log = join(dir, "gateway.log")
   const logFd = openSync(log, "w")
   const [command, ...under] = options.under ?? [process.execPath]
   const child = startChild("gateway", command!, [
-    ...under, join(root, "bin", "orka-gateway.js"), "serve", ...modeFlags, "--host", "127.0.0.1", "--port", String(port), ...(options.flags ?? [])
+    ...under, gateway, "serve", ...modeFlags, "--host", "127.0.0.1", "--port", String(port), ...(options.flags ?? [])
   ], { stdout: logFd, cwd: root, ...(options.env === undefined ? {} : { env: options.env }) })
   closeSync(logFd)
   try {

@@ -1,5 +1,5 @@
 /**
- * Does memory come back after abuse? The gateway runs as its own process (`orka-gateway serve`, as in
+ * Does memory come back after abuse? The gateway runs as its own process (the bundle, `orka-gateway serve`, as in
  * production); its RSS is read from /proc at idle, after the fuzz of test/support/fuzz.ts (both
  * doors), after a round of 5 MB legal bodies, and again after it has been left alone for a while.
  *   node bench/memory.ts [fuzz requests per door=4000] [large bodies per path=20]
@@ -14,6 +14,7 @@ import { join } from "node:path"
 import { type FuzzRequest, random, request } from "../test/support/fuzz.ts"
 import { providerYaml, secretYaml } from "../test/support/gateway.ts"
 import { startScriptedUpstream } from "../test/support/scripted-upstream.ts"
+import { bundled } from "./gateway.ts"
 
 const fuzzPerDoor = Number(process.argv[2] ?? 4000)
 const largePerPath = Number(process.argv[3] ?? 20)
@@ -41,7 +42,7 @@ const port = await freePort()
 const child = spawn(process.execPath, [
   // e.g. ORKA_NODE_FLAGS="--max-semi-space-size=16" to compare V8 settings
   ...(process.env["ORKA_NODE_FLAGS"]?.split(" ").filter((f) => f !== "") ?? []),
-  "bin/orka-gateway.js", "serve", "--manifests", dir, "--token-auth-file", join(dir, "tokens.csv"), "--chat-provider", "mock",
+  bundled(), "serve", "--manifests", dir, "--token-auth-file", join(dir, "tokens.csv"), "--chat-provider", "mock",
   "--host", "127.0.0.1", "--port", String(port), "--tools-default", "disabled", "--upstream-retries", "0", "--log-level", "error"
 ], { stdio: ["ignore", "ignore", "inherit"] })
 const base = `http://127.0.0.1:${port}`

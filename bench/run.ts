@@ -162,7 +162,7 @@ const method = [
   "- Every participant is its own process on loopback, sharing the machine's cores: the fake upstream (`bench/upstream.ts`,",
   "  precomputed Anthropic and OpenAI bodies and SSE frames), the load generator (`bench/load.ts`, node:http keep-alive Agent, one",
   `  socket per worker, open-files limit ${fdLimit}), the bare proxy (\`bench/bare-proxy.ts\`, node:http piping bytes: the floor for`,
-  "  this runtime), Portkey, and the gateway (`bin/orka-gateway.js serve`, local mode, auth on with a tokens.csv, `--tools-default",
+  "  this runtime), Portkey, and the gateway (`dist/orka-gateway.js serve`, the bundle `npm run build` makes, local mode, auth on with a tokens.csv, `--tools-default",
   "  disabled` except in E and G, the default log level: one access log line per request, to a file).",
   portkeyLine,
   "- CPU is (utime + stime) from /proc/<pid>/stat over the measured run divided by its wall time, in cores; RSS from /proc/<pid>/status.",

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Node ≥ 22.19 runs the TypeScript sources directly (type stripping).
+// Node ≥ 22.19 runs the TypeScript sources directly (type stripping); scripts/build.ts bundles this
+// file, and what it imports, into dist/orka-gateway.js.
 const [major, minor] = process.versions.node.split(".").map(Number)
 if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(

@@ -44,8 +44,10 @@ export const defaultSandboxLimits: SandboxLimits = {
   pythonSpares: 1
 }
 
-const javascriptWorker = new URL("./code-exec-worker.ts", import.meta.url)
-const pythonWorker = new URL("./code-exec-python-worker.ts", import.meta.url)
+// the sources run as .ts files; the build (scripts/build.ts) puts each worker beside this code as .js
+const sibling = (name: string) => new URL(`./${name}${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+const javascriptWorker = sibling("code-exec-worker")
+const pythonWorker = sibling("code-exec-python-worker")
 /** Pyodide's own start (compiling the interpreter, unpacking the standard library) is not the program's time */
 const pythonStartLimitMs = 30_000
 

@@ -274,21 +274,31 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/^RUN npm ci --omit=dev --ignore-scripts\b/m)
   })
 
-  it("runs the sources as a non-root numeric user, the same the Deployment asks for", () => {
+  it("bundles the sources in a stage of its own, as npm run build does", () => {
+    const build = instructions.slice(instructions.findIndex((l) => l === "FROM node:24-slim AS build"))
+    expect(build.slice(0, build.findIndex((l, i) => i > 0 && l.startsWith("FROM ")))).toEqual(expect.arrayContaining([
+      "COPY bin ./bin", "COPY src ./src", "COPY scripts/build.ts ./scripts/", "RUN node scripts/build.ts"
+    ]))
+    expect(JSON.parse(read("package.json")).scripts.build).toBe("node scripts/build.ts")
+  })
+
+  it("runs the bundle as a non-root numeric user, the same the Deployment asks for", () => {
     expect(finalStage).toContain("ENV NODE_ENV=production")
-    expect(finalStage).toEqual(expect.arrayContaining(["COPY bin ./bin", "COPY src ./src", "COPY package.json ./"]))
+    expect(finalStage).toEqual(expect.arrayContaining(["COPY --from=build /app/dist ./dist", "COPY package.json ./"]))
     const user = finalStage.find((l) => l.startsWith("USER "))
     expect(user).toMatch(/^USER 10001(:10001)?$/)
     expect(Number(user!.slice(5).split(":")[0])).toBe(pod.securityContext.runAsUser)
-    expect(finalStage.at(-2)).toBe('ENTRYPOINT ["node", "bin/orka-gateway.js"]')
+    expect(finalStage.at(-2)).toBe('ENTRYPOINT ["node", "dist/orka-gateway.js"]')
     expect(finalStage.at(-1)).toBe('CMD ["serve"]')
     expect(finalStage).toContain(`EXPOSE ${container.ports[0].containerPort}`)
-    for (const file of ["bin/orka-gateway.js", "src/main.ts", "package-lock.json"]) expect(existsSync(new URL(file, root)), file).toBe(true)
+    for (const file of ["bin/orka-gateway.js", "src/main.ts", "scripts/build.ts", "package-lock.json"]) expect(existsSync(new URL(file, root)), file).toBe(true)
   })
 
   it("gets a small build context that still holds what it copies", () => {
     const ignored = read(".dockerignore").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
     expect(ignored).toEqual(expect.arrayContaining(["node_modules", ".git", "test"]))
-    for (const needed of ["src", "bin", "package.json", "package-lock.json"]) expect(ignored).not.toContain(needed)
+    for (const needed of ["src", "bin", "package.json", "package-lock.json", "scripts"]) expect(ignored).not.toContain(needed)
+    // scripts/ is left out but for the build script
+    expect(ignored).toEqual(expect.arrayContaining(["scripts/*", "!scripts/build.ts"]))
   })
 })
