@@ -17,6 +17,8 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 FROM node:24-slim
 ENV NODE_ENV=production
+# glibc's malloc keeps its mmap threshold fixed, so that large bodies' memory goes back (src/memory.ts)
+ENV MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 # owned by root and read-only to the gateway; it writes only to /tmp (an emptyDir in k8s/)
 COPY --from=deps /app/node_modules ./node_modules

@@ -56,7 +56,8 @@
               Cmd = [ "serve" ];
               User = "10001:10001";
               ExposedPorts = { "8080/tcp" = { }; };
-              Env = [ "NODE_ENV=production" ]; # Node brings its own CA certificates
+              # Node brings its own CA certificates; the malloc setting: src/memory.ts
+              Env = [ "NODE_ENV=production" "MALLOC_MMAP_THRESHOLD_=131072" ];
             };
           };
         });

@@ -11,6 +11,7 @@ import { execFileSync } from "node:child_process"
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { mallocEnv } from "../src/memory.ts"
 import { providerYaml, secretYaml } from "../test/support/gateway.ts"
 import { type FakeApiServer, startFakeApiServer } from "../test/support/fake-apiserver.ts"
 import { type Child, freePort, startChild, waitFor200 } from "./processes.ts"
@@ -100,7 +101,7 @@ export const startGateway = async (options: {
   const [command, ...under] = options.under ?? [process.execPath]
   const child = startChild("gateway", command!, [
     ...under, gateway, "serve", ...modeFlags, "--host", "127.0.0.1", "--port", String(port), ...(options.flags ?? [])
-  ], { stdout: logFd, cwd: root, ...(options.env === undefined ? {} : { env: options.env }) })
+  ], { stdout: logFd, cwd: root, env: { ...options.env, ...mallocEnv } })
   closeSync(logFd)
   try {
     await waitFor200(`http://127.0.0.1:${port}/readyz`, options.readyTimeoutMs ?? 30_000, 5)

@@ -14,6 +14,7 @@ import { join } from "node:path"
 import { type FuzzRequest, random, request } from "../test/support/fuzz.ts"
 import { providerYaml, secretYaml } from "../test/support/gateway.ts"
 import { startScriptedUpstream } from "../test/support/scripted-upstream.ts"
+import { mallocEnv } from "../src/memory.ts"
 import { bundled } from "./gateway.ts"
 
 const fuzzPerDoor = Number(process.argv[2] ?? 4000)
@@ -44,7 +45,7 @@ const child = spawn(process.execPath, [
   ...(process.env["ORKA_NODE_FLAGS"]?.split(" ").filter((f) => f !== "") ?? []),
   bundled(), "serve", "--manifests", dir, "--token-auth-file", join(dir, "tokens.csv"), "--chat-provider", "mock",
   "--host", "127.0.0.1", "--port", String(port), "--tools-default", "disabled", "--upstream-retries", "0", "--log-level", "error"
-], { stdio: ["ignore", "ignore", "inherit"] })
+], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...mallocEnv } })
 const base = `http://127.0.0.1:${port}`
 while (await fetch(`${base}/readyz`).then((r) => r.status !== 200, () => true)) await new Promise((r) => setTimeout(r, 50))
 
