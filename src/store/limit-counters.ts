@@ -65,7 +65,7 @@ export interface LimitCountersShape {
 export const checkTimeoutMs = 250
 
 export class LimitCounters extends Context.Service<LimitCounters, LimitCountersShape>()("orka/LimitCounters") {
-  static readonly layerMemory = Layer.effect(LimitCounters, makeMemoryCounters)
+  static readonly layerMemory = Layer.effect(LimitCounters, makeMemoryCounters())
   static readonly layerRedis = (url: string) => Layer.effect(LimitCounters, makeRedisCounters(url, checkTimeoutMs))
   /** Redis with --redis-url, else memory */
   static readonly layer = Layer.unwrap(Effect.gen(function*() {

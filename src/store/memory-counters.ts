@@ -13,7 +13,8 @@ interface Count {
   readonly resetAt: number
 }
 
-export const makeMemoryCounters: Effect.Effect<LimitCountersShape, never, Scope.Scope> = Effect.gen(function*() {
+/** `now`: the clock the sweep reads, the same as the one the charges are made with (a test's own) */
+export const makeMemoryCounters = (now: () => number = Date.now): Effect.Effect<LimitCountersShape, never, Scope.Scope> => Effect.gen(function*() {
   const counts = new Map<string, Count>()
   /** holder → lease end, by slot set */
   const slots = new Map<string, Map<string, number>>()
@@ -33,9 +34,9 @@ export const makeMemoryCounters: Effect.Effect<LimitCountersShape, never, Scope.
   }
 
   const sweep = Effect.sync(() => {
-    const now = Date.now()
-    for (const key of counts.keys()) countOf(key, now)
-    for (const key of slots.keys()) if (holdersOf(key, now).size === 0) slots.delete(key)
+    const at = now()
+    for (const key of counts.keys()) countOf(key, at)
+    for (const key of slots.keys()) if (holdersOf(key, at).size === 0) slots.delete(key)
   })
   yield* sweep.pipe(Effect.repeat(Schedule.spaced("1 minute")), Effect.forkScoped)
 

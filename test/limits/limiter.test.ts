@@ -32,7 +32,8 @@ const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; cou
   const scope = Effect.runSync(Scope.make())
   scopes.push(scope)
   const clock = { now: options.start ?? Date.UTC(2026, 11, 2, 12, 0, 0) }
-  const counters = options.counters ?? await Effect.runPromise(Scope.provide(makeMemoryCounters, scope))
+  // the counters sweep by the test's clock too: by the real one, the test's keys would have expired
+  const counters = options.counters ?? await Effect.runPromise(Scope.provide(makeMemoryCounters(() => clock.now), scope))
   const index = indexPolicies(options.policies ?? [])
   const limiter = await Effect.runPromise(makeLimiter({
     counters,

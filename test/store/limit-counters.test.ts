@@ -92,7 +92,7 @@ const cases = (name: string, make: () => Promise<{ counters: LimitCountersShape;
     })
   })
 
-cases("memory", () => open(makeMemoryCounters), false)
+cases("memory", () => open(makeMemoryCounters()), false)
 
 describe.skipIf(redisMissing !== undefined)("limit counters in Redis", () => {
   let redis: RealRedis
