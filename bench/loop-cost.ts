@@ -7,9 +7,8 @@
  * (Ir(N2) − Ir(N1)) / (N2 − N1) is the instructions per answer (V8 single-threaded, so repeatable):
  *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --single-threaded --predictable bench/loop-cost.ts N
  */
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer } from "effect"
 import { GatewayConfig } from "../src/config.ts"
-import { collectCompletion, wholeAsEvents } from "../src/ir/collect.ts"
 import type { Completion } from "../src/ir/response.ts"
 import type { Conversation } from "../src/ir/conversation.ts"
 import { Redactor } from "../src/redact.ts"
@@ -23,10 +22,10 @@ const whole: Completion = { id: "msg_1", model: "m", content: [{ type: "text", t
 const tools = ToolLoop.layer.pipe(Layer.provideMerge(fakeKubeLayer([])), Layer.provide(GatewayConfig.layer(testConfig({}))), Layer.provide(Redactor.layerFresh))
 
 await Effect.runPromise(Effect.gen(function*() {
-  const { loop } = yield* ToolLoop
+  const loop = yield* ToolLoop
   // as http/answer.ts asks a model for a whole answer inside the loop
-  const model = () => Stream.fromEffect(Effect.promise(() => Promise.resolve(whole))).pipe(wholeAsEvents)
-  const answer = Effect.scoped(collectCompletion(Stream.unwrap(loop(conversation, model))))
+  const model = () => Effect.promise(() => Promise.resolve(whole))
+  const answer = Effect.scoped(loop.whole(conversation, model))
   const started = performance.now()
   for (let i = 0; i < answers; i++) yield* Effect.orDie(answer)
   console.log(`${answers} answers, ${((performance.now() - started) / answers * 1000).toFixed(1)} µs each`)

@@ -9,7 +9,6 @@ import { Authorizer, toolAccess } from "../auth/authorizer.ts"
 import { GatewayConfig } from "../config.ts"
 import { bodyWithModel, type RelayDialect } from "../dialect/relay.ts"
 import type { GatewayError } from "../errors.ts"
-import { collectCompletion, wholeAsEvents } from "../ir/collect.ts"
 import { type Conversation, foldSystemTurns } from "../ir/conversation.ts"
 import type { AnswerEvent, Completion } from "../ir/response.ts"
 import type { CallContext, LlmBackend } from "../llm/backend.ts"
@@ -96,10 +95,6 @@ export const makeAnswers = Effect.gen(function*() {
   }
 
   const looped = (chat: AdmittedChat, conversation: Conversation, backend: LlmBackend, context: CallContext, tools: ToolsRun, keepsTurns: boolean): Answer => {
-    // a client that waits for the whole answer gets nothing from a streamed model call: each is asked whole
-    const call = chat.stream
-      ? (c: Conversation) => backend.stream(c, chat.provider, context)
-      : (c: Conversation) => Stream.fromEffect(backend.complete(c, chat.provider, context)).pipe(wholeAsEvents)
     const permitted = config.authorizeTools ? permittedTools(chat.identity) : undefined
     const filter = typeof tools === "string" ? permitted : onlyTools(tools, permitted)
     const owner = ownerOf(chat.identity)
@@ -107,11 +102,14 @@ export const makeAnswers = Effect.gen(function*() {
       store.keepTurn(owner, clientCalls.map((x) => x.id), { ...kept }).pipe(
         Effect.catch((e) => Effect.logWarning("the gateway's calls beside the client's were not kept").pipe(Effect.annotateLogs({ error: e.message })))
       )
-    const events = Stream.unwrap(Effect.flatMap(
-      keepsTurns ? withKeptTurns(owner, conversation) : Effect.succeed(conversation),
-      (c) => toolLoop.loop(c, call, { callerSecrets: chat.callerSecrets, ...(keepsTurns ? { keep } : {}), ...(filter === undefined ? {} : { filter }) })
-    ))
-    return { complete: collectCompletion(events), stream: events }
+    const options = { callerSecrets: chat.callerSecrets, ...(keepsTurns ? { keep } : {}), ...(filter === undefined ? {} : { filter }) }
+    const restored = keepsTurns ? withKeptTurns(owner, conversation) : Effect.succeed(conversation)
+    // a client that waits for the whole answer gets nothing from a streamed model call: each is asked whole
+    const whole = (c: Conversation) => backend.complete(c, chat.provider, context)
+    return {
+      complete: Effect.scoped(Effect.flatMap(restored, (c) => toolLoop.whole(c, whole, options))),
+      stream: Stream.unwrap(Effect.flatMap(restored, (c) => toolLoop.loop(c, (c) => backend.stream(c, chat.provider, context), options)))
+    }
   }
 
   /** The gateway's calls kept beside the client's (see tools/kept-turns.ts), back in place; without the store, the conversation as it came. */

@@ -1,13 +1,12 @@
 /**
- * A stream of answer events folded into one Completion, for a non-streamed answer that was produced
- * as a stream (the tool loop). Server-side tool calls are not part of the answer's content: they are
- * kept beside it (`serverCalls`, where they happened), and end the text or thinking run before them,
- * as they would end a block on the wire. And the other way: a whole
- * answer as the events that fold back into it, for a loop that asked a provider for whole answers.
+ * Answer events folded into one Completion, for a whole answer the tool loop made of its turns.
+ * Server-side tool calls are not part of the answer's content: they are kept beside it
+ * (`serverCalls`, where they happened), and end the text or thinking run before them, as they would
+ * end a block on the wire. And the other way: a whole answer as the events that fold back into it,
+ * for the loop that reads a turn's answer as events.
  */
 import * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import { endedEarly, type GatewayError } from "../errors.ts"
 import type { Part } from "./conversation.ts"
 import type { AnswerEvent, Completion, FinishReason, ServerCall, StreamEvent, Usage } from "./response.ts"
@@ -82,22 +81,27 @@ const fold = (s: Folding, event: AnswerEvent): Folding => {
   return s
 }
 
-export const collectCompletion = (events: Stream.Stream<AnswerEvent, GatewayError>): Effect.Effect<Completion, GatewayError> =>
-  Stream.runFold(events, (): Folding => ({ id: "", model: "", content: [], calls: new Map(), serverCalls: [], finish: undefined, open: false }), fold).pipe(
-    Effect.flatMap(({ content, finish, id, model, serverCalls }) =>
-      finish === undefined
-        ? Effect.fail(endedEarly())
-        : Effect.succeed<Completion>({
-          id,
-          model,
-          content: content.filter((p) => p.type !== "text" || p.text !== ""),
-          ...(serverCalls.length === 0 ? {} : { serverCalls: atKept(content, serverCalls) }),
-          finishReason: finish.reason,
-          ...(finish.stopSequence === undefined ? {} : { stopSequence: finish.stopSequence }),
-          usage: finish.usage
-        })
-    )
-  )
+const folding = (): Folding => ({ id: "", model: "", content: [], calls: new Map(), serverCalls: [], finish: undefined, open: false })
+
+const completionOf = ({ content, finish, id, model, serverCalls }: Folding): Effect.Effect<Completion, GatewayError> =>
+  finish === undefined
+    ? Effect.fail(endedEarly())
+    : Effect.succeed<Completion>({
+      id,
+      model,
+      content: content.filter((p) => p.type !== "text" || p.text !== ""),
+      ...(serverCalls.length === 0 ? {} : { serverCalls: atKept(content, serverCalls) }),
+      finishReason: finish.reason,
+      ...(finish.stopSequence === undefined ? {} : { stopSequence: finish.stopSequence }),
+      usage: finish.usage
+    })
+
+/** The answer the events make: they must end with a `finish`. */
+export const foldCompletion = (events: Iterable<AnswerEvent>): Effect.Effect<Completion, GatewayError> => {
+  const s = folding()
+  for (const event of events) fold(s, event)
+  return completionOf(s)
+}
 
 /** `serverCalls` with their places counted among the parts kept (empty text parts are dropped). */
 const atKept = (content: ReadonlyArray<Part>, calls: ReadonlyArray<ServerCall>): Array<ServerCall> =>
@@ -123,7 +127,3 @@ export const completionEvents = (completion: Completion): Arr.NonEmptyArray<Stre
   })
   return out
 }
-
-/** Whole answers as their events, in one stage: what the tool loop reads of a model asked for a whole answer. */
-export const wholeAsEvents = <E, R>(wholes: Stream.Stream<Completion, E, R>): Stream.Stream<StreamEvent, E, R> =>
-  Stream.mapArray(wholes, (chunk) => Arr.flatMap(chunk, completionEvents))

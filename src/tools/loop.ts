@@ -5,7 +5,8 @@
  * handed to the client. The loop is a guest in the caller's conversation: it adds tool definitions
  * and one sentence saying they exist, nothing else. It dies with the caller's stream (interruption),
  * and every answer, even one cut short by a limit, ends with one `finish` carrying the usage summed
- * over all model calls.
+ * over all model calls. A client waiting for the whole answer gets the same loop as one effect over
+ * whole model answers (`runToolLoopWhole`), without the stages a stream costs.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,9 +16,9 @@ import type { GatewayConfigShape } from "../config.ts"
 import { type GatewayError } from "../errors.ts"
 import { labelled, metrics } from "../metrics.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
-import { addDelta } from "../ir/collect.ts"
-import { addUsage, type AnswerEvent, emptyUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
-import { annotate, SpanAttr, tracedStream, type TraceStream, usageAttributes } from "../tracing.ts"
+import { addDelta, completionEvents } from "../ir/collect.ts"
+import { addUsage, type AnswerEvent, type Completion, emptyUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
+import { annotate, SpanAttr, traced, tracedStream, type TraceStream, usageAttributes } from "../tracing.ts"
 
 const toolLoops = labelled(metrics.toolLoops)
 
@@ -261,13 +262,12 @@ export interface RunOptions {
   readonly trace?: TraceStream
 }
 
-export const runToolLoop = (
-  conversation: Conversation,
-  model: Model,
-  tools: ServerTools,
-  limits: LoopLimits,
-  { keep, showModel = (text) => text, trace = tracedStream }: RunOptions = {}
-): Stream.Stream<AnswerEvent, GatewayError> => {
+/**
+ * What both loops share, the streamed one and the one for a client waiting for the whole answer:
+ * the tools offered, what a model call's failure is retried with, how a turn's events are shown,
+ * the calls' results (repeats refused), and how an answer ends.
+ */
+const loopParts = (conversation: Conversation, tools: ServerTools, limits: LoopLimits, keep: KeepTurn | undefined) => {
   const clientNames = new Set(conversation.tools.map((t) => t.name))
   // a client tool with a built-in's name wins: the built-in is not offered
   const offered = tools.definitions.filter((t) => !clientNames.has(t.name))
@@ -280,26 +280,23 @@ export const runToolLoop = (
   let textSent = false
 
   /**
-   * One model call, with one retry on a context-too-long answer after shrinking the conversation.
-   * A model that rejects tools outright (a server without tool support) gets the client's own request
-   * back, as if tools were off, when the client sent no tools of its own.
+   * What a failed model call is asked again with: the conversation shrunk, on a context-too-long
+   * answer; the client's own request, as if tools were off, when a model rejects tools outright (a
+   * server without tool support) and the client sent no tools of its own. Undefined: it fails.
    */
-  const call = (c: Conversation, n: number): Stream.Stream<StreamEvent, GatewayError> =>
-    model(fitConversation(c, limits.maxConversationBytes)).pipe(
-      Stream.catch((e: GatewayError) => {
-        if (isContextTooLong(e)) return model(fitConversation(c, Math.floor(limits.maxConversationBytes / 2)))
-        if (n === 1 && conversation.tools.length === 0 && offered.length > 0 && rejectsTools(e)) {
-          return Stream.unwrap(Effect.as(
-            Effect.logWarning("the model rejected the gateway's tools; answering without them").pipe(Effect.annotateLogs({ error: e.message })),
-            model(conversation)
-          ))
-        }
-        return Stream.fail(e)
-      })
-    )
+  const retryWith = (c: Conversation, n: number, e: GatewayError): Effect.Effect<Conversation> | undefined => {
+    if (isContextTooLong(e)) return Effect.succeed(fitConversation(c, Math.floor(limits.maxConversationBytes / 2)))
+    if (n === 1 && conversation.tools.length === 0 && offered.length > 0 && rejectsTools(e)) {
+      return Effect.as(
+        Effect.logWarning("the model rejected the gateway's tools; answering without them").pipe(Effect.annotateLogs({ error: e.message })),
+        conversation
+      )
+    }
+    return undefined
+  }
 
-  /** Turn `n`: the model's events as the client sees them, then what comes after. */
-  const iteration = (c: Conversation, n: number, usage: Usage, lastCall?: Cut): Stream.Stream<AnswerEvent, GatewayError> => {
+  /** Turn `n` and how its model events show to the client. */
+  const newTurn = (n: number) => {
     const turn = new Turn(isServer, serverNames.size > 0, limits.keepAliveMs)
     let separate = textSent
     const shown = (event: StreamEvent): ReadonlyArray<AnswerEvent> => {
@@ -312,52 +309,42 @@ export const runToolLoop = (
       separate = false
       return [{ type: "text", text: "\n\n" }, ...events]
     }
-    return Stream.concat(
-      call(c, n).pipe(
-        // a chunk of the model's events in, what of them the client sees out, in one stage
-        Stream.mapAccumArray(() => undefined, (_, events) => [undefined, events.flatMap(shown)]),
-        trace("orka.tool_loop.iteration", {
-          attributes: { [SpanAttr.iteration]: n, [SpanAttr.requestModel]: showModel(c.model) },
-          atEnd: () => turn.end === undefined ? {} : { ...usageAttributes(turn.end.usage), [SpanAttr.finishReasons]: [turn.end.reason] }
-        })
-      ),
-      Stream.unwrap(Effect.suspend(() => after(c, n, addUsage(usage, turn.end?.usage ?? emptyUsage), turn, lastCall)))
-    )
+    return { turn, shown }
   }
 
-  const after = (c: Conversation, n: number, usage: Usage, turn: Turn, lastCall: Cut | undefined): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
+  const turnSpan = (c: Conversation, n: number, turn: Turn, showModel: (text: string) => string) => ({
+    attributes: { [SpanAttr.iteration]: n, [SpanAttr.requestModel]: showModel(c.model) },
+    atEnd: () => turn.end === undefined ? {} : { ...usageAttributes(turn.end.usage), [SpanAttr.finishReasons]: [turn.end.reason] }
+  })
+
+  const next = (n: number, turn: Turn, lastCall: Cut | undefined): AfterTurn => {
     const outOfTurns: Cut | undefined = n >= limits.maxIterations ? "iteration_limit" : Date.now() > deadline ? "deadline" : undefined
-    const next = afterTurn(turn.end, turn.toolCalls(), isServer, lastCall, outOfTurns)
-    switch (next._tag) {
-      case "failed":
-        return Effect.succeed(Stream.empty)
-      case "answered":
-        return Metric.update(toolLoops({ outcome: next.outcome }), 1).pipe(
-          Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: next.outcome }))),
-          Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n)),
-          Effect.as(Stream.fromIterable([...turn.held, finish(next.reason, usage, turn.end?.stopSequence)]))
-        )
-      case "run": {
-        const mixed = next.clientCalls.length === 0 ? Effect.void : Metric.update(metrics.mixedTurns, 1).pipe(
-          Effect.andThen(Effect.logInfo("the model called the gateway's tools and the client's in one turn: the gateway's ran first").pipe(
-            Effect.annotateLogs({ gateway_tools: next.calls.map((x) => x.name).join(","), client_tools: next.clientCalls.map((x) => x.name).join(",") })
-          ))
-        )
-        if (next.cut !== undefined) return Effect.as(mixed, iteration(askingToStop(c, turn.content), n + 1, usage, next.cut))
-        if (keep !== undefined && next.clientCalls.length > 0) {
-          // the client gets its calls now; the gateway's, run, wait for its next request beside them
-          return Effect.as(mixed, runCalls(next.calls, (_, ran) =>
-            Stream.unwrap(keep(next.clientCalls, { calls: next.calls, results: ran }).pipe(
-              Effect.andThen(Metric.update(toolLoops({ outcome: "client_tool" }), 1)),
-              Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: "client_tool" }))),
-              Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n)),
-              Effect.as(Stream.fromIterable([...turn.held, finish("tool_use", usage)]))
-            ))))
-        }
-        return Effect.as(mixed, runCalls(next.calls, (results) => iteration(withResults(c, turn.content, next.calls, results), n + 1, usage)))
-      }
-    }
+    return afterTurn(turn.end, turn.toolCalls(), isServer, lastCall, outOfTurns)
   }
+
+  const counted = (n: number, outcome: "answered" | "client_tool" | Cut) =>
+    Metric.update(toolLoops({ outcome }), 1).pipe(
+      Effect.andThen(annotate(() => ({ [SpanAttr.iterations]: n, [SpanAttr.loopOutcome]: outcome }))),
+      Effect.andThen(Metric.update(metrics.toolLoopModelCalls, n))
+    )
+
+  /** The answer's last events, the client's held calls and the finish, once it is complete. */
+  const answered = (n: number, usage: Usage, turn: Turn, done: Extract<AfterTurn, { _tag: "answered" }>): Effect.Effect<ReadonlyArray<AnswerEvent>> =>
+    Effect.as(counted(n, done.outcome), [...turn.held, finish(done.reason, usage, turn.end?.stopSequence)])
+
+  /** The client gets its calls now; the gateway's, run, wait for its next request beside them. */
+  const keptBeside = (n: number, usage: Usage, turn: Turn, run: Extract<AfterTurn, { _tag: "run" }>, ran: ReadonlyArray<ToolResult>) =>
+    keep!(run.clientCalls, { calls: run.calls, results: ran }).pipe(
+      Effect.andThen(counted(n, "client_tool")),
+      Effect.as<ReadonlyArray<AnswerEvent>>([...turn.held, finish("tool_use", usage)])
+    )
+
+  const mixed = (run: Extract<AfterTurn, { _tag: "run" }>) =>
+    run.clientCalls.length === 0 ? Effect.void : Metric.update(metrics.mixedTurns, 1).pipe(
+      Effect.andThen(Effect.logInfo("the model called the gateway's tools and the client's in one turn: the gateway's ran first").pipe(
+        Effect.annotateLogs({ gateway_tools: run.calls.map((x) => x.name).join(","), client_tools: run.clientCalls.map((x) => x.name).join(",") })
+      ))
+    )
 
   /** A call's result, unless the model has made this exact call too often. */
   const result = (x: ToolCallPart): Effect.Effect<ToolResult> => {
@@ -369,6 +356,68 @@ export const runToolLoop = (
       : tools.run(x)
   }
 
+  return {
+    offered: offer(conversation, offered),
+    retryWith,
+    newTurn,
+    turnSpan,
+    next,
+    answered,
+    keptBeside: keep === undefined ? undefined : keptBeside,
+    mixed,
+    result
+  }
+}
+
+export const runToolLoop = (
+  conversation: Conversation,
+  model: Model,
+  tools: ServerTools,
+  limits: LoopLimits,
+  { keep, showModel = (text) => text, trace = tracedStream }: RunOptions = {}
+): Stream.Stream<AnswerEvent, GatewayError> => {
+  const parts = loopParts(conversation, tools, limits, keep)
+
+  const call = (c: Conversation, n: number): Stream.Stream<StreamEvent, GatewayError> =>
+    model(fitConversation(c, limits.maxConversationBytes)).pipe(
+      Stream.catch((e: GatewayError) => {
+        const retry = parts.retryWith(c, n, e)
+        return retry === undefined ? Stream.fail(e) : Stream.unwrap(Effect.map(retry, model))
+      })
+    )
+
+  /** Turn `n`: the model's events as the client sees them, then what comes after. */
+  const iteration = (c: Conversation, n: number, usage: Usage, lastCall?: Cut): Stream.Stream<AnswerEvent, GatewayError> => {
+    const { shown, turn } = parts.newTurn(n)
+    return Stream.concat(
+      call(c, n).pipe(
+        // a chunk of the model's events in, what of them the client sees out, in one stage
+        Stream.mapAccumArray(() => undefined, (_, events) => [undefined, events.flatMap(shown)]),
+        trace("orka.tool_loop.iteration", parts.turnSpan(c, n, turn, showModel))
+      ),
+      Stream.unwrap(Effect.suspend(() => after(c, n, addUsage(usage, turn.end?.usage ?? emptyUsage), turn, lastCall)))
+    )
+  }
+
+  const after = (c: Conversation, n: number, usage: Usage, turn: Turn, lastCall: Cut | undefined): Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>> => {
+    const next = parts.next(n, turn, lastCall)
+    switch (next._tag) {
+      case "failed":
+        return Effect.succeed(Stream.empty)
+      case "answered":
+        return Effect.map(parts.answered(n, usage, turn, next), Stream.fromIterable)
+      case "run": {
+        const mixed = parts.mixed(next)
+        if (next.cut !== undefined) return Effect.as(mixed, iteration(askingToStop(c, turn.content), n + 1, usage, next.cut))
+        const keptBeside = parts.keptBeside
+        if (keptBeside !== undefined && next.clientCalls.length > 0) {
+          return Effect.as(mixed, runCalls(next.calls, (_, ran) => Stream.unwrap(Effect.map(keptBeside(n, usage, turn, next, ran), Stream.fromIterable))))
+        }
+        return Effect.as(mixed, runCalls(next.calls, (results) => iteration(withResults(c, turn.content, next.calls, results), n + 1, usage)))
+      }
+    }
+  }
+
   /** The gateway's calls of a turn, in parallel: each shows as it starts and as it ends; results go on in call order. */
   const runCalls = (
     calls: ReadonlyArray<ToolCallPart>,
@@ -377,7 +426,7 @@ export const runToolLoop = (
     const results: Array<string> = []
     const ran: Array<ToolResult> = []
     const run = (x: ToolCallPart, i: number) =>
-      Stream.fromEffect(Effect.map(result(x), (r): AnswerEvent => {
+      Stream.fromEffect(Effect.map(parts.result(x), (r): AnswerEvent => {
         results[i] = r.text
         ran[i] = r
         return { type: "server_tool_result", call: x, result: r.text, isError: r.isError }
@@ -392,7 +441,84 @@ export const runToolLoop = (
   }
 
   // one span for the loop: its model calls and tool calls are its children, however the stream is read
-  return iteration(offer(conversation, offered), 1, emptyUsage).pipe(
+  return iteration(parts.offered, 1, emptyUsage).pipe(
     trace("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: showModel(conversation.model) } })
+  )
+}
+
+/** A model asked for whole answers, for a client that waits for the whole answer. */
+export type WholeModel = (conversation: Conversation) => Effect.Effect<Completion, GatewayError>
+
+/**
+ * The same loop for a client that waits for the whole answer: each model call is asked whole and
+ * nothing streams, so it runs as one effect, without a stream's stages (most such requests call no
+ * tool: one model call, its answer folded back as it came). Its events are those the streamed loop
+ * would send, but for keep-alives, and with tool results in call order.
+ */
+export const runToolLoopWhole = (
+  conversation: Conversation,
+  model: WholeModel,
+  tools: ServerTools,
+  limits: LoopLimits,
+  { keep, showModel = (text) => text }: Omit<RunOptions, "trace"> = {}
+): Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError> => {
+  const parts = loopParts(conversation, tools, limits, keep)
+
+  const call = (c: Conversation, n: number): Effect.Effect<Completion, GatewayError> =>
+    model(fitConversation(c, limits.maxConversationBytes)).pipe(
+      Effect.catch((e: GatewayError) => {
+        const retry = parts.retryWith(c, n, e)
+        return retry === undefined ? Effect.fail(e) : Effect.flatMap(retry, model)
+      })
+    )
+
+  const iteration = (c: Conversation, n: number, usage: Usage, lastCall?: Cut): Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError> => {
+    const { shown, turn } = parts.newTurn(n)
+    const span = parts.turnSpan(c, n, turn, showModel)
+    return call(c, n).pipe(
+      Effect.map((completion) => completionEvents(completion).flatMap(shown)),
+      traced("orka.tool_loop.iteration", { attributes: span.attributes, result: span.atEnd }),
+      Effect.flatMap((said) =>
+        Effect.map(after(c, n, addUsage(usage, turn.end?.usage ?? emptyUsage), turn, lastCall), (rest) => rest.length === 0 ? said : [...said, ...rest])
+      )
+    )
+  }
+
+  const after = (c: Conversation, n: number, usage: Usage, turn: Turn, lastCall: Cut | undefined): Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError> => {
+    const next = parts.next(n, turn, lastCall)
+    switch (next._tag) {
+      case "failed":
+        return Effect.succeed([])
+      case "answered":
+        return parts.answered(n, usage, turn, next)
+      case "run": {
+        const mixed = parts.mixed(next)
+        if (next.cut !== undefined) return Effect.andThen(mixed, iteration(askingToStop(c, turn.content), n + 1, usage, next.cut))
+        const keptBeside = parts.keptBeside
+        if (keptBeside !== undefined && next.clientCalls.length > 0) {
+          return Effect.andThen(mixed, runCalls(next.calls, (ran) => keptBeside(n, usage, turn, next, ran)))
+        }
+        return Effect.andThen(mixed, runCalls(next.calls, (ran) => iteration(withResults(c, turn.content, next.calls, ran.map((r) => r.text)), n + 1, usage)))
+      }
+    }
+  }
+
+  /** The gateway's calls of a turn, in parallel; their events in call order, then what comes after. */
+  const runCalls = (
+    calls: ReadonlyArray<ToolCallPart>,
+    then: (ran: ReadonlyArray<ToolResult>) => Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError>
+  ): Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError> =>
+    Effect.forEach(calls, parts.result, { concurrency: "unbounded" }).pipe(
+      Effect.flatMap((ran) =>
+        Effect.map(then(ran), (rest): ReadonlyArray<AnswerEvent> => [
+          ...calls.map((call): AnswerEvent => ({ type: "server_tool_call", call })),
+          ...calls.map((call, i): AnswerEvent => ({ type: "server_tool_result", call, result: ran[i]!.text, isError: ran[i]!.isError })),
+          ...rest
+        ])
+      )
+    )
+
+  return iteration(parts.offered, 1, emptyUsage).pipe(
+    traced("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: showModel(conversation.model) } })
   )
 }

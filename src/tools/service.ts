@@ -14,13 +14,14 @@ import * as Stream from "effect/Stream"
 import { GatewayConfig, type GatewayConfigShape } from "../config.ts"
 import type { GatewayError } from "../errors.ts"
 import type { Conversation } from "../ir/conversation.ts"
-import type { AnswerEvent } from "../ir/response.ts"
+import { foldCompletion } from "../ir/collect.ts"
+import type { AnswerEvent, Completion } from "../ir/response.ts"
 import { KubeClient, type KubeObject, rebuildOnChange } from "../kube/client.ts"
 import { secretKey, secretsByKey } from "../kube/resources.ts"
 import { headerSecrets, Redactor } from "../redact.ts"
 import { streamTracer } from "../tracing.ts"
 import { defaultSandboxLimits } from "./code-exec.ts"
-import { type KeepTurn, loopLimits, type Model, runToolLoop } from "./loop.ts"
+import { type KeepTurn, loopLimits, type Model, runToolLoop, runToolLoopWhole, type WholeModel } from "./loop.ts"
 import { buildToolSnapshot, type ToolSnapshot } from "./custom-tools.ts"
 import { makeServerTools, type RunnerConfig } from "./server-tools.ts"
 import { addressPolicy } from "./ssrf.ts"
@@ -42,6 +43,8 @@ export interface LoopOptions {
 export interface ToolLoopShape {
   /** The loop over `model` for one conversation; its tools and workspace live as long as the scope (the stream's, unwrapped). */
   readonly loop: (conversation: Conversation, model: Model, options?: LoopOptions) => Effect.Effect<Stream.Stream<AnswerEvent, GatewayError>, never, Scope.Scope>
+  /** The loop for a client that waits for the whole answer, over a model asked for whole answers; its tools live as long as the scope. */
+  readonly whole: (conversation: Conversation, model: WholeModel, options?: LoopOptions) => Effect.Effect<Completion, GatewayError, Scope.Scope>
   /** The Tool resources of the moment: those offered, and why the others are not (what their status says). */
   readonly snapshot: () => ToolSnapshot
   /** whether a built-in of this name can be offered now (web_search needs a configured backend) */
@@ -107,21 +110,32 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
         toolTimeoutMs: config.toolTimeout
       })
 
+      /** The tools for one conversation (living as long as the scope), and how its secrets are masked. */
+      const prepare = (options: LoopOptions) =>
+        Effect.gen(function*() {
+          yield* firstLoad
+          const { search, tools } = current
+          const mask = (text: string) => redactor.mask(text, options.callerSecrets)
+          const server = yield* makeServerTools(runner(search, mask), tools.usable)
+          const allowed = options.filter === undefined ? undefined : yield* options.filter(server.definitions.map((d) => d.name))
+          const offered = allowed === undefined ? server : { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }
+          return { offered, mask, run: { ...(options.keep === undefined ? {} : { keep: options.keep }), showModel: mask } }
+        })
+
       return ToolLoop.of({
         snapshot: () => current.tools,
         offers: (builtin) => builtin !== "web_search" || current.search !== undefined,
         loop: (conversation, model, options = {}) =>
           Effect.gen(function*() {
-            yield* firstLoad
-            const { search, tools } = current
-            const mask = (text: string) => redactor.mask(text, options.callerSecrets)
-            const server = yield* makeServerTools(runner(search, mask), tools.usable)
-            const allowed = options.filter === undefined ? undefined : yield* options.filter(server.definitions.map((d) => d.name))
-            const offered = allowed === undefined ? server : { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }
+            const { mask, offered, run } = yield* prepare(options)
             const trace = yield* streamTracer
-            return runToolLoop(conversation, model, offered, limits, { ...(options.keep === undefined ? {} : { keep: options.keep }), showModel: mask, trace }).pipe(
-              Stream.map(maskProgress(mask))
-            )
+            return runToolLoop(conversation, model, offered, limits, { ...run, trace }).pipe(Stream.map(maskProgress(mask)))
+          }),
+        whole: (conversation, model, options = {}) =>
+          Effect.gen(function*() {
+            const { mask, offered, run } = yield* prepare(options)
+            const events = yield* runToolLoopWhole(conversation, model, offered, limits, run)
+            return yield* foldCompletion(events.map(maskProgress(mask)))
           })
       })
     })

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
-import { gatewayError } from "../../src/errors.ts"
-import { collectCompletion } from "../../src/ir/collect.ts"
+import { Effect } from "effect"
+import { foldCompletion } from "../../src/ir/collect.ts"
 import type { AnswerEvent } from "../../src/ir/response.ts"
 
 const call = { type: "tool_call", id: "c1", name: "web_search", arguments: "{}" } as const
 
-describe("collectCompletion", () => {
+describe("foldCompletion", () => {
   it.effect("folds events into one completion: text runs, thinking, tool calls by index; server calls beside it, where they ran", () =>
     Effect.gen(function*() {
       const events: Array<AnswerEvent> = [
@@ -24,7 +23,7 @@ describe("collectCompletion", () => {
         { type: "tool_call_delta", index: 0, arguments: "{\"city\":\"Oslo\"}" },
         { type: "finish", reason: "tool_use", usage: { inputTokens: 30, outputTokens: 7 } }
       ]
-      expect(yield* collectCompletion(Stream.fromIterable(events))).toEqual({
+      expect(yield* foldCompletion(events)).toEqual({
         id: "r1",
         model: "m-1",
         content: [
@@ -41,11 +40,9 @@ describe("collectCompletion", () => {
       })
     }))
 
-  it.effect("fails when the stream fails or ends without a finish", () =>
+  it.effect("fails when the events end without a finish", () =>
     Effect.gen(function*() {
-      const failed = yield* Effect.flip(collectCompletion(Stream.fail(gatewayError("rate_limit", "slow down"))))
-      expect(failed.kind).toBe("rate_limit")
-      const cut = yield* Effect.flip(collectCompletion(Stream.fromIterable<AnswerEvent>([{ type: "start", id: "r", model: "m" }, { type: "text", text: "Hal" }])))
+      const cut = yield* Effect.flip(foldCompletion([{ type: "start", id: "r", model: "m" }, { type: "text", text: "Hal" }]))
       expect(cut).toMatchObject({ kind: "upstream" })
     }))
 })

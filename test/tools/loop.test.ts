@@ -3,7 +3,8 @@ import { Effect, Fiber, Stream } from "effect"
 import { gatewayError } from "../../src/errors.ts"
 import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
 import type { AnswerEvent, StreamEvent } from "../../src/ir/response.ts"
-import { afterTurn, askingToStop, fitConversation, type KeepTurn, loopLimits, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
+import { foldCompletion } from "../../src/ir/collect.ts"
+import { afterTurn, askingToStop, fitConversation, type KeepTurn, loopLimits, type Model, runToolLoop, runToolLoopWhole, type ServerTools, type WholeModel, withResults } from "../../src/tools/loop.ts"
 import { testConfig } from "../support/config.ts"
 
 const limits = loopLimits(testConfig())
@@ -265,6 +266,85 @@ describe("the tool loop", () => {
     // only between a call and its result
     expect(types.indexOf("server_tool_wait")).toBeGreaterThan(types.indexOf("server_tool_call"))
     expect(types.lastIndexOf("server_tool_wait")).toBeLessThan(types.indexOf("server_tool_result"))
+  })
+})
+
+/** The same script asked for whole answers: each turn folded into the completion a provider would answer. */
+const wholeOf = (model: Model): WholeModel => (c) => Effect.flatMap(Stream.runCollect(model(c)), foldCompletion)
+
+describe("the tool loop for a client waiting for the whole answer", () => {
+  const kept = (into: Array<unknown>): KeepTurn => (clientCalls, turn) => Effect.sync(() => void into.push([clientCalls.map((x) => x.id), turn]))
+  const client = conversation({ tools: [{ name: "edit_file", parameters: {} }] })
+  const mixedTurn = (): Array<StreamEvent> => [
+    { type: "text", text: "Looking it up, then editing." },
+    { type: "tool_call_start", index: 0, id: "e1", name: "edit_file" },
+    { type: "tool_call_delta", index: 0, arguments: "{\"path\":\"a.ts\"}" },
+    { type: "tool_call_start", index: 1, id: "s1", name: "web_search" },
+    { type: "tool_call_delta", index: 1, arguments: "{}" },
+    { type: "finish", reason: "tool_use", usage: usage(10, 2) }
+  ]
+  const cases: Array<{
+    readonly name: string
+    readonly turns: () => Array<Array<StreamEvent> | ReturnType<typeof gatewayError>>
+    readonly conversation?: Conversation
+    readonly limits?: typeof limits
+    readonly keeps?: boolean
+  }> = [
+    { name: "text only", turns: () => [textTurn("Hello.")] },
+    { name: "two tools in one turn, then text", turns: () => [[{ type: "text", text: "Let me look." }, ...callTurn(["c1", "web_search", "{\"query\":\"a\"}"], ["c2", "web_fetch", "{}"])], textTurn("Found.")] },
+    { name: "a client's call", conversation: client, turns: () => [callTurn(["e1", "edit_file", "{}"])] },
+    { name: "a mixed turn with nowhere to keep the gateway's calls", conversation: client, turns: () => [mixedTurn(), callTurn(["e2", "edit_file", "{}"])] },
+    { name: "a mixed turn kept beside the client's", conversation: client, keeps: true, turns: () => [mixedTurn()] },
+    { name: "out of turns", limits: { ...limits, maxIterations: 2 }, turns: () => [callTurn(["c1", "web_search", "{\"query\":\"1\"}"]), callTurn(["c2", "web_search", "{\"query\":\"2\"}"]), textTurn("Summary.")] },
+    { name: "past the deadline", limits: { ...limits, deadlineMs: -1 }, turns: () => [callTurn(["c1", "web_search", "{}"]), textTurn("What I have.")] },
+    { name: "the same call repeated", turns: () => [1, 2, 3].map(() => callTurn(["c", "web_search", "{}"])).concat([textTurn("ok")]) },
+    { name: "a context too long, retried shrunk", turns: () => [gatewayError("invalid_request", "prompt is too long: 210000 tokens > 200000 maximum"), textTurn("fits")] },
+    { name: "tools rejected", turns: () => [gatewayError("invalid_request", "this model does not support tools"), textTurn("Plain answer.")] },
+    { name: "signed thinking before a call", turns: () => [[{ type: "thinking", text: "I should search.", signature: "sig-1" }, ...callTurn(["c1", "web_search", "{}"])], textTurn("Done.")] }
+  ]
+
+  for (const c of cases) {
+    it(`answers what the streamed loop's events fold to, asking the model the same: ${c.name}`, async () => {
+      const streamedModel = scripted(c.turns())
+      const wholeModel = scripted(c.turns())
+      const keptStreamed: Array<unknown> = []
+      const keptWhole: Array<unknown> = []
+      const runLimits = c.limits ?? limits
+      const streamed = await Effect.runPromise(
+        Stream.runCollect(runToolLoop(c.conversation ?? conversation(), streamedModel.model, tools(), runLimits, c.keeps === true ? { keep: kept(keptStreamed) } : {})).pipe(Effect.flatMap(foldCompletion))
+      )
+      const whole = await Effect.runPromise(
+        runToolLoopWhole(c.conversation ?? conversation(), wholeOf(wholeModel.model), tools(), runLimits, c.keeps === true ? { keep: kept(keptWhole) } : {}).pipe(Effect.flatMap(foldCompletion))
+      )
+      expect(whole).toEqual(streamed)
+      expect(wholeModel.seen).toEqual(streamedModel.seen)
+      expect(keptWhole).toEqual(keptStreamed)
+    })
+  }
+
+  it("fails as the model does, and runs nothing more once the caller is gone", async () => {
+    const failing = scripted([gatewayError("rate_limit", "slow down")])
+    await expect(Effect.runPromise(runToolLoopWhole(conversation(), wholeOf(failing.model), tools(), limits))).rejects.toMatchObject({ kind: "rate_limit" })
+    const { model, seen } = scripted([callTurn(["c1", "web_search", "{}"]), textTurn("never")])
+    const log: Array<string> = []
+    await Effect.runPromise(Effect.gen(function*() {
+      const fiber = yield* runToolLoopWhole(conversation(), wholeOf(model), tools(log, 300), limits).pipe(Effect.forkChild)
+      yield* Effect.sleep(100)
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.sleep(400)
+    }))
+    expect(log).toEqual([])
+    expect(seen).toHaveLength(1)
+  })
+
+  it("lists parallel tools' results in call order, whichever finished first", async () => {
+    const slowFirst: ServerTools = {
+      ...tools(),
+      run: (call) => Effect.as(Effect.sleep(call.id === "c1" ? 60 : 0), { text: `"${call.id}"`, isError: false })
+    }
+    const { model } = scripted([callTurn(["c1", "web_search", "{}"], ["c2", "web_fetch", "{}"]), textTurn("ok")])
+    const events = await Effect.runPromise(runToolLoopWhole(conversation(), wholeOf(model), slowFirst, limits))
+    expect(events.flatMap((e) => (e.type === "server_tool_result" ? [e.call.id] : []))).toEqual(["c1", "c2"])
   })
 })
 

@@ -6,7 +6,7 @@ import { encodeResponse, failedResponse } from "../../../src/dialect/responses/r
 import { encodeStream } from "../../../src/dialect/responses/stream.ts"
 import type { ResponsesExtra } from "../../../src/dialect/responses/vocabulary.ts"
 import { type ErrorKind, gatewayError, statusOfKind } from "../../../src/errors.ts"
-import { collectCompletion } from "../../../src/ir/collect.ts"
+import { foldCompletion } from "../../../src/ir/collect.ts"
 import type { AnswerEvent, Completion } from "../../../src/ir/response.ts"
 
 const extraOf = (over: Partial<ResponsesExtra> = {}): ResponsesExtra => ({
@@ -161,7 +161,7 @@ describe("encodeResponse", () => {
         { type: "tool_call_delta", index: 1, arguments: "{}" },
         { type: "finish", reason: "tool_use", usage }
       ]
-      const whole = encodeResponse(yield* collectCompletion(Stream.fromIterable(events)), extraOf(), meta)
+      const whole = encodeResponse(yield* foldCompletion(events), extraOf(), meta)
       const frames = (yield* Stream.runCollect(encodeStream(Stream.fromIterable(events), extraOf(), meta))).join("")
       const last = frames.split("\n\n").filter((f) => f.startsWith("event: response.completed"))[0]!
       expect(stable((JSON.parse(last.slice(last.indexOf("data: ") + 6)) as { response: unknown }).response)).toEqual(stable(whole))
