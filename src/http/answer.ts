@@ -26,7 +26,7 @@ import { type AdmittedChat, ownerOf } from "./admit.ts"
 import { modelSeen, observeWhole, relayWatch } from "./observe.ts"
 import { wholeBody } from "./respond.ts"
 import { relay } from "./sse.ts"
-import { rewriteEvents } from "./sse-rewrite.ts"
+import { eventRewriter } from "./sse-rewrite.ts"
 
 /** Which server-side tools run: none, all that the caller may use, or only these (of those). */
 export type ToolsRun = "none" | "all" | ReadonlySet<string>
@@ -67,10 +67,11 @@ export const makeAnswers = Effect.gen(function*() {
       const current = yield* CurrentRequest
       if (chat.stream) {
         const bytes = yield* forwardStream(upstream, call)
-        return relay(rewriteEvents(Stream.mapError(bytes, chat.present), dialect.echoModel(chat.requested), modelSeen(current)), {
-          onError: dialect.errorFrame,
+        const watch = relayWatch(current, dialect)
+        return relay(bytes, {
+          onError: (e) => dialect.errorFrame(chat.present(e)),
           onEnd: dialect.onEnd(chat.provider.name)
-        }, relayWatch(current, dialect))
+        }, { rewrite: eventRewriter(dialect.echoModel(chat.requested), modelSeen(current)), ...(watch === undefined ? {} : { watch }) })
       }
       const whole = yield* forwardWhole(upstream, call)
       observeWhole(current, whole.bytes)

@@ -7,7 +7,6 @@
  * A chunk's bytes are read once as latin1 text (one character per byte, so string offsets are byte
  * offsets) and what it holds goes out as one buffer, however many events it holds.
  */
-import * as Stream from "effect/Stream"
 import type { EventRewrite } from "../dialect/relay.ts"
 
 const giveUpBytes = 1024 * 1024
@@ -27,37 +26,50 @@ const eventEnds = (text: string) => {
   }
 }
 
-interface State {
-  /** what is not yet a whole event, as latin1 text */
-  pending: string
-  done: boolean
-  first: boolean
+/** An EventRewrite applied to a stream's chunks as they come: what of each goes out now, and what is left at the end. */
+export interface ChunkRewriter {
+  /** the chunk's bytes to send now (its whole events, rewritten), or undefined when none is whole yet */
+  readonly chunk: (bytes: Uint8Array) => Uint8Array | undefined
+  /** what was held back, once the stream is over */
+  readonly end: () => Uint8Array | undefined
 }
 
 const bytesOf = (chunk: Uint8Array): Buffer => Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
 
 /** `firstText`, if given, gets the first chunk's text as it came (latin1), before any rewrite. */
-export const rewriteEvents = <E, R>(stream: Stream.Stream<Uint8Array, E, R>, rewrite: EventRewrite, firstText?: (text: string) => void): Stream.Stream<Uint8Array, E, R> =>
-  stream.pipe(Stream.mapAccum((): State => ({ pending: "", done: false, first: true }), (state, chunk) => {
-    if (state.done) return [state, [chunk]]
-    const text = state.pending + bytesOf(chunk).toString("latin1")
-    if (state.first) {
-      state.first = false
-      firstText?.(text)
+export const eventRewriter = (rewrite: EventRewrite, firstText?: (text: string) => void): ChunkRewriter => {
+  /** what is not yet a whole event, as latin1 text */
+  let pending = ""
+  let done = false
+  let first = true
+  return {
+    chunk: (chunk) => {
+      if (done) return chunk
+      const text = pending + bytesOf(chunk).toString("latin1")
+      if (first) {
+        first = false
+        firstText?.(text)
+      }
+      const eventEnd = eventEnds(text)
+      let out = ""
+      let at = 0
+      for (let end = eventEnd(0); end >= 0 && !done; end = eventEnd(at)) {
+        const event = text.slice(at, end)
+        out += rewrite.event(event) ?? event
+        at = end
+        done = rewrite.firstOnly
+      }
+      if (done || text.length - at > giveUpBytes) {
+        done = true
+        out += text.slice(at)
+        pending = ""
+      } else pending = text.slice(at)
+      return out === "" ? undefined : Buffer.from(out, "latin1")
+    },
+    end: () => {
+      const rest = pending
+      pending = ""
+      return rest === "" ? undefined : Buffer.from(rest, "latin1")
     }
-    const eventEnd = eventEnds(text)
-    let out = ""
-    let at = 0
-    for (let end = eventEnd(0); end >= 0 && !state.done; end = eventEnd(at)) {
-      const event = text.slice(at, end)
-      out += rewrite.event(event) ?? event
-      at = end
-      state.done = rewrite.firstOnly
-    }
-    if (state.done || text.length - at > giveUpBytes) {
-      state.done = true
-      out += text.slice(at)
-      state.pending = ""
-    } else state.pending = text.slice(at)
-    return [state, out === "" ? [] : [Buffer.from(out, "latin1")]]
-  }, { onHalt: (state) => (state.pending === "" ? [] : [Buffer.from(state.pending, "latin1")]) }))
+  }
+}

@@ -1,8 +1,12 @@
 /** Server-sent event responses. */
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import type { ChunkRewriter } from "./sse-rewrite.ts"
 
 const sseOptions = {
   contentType: "text/event-stream",
@@ -36,6 +40,13 @@ export interface RelayEnd<E> {
   readonly onEnd: (tail: string, fromStart: boolean) => string | undefined
 }
 
+/** Whether what was relayed so far ends at the end of an event (a blank line), or nothing was. */
+const endsEvent = (tail: Tail): boolean => {
+  if (tail.chunks.length === 0) return true
+  const last = Buffer.concat(tail.chunks.slice(-4)).subarray(-4).toString("latin1")
+  return last.endsWith("\n\n") || last.endsWith("\r\n\r\n") || last.endsWith("\r\r")
+}
+
 /** What a relayed stream tells its request's note, read from its bytes. */
 export interface RelayWatch {
   /** whether a chunk (latin1 text) holds the model's output, not only the stream's opening events */
@@ -56,43 +67,78 @@ interface Relayed extends Tail {
 const textOf = (bytes: Uint8Array, encoding: "utf8" | "latin1") => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding)
 
 /**
- * A provider's event stream relayed byte for byte. Its last few KiB are kept (references to the
- * chunks, no copy) so that how it ended can be checked when it ends: a stream cut short must not
- * reach the client as a clean finish. With a `watch`, its chunks are looked at until the first that
- * holds output, and its ends are read once the request ends.
+ * A provider's event stream relayed byte for byte, but for what `rewrite` changes of its events (the
+ * model id), in one stage. Its last few KiB are kept (references to the chunks, no copy) so that how
+ * it ended can be checked when it ends: a stream cut short must not reach the client as a clean
+ * finish, and one that fails midway ends with the failure's event. With a `watch`, its chunks are
+ * looked at until the first that holds output, and its ends are read once the request ends.
  */
-export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, watch?: RelayWatch): HttpServerResponse.HttpServerResponse => {
+export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, options: { readonly rewrite?: ChunkRewriter; readonly watch?: RelayWatch } = {}): HttpServerResponse.HttpServerResponse => {
+  const { rewrite, watch } = options
   // the state of the stream's run, read once the request ends
   let relayed: Relayed | undefined
   watch?.atEnd(() => {
     if (relayed === undefined) return
     watch.ended(relayed.head === undefined ? "" : textOf(relayed.head.subarray(0, tailBytes), "utf8"), Buffer.concat(relayed.chunks).toString("utf8"))
   })
-  return HttpServerResponse.stream(
-    bytes.pipe(
-      Stream.mapAccum((): Relayed => (relayed = { chunks: [], kept: 0, dropped: false, head: undefined, seenContent: watch === undefined }), (tail, chunk) => {
-        tail.head ??= chunk
-        if (!tail.seenContent && watch!.holdsContent(textOf(chunk, "latin1"))) {
-          tail.seenContent = true
-          watch!.firstContent()
-        }
-        tail.chunks.push(chunk)
-        tail.kept += chunk.length
-        while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= tailBytes) {
-          tail.kept -= tail.chunks.shift()!.length
-          tail.dropped = true
-        }
-        return [tail, [chunk]]
-      }, {
-        onHalt: (tail) => {
-          const extra = end.onEnd(Buffer.concat(tail.chunks).toString("utf8"), !tail.dropped)
-          return extra === undefined ? [] : [encoder.encode(extra)]
-        }
-      }),
-      Stream.catch((e) => Stream.succeed(encoder.encode(end.onError(e))))
-    ),
-    sseOptions
-  )
+  const keep = (tail: Relayed, chunk: Uint8Array, out: Array<Uint8Array>) => {
+    tail.head ??= chunk
+    if (!tail.seenContent && watch!.holdsContent(textOf(chunk, "latin1"))) {
+      tail.seenContent = true
+      watch!.firstContent()
+    }
+    tail.chunks.push(chunk)
+    tail.kept += chunk.length
+    while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= tailBytes) {
+      tail.kept -= tail.chunks.shift()!.length
+      tail.dropped = true
+    }
+    out.push(chunk)
+  }
+  /** what is left of the stream once it is over: held-back bytes, and an error event or terminator if it is not whole */
+  const closing = (tail: Relayed, out: Array<Uint8Array>) => {
+    const rest = rewrite?.end()
+    if (rest !== undefined) keep(tail, rest, out)
+    const extra = end.onEnd(Buffer.concat(tail.chunks).toString("utf8"), !tail.dropped)
+    if (extra !== undefined) out.push(encoder.encode(extra))
+  }
+  const frames = Stream.transformPull(bytes, (pull) =>
+    Effect.sync(() => {
+      const tail: Relayed = (relayed = { chunks: [], kept: 0, dropped: false, head: undefined, seenContent: watch === undefined })
+      let over = false
+      const next: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>> = Effect.suspend(() => {
+        if (over) return Cause.done()
+        return Pull.matchEffect(pull, {
+          onSuccess: (chunks) => {
+            const out: Array<Uint8Array> = []
+            for (const chunk of chunks) {
+              const sent = rewrite === undefined ? chunk : rewrite.chunk(chunk)
+              if (sent !== undefined) keep(tail, sent, out)
+            }
+            return Arr.isArrayNonEmpty(out) ? Effect.succeed(out) : next
+          },
+          onDone: () => {
+            over = true
+            const out: Array<Uint8Array> = []
+            closing(tail, out)
+            return Arr.isArrayNonEmpty(out) ? Effect.succeed(out) : Cause.done()
+          },
+          onFailure: (cause) => {
+            const failure = Cause.findErrorOption(cause)
+            // a defect or an interruption: nothing typed to tell the client
+            if (failure._tag === "None") return Effect.failCause(cause as Cause.Cause<never>)
+            // the failure as the stream's last event, after the last whole one: held-back bytes are
+            // not one, and an event the provider's bytes left open is closed first
+            over = true
+            rewrite?.end()
+            const frame = end.onError(failure.value)
+            return Effect.succeed([encoder.encode(endsEvent(tail) ? frame : `\n\n${frame}`)] as const)
+          }
+        })
+      })
+      return next
+    }))
+  return HttpServerResponse.stream(frames, sseOptions)
 }
 
 /**

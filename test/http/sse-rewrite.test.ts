@@ -1,16 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Effect } from "effect"
 import { echoModel as anthropicEcho } from "../../src/dialect/anthropic/relayed.ts"
 import { echoModel as openaiEcho } from "../../src/dialect/openai/relayed.ts"
-import { rewriteEvents } from "../../src/http/sse-rewrite.ts"
+import { eventRewriter } from "../../src/http/sse-rewrite.ts"
 
-const relayed = (chunks: ReadonlyArray<Uint8Array>, rewrite: Parameters<typeof rewriteEvents>[1]) =>
-  Stream.runCollect(rewriteEvents(Stream.fromIterable(chunks), rewrite)).pipe(Effect.map((out) => Buffer.concat(out)))
+const relayed = (chunks: ReadonlyArray<Uint8Array>, rewrite: Parameters<typeof eventRewriter>[0]) => {
+  const rewriter = eventRewriter(rewrite)
+  return Effect.succeed(Buffer.concat([...chunks.map(rewriter.chunk), rewriter.end()].filter((b) => b !== undefined)))
+}
 
 /** `bytes` cut into pieces of `size` bytes, wherever that falls (inside a character too). */
 const pieces = (bytes: Buffer, size: number) => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size))
 
-describe("rewriteEvents", () => {
+describe("eventRewriter", () => {
   it.effect("gives every chunk's model the client's id, keeping every other byte, however the bytes are cut", () =>
     Effect.gen(function*() {
       const chunk = (text: string) => `data: {"id":"c","model":"gpt-4o-2024","choices":[{"delta":{"content":"${text}"}}]}\n\n`

@@ -105,6 +105,47 @@ describe("a pass-through stream cut short", () => {
   })
 })
 
+describe("a pass-through stream that fails midway", () => {
+  const errorFrames = (text: string) => text.split("\n\n").filter((f) => f.includes("\"error\""))
+
+  it("a connection reset: what came whole, then one error event, no [DONE]; the SDK throws", async () => {
+    const whole = openaiChunks({ text: ["Hel", "lo"] }, false)
+    const start = whole.split("\n\n").slice(0, 2).join("\n\n") + "\n\n"
+    upstream.script({ sse: start + "data: {\"id\":\"half", then: "reset" })
+    const raw = await post("/openai/v1/chat/completions", chat("gpt/gpt-test", { stream: true }))
+    expect(raw.status).toBe(200)
+    expect(raw.text.startsWith(echoed(start))).toBe(true)
+    expect(raw.text).not.toContain("[DONE]")
+    expect(errorFrames(raw.text)).toHaveLength(1)
+    expect(raw.text.slice(echoed(start).length)).toMatch(/^data: \{"error":\{"message":"the connection to provider gpt broke mid-response"/)
+
+    upstream.script({ sse: start, then: "reset" })
+    const stream = await openai.chat.completions.create({ model: "gpt/gpt-test", stream: true, messages: [{ role: "user", content: "hi" }] })
+    await expect((async () => {
+      for await (const _ of stream) { /* drain */ }
+    })()).rejects.toThrow("broke mid-response")
+  })
+
+  it("a provider gone silent: an error event naming the idle limit, in the Anthropic door's shape", async () => {
+    const quick = await startGateway({
+      manifests: scriptedProviders(upstream.url),
+      config: { chatProvider: "mock", toolsDefault: "disabled", upstreamRetries: 0, streamIdleTimeout: 300 }
+    })
+    try {
+      const whole = anthropicEvents({ text: ["Hel", "lo"] })
+      const start = whole.slice(0, whole.indexOf("event: content_block_delta"))
+      upstream.script({ sse: start, then: "stall" })
+      const raw = await quick.post("/anthropic/v1/messages", message("claude/claude-test", { stream: true }))
+      expect(raw.text.startsWith(echoed(start))).toBe(true)
+      expect(raw.text).not.toContain("message_stop")
+      expect(errorFrames(raw.text)).toHaveLength(1)
+      expect(raw.text.slice(echoed(start).length)).toMatch(/^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"provider claude sent nothing for 0.3s"/)
+    } finally {
+      await quick.close()
+    }
+  })
+})
+
 describe("a pass-through JSON body cut short", () => {
   it("is a 502 in each door's envelope, not a truncated 200", async () => {
     upstream.script(wire("application/json", `{"id":"chatcmpl-1","object":"chat.completion","choi`))

@@ -32,8 +32,11 @@ export interface Answer {
 export type Reply =
   | { readonly answer: Answer; readonly chunkDelayMs?: number; readonly splitBytes?: number; readonly failAfter?: number }
   | { readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> }
-  /** raw SSE text, sent as is (in pieces of `splitBytes`, a millisecond apart, when given) */
-  | { readonly sse: string; readonly splitBytes?: number }
+  /**
+   * raw SSE text, sent as is (in pieces of `splitBytes`, a millisecond apart, when given); then the
+   * response ends, or its connection is reset (`then: "reset"`), or nothing more comes (`"stall"`)
+   */
+  | { readonly sse: string; readonly splitBytes?: number; readonly then?: "reset" | "stall" }
   /** never answers (for disconnect tests) */
   | { readonly hang: true }
   /**
@@ -192,6 +195,11 @@ export const startScriptedUpstream = async (): Promise<ScriptedUpstream> => {
     const responses = /\/responses(\?|$)/.test(req.url ?? "")
     if ("sse" in reply) {
       res.writeHead(200, { "content-type": "text/event-stream" })
+      if (reply.then !== undefined) {
+        await writeSlowly(res, reply.sse, reply.splitBytes, 1)
+        if (reply.then === "reset") setTimeout(() => req.socket.resetAndDestroy(), 20)
+        return
+      }
       if (reply.splitBytes !== undefined) await writeSlowly(res, reply.sse, reply.splitBytes, 1)
       return res.end(reply.splitBytes === undefined ? reply.sse : undefined)
     }

@@ -2,11 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { echoModel, lastSequence, relayed, streamEnd } from "../../../src/dialect/responses/relayed.ts"
 import { gatewayError } from "../../../src/errors.ts"
-import { rewriteEvents } from "../../../src/http/sse-rewrite.ts"
+import { eventRewriter } from "../../../src/http/sse-rewrite.ts"
 import { responsesEvents } from "../../support/responses-wire.ts"
 
-const relay = (chunks: ReadonlyArray<Uint8Array>, model: string) =>
-  Stream.runCollect(rewriteEvents(Stream.fromIterable(chunks), echoModel(model))).pipe(Effect.map((out) => Buffer.concat(out)))
+const relay = (chunks: ReadonlyArray<Uint8Array>, model: string) => {
+  const rewriter = eventRewriter(echoModel(model))
+  return Effect.succeed(Buffer.concat([...chunks.map(rewriter.chunk), rewriter.end()].filter((b) => b !== undefined)))
+}
 
 /** `bytes` cut into pieces of `size` bytes, wherever that falls (inside a character too). */
 const pieces = (bytes: Buffer, size: number) => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size))
