@@ -140,9 +140,13 @@ const serve = <E, R>(
       HttpBody.stream(
         maskStream(bytes, body.stream).pipe(
           Stream.onExit((exit) => Effect.andThen(Effect.sync(() => streaming.modifyUnsafe(-1, context)), write(response.status, outcomeOf(exit)))),
-          Stream.provideService(References.CurrentLogAnnotations, { request_id: requestId }),
-          Stream.provideService(CallerSecrets, secrets),
-          Stream.provideService(CurrentRequest, current)
+          // what the request's own fiber had, for every pull of the stream: one change of context per pull
+          Stream.updateContext((context: Context.Context<never>) =>
+            context.pipe(
+              Context.add(References.CurrentLogAnnotations, { request_id: requestId }),
+              Context.add(CallerSecrets, secrets),
+              Context.add(CurrentRequest, current)
+            ))
         ),
         body.contentType
       )

@@ -3,13 +3,14 @@
  * an envelope of the path's dialect, with secrets masked and nothing of the failure's internals.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Logger, References, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { gatewayError } from "../../src/errors.ts"
 import { Boundary, callerSecretsOf, presentable, RequestMetrics } from "../../src/http/boundary.ts"
 import { makeRequestMetrics } from "../../src/http/request-metrics.ts"
 import { Activity } from "../../src/memory.ts"
-import { makeRedactor, Redactor } from "../../src/redact.ts"
+import { CallerSecrets, makeRedactor, Redactor } from "../../src/redact.ts"
+import { CurrentRequest } from "../../src/request-note.ts"
 
 const redactor = makeRedactor()
 redactor.register("providers", ["sk-provider-key-0001"])
@@ -19,9 +20,22 @@ const routes = HttpRouter.use(Effect.fn(function*(router) {
   yield* router.add("GET", "/anthropic/v1/die", Effect.sync(() => JSON.stringify(JSON.parse("[".repeat(1) + "x"))).pipe(Effect.as(HttpServerResponse.text("no"))))
   yield* router.add("GET", "/anthropic/v1/fail", Effect.fail(gatewayError("upstream", "upstream said sk-provider-key-0001 and caller-token-0001")))
   yield* router.add("GET", "/openai/v1/ok", Effect.succeed(HttpServerResponse.text("ok")))
+  // a stream that logs and reads its request's note while it is pulled, after the handler returned
+  yield* router.add("GET", "/openai/v1/stream", Effect.succeed(HttpServerResponse.stream(Stream.fromEffect(Effect.gen(function*() {
+    yield* Effect.logInfo("mid-stream")
+    const current = yield* CurrentRequest
+    if (current !== undefined) current.note.provider = "noted"
+    return new TextEncoder().encode("data: caller-token-0001\n\n")
+  })))))
 }))
 
-const web = HttpRouter.toWebHandler(Layer.mergeAll(routes, Boundary), { disableLogger: true })
+/** What each log line knew of its request: its annotations and the caller's secrets. */
+const logged: Array<{ readonly message: unknown; readonly annotations: Record<string, unknown>; readonly secrets: ReadonlyArray<string> }> = []
+const capture = Logger.make(({ fiber, message }) => {
+  logged.push({ message, annotations: fiber.getRef(References.CurrentLogAnnotations), secrets: fiber.getRef(CallerSecrets) })
+})
+
+const web = HttpRouter.toWebHandler(Layer.mergeAll(routes, Boundary, Logger.layer([capture])), { disableLogger: true })
 // services used by handlers come with each request, as the server provides them
 const services = Context.make(Redactor, redactor).pipe(
   Context.add(Activity, { begin: () => {}, end: () => {}, inFlight: () => 0, lastEnded: () => 0 }),
@@ -68,6 +82,19 @@ describe("the request boundary", () => {
         expect(message.length).toBeLessThan(600)
         expect(message).toContain(`${path.slice(0, 200)}… (${path.length - 200} more characters)`)
       }
+    }))
+
+  it.effect("a streamed body is masked, and what its pulls log or note belongs to its request", () =>
+    Effect.gen(function*() {
+      logged.length = 0
+      const res = yield* get("/openai/v1/stream", { authorization: "Bearer caller-token-0001", "x-request-id": "req-s1" })
+      expect(res.body).toBe("data: ***\n\n")
+      const midStream = logged.find((l) => JSON.stringify(l.message).includes("mid-stream"))
+      expect(midStream?.annotations).toMatchObject({ request_id: "req-s1" })
+      expect(midStream?.secrets).toContain("caller-token-0001")
+      // the access log line, written once the stream ended, has what the stream noted
+      const access = logged.find((l) => l.annotations["request_id"] === "req-s1" && l.annotations["provider"] !== undefined)
+      expect(access?.annotations["provider"]).toBe("noted")
     }))
 
   it("presentable masks the caller's raw credentials and bounds long messages", () => {
