@@ -105,10 +105,10 @@ describe("a pass-through stream cut short", () => {
   })
 })
 
-describe("a pass-through stream that fails midway", () => {
+describe("a stream that fails midway", () => {
   const errorFrames = (text: string) => text.split("\n\n").filter((f) => f.includes("\"error\""))
 
-  it("a connection reset: what came whole, then one error event, no [DONE]; the SDK throws", async () => {
+  it("passed through, a connection reset: what came whole, then one error event, no [DONE]; the SDK throws", async () => {
     const whole = openaiChunks({ text: ["Hel", "lo"] }, false)
     const start = whole.split("\n\n").slice(0, 2).join("\n\n") + "\n\n"
     upstream.script({ sse: start + "data: {\"id\":\"half", then: "reset" })
@@ -124,6 +124,18 @@ describe("a pass-through stream that fails midway", () => {
     await expect((async () => {
       for await (const _ of stream) { /* drain */ }
     })()).rejects.toThrow("broke mid-response")
+  })
+
+  it("translated, a connection reset: the text that came, then one error event, no [DONE]", async () => {
+    const whole = anthropicEvents({ text: ["Hel", "lo"] })
+    upstream.script({ sse: whole.slice(0, whole.indexOf("event: content_block_stop")) + "event: content_block_delta\ndata: {\"ty", then: "reset" })
+    const raw = await post("/openai/v1/chat/completions", chat("claude/claude-test", { stream: true }))
+    expect(raw.status).toBe(200)
+    const frames = raw.text.split("\n\n").filter((f) => f !== "")
+    expect(frames.filter((f) => f.includes("\"content\":\"Hel\"") || f.includes("\"content\":\"lo\""))).toHaveLength(2)
+    expect(raw.text).not.toContain("[DONE]")
+    expect(errorFrames(raw.text)).toHaveLength(1)
+    expect(frames.at(-1)).toMatch(/^data: \{"error":\{"message":"the connection to provider claude broke mid-response"/)
   })
 
   it("a provider gone silent: an error event naming the idle limit, in the Anthropic door's shape", async () => {
