@@ -5,8 +5,8 @@
  * handed to the client. The loop is a guest in the caller's conversation: it adds tool definitions
  * and one sentence saying they exist, nothing else. It dies with the caller's stream (interruption),
  * and every answer, even one cut short by a limit, ends with one `finish` carrying the usage summed
- * over all model calls. A client waiting for the whole answer gets the same loop as one effect over
- * whole model answers (`runToolLoopWhole`), without the stages a stream costs.
+ * over all model calls. A client waiting for the whole answer gets the same loop as one effect
+ * (whole-loop.ts), from the same parts (`loopParts`).
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -16,9 +16,9 @@ import type { GatewayConfigShape } from "../config.ts"
 import { type GatewayError } from "../errors.ts"
 import { labelled, metrics } from "../metrics.ts"
 import type { Conversation, Message, Part, ToolCallPart, ToolDefinition } from "../ir/conversation.ts"
-import { addDelta, completionEvents } from "../ir/collect.ts"
-import { addUsage, type AnswerEvent, type Completion, emptyUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
-import { annotate, SpanAttr, traced, tracedStream, type TraceStream, usageAttributes } from "../tracing.ts"
+import { addDelta } from "../ir/collect.ts"
+import { addUsage, type AnswerEvent, emptyUsage, type FinishReason, type StreamEvent, type Usage } from "../ir/response.ts"
+import { annotate, SpanAttr, tracedStream, type TraceStream, usageAttributes } from "../tracing.ts"
 
 const toolLoops = labelled(metrics.toolLoops)
 
@@ -101,7 +101,7 @@ const rejectsTools = (e: GatewayError) =>
 const isContextTooLong = (e: GatewayError) =>
   e.kind === "invalid_request" && /context|too long|too many tokens|maximum.*tokens|prompt is too long/i.test(e.message)
 
-type Cut = "iteration_limit" | "deadline"
+export type Cut = "iteration_limit" | "deadline"
 
 interface TurnEnd {
   readonly reason: FinishReason
@@ -115,7 +115,7 @@ interface TurnEnd {
  * stream to it as they come, unless the gateway's calls could join the turn: then they are held until
  * the turn ends (sent only if the gateway has none to run), with a keep-alive now and then meanwhile.
  */
-class Turn {
+export class Turn {
   readonly content: Array<Part> = []
   private readonly calls = new Map<number, { id: string; name: string; args: string }>()
   /** the client's calls, by the model's index → the index the client sees */
@@ -267,7 +267,7 @@ export interface RunOptions {
  * the tools offered, what a model call's failure is retried with, how a turn's events are shown,
  * the calls' results (repeats refused), and how an answer ends.
  */
-const loopParts = (conversation: Conversation, tools: ServerTools, limits: LoopLimits, keep: KeepTurn | undefined) => {
+export const loopParts = (conversation: Conversation, tools: ServerTools, limits: LoopLimits, keep: KeepTurn | undefined) => {
   const clientNames = new Set(conversation.tools.map((t) => t.name))
   // a client tool with a built-in's name wins: the built-in is not offered
   const offered = tools.definitions.filter((t) => !clientNames.has(t.name))
@@ -443,82 +443,5 @@ export const runToolLoop = (
   // one span for the loop: its model calls and tool calls are its children, however the stream is read
   return iteration(parts.offered, 1, emptyUsage).pipe(
     trace("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: showModel(conversation.model) } })
-  )
-}
-
-/** A model asked for whole answers, for a client that waits for the whole answer. */
-export type WholeModel = (conversation: Conversation) => Effect.Effect<Completion, GatewayError>
-
-/**
- * The same loop for a client that waits for the whole answer: each model call is asked whole and
- * nothing streams, so it runs as one effect, without a stream's stages (most such requests call no
- * tool: one model call, its answer folded back as it came). Its events are those the streamed loop
- * would send, but for keep-alives, and with tool results in call order.
- */
-export const runToolLoopWhole = (
-  conversation: Conversation,
-  model: WholeModel,
-  tools: ServerTools,
-  limits: LoopLimits,
-  { keep, showModel = (text) => text }: Omit<RunOptions, "trace"> = {}
-): Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError> => {
-  const parts = loopParts(conversation, tools, limits, keep)
-
-  const call = (c: Conversation, n: number): Effect.Effect<Completion, GatewayError> =>
-    model(fitConversation(c, limits.maxConversationBytes)).pipe(
-      Effect.catch((e: GatewayError) => {
-        const retry = parts.retryWith(c, n, e)
-        return retry === undefined ? Effect.fail(e) : Effect.flatMap(retry, model)
-      })
-    )
-
-  const iteration = (c: Conversation, n: number, usage: Usage, lastCall?: Cut): Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError> => {
-    const { shown, turn } = parts.newTurn(n)
-    const span = parts.turnSpan(c, n, turn, showModel)
-    return call(c, n).pipe(
-      Effect.map((completion) => completionEvents(completion).flatMap(shown)),
-      traced("orka.tool_loop.iteration", { attributes: span.attributes, result: span.atEnd }),
-      Effect.flatMap((said) =>
-        Effect.map(after(c, n, addUsage(usage, turn.end?.usage ?? emptyUsage), turn, lastCall), (rest) => rest.length === 0 ? said : [...said, ...rest])
-      )
-    )
-  }
-
-  const after = (c: Conversation, n: number, usage: Usage, turn: Turn, lastCall: Cut | undefined): Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError> => {
-    const next = parts.next(n, turn, lastCall)
-    switch (next._tag) {
-      case "failed":
-        return Effect.succeed([])
-      case "answered":
-        return parts.answered(n, usage, turn, next)
-      case "run": {
-        const mixed = parts.mixed(next)
-        if (next.cut !== undefined) return Effect.andThen(mixed, iteration(askingToStop(c, turn.content), n + 1, usage, next.cut))
-        const keptBeside = parts.keptBeside
-        if (keptBeside !== undefined && next.clientCalls.length > 0) {
-          return Effect.andThen(mixed, runCalls(next.calls, (ran) => keptBeside(n, usage, turn, next, ran)))
-        }
-        return Effect.andThen(mixed, runCalls(next.calls, (ran) => iteration(withResults(c, turn.content, next.calls, ran.map((r) => r.text)), n + 1, usage)))
-      }
-    }
-  }
-
-  /** The gateway's calls of a turn, in parallel; their events in call order, then what comes after. */
-  const runCalls = (
-    calls: ReadonlyArray<ToolCallPart>,
-    then: (ran: ReadonlyArray<ToolResult>) => Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError>
-  ): Effect.Effect<ReadonlyArray<AnswerEvent>, GatewayError> =>
-    Effect.forEach(calls, parts.result, { concurrency: "unbounded" }).pipe(
-      Effect.flatMap((ran) =>
-        Effect.map(then(ran), (rest): ReadonlyArray<AnswerEvent> => [
-          ...calls.map((call): AnswerEvent => ({ type: "server_tool_call", call })),
-          ...calls.map((call, i): AnswerEvent => ({ type: "server_tool_result", call, result: ran[i]!.text, isError: ran[i]!.isError })),
-          ...rest
-        ])
-      )
-    )
-
-  return iteration(parts.offered, 1, emptyUsage).pipe(
-    traced("orka.tool_loop", { attributes: { [SpanAttr.requestModel]: showModel(conversation.model) } })
   )
 }

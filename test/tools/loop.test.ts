@@ -4,7 +4,8 @@ import { gatewayError } from "../../src/errors.ts"
 import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
 import type { AnswerEvent, StreamEvent } from "../../src/ir/response.ts"
 import { foldCompletion } from "../../src/ir/collect.ts"
-import { afterTurn, askingToStop, fitConversation, type KeepTurn, loopLimits, type Model, runToolLoop, runToolLoopWhole, type ServerTools, type WholeModel, withResults } from "../../src/tools/loop.ts"
+import { afterTurn, askingToStop, fitConversation, type KeepTurn, loopLimits, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
+import { runToolLoopWhole, type WholeModel } from "../../src/tools/whole-loop.ts"
 import { testConfig } from "../support/config.ts"
 
 const limits = loopLimits(testConfig())
