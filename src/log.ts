@@ -19,7 +19,8 @@ const jsonLine = (redactor: RedactorShape | undefined) => Logger.make(({ cause, 
     level: logLevel.toLowerCase(),
     msg: parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
   }
-  for (const [key, value] of Object.entries(fiber.getRef(References.CurrentLogAnnotations))) line[key] = value
+  const annotations = fiber.getRef(References.CurrentLogAnnotations)
+  for (const key in annotations) line[key] = annotations[key]
   // A failure's pretty print, without stack frames: logs must not become a second API for internals.
   if (cause.reasons.length > 0) line["error"] = Cause.pretty(cause).split("\n")[0]
   const text = JSON.stringify(line)

@@ -83,17 +83,25 @@ export const metricCatalog: ReadonlyArray<Entry> = Object.values(defined).map((d
  * on every update that alternates between them. The sets are bounded (see above), and so is this cache.
  */
 export const labelled = <M extends Metric.Metric<any, any>>(metric: M): (labels: Attributes) => M => {
-  const made = new Map<string, M>()
+  // a tree of label names and values, looked up one label at a time: a request finds its series
+  // without building a key (it looks up a dozen per request)
+  interface Node {
+    readonly next: Map<string, Map<unknown, Node>>
+    made?: M
+  }
+  const root: Node = { next: new Map() }
   const make = makers.get(metric)
   if (make === undefined) throw new Error(`labelled: ${metric.id} is not a metric of this catalog`)
   return (labels) => {
-    let key = ""
-    for (const name in labels) key += `${name}\u0000${labels[name]}\u0001`
-    let found = made.get(key)
-    if (found === undefined) {
-      found = make(labels) as M
-      made.set(key, found)
+    let node = root
+    for (const name in labels) {
+      const value = labels[name]
+      let byValue = node.next.get(name)
+      if (byValue === undefined) node.next.set(name, byValue = new Map())
+      let child = byValue.get(value)
+      if (child === undefined) byValue.set(value, child = { next: new Map() })
+      node = child
     }
-    return found
+    return node.made ??= make(labels) as M
   }
 }

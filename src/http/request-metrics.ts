@@ -17,8 +17,14 @@ export const identityOf = (user: string): string => {
   return parts.length === 4 && parts[0] === "system" && parts[1] === "serviceaccount" ? `${parts[2]}/${parts[3]}` : user
 }
 
-const defined = (labels: Record<string, string | undefined>): Record<string, string> =>
-  Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ""))
+const defined = (labels: Record<string, string | undefined>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const name in labels) {
+    const value = labels[name]
+    if (value !== undefined && value !== "") out[name] = value
+  }
+  return out
+}
 
 export const makeRequestMetrics = (maxCallers: number) => {
   const callers = new Set<string>()
