@@ -24,7 +24,7 @@ import { defaultSandboxLimits } from "./code-exec.ts"
 import { type KeepTurn, loopLimits, type Model, runToolLoop } from "./loop.ts"
 import { runToolLoopWhole, type WholeModel } from "./whole-loop.ts"
 import { buildToolSnapshot, type ToolSnapshot } from "./custom-tools.ts"
-import { makeServerTools, type RunnerConfig } from "./server-tools.ts"
+import { makeToolSet, type ToolSet, type ToolSetConfig } from "./server-tools.ts"
 import { addressPolicy } from "./ssrf.ts"
 import type { SearchBackendConfig } from "./web-search.ts"
 import { makeDiskBudget } from "./workspace.ts"
@@ -65,16 +65,32 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
       const config = yield* GatewayConfig
       const kube = yield* KubeClient
       const redactor = yield* Redactor
-      let current: { readonly tools: ToolSnapshot; readonly search: SearchBackendConfig | undefined } = {
+      const limits = loopLimits(config)
+      const sandboxSlots = yield* Semaphore.make(config.codeExecConcurrency)
+      const diskBudget = makeDiskBudget(config.workspaceTotal)
+      const policy = addressPolicy({ blocked: config.toolBlockCidrs, allowed: config.toolAllowCidrs })
+      const toolSetConfig = (search: SearchBackendConfig | undefined): ToolSetConfig => ({
+        addressPolicy: policy,
+        search,
+        sandbox: { ...defaultSandboxLimits, pythonSpares: config.codeExecConcurrency },
+        sandboxSlots,
+        workspaceQuotaBytes: config.workspaceQuota,
+        diskBudget,
+        toolTimeoutMs: config.toolTimeout
+      })
+      // the tools of the moment, made again only when Tools or Secrets change
+      let current: { readonly tools: ToolSnapshot; readonly search: SearchBackendConfig | undefined; readonly set: ToolSet } = {
         tools: { usable: [], unusable: new Map() },
-        search: undefined
+        search: undefined,
+        set: makeToolSet(toolSetConfig(undefined), [])
       }
       let reported = ""
 
       const rebuild = Effect.suspend(() => {
         const tools = buildToolSnapshot(kube.tools.items(), kube.secrets.items(), config.namespace)
         const search = searchBackend(config, kube.secrets.items())
-        current = { tools, search: Result.isSuccess(search) ? search.success : undefined }
+        const backend = Result.isSuccess(search) ? search.success : undefined
+        current = { tools, search: backend, set: makeToolSet(toolSetConfig(backend), tools.usable) }
         redactor.register("tools", [
           current.search?.apiKey,
           ...tools.usable.flatMap(({ authKey, tool }) => [
@@ -96,28 +112,12 @@ export class ToolLoop extends Context.Service<ToolLoop, ToolLoopShape>()("orka/T
       yield* Deferred.await(loaded).pipe(Effect.timeoutOption("2 seconds"), Effect.andThen(Deferred.succeed(started, undefined)), Effect.forkScoped)
       const firstLoad = Deferred.await(started)
 
-      const limits = loopLimits(config)
-      const sandboxSlots = yield* Semaphore.make(config.codeExecConcurrency)
-      const diskBudget = makeDiskBudget(config.workspaceTotal)
-      const policy = addressPolicy({ blocked: config.toolBlockCidrs, allowed: config.toolAllowCidrs })
-      const runner = (search: SearchBackendConfig | undefined, mask: (text: string) => string): RunnerConfig => ({
-        mask,
-        addressPolicy: policy,
-        search,
-        sandbox: { ...defaultSandboxLimits, pythonSpares: config.codeExecConcurrency },
-        sandboxSlots,
-        workspaceQuotaBytes: config.workspaceQuota,
-        diskBudget,
-        toolTimeoutMs: config.toolTimeout
-      })
-
       /** The tools for one conversation (living as long as the scope), and how its secrets are masked. */
       const prepare = (options: LoopOptions) =>
         Effect.gen(function*() {
           yield* firstLoad
-          const { search, tools } = current
           const mask = (text: string) => redactor.mask(text, options.callerSecrets)
-          const server = yield* makeServerTools(runner(search, mask), tools.usable)
+          const server = yield* current.set.forConversation(mask)
           const allowed = options.filter === undefined ? undefined : yield* options.filter(server.definitions.map((d) => d.name))
           const offered = allowed === undefined ? server : { ...server, definitions: server.definitions.filter((d) => allowed.has(d.name)) }
           return { offered, mask, run: { ...(options.keep === undefined ? {} : { keep: options.keep }), showModel: mask } }

@@ -5,13 +5,13 @@ import type { AddressInfo } from "node:net"
 import type { StreamEvent } from "../../src/ir/response.ts"
 import { defaultSandboxLimits } from "../../src/tools/code-exec.ts"
 import { loopLimits, runToolLoop } from "../../src/tools/loop.ts"
-import { makeServerTools, type RunnerConfig } from "../../src/tools/server-tools.ts"
+import { type CustomTool, makeToolSet, type ToolSetConfig } from "../../src/tools/server-tools.ts"
 import { addressPolicy } from "../../src/tools/ssrf.ts"
 import { makeRedactor } from "../../src/redact.ts"
 import { makeDiskBudget } from "../../src/tools/workspace.ts"
 import { testConfig } from "../support/config.ts"
 
-const config: RunnerConfig = {
+const config: ToolSetConfig & { readonly mask: (text: string) => string } = {
   mask: (text) => text,
   addressPolicy: addressPolicy(),
   search: undefined,
@@ -21,6 +21,8 @@ const config: RunnerConfig = {
   workspaceQuotaBytes: 1024 * 1024,
   toolTimeoutMs: 5_000
 }
+/** One conversation's tools over a tool set made for it. */
+const makeServerTools = (c: typeof config, custom: ReadonlyArray<CustomTool>) => makeToolSet(c, custom).forConversation(c.mask)
 const call = (name: string, args: unknown) => ({ type: "tool_call" as const, id: "c", name, arguments: typeof args === "string" ? args : JSON.stringify(args) })
 
 describe("server tools", () => {
@@ -77,6 +79,19 @@ describe("server tools", () => {
       const ran = JSON.parse((yield* tools.run(call("code_exec", { language: "javascript", code: "fs.writeFile('out.txt', String(Number(fs.readFile('in.txt')) * 2))" }))).text)
       expect(ran.exit_code).toBe(0)
       expect(JSON.parse((yield* tools.run(call("file_read", { path: "out.txt" }))).text).content).toBe("42")
+    }).pipe(Effect.scoped))
+
+  it.live("one tool set serves many conversations, each with a workspace of its own and its own masking", () =>
+    Effect.gen(function*() {
+      const set = makeToolSet(config, [])
+      const first = yield* set.forConversation((text) => text)
+      const second = yield* set.forConversation((text) => text.replaceAll("secret-of-two", "***"))
+      expect(second.definitions).toBe(first.definitions)
+      yield* first.run(call("file_write", { path: "mine.txt", content: "secret-of-two" }))
+      expect(JSON.parse((yield* first.run(call("file_read", { path: "mine.txt" }))).text).content).toBe("secret-of-two")
+      expect((yield* second.run(call("file_read", { path: "mine.txt" }))).isError).toBe(true)
+      yield* second.run(call("file_write", { path: "mine.txt", content: "secret-of-two" }))
+      expect(JSON.parse((yield* second.run(call("file_read", { path: "mine.txt" }))).text).content).toBe("***")
     }).pipe(Effect.scoped))
 
   it.live("drives a custom HTTP Tool through the loop end to end", () =>
