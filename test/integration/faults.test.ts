@@ -151,7 +151,7 @@ describe("a stream that fails midway", () => {
       expect(raw.text.startsWith(echoed(start))).toBe(true)
       expect(raw.text).not.toContain("message_stop")
       expect(errorFrames(raw.text)).toHaveLength(1)
-      expect(raw.text.slice(echoed(start).length)).toMatch(/^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"provider claude sent nothing for 0.3s"/)
+      expect(raw.text.slice(echoed(start).length)).toMatch(/^event: error\ndata: \{"type":"error","error":\{"type":"timeout_error","message":"provider claude sent nothing for 0.3s"/)
     } finally {
       await quick.close()
     }

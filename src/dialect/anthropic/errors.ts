@@ -19,7 +19,7 @@ const anthropicType: Record<ErrorKind, string> = {
   internal: "api_error",
   upstream: "api_error",
   overloaded: "overloaded_error",
-  timeout: "api_error"
+  timeout: "timeout_error"
 }
 
 /** Overloaded is 529 here, which is what Anthropic's clients retry on. */

@@ -14,7 +14,7 @@ describe("errorEnvelope", () => {
       [gatewayError("internal", "gateway fault"), 500, "api_error"],
       [gatewayError("upstream", "provider p1: bad gateway"), 502, "api_error"],
       [gatewayError("overloaded", "provider busy"), 529, "overloaded_error"],
-      [gatewayError("timeout", "provider took too long"), 504, "api_error"]
+      [gatewayError("timeout", "provider took too long"), 504, "timeout_error"]
     ] as const
     for (const [error, status, type] of cases) {
       expect(errorEnvelope(error)).toEqual({ status, headers: {}, body: { type: "error", error: { type, message: error.message } } })
