@@ -67,11 +67,10 @@ export const makeAnswers = Effect.gen(function*() {
       const current = yield* CurrentRequest
       if (chat.stream) {
         const bytes = yield* forwardStream(upstream, call)
-        const watch = relayWatch(current, dialect)
         return relay(bytes, {
           onError: (e) => dialect.errorFrame(chat.present(e)),
           onEnd: dialect.onEnd(chat.provider.name)
-        }, { rewrite: eventRewriter(dialect.echoModel(chat.requested), modelSeen(current)), ...(watch === undefined ? {} : { watch }) })
+        }, { rewrite: eventRewriter(dialect.echoModel(chat.requested), modelSeen(current)), watch: relayWatch(current, dialect) })
       }
       const whole = yield* forwardWhole(upstream, call)
       observeWhole(current, whole.bytes)

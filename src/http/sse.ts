@@ -73,7 +73,7 @@ const textOf = (bytes: Uint8Array, encoding: "utf8" | "latin1") => Buffer.from(b
  * finish, and one that fails midway ends with the failure's event. With a `watch`, its chunks are
  * looked at until the first that holds output, and its ends are read once the request ends.
  */
-export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, options: { readonly rewrite?: ChunkRewriter; readonly watch?: RelayWatch } = {}): HttpServerResponse.HttpServerResponse => {
+export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, options: { readonly rewrite?: ChunkRewriter; readonly watch?: RelayWatch | undefined } = {}): HttpServerResponse.HttpServerResponse => {
   const { rewrite, watch } = options
   // the state of the stream's run, read once the request ends
   let relayed: Relayed | undefined

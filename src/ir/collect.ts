@@ -81,10 +81,12 @@ const fold = (s: Folding, event: AnswerEvent): Folding => {
   return s
 }
 
-const folding = (): Folding => ({ id: "", model: "", content: [], calls: new Map(), serverCalls: [], finish: undefined, open: false })
-
-const completionOf = ({ content, finish, id, model, serverCalls }: Folding): Effect.Effect<Completion, GatewayError> =>
-  finish === undefined
+/** The answer the events make: they must end with a `finish`. */
+export const foldCompletion = (events: Iterable<AnswerEvent>): Effect.Effect<Completion, GatewayError> => {
+  const s: Folding = { id: "", model: "", content: [], calls: new Map(), serverCalls: [], finish: undefined, open: false }
+  for (const event of events) fold(s, event)
+  const { content, finish, id, model, serverCalls } = s
+  return finish === undefined
     ? Effect.fail(endedEarly())
     : Effect.succeed<Completion>({
       id,
@@ -95,12 +97,6 @@ const completionOf = ({ content, finish, id, model, serverCalls }: Folding): Eff
       ...(finish.stopSequence === undefined ? {} : { stopSequence: finish.stopSequence }),
       usage: finish.usage
     })
-
-/** The answer the events make: they must end with a `finish`. */
-export const foldCompletion = (events: Iterable<AnswerEvent>): Effect.Effect<Completion, GatewayError> => {
-  const s = folding()
-  for (const event of events) fold(s, event)
-  return completionOf(s)
 }
 
 /** `serverCalls` with their places counted among the parts kept (empty text parts are dropped). */
