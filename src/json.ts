@@ -52,3 +52,19 @@ export const parseJsonObject = (text: string): Record<string, unknown> | undefin
     return undefined
   }
 }
+
+/** `encode`'s JSON text of each key, written once per key object (definitions made once, sent with every request). */
+export const textOnce = <K extends object>(encode: (key: K) => unknown): (key: K) => string => {
+  const texts = new WeakMap<K, string>()
+  return (key) => {
+    let text = texts.get(key)
+    if (text === undefined) texts.set(key, text = JSON.stringify(encode(key)))
+    return text
+  }
+}
+
+/** The JSON text of `object` with one more member whose value is JSON text already (written last). */
+export const stringifyWithMember = (object: Record<string, unknown>, name: string, valueText: string): string => {
+  const text = JSON.stringify(object)
+  return `${text.slice(0, -1)}${text.length > 2 ? "," : ""}${JSON.stringify(name)}:${valueText}}`
+}

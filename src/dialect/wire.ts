@@ -17,7 +17,7 @@ import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Sse from "effect/encoding/Sse"
 import type { GatewayError } from "../errors.ts"
-import type { Conversation } from "../ir/conversation.ts"
+import type { Conversation, ToolDefinition } from "../ir/conversation.ts"
 import type { AnswerEvent, Completion, StreamEvent } from "../ir/response.ts"
 import type { ProviderType } from "../kube/resources.ts"
 import type { RelayDialect } from "./relay.ts"
@@ -26,6 +26,8 @@ import type { ProgressStyle } from "./tool-progress.ts"
 export interface ProviderCodec<Options> {
   /** the request body for a conversation; `options` are the provider's variant of the format */
   readonly encodeRequest: (c: Conversation, stream: boolean, options: Options) => Record<string, unknown>
+  /** one of the request's `tools` (its JSON text is kept per definition: a server tool's is the same in every request) */
+  readonly encodeTool: (t: ToolDefinition) => Record<string, unknown>
   readonly decodeAnswer: (provider: string, json: unknown) => Effect.Effect<Completion, GatewayError>
   /** follows the stream contract in ir/response.ts; a stream that ends before its answer is complete fails */
   readonly decodeStream: (provider: string, events: Stream.Stream<Sse.Event, GatewayError>) => Stream.Stream<StreamEvent, GatewayError>

@@ -12,7 +12,8 @@ import { anthropicCodec, type AnthropicOptions } from "../dialect/anthropic/prov
 import { type ChatCompletionsVariant, chatCompletionsCodec } from "../dialect/openai/provider.ts"
 import type { ProviderCodec } from "../dialect/wire.ts"
 import type { GatewayError } from "../errors.ts"
-import type { Conversation } from "../ir/conversation.ts"
+import type { Conversation, ToolDefinition } from "../ir/conversation.ts"
+import { stringifyWithMember, textOnce } from "../json.ts"
 import type { ProviderType } from "../kube/resources.ts"
 import { isOpenAI, type ResolvedProvider } from "../providers/provider.ts"
 import type { BackendFactory, BackendOptions, CallContext, LlmBackend } from "./backend.ts"
@@ -26,13 +27,26 @@ interface WireBackend<Options> {
   readonly options: (provider: ResolvedProvider, backend: BackendOptions) => Options
 }
 
+/**
+ * The request's text. Tool definitions are most of a request with tools on (2 KB of JSON Schema for
+ * the built-ins alone), the same objects in every request: each is serialized once.
+ */
+const requestText = <Options>(codec: ProviderCodec<Options>, toolText: (t: ToolDefinition) => string) =>
+(c: Conversation, stream: boolean, options: Options): string => {
+  const request = codec.encodeRequest(c, stream, options)
+  if (c.tools.length === 0) return JSON.stringify(request)
+  const { tools: _, ...rest } = request
+  return stringifyWithMember(rest, "tools", `[${c.tools.map(toolText).join(",")}]`)
+}
+
 const backendOf = <Options>(wire: WireBackend<Options>): BackendFactory => (upstream: UpstreamShape, backend) => {
+  const encode = requestText(wire.codec, textOnce(wire.codec.encodeTool))
   const call = (c: Conversation, provider: ResolvedProvider, context: CallContext, stream: boolean) =>
     wire.target(provider, c.model, context).pipe(Effect.flatMap((target) =>
       upstream.send({
         provider: provider.name,
         ...target,
-        body: JSON.stringify(wire.codec.encodeRequest(c, stream, wire.options(provider, backend))),
+        body: encode(c, stream, wire.options(provider, backend)),
         expect: stream ? "sse" : "json",
         providerType: provider.type,
         model: c.model

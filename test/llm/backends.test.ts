@@ -216,6 +216,31 @@ describe("openai and azure-openai backends", () => {
     }))
 })
 
+describe("request bodies with tools", () => {
+  it.live("are what the codec encodes, with each definition's text kept for the next request", () =>
+    Effect.gen(function*() {
+      const up = yield* Effect.promise(() => startScriptedUpstream())
+      const shared = { name: "web_fetch", description: "fetch a page", parameters: { type: "object", properties: { url: { type: "string" } } } }
+      const first = conversation({ tools: [shared, { name: "f", parameters: { type: "object" } }], extensions: { anthropic: { tools: "theirs" }, openai: { tools: "theirs" } } })
+      const second = conversation({ tools: [{ name: "g", strict: true, parameters: { type: "object", required: [] } }, shared], maxTokens: 5 })
+      const cases = [
+        { factory: anthropicBackend, p: provider("anthropic", up.url), encode: (c: Conversation) => anthropicRequest(c, 1000, false) },
+        { factory: openaiBackend, p: provider("openai", `${up.url}/v1`), encode: (c: Conversation) => openaiRequest(c, false, { maxTokensField: "max_tokens", streamOptions: true }) }
+      ]
+      for (const { encode, factory, p } of cases) {
+        for (const c of [first, second]) {
+          up.script({ answer: { text: ["ok"] } })
+          yield* withBackend(factory, (b) => b.complete(c, p))
+          expect(up.requests.at(-1)!.body).toEqual(JSON.parse(JSON.stringify(encode(c))))
+        }
+      }
+      // the gateway's definitions, not a client's extension that names the same member
+      expect(up.requests[0]!.body.tools.map((t: { name: string }) => t.name)).toEqual(["web_fetch", "f"])
+      expect(up.requests[3]!.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(["g", "web_fetch"])
+      yield* Effect.promise(() => up.close())
+    }))
+})
+
 describe("mock backend", () => {
   const mock = mockBackend(undefined as never, { defaultMaxTokens: 100 })
   const p = provider("mock", "mock://local")

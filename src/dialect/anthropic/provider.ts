@@ -9,7 +9,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Sse from "effect/encoding/Sse"
 import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../../errors.ts"
-import type { Conversation, Part } from "../../ir/conversation.ts"
+import type { Conversation, Part, ToolDefinition } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
 import { maybe } from "../decoding.ts"
 import { decodeEvents, eventData, type ProviderCodec } from "../wire.ts"
@@ -79,6 +79,14 @@ const thinkingFor = (c: Conversation, maxTokens: number): Json | undefined => {
   return fitted < leastThinkingBudget ? undefined : { type: "enabled", budget_tokens: fitted }
 }
 
+/** A tool definition as the Messages API takes it. */
+export const encodeTool = (t: ToolDefinition): Json => ({
+  name: t.name,
+  ...(t.description === undefined ? {} : { description: t.description }),
+  input_schema: t.parameters,
+  ...(t.cacheControl === undefined ? {} : { cache_control: t.cacheControl })
+})
+
 /** The Messages API request body for a conversation. */
 export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream: boolean): Json => {
   const messages = c.messages.map((m) => {
@@ -99,12 +107,7 @@ export const encodeRequest = (c: Conversation, defaultMaxTokens: number, stream:
     messages,
     max_tokens: maxTokens,
     ...(c.tools.length === 0 ? {} : {
-      tools: c.tools.map((t) => ({
-        name: t.name,
-        ...(t.description === undefined ? {} : { description: t.description }),
-        input_schema: t.parameters,
-        ...(t.cacheControl === undefined ? {} : { cache_control: t.cacheControl })
-      }))
+      tools: c.tools.map(encodeTool)
     }),
     ...(choice === undefined ? {} : { tool_choice: choice }),
     // with thinking, Anthropic takes neither a temperature nor a top_p below 0.95
@@ -297,6 +300,7 @@ export interface AnthropicOptions {
 
 export const anthropicCodec: ProviderCodec<AnthropicOptions> = {
   encodeRequest: (c, stream, options) => encodeRequest(c, options.defaultMaxTokens, stream),
+  encodeTool,
   decodeAnswer: decodeMessage,
   decodeStream
 }

@@ -9,7 +9,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Sse from "effect/encoding/Sse"
 import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../../errors.ts"
-import type { Conversation, ImagePart, Part } from "../../ir/conversation.ts"
+import type { Conversation, ImagePart, Part, ToolDefinition } from "../../ir/conversation.ts"
 import { textOf } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
 import { maybe } from "../decoding.ts"
@@ -76,6 +76,17 @@ export interface ChatCompletionsVariant {
   readonly streamOptions: boolean
 }
 
+/** A tool definition as Chat Completions takes it. */
+export const encodeTool = (t: ToolDefinition): Json => ({
+  type: "function",
+  function: {
+    name: t.name,
+    ...(t.description === undefined ? {} : { description: t.description }),
+    parameters: t.parameters,
+    ...(t.strict === undefined ? {} : { strict: t.strict })
+  }
+})
+
 export const encodeRequest = (c: Conversation, stream: boolean, options: ChatCompletionsVariant): Json => {
   const choice = toolChoice(c)
   return {
@@ -83,15 +94,7 @@ export const encodeRequest = (c: Conversation, stream: boolean, options: ChatCom
     model: c.model,
     messages: messages(c),
     ...(c.tools.length === 0 ? {} : {
-      tools: c.tools.map((t) => ({
-        type: "function",
-        function: {
-          name: t.name,
-          ...(t.description === undefined ? {} : { description: t.description }),
-          parameters: t.parameters,
-          ...(t.strict === undefined ? {} : { strict: t.strict })
-        }
-      }))
+      tools: c.tools.map(encodeTool)
     }),
     ...(choice === undefined ? {} : { tool_choice: choice }),
     ...(c.parallelToolCalls === undefined || c.tools.length === 0 ? {} : { parallel_tool_calls: c.parallelToolCalls }),
@@ -233,6 +236,7 @@ const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, Gateway
 
 export const chatCompletionsCodec: ProviderCodec<ChatCompletionsVariant> = {
   encodeRequest,
+  encodeTool,
   decodeAnswer: decodeCompletion,
   decodeStream
 }
