@@ -153,9 +153,58 @@ const requestedOutput = (body: Readonly<Record<string, unknown>>): number | unde
 /** Output reserved for a request that sets no maximum. */
 const unstatedOutput = 4096
 
+/** What an image costs at most: Anthropic's count for a full-size one (about 1.15 megapixels); OpenAI's is lower. */
+const tokensPerImage = 1600
+
+/** Below this a body is counted by its characters alone: an image in it is small, and walking costs. */
+const walkedFrom = 16_384
+
+/** Base64 this short is not worth counting apart. */
+const inlineFrom = 1024
+
+/**
+ * Images sent inline in a body, in all three formats: a data URL (`image_url`, `input_image`) or an
+ * Anthropic base64 `source`. Their characters are data, not text: a 1 MB image is 1,600 tokens at
+ * most, not 250,000. Walked with a stack of its own, as a body may nest deeper than the call stack.
+ * Other media (documents, audio) keep their characters: their tokens follow pages or seconds.
+ */
+const inlineImages = (body: unknown): { readonly images: number; readonly characters: number } => {
+  let images = 0
+  let characters = 0
+  const pending: Array<unknown> = [body]
+  while (pending.length > 0) {
+    const value = pending.pop()
+    if (typeof value === "string") {
+      if (value.length >= inlineFrom && value.startsWith("data:image/")) {
+        images += 1
+        characters += value.length
+      }
+    } else if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === "object" || typeof item === "string") pending.push(item)
+    } else if (typeof value === "object" && value !== null) {
+      const record = value as Record<string, unknown>
+      const data = record["data"]
+      if (record["type"] === "base64" && typeof data === "string" && data.length >= inlineFrom && String(record["media_type"]).startsWith("image/")) {
+        images += 1
+        characters += data.length
+        continue
+      }
+      for (const key in record) {
+        const item = record[key]
+        if (typeof item === "object" || typeof item === "string") pending.push(item)
+      }
+    }
+  }
+  return { images, characters }
+}
+
 /**
  * The tokens reserved when a request starts, settled with its real usage when it ends: its text at
- * about four characters a token, plus the output it may ask for (at most the Provider's cap).
+ * about four characters a token (an inline image at what an image costs), plus the output it may ask
+ * for (at most the Provider's cap).
  */
-export const estimateTokens = (bodyChars: number, body: Readonly<Record<string, unknown>>, outputCap: number | undefined): number =>
-  Math.ceil(bodyChars / 4) + Math.min(requestedOutput(body) ?? unstatedOutput, outputCap ?? Number.POSITIVE_INFINITY)
+export const estimateTokens = (bodyChars: number, body: Readonly<Record<string, unknown>>, outputCap: number | undefined): number => {
+  const { characters, images } = bodyChars < walkedFrom ? { characters: 0, images: 0 } : inlineImages(body)
+  return Math.ceil((bodyChars - characters) / 4) + images * tokensPerImage +
+    Math.min(requestedOutput(body) ?? unstatedOutput, outputCap ?? Number.POSITIVE_INFINITY)
+}

@@ -103,4 +103,34 @@ describe("estimateTokens", () => {
     expect(estimateTokens(400, {}, undefined)).toBe(4196)
     expect(estimateTokens(400, {}, 200)).toBe(300)
   })
+
+  const base64 = "iVBORw0KGgo".repeat(20_000)
+  const question = { type: "text", text: "what is in this picture?" }
+  const bodies = {
+    "OpenAI chat": { model: "m", max_tokens: 100, messages: [{ role: "user", content: [question, { type: "image_url", image_url: { url: `data:image/png;base64,${base64}` } }] }] },
+    "Anthropic": { model: "m", max_tokens: 100, messages: [{ role: "user", content: [question, { type: "image", source: { type: "base64", media_type: "image/png", data: base64 } }] }] },
+    "Responses": { model: "m", max_output_tokens: 100, input: [{ role: "user", content: [{ type: "input_text", text: question.text }, { type: "input_image", image_url: `data:image/png;base64,${base64}` }] }] }
+  }
+  it.each(Object.entries(bodies))("counts an inline image as an image, not as its characters (%s)", (_, body) => {
+    const text = JSON.stringify(body)
+    const imageChars = text.length - JSON.stringify(body).replace(base64, "").length
+    const estimate = estimateTokens(text.length, body, undefined)
+    // the 220,000 characters of base64 would have been 55,000 tokens; a data URL's prefix goes with it
+    expect(Math.abs(estimate - (Math.ceil((text.length - imageChars) / 4) + 1600 + 100))).toBeLessThanOrEqual(8)
+  })
+
+  it("counts two images twice, and other inline media by their characters", () => {
+    const twice = { messages: [{ role: "user", content: [bodies["OpenAI chat"].messages[0]!.content[1], bodies["Anthropic"].messages[0]!.content[1]] }], max_tokens: 1 }
+    expect(estimateTokens(JSON.stringify(twice).length, twice, undefined)).toBeGreaterThan(3200)
+    expect(estimateTokens(JSON.stringify(twice).length, twice, undefined)).toBeLessThan(3400)
+    const pdf = { max_tokens: 1, messages: [{ role: "user", content: [{ type: "document", source: { type: "base64", media_type: "application/pdf", data: base64 } }] }] }
+    const chars = JSON.stringify(pdf).length
+    expect(estimateTokens(chars, pdf, undefined)).toBe(Math.ceil(chars / 4) + 1)
+  })
+
+  it("walks a body nested deeper than the call stack", () => {
+    let deep: Record<string, unknown> = { text: "x" }
+    for (let i = 0; i < 200_000; i++) deep = { content: [deep] }
+    expect(estimateTokens(20_000, { max_tokens: 1, messages: [deep] }, undefined)).toBe(5001)
+  })
 })
