@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import type { Identity } from "../auth/auth.ts"
 import { GatewayConfig } from "../config.ts"
 import { type GatewayError, gatewayError, type LimitStanding, type RateLimitState } from "../errors.ts"
@@ -55,8 +56,13 @@ export interface LimiterShape {
   readonly loaded: () => boolean
 }
 
-/** How long a concurrency slot holds without its request saying it ended (a replica that died). */
-const slotLeaseMs = 15 * 60_000
+/**
+ * How long a concurrency slot holds without its replica renewing it: a replica that died frees its
+ * slots within this. A live one renews the slots of its requests in flight, all in one step, a few
+ * times per lease (so a store that misses one renewal loses nothing).
+ */
+export const slotLeaseMs = 60_000
+const slotRenewEveryMs = slotLeaseMs / 4
 
 const unlimited: Ticket = { state: undefined, refund: () => Effect.void, settleAtEnd: () => {} }
 
@@ -85,11 +91,21 @@ export const makeLimiter = (options: {
   readonly windowMs: number
   readonly onStoreFailure: "allow" | "deny"
   readonly now?: () => number
+  /** how often held slots are renewed (tests: shorter) */
+  readonly renewEveryMs?: number
 }) =>
   Effect.gen(function*() {
     const { counters, windowMs } = options
     const now = options.now ?? Date.now
     const run = Effect.runForkWith(yield* Effect.context<never>())
+    /** the slots of this replica's requests in flight, by holder */
+    const held = new Map<string, ReadonlyArray<Slot>>()
+    const renew = Effect.suspend(() => {
+      const at = now()
+      const leases = [...held.values()].flatMap((slots) => slots.map((slot) => ({ ...slot, leaseUntil: at + slotLeaseMs })))
+      return counters.renew(at, leases).pipe(Effect.ignore)
+    })
+    yield* renew.pipe(Effect.repeat(Schedule.spaced(options.renewEveryMs ?? slotRenewEveryMs)), Effect.forkScoped)
     const refused = labelled(metrics.rateLimited)
     const storeFailed = labelled(metrics.limitStoreFailures)({ decision: options.onStoreFailure })
 
@@ -146,7 +162,12 @@ export const makeLimiter = (options: {
       const providerRequestKeys = keys((rule) => rule.name === "requests_per_minute" && rule.source === "provider")
       const callerRequestKeys = keys((rule) => rule.name === "requests_per_minute" && rule.source === "policy")
       const release = slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder }))
-      const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) => void run(counters.settle(now(), { adjust, release }).pipe(Effect.ignore))
+      const holder = slots[0]?.slot.holder
+      if (holder !== undefined) held.set(holder, slots.map(({ slot }) => slot))
+      const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) => {
+        if (holder !== undefined) held.delete(holder)
+        void run(counters.settle(now(), { adjust, release }).pipe(Effect.ignore))
+      }
       // the calls made so far were to Providers tried before this one
       const callsBefore = current?.note.attempts ?? 0
       return {

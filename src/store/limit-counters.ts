@@ -5,8 +5,8 @@
  * alone); in Redis with --redis-url (one Lua script per step), shared by every replica.
  *
  * A counter counts within one period (a minute's window, a UTC day or month): its key names the
- * period and expires when it ends. A slot set holds the requests in flight under a lease, so a
- * replica that dies mid-request frees its slots when their leases end.
+ * period and expires when it ends. A slot set holds the requests in flight under a short lease that
+ * their replica renews while they last, so a replica that dies mid-request frees its slots soon.
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -57,6 +57,8 @@ export interface LimitCountersShape {
   /** a counter admits while its count is under its limit; a request's cost may take it past */
   readonly charge: (now: number, counters: ReadonlyArray<Counter>, slots: ReadonlyArray<Slot>) => Effect.Effect<Charge, CountersUnavailable>
   readonly settle: (now: number, settlement: Settlement) => Effect.Effect<void, CountersUnavailable>
+  /** extends the leases of slots still held (to each one's `leaseUntil`); a slot freed or lapsed stays so */
+  readonly renew: (now: number, slots: ReadonlyArray<Slot>) => Effect.Effect<void, CountersUnavailable>
   /** where they live, for the log */
   readonly where: "memory" | "redis"
 }

@@ -70,9 +70,18 @@ export const makeMemoryCounters = (now: () => number = Date.now): Effect.Effect<
     for (const { holder, key } of settlement.release) slots.get(key)?.delete(holder)
   }
 
+  const renew = (now: number, sets: ReadonlyArray<Slot>) => {
+    for (const { holder, key, leaseUntil } of sets) {
+      const holders = slots.get(key)
+      const until = holders?.get(holder)
+      if (until !== undefined && until > now) holders!.set(holder, Math.max(until, leaseUntil))
+    }
+  }
+
   return {
     charge: (now, counters, sets) => Effect.sync(() => charge(now, counters, sets)),
     settle: (now, settlement) => Effect.sync(() => settle(now, settlement)),
+    renew: (now, sets) => Effect.sync(() => renew(now, sets)),
     where: "memory"
   } satisfies LimitCountersShape
 })

@@ -62,9 +62,29 @@ for j = n + 1, #KEYS do redis.call('ZREM', KEYS[j], ARGV[1 + j]) end
 return 0
 `
 
+/**
+ * KEYS: slot sets. ARGV: now, then per key its holder and new lease end. A holder still in its set
+ * (its lease not yet over) gets the later lease; the set lives at least as long.
+ */
+const renewScript = `
+local now = tonumber(ARGV[1])
+for j = 1, #KEYS do
+  local holder = ARGV[2 * j]
+  local lease = tonumber(ARGV[2 * j + 1])
+  local current = tonumber(redis.call('ZSCORE', KEYS[j], holder) or '0')
+  if current > now and lease > current then
+    redis.call('ZADD', KEYS[j], 'XX', lease, holder)
+    local ttl = redis.call('PTTL', KEYS[j])
+    if ttl < 0 or now + ttl < lease then redis.call('PEXPIREAT', KEYS[j], lease) end
+  end
+end
+return 0
+`
+
 type Scripted = {
   readonly orkaLimitCharge: (keys: number, ...args: ReadonlyArray<string | number>) => Promise<ReadonlyArray<number>>
   readonly orkaLimitSettle: (keys: number, ...args: ReadonlyArray<string | number>) => Promise<number>
+  readonly orkaLimitRenew: (keys: number, ...args: ReadonlyArray<string | number>) => Promise<number>
 }
 
 const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
@@ -80,6 +100,7 @@ export const makeRedisCounters = (url: string, commandTimeout: number): Effect.E
     // sent once per connection, then called by its digest (EVALSHA)
     client.defineCommand("orkaLimitCharge", { lua: chargeScript })
     client.defineCommand("orkaLimitSettle", { lua: settleScript })
+    client.defineCommand("orkaLimitRenew", { lua: renewScript })
     const scripted = client as unknown as Scripted
     const unavailable = (e: unknown) => new CountersUnavailable({ reason: reasonOf(e) })
 
@@ -106,6 +127,11 @@ export const makeRedisCounters = (url: string, commandTimeout: number): Effect.E
         const keys = [...adjust.map((a) => a.key), ...release.map((r) => r.key)]
         const args = [adjust.length, ...adjust.map((a) => a.delta), ...release.map((r) => r.holder)]
         return call(() => scripted.orkaLimitSettle(keys.length, ...keys, ...args)).pipe(Effect.mapError(unavailable), Effect.asVoid)
+      },
+      renew: (now, slots) => {
+        if (slots.length === 0) return Effect.void
+        const args = [now, ...slots.flatMap((s) => [s.holder, s.leaseUntil])]
+        return call(() => scripted.orkaLimitRenew(slots.length, ...slots.map((s) => s.key), ...args)).pipe(Effect.mapError(unavailable), Effect.asVoid)
       },
       where: "redis"
     } satisfies LimitCountersShape

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import type { Identity } from "../../src/auth/auth.ts"
 import type { GatewayError } from "../../src/errors.ts"
 import type { ValidPolicy } from "../../src/kube/client-policy.ts"
-import { type LimitedChat, makeLimiter } from "../../src/limits/limiter.ts"
+import { type LimitedChat, makeLimiter, slotLeaseMs } from "../../src/limits/limiter.ts"
 import { indexPolicies } from "../../src/limits/rules.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
 import { CurrentRequest, type CurrentRequestShape } from "../../src/request-note.ts"
@@ -28,27 +28,31 @@ const chat = (p: ResolvedProvider = provider()): LimitedChat => ({ identity: ali
 const scopes: Array<Scope.Closeable> = []
 afterEach(() => Promise.all(scopes.splice(0).map((scope) => Effect.runPromise(Scope.close(scope, Exit.void)))))
 
-const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; counters?: LimitCountersShape; onStoreFailure?: "allow" | "deny"; start?: number }) => {
+const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; counters?: LimitCountersShape; onStoreFailure?: "allow" | "deny"; start?: number; renewEveryMs?: number }) => {
   const scope = Effect.runSync(Scope.make())
   scopes.push(scope)
   const clock = { now: options.start ?? Date.UTC(2026, 11, 2, 12, 0, 0) }
   // the counters sweep by the test's clock too: by the real one, the test's keys would have expired
   const counters = options.counters ?? await Effect.runPromise(Scope.provide(makeMemoryCounters(() => clock.now), scope))
   const index = indexPolicies(options.policies ?? [])
-  const limiter = await Effect.runPromise(makeLimiter({
-    counters,
-    policies: () => index,
-    windowMs: 60_000,
-    onStoreFailure: options.onStoreFailure ?? "allow",
-    now: () => clock.now
-  }))
+  const limiter = await Effect.runPromise(Scope.provide(
+    makeLimiter({
+      counters,
+      policies: () => index,
+      windowMs: 60_000,
+      onStoreFailure: options.onStoreFailure ?? "allow",
+      now: () => clock.now,
+      ...(options.renewEveryMs === undefined ? {} : { renewEveryMs: options.renewEveryMs })
+    }),
+    scope
+  ))
   /** admitted as the request `current` (a fresh one by default), as the boundary provides it */
   const admit = async (c: LimitedChat = chat(), current: CurrentRequestShape = request()) => {
     const ticket = await Effect.runPromise(limiter.admit(c).pipe(Effect.provideService(CurrentRequest, current)))
     return { ...ticket, current }
   }
   const refusal = (c: LimitedChat = chat()) => Effect.runPromise(Effect.flip(limiter.admit(c))) as Promise<GatewayError>
-  return { clock, admit, refusal }
+  return { clock, admit, refusal, counters, scope }
 }
 
 const request = (): CurrentRequestShape => ({ started: 0, note: {}, atEnd: [], afterEnd: [] })
@@ -136,6 +140,28 @@ describe("limiter", () => {
     await admit()
   })
 
+  it("renews the slot of a request in flight past its lease; a replica gone frees its slots when their leases end", async () => {
+    const live = await limiterWith({ policies: [policy({ concurrentRequests: 1 })], renewEveryMs: 10 })
+    const long = await live.admit()
+    for (let minute = 1; minute <= 5; minute++) {
+      live.clock.now += slotLeaseMs / 2
+      await new Promise((r) => setTimeout(r, 40))
+      expect((await live.refusal()).kind).toBe("rate_limit")
+    }
+    await ended(long, { input: 1, output: 1 })
+    await live.admit()
+
+    // two replicas counting together: the first dies with a request in flight, its renewals stop
+    const first = await limiterWith({ policies: [policy({ concurrentRequests: 1 })], renewEveryMs: 10 })
+    const second = await limiterWith({ policies: [policy({ concurrentRequests: 1 })], counters: first.counters })
+    await first.admit()
+    await Effect.runPromise(Scope.close(first.scope, Exit.void))
+    second.clock.now = first.clock.now + slotLeaseMs - 1
+    expect((await second.refusal()).kind).toBe("rate_limit")
+    second.clock.now = first.clock.now + slotLeaseMs + 1
+    await second.admit()
+  })
+
   it("a daily budget, spent, is refused until the next UTC day, and says when that is", async () => {
     const { admit, clock, refusal } = await limiterWith({ policies: [policy({ tokensPerDay: 1000 })], start: Date.UTC(2026, 11, 2, 23, 58, 0) })
     await ended(await admit(), { input: 900, output: 150 })
@@ -188,6 +214,7 @@ describe("limiter", () => {
     const broken: LimitCountersShape = {
       charge: () => Effect.fail(new CountersUnavailable({ reason: "connection refused" })),
       settle: () => Effect.fail(new CountersUnavailable({ reason: "connection refused" })),
+      renew: () => Effect.fail(new CountersUnavailable({ reason: "connection refused" })),
       where: "redis"
     }
     const allowing = await limiterWith({ policies: [policy({ requestsPerMinute: 1 })], counters: broken })

@@ -90,6 +90,28 @@ const cases = (name: string, make: () => Promise<{ counters: LimitCountersShape;
       await new Promise((r) => setTimeout(r, 400))
       expect((await run(counters.charge(Date.now(), [], [slot("d")]))).held).toEqual([2])
     })
+
+    it("renews the leases of slots still held, and only theirs", async () => {
+      const now = Date.now()
+      const key = fresh("renewed")
+      const slot = (holder: string, leaseUntil: number) => ({ key, limit: 2, holder, leaseUntil })
+      await run(counters.charge(now, [], [slot("a", now + 300)]))
+      await run(counters.charge(now, [], [slot("b", now + 300)]))
+      await run(counters.settle(now, { adjust: [], release: [{ key, holder: "b" }] }))
+      // a's lease is renewed; b, released, and c, never held, are not taken back
+      await run(counters.renew(now, [slot("a", now + 60_000), slot("b", now + 60_000), slot("c", now + 60_000)]))
+      await new Promise((r) => setTimeout(r, 400))
+      const later = Date.now()
+      expect(await run(counters.charge(later, [], [slot("d", later + 60_000)]))).toEqual({ admitted: true, used: [], held: [2] })
+      expect((await run(counters.charge(later, [], [slot("e", later + 60_000)]))).admitted).toBe(false)
+      // a lease that has lapsed is not renewed
+      const lapsed = fresh("lapsed")
+      await run(counters.charge(later, [], [{ key: lapsed, limit: 1, holder: "f", leaseUntil: later + 100 }]))
+      await new Promise((r) => setTimeout(r, 300))
+      const after = Date.now()
+      await run(counters.renew(after, [{ key: lapsed, limit: 1, holder: "f", leaseUntil: after + 60_000 }]))
+      expect((await run(counters.charge(after, [], [{ key: lapsed, limit: 1, holder: "g", leaseUntil: after + 60_000 }]))).admitted).toBe(true)
+    })
   })
 
 cases("memory", () => open(makeMemoryCounters()), false)
