@@ -38,7 +38,7 @@
               cp .package.json.orig $out/lib/orka-gateway/package.json
               cp -r bin src node_modules $out/lib/orka-gateway/
               makeWrapper ${pkgs.nodejs_24}/bin/node $out/bin/orka-gateway \
-                --add-flags $out/lib/orka-gateway/bin/orka-gateway.js
+                --add-flags "--max-semi-space-size=32 $out/lib/orka-gateway/bin/orka-gateway.js"
               runHook postInstall
             '';
           };
@@ -56,7 +56,7 @@
               Cmd = [ "serve" ];
               User = "10001:10001";
               ExposedPorts = { "8080/tcp" = { }; };
-              # Node brings its own CA certificates; the malloc setting: src/memory.ts
+              # Node brings its own CA certificates; the malloc setting (and Node's flag above): src/memory.ts
               Env = [ "NODE_ENV=production" "MALLOC_MMAP_THRESHOLD_=131072" ];
             };
           };

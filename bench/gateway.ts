@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process"
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { mallocEnv } from "../src/memory.ts"
+import { mallocEnv, nodeFlags } from "../src/memory.ts"
 import { providerYaml, secretYaml } from "../test/support/gateway.ts"
 import { type FakeApiServer, startFakeApiServer } from "../test/support/fake-apiserver.ts"
 import { type Child, freePort, startChild, waitFor200 } from "./processes.ts"
@@ -98,7 +98,7 @@ export const startGateway = async (options: {
   // its JSON log (the default level: an access log line per request) goes to a file, named in the error if it does not start
   const log = join(dir, "gateway.log")
   const logFd = openSync(log, "w")
-  const [command, ...under] = options.under ?? [process.execPath]
+  const [command, ...under] = options.under ?? [process.execPath, ...nodeFlags]
   const child = startChild("gateway", command!, [
     ...under, gateway, "serve", ...modeFlags, "--host", "127.0.0.1", "--port", String(port), ...(options.flags ?? [])
   ], { stdout: logFd, cwd: root, env: { ...options.env, ...mallocEnv } })

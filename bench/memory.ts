@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { type FuzzRequest, random, request } from "../test/support/fuzz.ts"
 import { providerYaml, secretYaml } from "../test/support/gateway.ts"
 import { startScriptedUpstream } from "../test/support/scripted-upstream.ts"
-import { mallocEnv } from "../src/memory.ts"
+import { mallocEnv, nodeFlags } from "../src/memory.ts"
 import { bundled } from "./gateway.ts"
 
 const fuzzPerDoor = Number(process.argv[2] ?? 4000)
@@ -41,8 +41,8 @@ writeFileSync(join(dir, "all.yaml"), [
 ].join("\n---\n"))
 const port = await freePort()
 const child = spawn(process.execPath, [
-  // e.g. ORKA_NODE_FLAGS="--max-semi-space-size=16" to compare V8 settings
-  ...(process.env["ORKA_NODE_FLAGS"]?.split(" ").filter((f) => f !== "") ?? []),
+  // production's, or e.g. ORKA_NODE_FLAGS="--max-semi-space-size=16" to compare V8 settings
+  ...(process.env["ORKA_NODE_FLAGS"]?.split(" ").filter((f) => f !== "") ?? nodeFlags),
   bundled(), "serve", "--manifests", dir, "--token-auth-file", join(dir, "tokens.csv"), "--chat-provider", "mock",
   "--host", "127.0.0.1", "--port", String(port), "--tools-default", "disabled", "--upstream-retries", "0", "--log-level", "error"
 ], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...mallocEnv } })

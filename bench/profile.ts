@@ -43,6 +43,7 @@ interface ProfileNode {
 }
 
 async function drive() {
+  const { nodeFlags } = await import("../src/memory.ts")
   const { startGateway, token } = await import("./gateway.ts")
   const { firstLine, startChild } = await import("./processes.ts")
   const argument = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
@@ -66,7 +67,7 @@ async function drive() {
     upstreamPort,
     prefixes: { "": "fast" },
     flags: ["--tools-default", "disabled"],
-    under: [process.execPath, here("profile.ts"), "--sampling-gateway", out, cpu ? "cpu" : "heap"]
+    under: [process.execPath, ...nodeFlags, here("profile.ts"), "--sampling-gateway", out, cpu ? "cpu" : "heap"]
   })
   const target = {
     port: gateway.port,

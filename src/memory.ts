@@ -23,6 +23,15 @@ import { GatewayConfig } from "./config.ts"
  */
 export const mallocEnv = { MALLOC_MMAP_THRESHOLD_: "131072" } as const
 
+/**
+ * Node's flags where the gateway is started, like `mallocEnv`: V8 reads them only then. Node 24 lets
+ * the young generation grow to 64 MB per semi-space (134 MB in all) whatever the heap's limit, and
+ * many requests or streams in flight take it there. Capped at 32 MB, the peak RSS at 64 concurrent
+ * requests was 272 instead of 333 MB, with 1,000 streams held open 253 instead of 307 MB, for the
+ * same CPU per request (at 16 MB, 10 % more).
+ */
+export const nodeFlags = ["--max-semi-space-size=32"] as const
+
 export interface ActivityShape {
   /** a request came in; `end` when its answer is complete */
   readonly begin: () => void

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { parse, parseAllDocuments } from "yaml"
 import { describe, expect, it } from "vitest"
 import { settings } from "../../src/config.ts"
-import { mallocEnv } from "../../src/memory.ts"
+import { mallocEnv, nodeFlags } from "../../src/memory.ts"
 
 // Manifests are YAML: the test reads them as loosely as kubectl does.
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any }
@@ -289,17 +289,19 @@ describe("Dockerfile", () => {
     const user = finalStage.find((l) => l.startsWith("USER "))
     expect(user).toMatch(/^USER 10001(:10001)?$/)
     expect(Number(user!.slice(5).split(":")[0])).toBe(pod.securityContext.runAsUser)
-    expect(finalStage.at(-2)).toBe('ENTRYPOINT ["node", "dist/orka-gateway.js"]')
+    expect(finalStage.at(-2)).toMatch(/^ENTRYPOINT \["node", (.+, )?"dist\/orka-gateway.js"\]$/)
     expect(finalStage.at(-1)).toBe('CMD ["serve"]')
     expect(finalStage).toContain(`EXPOSE ${container.ports[0].containerPort}`)
     for (const file of ["bin/orka-gateway.js", "src/main.ts", "scripts/build.ts", "package-lock.json"]) expect(existsSync(new URL(file, root)), file).toBe(true)
   })
 
-  it("starts the gateway with the malloc setting of src/memory.ts, as npm start and the Nix image do", () => {
+  it("starts the gateway with the malloc setting and Node flags of src/memory.ts, as npm start and the Nix image do", () => {
     const [name, value] = Object.entries(mallocEnv)[0]!
     expect(finalStage).toContain(`ENV ${name}=${value}`)
-    expect(JSON.parse(read("package.json")).scripts.start).toContain(`${name}=${value} node dist/orka-gateway.js serve`)
+    expect(finalStage).toContain(`ENTRYPOINT ${JSON.stringify(["node", ...nodeFlags, "dist/orka-gateway.js"]).replaceAll(",", ", ")}`)
+    expect(JSON.parse(read("package.json")).scripts.start).toContain(`${name}=${value} node ${nodeFlags.join(" ")} dist/orka-gateway.js serve`)
     expect(read("flake.nix")).toContain(`"${name}=${value}"`)
+    expect(read("flake.nix")).toContain(`--add-flags "${nodeFlags.join(" ")} $out/lib/orka-gateway/bin/orka-gateway.js"`)
   })
 
   it("gets a small build context that still holds what it copies", () => {
