@@ -16,6 +16,7 @@ import { Readable } from "node:stream"
 import { relayed as openaiRelay } from "../src/dialect/openai/relayed.ts"
 import { gatewayError } from "../src/errors.ts"
 import { modelSeen, relayWatch } from "../src/http/observe.ts"
+import { inContextOf } from "../src/http/in-context.ts"
 import { relay } from "../src/http/sse.ts"
 import { eventRewriter } from "../src/http/sse-rewrite.ts"
 import { byteMaskOnce, maskStream, withCallerSecrets } from "../src/mask-bytes.ts"
@@ -58,7 +59,7 @@ const relayOnce = () => {
   const body = (response.body as unknown as { readonly stream: Stream.Stream<Uint8Array> }).stream
   const wrapped = maskStream(withCallerSecrets(byteMaskOnce([]), secrets), body).pipe(
     Stream.onExit(() => Effect.void),
-    Stream.updateContext((context: Context.Context<never>) =>
+    inContextOf((context) =>
       context.pipe(
         Context.add(References.CurrentLogAnnotations, { request_id: "r" }),
         Context.add(CallerSecrets, secrets),

@@ -27,6 +27,7 @@ import { GatewayConfig } from "../config.ts"
 import { labelled, metrics } from "../metrics.ts"
 import { CurrentRequest, type RequestNote } from "../request-note.ts"
 import { attachNote, noteFailure, writeAccessLog } from "./access-log.ts"
+import { inContextOf } from "./in-context.ts"
 import { makeRequestMetrics } from "./request-metrics.ts"
 import { noRoute } from "./fallback.ts"
 import type { ClientDialect } from "../dialect/wire.ts"
@@ -140,8 +141,8 @@ const serve = <E, R>(
       HttpBody.stream(
         maskStream(bytes, body.stream).pipe(
           Stream.onExit((exit) => Effect.andThen(Effect.sync(() => streaming.modifyUnsafe(-1, context)), write(response.status, outcomeOf(exit)))),
-          // what the request's own fiber had, for every pull of the stream: one change of context per pull
-          Stream.updateContext((context: Context.Context<never>) =>
+          // what the request's own fiber had, for every pull of the stream
+          inContextOf((context) =>
             context.pipe(
               Context.add(References.CurrentLogAnnotations, { request_id: requestId }),
               Context.add(CallerSecrets, secrets),
