@@ -14,7 +14,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 // the gateway's side: this file, run under the gateway's arguments, samples between two SIGUSR2s
-if (process.argv[2] === "--sampling-gateway") {
+// (read before the arguments are replaced by the gateway's own, so that it does not drive too)
+const samplingGateway = process.argv[2] === "--sampling-gateway"
+if (samplingGateway) {
   const { Session } = await import("node:inspector/promises")
   const out = process.argv[3]!
   const cpu = process.argv[4] === "cpu"
@@ -164,4 +166,4 @@ function reportCpu(profile: CpuProfile, ok: number, what: string, top: number) {
   for (const [name, t] of largest(inclusive, top)) console.log(`${us(t)}  ${name}`)
 }
 
-if (process.argv[2] !== "--sampling-gateway") await drive()
+if (!samplingGateway) await drive()
