@@ -11,19 +11,20 @@ import { CallerSecrets, type RedactorShape } from "./redact.ts"
 
 const levels = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" } as const
 
-/** Lines are masked whole: any secret the gateway holds, and the caller's token, wherever it appears. */
+const names: Record<string, string> = { All: "all", Fatal: "fatal", Error: "error", Warn: "warn", Info: "info", Debug: "debug", Trace: "trace", None: "none" }
+
+/**
+ * Lines are masked whole: any secret the gateway holds, and the caller's token, wherever it appears.
+ * The annotations are written as they are, after the fixed fields (one `JSON.stringify`, no copy):
+ * a key written twice reads as its last value, as it did when each annotation overwrote a field.
+ */
 const jsonLine = (redactor: RedactorShape | undefined) => Logger.make(({ cause, date, fiber, logLevel, message }) => {
   const parts = Array.isArray(message) ? message : [message]
-  const line: Record<string, unknown> = {
-    time: date.toISOString(),
-    level: logLevel.toLowerCase(),
-    msg: parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
-  }
-  const annotations = fiber.getRef(References.CurrentLogAnnotations)
-  for (const key in annotations) line[key] = annotations[key]
+  const msg = parts.length === 1 && typeof parts[0] === "string" ? parts[0] : parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
+  const annotations = JSON.stringify(fiber.getRef(References.CurrentLogAnnotations))
   // A failure's pretty print, without stack frames: logs must not become a second API for internals.
-  if (cause.reasons.length > 0) line["error"] = Cause.pretty(cause).split("\n")[0]
-  const text = JSON.stringify(line)
+  const error = cause.reasons.length > 0 ? `,"error":${JSON.stringify(Cause.pretty(cause).split("\n")[0])}` : ""
+  const text = `{"time":"${date.toISOString()}","level":"${names[logLevel]}","msg":${JSON.stringify(msg)}${annotations.length > 2 ? `,${annotations.slice(1, -1)}` : ""}${error}}`
   writeLine((redactor === undefined ? text : redactor.mask(text, fiber.getRef(CallerSecrets))) + "\n")
 })
 
