@@ -3,10 +3,12 @@
  * allocations with V8's sampling heap profiler, keeping objects that were collected too (what a
  * heap snapshot or `--heap-prof` cannot show), over requests sent by the load generator. With
  * `--cpu`, what its main thread spends per request instead (V8's CPU profiler, a sample every 100 µs).
- *   node bench/profile.ts [--cpu] [--tools] [--requests=4000] [--concurrency=64] [--top=25]
+ *   node bench/profile.ts [--cpu] [--tools] [--stream] [--pass-through] [--requests=4000] [--concurrency=64] [--top=25]
  * Prints KB allocated (or µs of CPU) per request, by package and by function, and with `--cpu` the
  * gateway's own functions inclusive of what they call. The gateway runs from the sources (function
- * names kept), as one of the bench's (`startGateway`), tools off unless `--tools`. A run moves by a
+ * names kept), as one of the bench's (`startGateway`), tools off unless `--tools`; an OpenAI request
+ * to an Anthropic Provider (to an OpenAI one with `--pass-through`), answered whole (as 50 events
+ * with `--stream`). A run moves by a
  * few percent (CPU: by much more on a busy machine): compare changes function by function, by several runs.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
@@ -52,6 +54,8 @@ async function drive() {
   const requests = Number(argument("requests") ?? 4000)
   const top = Number(argument("top") ?? 25)
   const tools = process.argv.includes("--tools")
+  const stream = process.argv.includes("--stream")
+  const passThrough = process.argv.includes("--pass-through")
   const cpu = process.argv.includes("--cpu")
   const concurrency = Number(argument("concurrency") ?? 64)
   const here = (file: string) => new URL(file, import.meta.url).pathname
@@ -75,8 +79,8 @@ async function drive() {
     port: gateway.port,
     path: "/openai/v1/chat/completions",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-orka-tools": tools ? "enabled" : "disabled" },
-    body: JSON.stringify({ model: "claude/claude-test", messages: [{ role: "user", content: "hello" }], max_tokens: 50 }),
-    stream: false
+    body: JSON.stringify({ model: passThrough ? "gpt/gpt-test" : "claude/claude-test", messages: [{ role: "user", content: "hello" }], max_tokens: 50, ...(stream ? { stream: true } : {}) }),
+    stream
   }
   try {
     await load({ target, concurrency: 64, requests: 3000 })
@@ -85,7 +89,7 @@ async function drive() {
     process.kill(gateway.child.pid, "SIGUSR2")
     for (let waited = 0; !existsSync(out) && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100))
     const profile = JSON.parse(readFileSync(out, "utf8"))
-    const what = `OpenAI → Anthropic, whole answer, tools ${tools ? "on" : "off"}, ${concurrency} concurrent: ${run.ok} requests (${run.failures} failed)`
+    const what = `OpenAI → ${passThrough ? "OpenAI" : "Anthropic"}, ${stream ? "a stream of 50 events" : "whole answer"}, tools ${tools ? "on" : "off"}, ${concurrency} concurrent: ${run.ok} requests (${run.failures} failed)`
     if (cpu) reportCpu(profile as CpuProfile, run.ok, what, top)
     else report(profile.head as ProfileNode, run.ok, what, top)
   } finally {
