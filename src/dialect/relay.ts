@@ -50,18 +50,32 @@ export interface TailEvent {
  * may be partial and is dropped. A last event without its closing blank line is kept (clients
  * dispatch it at the end of the stream). Comments (`: keep-alive`) are not events.
  */
-export const tailEvents = (tail: string, fromStart: boolean): Array<TailEvent> => {
+export const tailEvents = (tail: string, fromStart: boolean): Array<TailEvent> => blocksOf(tail, fromStart).flatMap((block) => eventIn(block) ?? [])
+
+/** The last event in `tail` (see `tailEvents`), reading only the blocks after it. */
+export const lastTailEvent = (tail: string, fromStart: boolean): TailEvent | undefined => {
+  const blocks = blocksOf(tail, fromStart)
+  for (let i = blocks.length - 1; i >= 0; i--) {
+    const event = eventIn(blocks[i]!)
+    if (event !== undefined) return event
+  }
+  return undefined
+}
+
+const blocksOf = (tail: string, fromStart: boolean): Array<string> => {
   const blocks = (tail.includes("\r") ? tail.replace(/\r\n?/g, "\n") : tail).split("\n\n")
   if (!fromStart) blocks.shift()
-  return blocks.flatMap((block) => {
-    let event = ""
-    const data: Array<string> = []
-    for (const line of block.split("\n")) {
-      if (line.startsWith("event:")) event = line.slice(6).trim()
-      else if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5))
-    }
-    return event === "" && data.length === 0 ? [] : [{ event, data: data.join("\n") }]
-  })
+  return blocks
+}
+
+const eventIn = (block: string): TailEvent | undefined => {
+  let event = ""
+  const data: Array<string> = []
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) event = line.slice(6).trim()
+    else if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5))
+  }
+  return event === "" && data.length === 0 ? undefined : { event, data: data.join("\n") }
 }
 
 export const parsesAsJson = (text: string): boolean => {

@@ -55,7 +55,7 @@ export interface RelayWatch {
   readonly firstContent: () => void
   /** `read` once the request ends, however (the client may have gone) */
   readonly atEnd: (read: () => void) => void
-  /** the stream's first chunk and its last bytes */
+  /** the stream's first chunk ("" when the last bytes hold it) and its last bytes */
   readonly ended: (head: string, tail: string) => void
 }
 
@@ -79,7 +79,9 @@ export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, 
   let relayed: Relayed | undefined
   watch?.atEnd(() => {
     if (relayed === undefined) return
-    watch.ended(relayed.head === undefined ? "" : textOf(relayed.head.subarray(0, tailBytes), "utf8"), Buffer.concat(relayed.chunks).toString("utf8"))
+    // a tail that holds the stream from its start holds its first chunk too: read once
+    const head = relayed.head === undefined || !relayed.dropped ? "" : textOf(relayed.head.subarray(0, tailBytes), "utf8")
+    watch.ended(head, Buffer.concat(relayed.chunks).toString("utf8"))
   })
   const keep = (tail: Relayed, chunk: Uint8Array, out: Array<Uint8Array>) => {
     tail.head ??= chunk

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { streamEnd as anthropicEnd } from "../../src/dialect/anthropic/relayed.ts"
 import { streamEnd as openaiEnd } from "../../src/dialect/openai/relayed.ts"
+import { lastTailEvent, tailEvents } from "../../src/dialect/relay.ts"
 import { anthropicEvents, openaiChunks } from "../support/scripted-upstream.ts"
 
 describe("how a relayed stream ended, from its tail", () => {
@@ -23,5 +24,24 @@ describe("how a relayed stream ended, from its tail", () => {
     expect(anthropicEnd(whole.slice(0, whole.indexOf("event: message_stop")), true)).toBe("cut")
     expect(anthropicEnd(whole.slice(0, -5), true)).toBe("cut")
     expect(anthropicEnd(`event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"x"}}\n\n`, true)).toBe("whole")
+  })
+})
+
+describe("a tail's events", () => {
+  it("the last one read alone is the last of all, comments, partial first blocks and CRLF framing alike", () => {
+    const tails = [
+      openaiChunks({ text: ["a", "b"] }, true),
+      anthropicEvents({ text: ["a"] }),
+      anthropicEvents({ text: ["a"] }).replace(/\n/g, "\r\n"),
+      "data: {\"x\":1}\n\n: keep-alive\n\n",
+      "data: [DONE]",
+      "ial\"}\n\ndata: {\"y\":2}\n\n\n\n",
+      ": only a comment\n\n",
+      ""
+    ]
+    for (const tail of tails) {
+      for (const fromStart of [true, false]) expect(lastTailEvent(tail, fromStart)).toEqual(tailEvents(tail, fromStart).at(-1))
+    }
+    expect(lastTailEvent("data: {\"x\":1}\n\n: keep-alive\n\n", true)).toEqual({ event: "", data: "{\"x\":1}" })
   })
 })

@@ -8,7 +8,7 @@
  */
 import { endedEarly } from "../../errors.ts"
 import { replaceStringField } from "../json-field.ts"
-import { asLatin1, type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
+import { asLatin1, type EventRewrite, lastTailEvent, parsesAsJson, type RelayDialect } from "../relay.ts"
 import { errorFrame } from "./errors.ts"
 
 export const echoModel = (model: string): EventRewrite => {
@@ -19,7 +19,7 @@ export const echoModel = (model: string): EventRewrite => {
 export type StreamEnd = "whole" | "cut"
 
 export const streamEnd = (tail: string, fromStart: boolean): StreamEnd => {
-  const last = tailEvents(tail, fromStart).at(-1)
+  const last = lastTailEvent(tail, fromStart)
   if (last === undefined || !parsesAsJson(last.data)) return "cut"
   const type = (JSON.parse(last.data) as { type?: unknown } | null)?.type
   return type === "message_stop" || type === "error" || last.event === "error" ? "whole" : "cut"

@@ -8,7 +8,7 @@
  */
 import { endedEarly } from "../../errors.ts"
 import { stringFieldAt } from "../json-field.ts"
-import { asLatin1, type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
+import { asLatin1, type EventRewrite, lastTailEvent, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
 import { errorFrame } from "./errors.ts"
 
 export const echoModel = (model: string): EventRewrite => {
@@ -34,12 +34,11 @@ export const echoModel = (model: string): EventRewrite => {
 export type StreamEnd = "whole" | "done_missing" | "cut"
 
 export const streamEnd = (tail: string, fromStart: boolean): StreamEnd => {
-  const events = tailEvents(tail, fromStart)
-  const last = events.at(-1)
+  const last = lastTailEvent(tail, fromStart)
   if (last === undefined) return "cut"
   if (last.data.trim() === "[DONE]") return "whole"
   if (/^\s*\{\s*"error"\s*:/.test(last.data) && parsesAsJson(last.data)) return "whole"
-  const finished = events.some((e) => /"finish_reason"\s*:\s*"/.test(e.data) && parsesAsJson(e.data))
+  const finished = tailEvents(tail, fromStart).some((e) => /"finish_reason"\s*:\s*"/.test(e.data) && parsesAsJson(e.data))
   return finished && parsesAsJson(last.data) ? "done_missing" : "cut"
 }
 

@@ -10,7 +10,7 @@
  */
 import { endedEarly } from "../../errors.ts"
 import { replaceStringField } from "../json-field.ts"
-import { asLatin1, type EventRewrite, parsesAsJson, type RelayDialect, tailEvents } from "../relay.ts"
+import { asLatin1, type EventRewrite, lastTailEvent, parsesAsJson, type RelayDialect } from "../relay.ts"
 import { failedFrame } from "./errors.ts"
 
 const withResponse: ReadonlySet<string> = new Set([
@@ -49,7 +49,7 @@ export const echoModel = (model: string): EventRewrite => {
 export type StreamEnd = "whole" | "cut"
 
 export const streamEnd = (tail: string, fromStart: boolean): StreamEnd => {
-  const last = tailEvents(tail, fromStart).at(-1)
+  const last = lastTailEvent(tail, fromStart)
   if (last === undefined) return !fromStart && endsWithUsage(tail) ? "whole" : "cut"
   if (!parsesAsJson(last.data)) return "cut"
   const type = (JSON.parse(last.data) as { type?: unknown } | null)?.type
