@@ -48,10 +48,15 @@ const { config, server } = build()
 const main = Effect.runFork(Layer.launch(server))
 
 let stopping = false
-const shutdown = () => {
+const shutdown = (signal: NodeJS.Signals) => {
   if (stopping) return
   stopping = true
   lifecycle.draining = true
+  // what an operator waits for, said once: how long until the listener closes, and the most after it
+  Effect.runFork(Effect.logInfo("draining").pipe(
+    Effect.annotateLogs({ signal, listener_closes_in_ms: config.shutdownDelay, in_flight_grace_ms: config.shutdownGracePeriod }),
+    Effect.provide(Log.layer(config))
+  ))
   setTimeout(() => void Effect.runFork(Fiber.interrupt(main)), config.shutdownDelay)
 }
 process.on("SIGTERM", shutdown)

@@ -65,6 +65,8 @@ describe("orka-gateway serve", () => {
     const lines = out.join("").split("\n").filter((l) => l.startsWith("{"))
     const request = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l["msg"] === "request" && l["path"] === "/openai/v1/chat/completions")
     expect(request).toMatchObject({ level: "info", method: "POST", status: 200, user: "developer", provider: "mock", model: "mock-1" })
+    const draining = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l["msg"] === "draining")
+    expect(draining).toMatchObject({ level: "info", signal: "SIGTERM", listener_closes_in_ms: 500 })
     expect(out.join("")).not.toContain(token)
   })
 
