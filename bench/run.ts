@@ -207,6 +207,15 @@ if (only === undefined) {
   writeFileSync(out, markdown)
   say(`wrote ${out}`)
 }
+// the README shows the last full run's summary, after its marker (test/readme.test.ts checks they agree)
+if (only === undefined && !quick) {
+  const readmePath = here("../README.md")
+  const readme = readFileSync(readmePath, "utf8")
+  const marker = readme.indexOf("<!-- performance table")
+  const from = readme.indexOf("\n", marker) + 1
+  writeFileSync(readmePath, readme.slice(0, from) + summaryTable + readme.slice(readme.indexOf("\n\n", from)))
+  say(`wrote the summary into ${readmePath}`)
+}
 await upstream.stop()
 loader.process.disconnect()
 await (loader as Child).stop()

@@ -27,6 +27,14 @@ describe("README", () => {
     expect(tableRows("<!-- metrics table")).toEqual(expected)
   })
 
+  it("shows the summary of the last recorded benchmark run, as bench/RESULTS.md has it", () => {
+    const results = readFileSync(new URL("../bench/RESULTS.md", import.meta.url), "utf8")
+    const summary = results.slice(results.indexOf("## Summary\n\n") + "## Summary\n\n".length).split("\n\n")[0]!
+    const rows = summary.split("\n").slice(2).map((row) => row.split("|").slice(1, -1).map((cell) => cell.trim().replace(/^`([^`]*)`$/, "$1")))
+    expect(rows.length).toBeGreaterThan(10)
+    expect(tableRows("<!-- performance table")).toEqual(rows)
+  })
+
   it("shows the two commands", () => {
     expect(readme).toContain("npm ci && npm start")
     expect(readme).toContain("npm ci && npm test")
