@@ -79,16 +79,34 @@ const relaxChoice = (c: Conversation): Conversation =>
 export const toolsSentence = (names: ReadonlyArray<string>) =>
   `The tools ${names.join(", ")} run on the gateway: call them when they help, and their results come back to you.`
 
+/** Each message's JSON size in bytes, measured once: a loop sends the same messages again with more after them. */
+const messageBytes = new WeakMap<object, number>()
+
+/** The bytes of the messages as one JSON array: the sum of each one's and the commas and brackets between them. */
+export const messagesBytes = (messages: Conversation["messages"]): number => {
+  // `[` and `]`, and a comma between two
+  let total = messages.length === 0 ? 2 : messages.length + 1
+  for (const message of messages) {
+    let bytes = messageBytes.get(message)
+    if (bytes === undefined) messageBytes.set(message, bytes = Buffer.byteLength(JSON.stringify(message)))
+    total += bytes
+  }
+  return total
+}
+
 /** Replaces the oldest tool results until the conversation fits; returns it unchanged when it does. */
 export const fitConversation = (c: Conversation, maxBytes: number): Conversation => {
-  const size = (x: Conversation) => Buffer.byteLength(JSON.stringify(x.messages))
+  const size = (x: Conversation) => messagesBytes(x.messages)
   if (size(c) <= maxBytes) return c
-  const messages = c.messages.map((m) => ({ ...m, content: [...m.content] }))
-  for (const message of messages) {
-    for (let i = 0; i < message.content.length; i++) {
-      const part = message.content[i]!
+  const messages = [...c.messages]
+  for (let j = 0; j < messages.length; j++) {
+    for (let i = 0; i < messages[j]!.content.length; i++) {
+      const part = messages[j]!.content[i]!
       if (part.type !== "tool_result" || (part.content.length === 1 && part.content[0]?.type === "text" && part.content[0].text.startsWith("[removed"))) continue
-      message.content[i] = { ...part, content: [{ type: "text", text: "[removed to keep the conversation within its size limit]" }] }
+      // a new message for each change: a message once measured keeps its size (messagesBytes)
+      const content = [...messages[j]!.content]
+      content[i] = { ...part, content: [{ type: "text", text: "[removed to keep the conversation within its size limit]" }] }
+      messages[j] = { ...messages[j]!, content }
       if (size({ ...c, messages }) <= maxBytes) return { ...c, messages }
     }
   }

@@ -4,7 +4,7 @@ import { gatewayError } from "../../src/errors.ts"
 import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
 import type { AnswerEvent, StreamEvent } from "../../src/ir/response.ts"
 import { foldCompletion } from "../../src/ir/collect.ts"
-import { afterTurn, askingToStop, fitConversation, type KeepTurn, loopLimits, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
+import { afterTurn, askingToStop, fitConversation, type KeepTurn, loopLimits, messagesBytes, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
 import { runToolLoopWhole, type WholeModel } from "../../src/tools/whole-loop.ts"
 import { testConfig } from "../support/config.ts"
 
@@ -119,6 +119,17 @@ describe("the tool loop", () => {
     expect(seen).toHaveLength(2)
     const other = scripted([gatewayError("rate_limit", "slow down")])
     await expect(collect(loop(conversation(), other.model, tools()))).rejects.toMatchObject({ kind: "rate_limit" })
+  })
+
+  it("measures the messages as their JSON, each message once", () => {
+    const messages: Conversation["messages"] = [
+      { role: "user", content: [{ type: "text", text: "héllo ✓ \"quoted\"\n" }] },
+      { role: "assistant", content: [{ type: "tool_call", id: "c1", name: "t", arguments: "{\"a\":1}" }] }
+    ]
+    for (const some of [[], messages.slice(0, 1), messages]) expect(messagesBytes(some)).toBe(Buffer.byteLength(JSON.stringify(some)))
+    // a message measured before is not measured again: a change to it in place would not be seen
+    ;(messages[0]!.content[0] as { text: string }).text = "a much longer text than before"
+    expect(messagesBytes(messages)).not.toBe(Buffer.byteLength(JSON.stringify(messages)))
   })
 
   it("drops the oldest tool results first to keep within the size limit", () => {
