@@ -11,8 +11,6 @@ import { CallerSecrets, type RedactorShape } from "./redact.ts"
 
 const levels = { debug: "Debug", info: "Info", warn: "Warn", error: "Error" } as const
 
-const names: Record<string, string> = { All: "all", Fatal: "fatal", Error: "error", Warn: "warn", Info: "info", Debug: "debug", Trace: "trace", None: "none" }
-
 /**
  * Lines are masked whole: any secret the gateway holds, and the caller's token, wherever it appears.
  * The annotations are written as they are, after the fixed fields (one `JSON.stringify`, no copy):
@@ -24,7 +22,7 @@ const jsonLine = (redactor: RedactorShape | undefined) => Logger.make(({ cause, 
   const annotations = JSON.stringify(fiber.getRef(References.CurrentLogAnnotations))
   // A failure's pretty print, without stack frames: logs must not become a second API for internals.
   const error = cause.reasons.length > 0 ? `,"error":${JSON.stringify(Cause.pretty(cause).split("\n")[0])}` : ""
-  const text = `{"time":"${date.toISOString()}","level":"${names[logLevel]}","msg":${JSON.stringify(msg)}${annotations.length > 2 ? `,${annotations.slice(1, -1)}` : ""}${error}}`
+  const text = `{"time":"${date.toISOString()}","level":"${logLevel.toLowerCase()}","msg":${JSON.stringify(msg)}${annotations.length > 2 ? `,${annotations.slice(1, -1)}` : ""}${error}}`
   writeLine((redactor === undefined ? text : redactor.mask(text, fiber.getRef(CallerSecrets))) + "\n")
 })
 

@@ -171,29 +171,31 @@ const inlineFrom = 1024
 const inlineImages = (body: unknown): { readonly images: number; readonly characters: number } => {
   let images = 0
   let characters = 0
-  const pending: Array<unknown> = [body]
-  while (pending.length > 0) {
-    const value = pending.pop()
+  const image = (data: string) => {
+    images += 1
+    characters += data.length
+  }
+  // strings are looked at where they are found; only objects and arrays wait on the stack
+  const visit = (value: unknown) => {
     if (typeof value === "string") {
-      if (value.length >= inlineFrom && value.startsWith("data:image/")) {
-        images += 1
-        characters += value.length
-      }
-    } else if (Array.isArray(value)) {
-      for (const item of value) if (typeof item === "object" || typeof item === "string") pending.push(item)
-    } else if (typeof value === "object" && value !== null) {
-      const record = value as Record<string, unknown>
-      const data = record["data"]
-      if (record["type"] === "base64" && typeof data === "string" && data.length >= inlineFrom && String(record["media_type"]).startsWith("image/")) {
-        images += 1
-        characters += data.length
-        continue
-      }
-      for (const key in record) {
-        const item = record[key]
-        if (typeof item === "object" || typeof item === "string") pending.push(item)
-      }
+      if (value.length >= inlineFrom && value.startsWith("data:image/")) image(value)
+    } else if (typeof value === "object" && value !== null) pending.push(value)
+  }
+  const pending: Array<object> = []
+  visit(body)
+  while (pending.length > 0) {
+    const value = pending.pop()!
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item)
+      continue
     }
+    const record = value as Record<string, unknown>
+    const data = record["data"]
+    if (record["type"] === "base64" && typeof data === "string" && data.length >= inlineFrom && String(record["media_type"]).startsWith("image/")) {
+      image(data)
+      continue
+    }
+    for (const key in record) visit(record[key])
   }
   return { images, characters }
 }
