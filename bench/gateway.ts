@@ -38,17 +38,19 @@ const providers = (upstreamPort: number, prefixes: Record<string, string>, extra
   ])
 
 /**
- * Limits that a bench never reaches but that are all checked: every Provider's rate limit and a
- * ClientPolicy of the caller's with each kind of limit (local mode only).
+ * Limits that a bench never reaches but that are all checked: a Provider's rate limit and a
+ * ClientPolicy of the caller's with each kind of limit, on the `-limited` twin of every Provider
+ * (local mode only), so that one gateway serves the same request with and without limits.
  */
 const unreachedLimits = {
   rateLimit: { requestsPerMinute: 1_000_000_000, tokensPerMinute: 1_000_000_000 },
-  policy: JSON.stringify({
+  policy: (providers: ReadonlyArray<string>) => JSON.stringify({
     apiVersion: "gateway.orka.ai/v1alpha1",
     kind: "ClientPolicy",
     metadata: { name: "bench" },
     spec: {
       subjects: [{ user: "bench" }],
+      providers,
       limits: { requestsPerMinute: 1_000_000_000, tokensPerMinute: 1_000_000_000, tokensPerDay: 1_000_000_000, tokensPerMonth: 1_000_000_000, concurrentRequests: 100_000 }
     }
   })
@@ -68,7 +70,7 @@ export const startGateway = async (options: {
   readonly mode?: "local" | "cluster"
   readonly flags?: ReadonlyArray<string>
   readonly env?: Record<string, string>
-  /** every Provider and the caller under limits it never reaches (see `unreachedLimits`) */
+  /** every Provider also as `<name>-limited`, under limits never reached (see `unreachedLimits`) */
   readonly limited?: boolean
   /** the command it runs under and its arguments, ending with the Node to run (callgrind, for bench/instructions.ts) */
   readonly under?: ReadonlyArray<string>
@@ -76,7 +78,11 @@ export const startGateway = async (options: {
   readonly readyTimeoutMs?: number
 }): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-bench-"))
-  const list = providers(options.upstreamPort, options.prefixes, options.limited === true ? { rateLimit: unreachedLimits.rateLimit } : {})
+  const free = providers(options.upstreamPort, options.prefixes)
+  const limited = options.limited === true
+    ? providers(options.upstreamPort, options.prefixes, { rateLimit: unreachedLimits.rateLimit }).map((p) => ({ ...p, name: `${p.name}-limited` }))
+    : []
+  const list = [...free, ...limited]
   let api: FakeApiServer | undefined
   let modeFlags: Array<string>
   if (options.mode === "cluster") {
@@ -87,7 +93,7 @@ export const startGateway = async (options: {
     for (const p of list) api.put("providers", { apiVersion: "core.orka.ai/v1alpha1", kind: "Provider", metadata: { name: p.name, namespace: "default" }, spec: p.spec })
     modeFlags = ["--kubeconfig", api.kubeconfig, "--namespace", "default", "--pod-name", "bench"]
   } else {
-    const policies = options.limited === true ? [unreachedLimits.policy] : []
+    const policies = limited.length > 0 ? [unreachedLimits.policy(limited.map((p) => p.name))] : []
     writeFileSync(join(dir, "providers.yaml"), [secretYaml("keys", { "api-key": "sk-bench-upstream" }), ...list.map((p) => providerYaml(p.name, p.spec)), ...policies].join("\n---\n"))
     writeFileSync(join(dir, "tokens.csv"), `${token},bench,u-1,"bench"\n`)
     modeFlags = ["--manifests", join(dir, "providers.yaml"), "--token-auth-file", join(dir, "tokens.csv")]

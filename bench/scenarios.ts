@@ -544,41 +544,70 @@ const pingRoundTrip = async (url: string, n: number) => {
   }
 }
 
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/**
+ * One gateway, the same request to a Provider under no limit and to its twin under every kind, in
+ * alternating blocks (which one goes first alternates too): what limits add is read as the median of
+ * the blocks' differences, so that the machine's drift and a process's own state cancel out.
+ */
+const pairedBlocks = async (b: Bench, g: Gateway, blocks: number, perBlock: number) => {
+  const target = (model: string) => gatewayOpenai(g, model)
+  const free = target("claude/claude-test")
+  const limited = target("claude-limited/claude-test")
+  for (const t of [free, limited]) await b.load({ target: t, concurrency: 1, requests: 200 })
+  const runs = { free: [] as Array<Result>, limited: [] as Array<Result> }
+  for (let i = 0; i < blocks; i++) {
+    const order = i % 2 === 0 ? (["free", "limited"] as const) : (["limited", "free"] as const)
+    for (const which of order) runs[which].push(await b.load({ target: which === "free" ? free : limited, concurrency: 1, requests: perBlock }))
+  }
+  const failed = [...runs.free, ...runs.limited].reduce((n, m) => n + m.failures, 0)
+  const firstFailure = [...runs.free, ...runs.limited].find((m) => m.firstFailure !== undefined)?.firstFailure
+  return {
+    free: median(runs.free.map((m) => m.total.p50)),
+    limited: median(runs.limited.map((m) => m.total.p50)),
+    added: median(runs.limited.map((m, i) => m.total.p50 - runs.free[i]!.total.p50)),
+    failures: failed === 0 ? "0" : `**${failed}**: ${firstFailure?.replace(/\|/g, "/").replace(/\s+/g, " ").slice(0, 160)}`
+  }
+}
+
 export const limits = async (b: Bench, r: Report) => {
   const { bSamples: n, rounds } = sizes(b)
+  const blocks = rounds > 1 ? 10 : 4
+  const perBlock = Math.round(n / blocks)
   const { redisMissing, startRedis } = await import("../test/support/redis.ts")
   const redis = redisMissing === undefined ? await startRedis() : undefined
-  // fresh gateways, so that none has warmed up longer than the others
-  const start = (limited: boolean, flags: ReadonlyArray<string> = []) =>
-    startGateway({ upstreamPort: b.upstream.port, prefixes: { "": "fast" }, flags: ["--tools-default", "disabled", ...flags], limited })
-  const gateways = [await start(false), await start(true), ...(redis === undefined ? [] : [await start(true, ["--redis-url", redis.url])])]
+  const start = (flags: ReadonlyArray<string> = []) =>
+    startGateway({ upstreamPort: b.upstream.port, prefixes: { "": "fast" }, flags: ["--tools-default", "disabled", ...flags], limited: true })
+  const gateways = [await start(), ...(redis === undefined ? [] : [await start(["--redis-url", redis.url])])]
   try {
-    const entry = (name: string, g: Gateway): Entry => ({
-      name,
-      pid: g.child.pid,
-      scenario: { target: gatewayOpenai(g, "claude/claude-test"), concurrency: 1, requests: n },
-      warmup: 200
-    })
-    const names = ["no limits", "limits in memory", "limits in Redis"]
-    const runs = await compare(b, "I", gateways.map((g, i) => entry(names[i]!, g)), rounds, (m) => -m.total.p50) as Array<Measured>
+    const names = ["limits in memory", "limits in Redis"]
+    const measured: Array<Awaited<ReturnType<typeof pairedBlocks>>> = []
+    for (const [i, g] of gateways.entries()) {
+      b.log(`I ${names[i]}: ${blocks} blocks of ${perBlock} requests each way`)
+      measured.push(await pairedBlocks(b, g, blocks, perBlock))
+    }
     const ping = redis === undefined ? undefined : await pingRoundTrip(redis.url, n)
-    const none = runs[0]!
-    const added = (m: Measured) => m.total.p50 - none.total.p50
     r.sections.push([
       "### I. Limits, one request at a time",
       "",
-      `The requests of B, ${n} each (after 200 warm-up), on gateways started for this: one with no limits, one whose Provider and`,
-      "caller are under every kind of limit (never reached) counted in memory, and the same counted in a Redis on loopback",
-      `(${redis === undefined ? `skipped: ${redisMissing}` : "one Lua script per request, and its settlement"}).`,
-      ...(ping === undefined ? [] : [`The floor of that: one Redis PING from the bench's own process, one at a time, took ${us(ping)} at p50.`]),
-      bestOf(rounds),
+      `The request of B, one at a time, on a gateway started for this, to a Provider under no limit and to its twin whose`,
+      "requests and caller are under every kind of limit (never reached): counted in memory, and on another gateway in a Redis on",
+      `loopback (${redis === undefined ? `skipped: ${redisMissing}` : "one Lua script per request, and its settlement"}). ${blocks} blocks of ${perBlock} requests`,
+      "each way, alternating (after 200 of each to warm up); p50 is the median of the blocks' p50s, and added p50 the median of",
+      "the differences between a block under limits and the one beside it without.",
+      ...(ping === undefined ? [] : [`One Redis PING from the bench's own process, one at a time, took ${us(ping)} at p50.`]),
       "",
-      table(["gateway", "p50 ms", "p99 ms", "added p50", "failures", "gateway CPU", "others CPU"], runs.map((m, i) =>
-        [names[i]!, f2(m.total.p50), f2(m.total.p99), i === 0 ? "" : us(added(m)), failures(m), cores(m, "proxy"), cores(m, "others")]))
+      table(["gateway", "p50 ms, no limit", "p50 ms, limits", "added p50", "failures"], measured.map((m, i) =>
+        [names[i]!, f2(m.free), f2(m.limited), us(m.added), m.failures]))
     ].join("\n"))
-    row(r, "I. limits in memory: added p50 (no target of its own)", us(added(runs[1]!)), undefined)
-    if (runs[2] === undefined) row(r, "I. limits in Redis: added p50 ≤ 300 µs", `skipped: ${redisMissing}`, undefined)
-    else row(r, "I. limits in Redis: added p50 ≤ 300 µs", `${us(added(runs[2]))} (a PING: ${us(ping!)})`, added(runs[2]) <= 0.3)
+    row(r, "I. limits in memory: added p50 (no target of its own)", us(measured[0]!.added), undefined)
+    if (measured[1] === undefined) row(r, "I. limits in Redis: added p50 ≤ 300 µs", `skipped: ${redisMissing}`, undefined)
+    else row(r, "I. limits in Redis: added p50 ≤ 300 µs", `${us(measured[1].added)} (a PING: ${us(ping!)})`, measured[1].added <= 0.3)
   } finally {
     await Promise.all(gateways.map((g) => g.stop()))
     await redis?.close()
