@@ -6,6 +6,8 @@
  * Never a token, a key or a body.
  */
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type { GatewayError } from "./errors.ts"
 
 export interface RequestNote {
   user?: string
@@ -52,7 +54,15 @@ export interface CurrentRequestShape {
   readonly atEnd: Array<() => void>
   /** run once the note is complete (the limits settle a request's reserved tokens from its usage) */
   readonly afterEnd: Array<() => void>
+  /**
+   * What a call to the Provider waits for first: the check of its limits, which runs while the
+   * request is prepared (decoded, translated) and fails with their refusal. None outside limits.
+   */
+  admission?: Effect.Effect<unknown, GatewayError> | undefined
 }
 
 /** The request being served; none outside a request (background work, tests of one layer). */
 export const CurrentRequest = Context.Reference<CurrentRequestShape | undefined>("orka/CurrentRequest", { defaultValue: () => undefined })
+
+/** Waits for the request's admission under its limits (none outside a request or without limits): every Provider call starts with it. */
+export const awaitAdmission: Effect.Effect<unknown, GatewayError> = Effect.flatMap(CurrentRequest, (current) => current?.admission ?? Effect.void)

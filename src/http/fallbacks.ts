@@ -62,13 +62,24 @@ export const makeFallbacks = (admitFor: AdmitFor) =>
         let reason: Reason = "cooldown"
         let skipped: AdmittedChat | undefined
 
-        /** One Provider, under its limits: its answer, or why it gave none (`refused`: a limit, nothing was called). */
+        /**
+         * One Provider, under its limits: its answer, or why it gave none (`refused`: a limit, nothing
+         * was called). The limits are checked while the request is prepared; the Provider's call waits
+         * for their answer (`admission`, which `Upstream` awaits), and a refusal outranks whatever
+         * serving said meanwhile, as if the check had come first.
+         */
         const attempt = (chat: AdmittedChat, last: boolean) =>
           Effect.gen(function*() {
-            const admitted = yield* Effect.exit(limiter.admit(chat))
+            const admission = yield* limiter.begin(chat)
+            // outside a request (a layer on its own) nothing carries it to the Provider's call: waited for here
+            const before = current === undefined ? yield* Effect.exit(admission) : undefined
+            if (before !== undefined && Exit.isFailure(before)) return { refused: squash(before.cause) } as const
+            if (current !== undefined) current.admission = admission
+            const refundOnInterrupt = Effect.flatMap(Effect.exit(admission), (admitted) => Exit.isSuccess(admitted) ? admitted.value.refund(false) : Effect.void)
+            const served = yield* Effect.exit(Effect.onInterrupt(serve(chat), () => refundOnInterrupt))
+            const admitted = yield* Effect.exit(admission)
             if (Exit.isFailure(admitted)) return { refused: squash(admitted.cause) } as const
             const ticket = admitted.value
-            const served = yield* Effect.exit(Effect.onInterrupt(serve(chat), () => ticket.refund(false)))
             if (Exit.isSuccess(served)) {
               ticket.settleAtEnd()
               const headers = { "x-orka-provider": chat.provider.name, ...rateLimitHeaders(dialect, ticket.state) }

@@ -1,9 +1,10 @@
 /**
- * The limits a chat is under, checked and charged in one step before a Provider is called
- * (`admit`), and settled when the request ends: its reserved tokens become its real usage (a
- * stream's, an abandoned stream's, a whole tool loop's), its concurrency slot is freed. A refusal is
- * a 429 that says which limit, when it frees up (`retry-after`) and the caller's standing (the
- * dialect's rate-limit headers); a request over no limit costs a few map lookups.
+ * The limits a chat is under, checked and charged in one step before a Provider is called (`begin`:
+ * started at once, so that the request is prepared meanwhile), and settled when the request ends:
+ * its reserved tokens become its real usage (a stream's, an abandoned stream's, a whole tool
+ * loop's), its concurrency slot is freed. A refusal is a 429 that says which limit, when it frees up
+ * (`retry-after`) and the caller's standing (the dialect's rate-limit headers); a request over no
+ * limit costs a few map lookups.
  *
  * The counters are `LimitCounters` (memory, or Redis shared by every replica). When they cannot be
  * reached, --limits-on-store-failure decides: served without limits, or a 503; never a hang.
@@ -11,6 +12,7 @@
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -51,7 +53,11 @@ export interface Ticket {
 }
 
 export interface LimiterShape {
-  readonly admit: (chat: LimitedChat) => Effect.Effect<Ticket, GatewayError>
+  /**
+   * Starts the check at once and gives what waits for its answer, so that the request is prepared
+   * while a shared store answers: the Provider must not be called before that answer admitted it.
+   */
+  readonly begin: (chat: LimitedChat) => Effect.Effect<Effect.Effect<Ticket, GatewayError>>
   /** whether the ClientPolicies have been loaded (readiness); a request before then waits for them */
   readonly loaded: () => boolean
 }
@@ -65,6 +71,7 @@ export const slotLeaseMs = 60_000
 const slotRenewEveryMs = slotLeaseMs / 4
 
 const unlimited: Ticket = { state: undefined, refund: () => Effect.void, settleAtEnd: () => {} }
+const admitsAll = Effect.succeed(unlimited)
 
 interface Charged {
   readonly rule: Rule
@@ -196,7 +203,7 @@ export const makeLimiter = (options: {
 
     const admit = (chat: LimitedChat): Effect.Effect<Ticket, GatewayError> => {
       const rules = rulesFor(chat.provider, chat.identity, options.policies())
-      if (rules.length === 0) return Effect.succeed(unlimited)
+      if (rules.length === 0) return admitsAll
       const at = now()
       const estimate = estimateTokens(chat.bodyChars, chat.body, outputCap(chat.provider, chat.model))
       const { charged, slots } = chargesOf(rules, at, estimate)
@@ -212,7 +219,15 @@ export const makeLimiter = (options: {
         return ticketOf(charged, slots, result.value.used, estimate, current)
       })
     }
-    return { admit }
+    const begin = (chat: LimitedChat) => {
+      const check = admit(chat)
+      if (check === admitsAll) return Effect.succeed(check)
+      // in memory the check answers at once; against Redis it runs on while the request is prepared,
+      // to its end even if the request is interrupted (its ticket must be given back then)
+      if (counters.where === "memory") return Effect.exit(check)
+      return Effect.map(Effect.forkChild(check, { startImmediately: true, uninterruptible: true }), Fiber.join)
+    }
+    return { admit, begin }
   })
 
 /**
@@ -245,8 +260,9 @@ export class Limiter extends Context.Service<Limiter, LimiterShape>()("orka/Limi
         windowMs: config.limitsWindow,
         onStoreFailure: config.limitsOnStoreFailure
       })
+      const onceLoaded = <A, E>(f: () => Effect.Effect<A, E>) => Deferred.isDoneUnsafe(loaded) ? f() : Effect.andThen(Deferred.await(loaded), f)
       return {
-        admit: (chat) => Deferred.isDoneUnsafe(loaded) ? limiter.admit(chat) : Effect.andThen(Deferred.await(loaded), () => limiter.admit(chat)),
+        begin: (chat) => onceLoaded(() => limiter.begin(chat)),
         loaded: () => Deferred.isDoneUnsafe(loaded)
       }
     })

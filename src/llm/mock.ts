@@ -19,6 +19,7 @@ import { completionEvents } from "../ir/collect.ts"
 import { type Conversation, type Message, type Part, textOf, type ToolDefinition } from "../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent } from "../ir/response.ts"
 import { parseJsonObject } from "../json.ts"
+import { awaitAdmission } from "../request-note.ts"
 import type { BackendFactory } from "./backend.ts"
 
 const isSpace = (code: number) => code === 32 || (code >= 9 && code <= 13) || code === 160 || code === 0x2028 || code === 0x2029
@@ -169,7 +170,8 @@ const events = (completion: Completion): Array<StreamEvent> =>
     return [event]
   })
 
+// like a Provider's call, an answer starts once the request's limits admitted it (the tool loop runs on it)
 export const mockBackend: BackendFactory = () => ({
-  complete: (c) => Effect.sync(() => complete(c)),
-  stream: (c) => Stream.suspend(() => Stream.fromIterable(events(complete(c))))
+  complete: (c) => Effect.andThen(awaitAdmission, Effect.sync(() => complete(c))),
+  stream: (c) => Stream.unwrap(Effect.as(awaitAdmission, Stream.suspend(() => Stream.fromIterable(events(complete(c))))))
 })

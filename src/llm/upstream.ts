@@ -4,7 +4,8 @@
  * `retry-after`, and whose failures become GatewayErrors with the status a client should see.
  *
  * Retries happen only here, before a response is handed to the caller, so nothing has reached the
- * client yet. A caller that is interrupted (client gone) aborts the request in flight.
+ * client yet. A caller that is interrupted (client gone) aborts the request in flight. A call starts
+ * once its request is admitted under its limits (`awaitAdmission`), checked while it was prepared.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -18,7 +19,7 @@ import { isJsonObject, readJson } from "../json.ts"
 import { labelled, metrics } from "../metrics.ts"
 import { ProviderHealth } from "../providers/health.ts"
 import { CallerSecrets, headerSecrets, Redactor } from "../redact.ts"
-import { CurrentRequest } from "../request-note.ts"
+import { awaitAdmission, CurrentRequest } from "../request-note.ts"
 import { annotateUpstreamStatus, traceHeaders, upstreamAttemptSpan } from "../tracing.ts"
 import { type HttpFailure, makeHttpPool, type PoolResponse } from "./http-pool.ts"
 
@@ -217,7 +218,8 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
           const retried = Metric.update(upstreamRetries({ orka_provider: call.provider, reason: error.kind }), 1)
           return retried.pipe(Effect.andThen(Effect.sleep(wait)), Effect.andThen(loop(n + 1)))
         }))
-      return loop(0)
+      // the request's limits, checked while it was prepared, must have admitted it first
+      return Effect.andThen(awaitAdmission, loop(0))
     }
 
     const broke = (provider: string) => (failure: HttpFailure) =>

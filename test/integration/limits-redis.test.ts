@@ -3,7 +3,8 @@
  * Deployment's two replicas do, enforce one requests-per-minute and one tokens-per-minute limit
  * whichever replica a request lands on. With Redis killed mid-run each honours its
  * --limits-on-store-failure (this one `allow`: served; the other `deny`: a clear 503), never a 500
- * or a hang, and the limits hold again once Redis is back. Windows are 2 s (`--limits-window`).
+ * or a hang, and the limits hold again once Redis is back. A check Redis is slow to answer holds
+ * the Provider's call until it admits. Windows are 2 s (`--limits-window`).
  */
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
@@ -38,7 +39,13 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
   beforeAll(async () => {
     const anthropic = (url: string, rateLimit: Record<string, number>) => ({ type: "anthropic", secretRef: { name: "keys" }, baseURL: url, defaultModel: "claude-test", rateLimit })
     replicas = await startReplicas({
-      providers: (url) => ({ rpm: anthropic(url, { requestsPerMinute: 3 }), tpm: anthropic(url, { tokensPerMinute: 40 }), outage: anthropic(url, { requestsPerMinute: 1000 }) }),
+      providers: (url) => ({
+        rpm: anthropic(url, { requestsPerMinute: 3 }),
+        tpm: anthropic(url, { tokensPerMinute: 40 }),
+        gated: anthropic(url, { requestsPerMinute: 2 }),
+        abandoned: anthropic(url, { tokensPerMinute: 1000 }),
+        outage: anthropic(url, { requestsPerMinute: 1000 })
+      }),
       config: { limitsWindow: windowMs },
       // this replica keeps the default store-failure policy, allow; the other denies
       flags: ["--limits-window", String(windowMs / 1000), "--limits-on-store-failure", "deny"]
@@ -81,6 +88,53 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
     expect(refused.message).toContain("Provider tpm allows 40 tokens per 2 s")
     expect(refused.headers.get("x-ratelimit-remaining-tokens")).toBe("0")
     expect(upstream.requests).toHaveLength(3)
+  })
+
+  it("the request is prepared while Redis checks it, but the Provider is called only once it has admitted it", async () => {
+    upstream.script({ answer: { text: ["ok"] } })
+    await inOneWindow()
+    const slowCheck = async <A>(request: Promise<A>) => {
+      // Redis frozen for less than the check's timeout: the check waits for it
+      redis.pause()
+      await new Promise((r) => setTimeout(r, 120))
+      const calledMeanwhile = upstream.requests.length
+      redis.resume()
+      return { calledMeanwhile, answer: await request.catch((e: unknown) => e) }
+    }
+    const admitted = await slowCheck(ask(one, "gated/claude-test"))
+    expect(admitted.calledMeanwhile).toBe(0)
+    expect(admitted.answer).toMatchObject({ choices: [{ message: { content: "ok" } }] })
+    await ask(two, "gated/claude-test")
+    expect(upstream.requests).toHaveLength(2)
+    // refused: its Provider is never called
+    const refused = await slowCheck(ask(two, "gated/claude-test"))
+    expect(refused.answer).toMatchObject({ status: 429 })
+    expect(upstream.requests).toHaveLength(2)
+  })
+
+  it("a client gone while Redis checks its request gets its reserved tokens given back once the check answers", async () => {
+    upstream.script({ answer: { text: ["ok"] } })
+    await inOneWindow()
+    const remaining = async () => {
+      const { response } = await client(one).chat.completions.create({ model: "abandoned/claude-test", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }).withResponse()
+      return Number(response.headers.get("x-ratelimit-remaining-tokens"))
+    }
+    // what one request reserves, then settled at its usage (15)
+    const estimate = 1000 - (await remaining())
+    await settled()
+    redis.pause()
+    const gone = new AbortController()
+    const abandoned = client(one).chat.completions
+      .create({ model: "abandoned/claude-test", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }, { signal: gone.signal })
+      .catch((e) => e)
+    await new Promise((r) => setTimeout(r, 60))
+    gone.abort()
+    await abandoned
+    await new Promise((r) => setTimeout(r, 60))
+    redis.resume()
+    await settled()
+    expect(await remaining()).toBe(1000 - 15 - estimate)
+    expect(upstream.requests).toHaveLength(2)
   })
 
   it("with Redis gone each replica does what its policy says, at once, and the limits come back with Redis", async () => {

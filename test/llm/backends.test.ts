@@ -3,8 +3,9 @@
  * Upstream (undici, retries, status mapping).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Stream } from "effect"
+import { Deferred, Effect, Fiber, Layer, Redacted, Stream } from "effect"
 import { GatewayConfig } from "../../src/config.ts"
+import { type GatewayError, gatewayError } from "../../src/errors.ts"
 import { testConfig } from "../support/config.ts"
 import type { Conversation } from "../../src/ir/conversation.ts"
 import { encodeRequest as anthropicRequest } from "../../src/dialect/anthropic/provider.ts"
@@ -14,6 +15,7 @@ import { backendFactories, supportsStreamOptions } from "../../src/llm/backends.
 import { mockBackend } from "../../src/llm/mock.ts"
 import { Upstream } from "../../src/llm/upstream.ts"
 import { Redactor } from "../../src/redact.ts"
+import { CurrentRequest } from "../../src/request-note.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
 import { startScriptedUpstream } from "../support/scripted-upstream.ts"
 
@@ -252,6 +254,22 @@ describe("mock backend", () => {
       const events = yield* Stream.runCollect(mock.stream(conversation({ messages: [{ role: "user", content: [{ type: "text", text: "a rather long sentence to split" }] }] }), p))
       expect(events.length).toBeGreaterThan(4)
       expect(events.flatMap((e) => (e.type === "text" ? [e.text] : [])).join("")).toBe("Echo: a rather long sentence to split")
+    }))
+
+  it.effect("answers only once the request's limits admitted it, and not at all when they refused", () =>
+    Effect.gen(function*() {
+      const hello = conversation({ messages: [{ role: "user", content: [{ type: "text", text: "hello" }] }] })
+      const refused = gatewayError("rate_limit", "over the limit")
+      const under = (admission: Effect.Effect<unknown, GatewayError>) =>
+        Effect.provideService(CurrentRequest, { started: 0, note: {}, atEnd: [], afterEnd: [], admission })
+      expect(yield* Effect.flip(under(Effect.fail(refused))(mock.complete(hello, p)))).toBe(refused)
+      expect(yield* Effect.flip(under(Effect.fail(refused))(Stream.runCollect(mock.stream(hello, p))))).toBe(refused)
+      const admit = yield* Deferred.make<void>()
+      const answer = yield* Effect.forkChild(under(Deferred.await(admit))(mock.complete(hello, p)))
+      yield* Effect.yieldNow
+      expect(answer.pollUnsafe()).toBeUndefined()
+      yield* Deferred.succeed(admit, undefined)
+      expect((yield* Fiber.join(answer)).content).toEqual([{ type: "text", text: "Echo: hello" }])
     }))
 
   it.effect("calls a tool with schema-made arguments, then reports its result; honours stop and max_tokens", () =>
