@@ -173,7 +173,9 @@ export const makeLimiter = (options: {
       if (holder !== undefined) held.set(holder, slots.map(({ slot }) => slot))
       const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) => {
         if (holder !== undefined) held.delete(holder)
-        void run(counters.settle(now(), { adjust, release }).pipe(Effect.ignore))
+        const at = now()
+        // sent once the answer's last write is out: before it, its round trip delays that answer (and the next request's check)
+        setImmediate(() => void run(counters.settle(at, { adjust, release }).pipe(Effect.ignore)))
       }
       // the calls made so far were to Providers tried before this one
       const callsBefore = current?.note.attempts ?? 0
