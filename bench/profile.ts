@@ -3,12 +3,13 @@
  * allocations with V8's sampling heap profiler, keeping objects that were collected too (what a
  * heap snapshot or `--heap-prof` cannot show), over requests sent by the load generator. With
  * `--cpu`, what its main thread spends per request instead (V8's CPU profiler, a sample every 100 µs).
- *   node bench/profile.ts [--cpu] [--tools] [--stream] [--pass-through] [--requests=4000] [--concurrency=64] [--top=25]
+ *   node bench/profile.ts [--cpu] [--tools] [--stream] [--pass-through] [--limits=memory|redis] [--requests=4000] [--concurrency=64] [--top=25]
  * Prints KB allocated (or µs of CPU) per request, by package and by function, and with `--cpu` the
  * gateway's own functions inclusive of what they call. The gateway runs from the sources (function
  * names kept), as one of the bench's (`startGateway`), tools off unless `--tools`; an OpenAI request
  * to an Anthropic Provider (to an OpenAI one with `--pass-through`), answered whole (as 50 events
- * with `--stream`). A run moves by a
+ * with `--stream`); with `--limits`, to the Provider's twin under every kind of limit, counted in
+ * memory or in a Redis on loopback (bench/gateway.ts `limited`). A run moves by a
  * few percent (CPU: by much more on a busy machine): compare changes function by function, by several runs.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
@@ -58,6 +59,7 @@ async function drive() {
   const passThrough = process.argv.includes("--pass-through")
   const cpu = process.argv.includes("--cpu")
   const concurrency = Number(argument("concurrency") ?? 64)
+  const limits = argument("limits")
   const here = (file: string) => new URL(file, import.meta.url).pathname
 
   const upstream = startChild("upstream", process.execPath, [here("upstream.ts"), "fast=50:0"])
@@ -69,17 +71,19 @@ async function drive() {
       loader.process.send({ id: 0, scenario })
     })
   const out = join(tmpdir(), `orka-profile-${process.pid}.json`)
+  const redis = limits === "redis" ? await (await import("../test/support/redis.ts")).startRedis() : undefined
   const gateway = await startGateway({
     upstreamPort,
     prefixes: { "": "fast" },
-    flags: ["--tools-default", "disabled"],
+    flags: ["--tools-default", "disabled", ...(redis === undefined ? [] : ["--redis-url", redis.url])],
+    limited: limits !== undefined,
     under: [process.execPath, ...nodeFlags, here("profile.ts"), "--sampling-gateway", out, cpu ? "cpu" : "heap"]
   })
   const target = {
     port: gateway.port,
     path: "/openai/v1/chat/completions",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-orka-tools": tools ? "enabled" : "disabled" },
-    body: JSON.stringify({ model: passThrough ? "gpt/gpt-test" : "claude/claude-test", messages: [{ role: "user", content: "hello" }], max_tokens: 50, ...(stream ? { stream: true } : {}) }),
+    body: JSON.stringify({ model: `${passThrough ? "gpt" : "claude"}${limits === undefined ? "" : "-limited"}/${passThrough ? "gpt" : "claude"}-test`, messages: [{ role: "user", content: "hello" }], max_tokens: 50, ...(stream ? { stream: true } : {}) }),
     stream
   }
   try {
@@ -89,11 +93,12 @@ async function drive() {
     process.kill(gateway.child.pid, "SIGUSR2")
     for (let waited = 0; !existsSync(out) && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100))
     const profile = JSON.parse(readFileSync(out, "utf8"))
-    const what = `OpenAI → ${passThrough ? "OpenAI" : "Anthropic"}, ${stream ? "a stream of 50 events" : "whole answer"}, tools ${tools ? "on" : "off"}, ${concurrency} concurrent: ${run.ok} requests (${run.failures} failed)`
+    const what = `OpenAI → ${passThrough ? "OpenAI" : "Anthropic"}, ${stream ? "a stream of 50 events" : "whole answer"}, tools ${tools ? "on" : "off"}, ${limits === undefined ? "no limits" : `limits in ${limits}`}, ${concurrency} concurrent: ${run.ok} requests (${run.failures} failed)`
     if (cpu) reportCpu(profile as CpuProfile, run.ok, what, top)
     else report(profile.head as ProfileNode, run.ok, what, top)
   } finally {
     await gateway.stop()
+    await redis?.close()
     await upstream.stop()
     loader.process.kill()
   }
