@@ -17,21 +17,31 @@ export const resetDuration = (ms: number): string => {
   return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`
 }
 
-const openai = (what: "requests" | "tokens", s: LimitStanding, now: number): Record<string, string> => ({
-  [`x-ratelimit-limit-${what}`]: String(s.limit),
-  [`x-ratelimit-remaining-${what}`]: String(s.remaining),
-  [`x-ratelimit-reset-${what}`]: resetDuration(s.resetAt - now)
-})
+type Kind = "requests" | "tokens"
 
-const anthropic = (what: "requests" | "tokens", s: LimitStanding): Record<string, string> => ({
-  [`anthropic-ratelimit-${what}-limit`]: String(s.limit),
-  [`anthropic-ratelimit-${what}-remaining`]: String(s.remaining),
-  [`anthropic-ratelimit-${what}-reset`]: new Date(Math.ceil(s.resetAt / 1000) * 1000).toISOString().replace(".000Z", "Z")
-})
+// the names written out, not built per answer: an object of constant keys is made quickly
+const openaiNames = {
+  requests: ["x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"],
+  tokens: ["x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"]
+} as const
+const anthropicNames = {
+  requests: ["anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset"],
+  tokens: ["anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset"]
+} as const
+
+const anthropicReset = (resetAt: number) => new Date(Math.ceil(resetAt / 1000) * 1000).toISOString().replace(".000Z", "Z")
 
 export const rateLimitHeaders = (dialect: ClientDialect, state: RateLimitState | undefined, now: number = Date.now()): Record<string, string> => {
-  if (state === undefined) return {}
-  const render = (what: "requests" | "tokens", s: LimitStanding | undefined) =>
-    s === undefined ? {} : dialect === "openai" ? openai(what, s, now) : anthropic(what, s)
-  return { ...render("requests", state.requests), ...render("tokens", state.tokens) }
+  const headers: Record<string, string> = {}
+  if (state === undefined) return headers
+  const render = (what: Kind, s: LimitStanding | undefined) => {
+    if (s === undefined) return
+    const [limit, remaining, reset] = dialect === "openai" ? openaiNames[what] : anthropicNames[what]
+    headers[limit] = String(s.limit)
+    headers[remaining] = String(s.remaining)
+    headers[reset] = dialect === "openai" ? resetDuration(s.resetAt - now) : anthropicReset(s.resetAt)
+  }
+  render("requests", state.requests)
+  render("tokens", state.tokens)
+  return headers
 }

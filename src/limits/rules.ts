@@ -110,18 +110,22 @@ export const rulesFor = (provider: ResolvedProvider, identity: Identity, index: 
   return rules
 }
 
-/** The period a counted limit counts in at `now`: its stamp (part of the key) and when it ends. */
-export const periodOf = (name: Exclude<LimitName, "concurrent_requests">, now: number, windowMs: number): { readonly stamp: string; readonly resetAt: number } => {
+/** The period a counted limit counts in at `now`: its stamp (part of the key), when it began and when it ends. */
+export const periodOf = (
+  name: Exclude<LimitName, "concurrent_requests">,
+  now: number,
+  windowMs: number
+): { readonly stamp: string; readonly startsAt: number; readonly resetAt: number } => {
   if (name === "requests_per_minute" || name === "tokens_per_minute") {
     const window = Math.floor(now / windowMs)
-    return { stamp: `w${window}`, resetAt: (window + 1) * windowMs }
+    return { stamp: `w${window}`, startsAt: window * windowMs, resetAt: (window + 1) * windowMs }
   }
   const date = new Date(now)
   const year = date.getUTCFullYear()
   const month = date.getUTCMonth()
-  if (name === "tokens_per_month") return { stamp: `m${year}-${month + 1}`, resetAt: Date.UTC(year, month + 1, 1) }
+  if (name === "tokens_per_month") return { stamp: `m${year}-${month + 1}`, startsAt: Date.UTC(year, month, 1), resetAt: Date.UTC(year, month + 1, 1) }
   const day = date.getUTCDate()
-  return { stamp: `d${year}-${month + 1}-${day}`, resetAt: Date.UTC(year, month, day + 1) }
+  return { stamp: `d${year}-${month + 1}-${day}`, startsAt: Date.UTC(year, month, day), resetAt: Date.UTC(year, month, day + 1) }
 }
 
 /** What a refusal says of each limit. */

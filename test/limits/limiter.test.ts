@@ -9,7 +9,7 @@ import type { Identity } from "../../src/auth/auth.ts"
 import type { GatewayError } from "../../src/errors.ts"
 import type { ValidPolicy } from "../../src/kube/client-policy.ts"
 import { type LimitedChat, makeLimiter, slotLeaseMs } from "../../src/limits/limiter.ts"
-import { indexPolicies } from "../../src/limits/rules.ts"
+import { indexPolicies, type PolicyIndex } from "../../src/limits/rules.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
 import { CurrentRequest, type CurrentRequestShape } from "../../src/request-note.ts"
 import { CountersUnavailable, type LimitCountersShape } from "../../src/store/limit-counters.ts"
@@ -28,7 +28,7 @@ const chat = (p: ResolvedProvider = provider()): LimitedChat => ({ identity: ali
 const scopes: Array<Scope.Closeable> = []
 afterEach(() => Promise.all(scopes.splice(0).map((scope) => Effect.runPromise(Scope.close(scope, Exit.void)))))
 
-const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; counters?: LimitCountersShape; onStoreFailure?: "allow" | "deny"; start?: number; renewEveryMs?: number }) => {
+const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; index?: () => PolicyIndex; counters?: LimitCountersShape; onStoreFailure?: "allow" | "deny"; start?: number; renewEveryMs?: number }) => {
   const scope = Effect.runSync(Scope.make())
   scopes.push(scope)
   const clock = { now: options.start ?? Date.UTC(2026, 11, 2, 12, 0, 0) }
@@ -38,7 +38,7 @@ const limiterWith = async (options: { policies?: ReadonlyArray<ValidPolicy>; cou
   const limiter = await Effect.runPromise(Scope.provide(
     makeLimiter({
       counters,
-      policies: () => index,
+      policies: options.index ?? (() => index),
       windowMs: 60_000,
       onStoreFailure: options.onStoreFailure ?? "allow",
       now: () => clock.now,
@@ -74,6 +74,17 @@ describe("limiter", () => {
   it("admits a request no limit applies to without counting anything", async () => {
     const { admit } = await limiterWith({ policies: [{ ...policy({ requestsPerMinute: 1 }), spec: { ...policy({ requestsPerMinute: 1 }).spec, subjects: [{ user: "bob" }] } }] })
     for (let i = 0; i < 3; i++) expect((await admit()).state).toBeUndefined()
+  })
+
+  it("a ClientPolicy changed applies from the next request, to a caller and Provider already seen", async () => {
+    let index = indexPolicies([])
+    const { admit } = await limiterWith({ index: () => index })
+    const seen = chat()
+    expect((await admit(seen)).state).toBeUndefined()
+    index = indexPolicies([policy({ requestsPerMinute: 5 })])
+    expect((await admit(seen)).state?.requests).toMatchObject({ limit: 5, remaining: 4 })
+    index = indexPolicies([])
+    expect((await admit(seen)).state).toBeUndefined()
   })
 
   it("refuses the request past a Provider's requests per minute, saying when the window frees up", async () => {

@@ -82,13 +82,13 @@ describe("rulesFor", () => {
 describe("periods", () => {
   it("a window starts on its multiple of the window's length", () => {
     const at = Date.UTC(2026, 11, 2, 10, 30, 45)
-    expect(periodOf("requests_per_minute", at, 60_000)).toEqual({ stamp: `w${Math.floor(at / 60_000)}`, resetAt: Date.UTC(2026, 11, 2, 10, 31) })
+    expect(periodOf("requests_per_minute", at, 60_000)).toEqual({ stamp: `w${Math.floor(at / 60_000)}`, startsAt: Date.UTC(2026, 11, 2, 10, 30), resetAt: Date.UTC(2026, 11, 2, 10, 31) })
   })
 
   it("days and months are UTC's, the year's last included", () => {
     const at = Date.UTC(2026, 11, 31, 23, 59, 59)
-    expect(periodOf("tokens_per_day", at, 60_000)).toEqual({ stamp: "d2026-12-31", resetAt: Date.UTC(2027, 0, 1) })
-    expect(periodOf("tokens_per_month", at, 60_000)).toEqual({ stamp: "m2026-12", resetAt: Date.UTC(2027, 0, 1) })
+    expect(periodOf("tokens_per_day", at, 60_000)).toEqual({ stamp: "d2026-12-31", startsAt: Date.UTC(2026, 11, 31), resetAt: Date.UTC(2027, 0, 1) })
+    expect(periodOf("tokens_per_month", at, 60_000)).toEqual({ stamp: "m2026-12", startsAt: Date.UTC(2026, 11, 1), resetAt: Date.UTC(2027, 0, 1) })
     expect(periodOf("tokens_per_day", Date.UTC(2027, 0, 1), 60_000).stamp).toBe("d2027-1-1")
   })
 })
