@@ -51,7 +51,7 @@ const relayOnce = () => {
   )
   // as http/answer.ts relays it
   const watch = relayWatch(current, openaiRelay)!
-  const response = relay(bytes, { onError: openaiRelay.errorFrame, onEnd: openaiRelay.onEnd("gpt") }, {
+  const response = relay(bytes, { onError: openaiRelay.errorFrame, onEnd: openaiRelay.onEnd("gpt"), tailBytes: openaiRelay.tailBytes }, {
     rewrite: eventRewriter(openaiRelay.echoModel("gpt/gpt-test"), modelSeen(current)),
     watch
   })

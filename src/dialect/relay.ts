@@ -30,6 +30,8 @@ export interface RelayDialect {
   readonly errorFrame: (error: GatewayError) => string
   /** whether a chunk of the stream (latin1 text) holds the model's output, not only opening events: the time to first token */
   readonly holdsContent: (text: string) => boolean
+  /** how many of a stream's last bytes to keep (held by reference while it lasts): more than its closing events and usage take */
+  readonly tailBytes: number
 }
 
 /** A whole JSON answer with its top-level `model` replaced, every other byte kept. */

@@ -69,7 +69,8 @@ export const makeAnswers = Effect.gen(function*() {
         const bytes = yield* forwardStream(upstream, call)
         return relay(bytes, {
           onError: (e) => dialect.errorFrame(chat.present(e)),
-          onEnd: dialect.onEnd(chat.provider.name)
+          onEnd: dialect.onEnd(chat.provider.name),
+          tailBytes: dialect.tailBytes
         }, { rewrite: eventRewriter(dialect.echoModel(chat.requested), modelSeen(current)), watch: relayWatch(current, dialect) })
       }
       const whole = yield* forwardWhole(upstream, call)

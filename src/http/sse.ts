@@ -17,9 +17,6 @@ const sseOptions = {
 export const sse = (frames: Stream.Stream<string>): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.stream(frames.pipe(Stream.mapArray((ready) => [Buffer.from(ready.join(""), "utf8")] as const)), sseOptions)
 
-/** Bytes kept from the end of a relayed stream: more than its last events take. */
-const tailBytes = 8192
-
 const encoder = new TextEncoder()
 
 /** The last chunks of a relayed stream, by reference. */
@@ -38,6 +35,8 @@ export interface RelayEnd<E> {
    * stream): nothing when it ended whole, else an error event (or a missing terminator).
    */
   readonly onEnd: (tail: string, fromStart: boolean) => string | undefined
+  /** how many of the stream's last bytes `onEnd` needs (more than its last events take) */
+  readonly tailBytes: number
 }
 
 /** Whether what was relayed so far ends at the end of an event (a blank line), or nothing was. */
@@ -80,7 +79,7 @@ export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, 
   watch?.atEnd(() => {
     if (relayed === undefined) return
     // a tail that holds the stream from its start holds its first chunk too: read once
-    const head = relayed.head === undefined || !relayed.dropped ? "" : textOf(relayed.head.subarray(0, tailBytes), "utf8")
+    const head = relayed.head === undefined || !relayed.dropped ? "" : textOf(relayed.head.subarray(0, end.tailBytes), "utf8")
     watch.ended(head, Buffer.concat(relayed.chunks).toString("utf8"))
   })
   const keep = (tail: Relayed, chunk: Uint8Array, out: Array<Uint8Array>) => {
@@ -91,7 +90,7 @@ export const relay = <E>(bytes: Stream.Stream<Uint8Array, E>, end: RelayEnd<E>, 
     }
     tail.chunks.push(chunk)
     tail.kept += chunk.length
-    while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= tailBytes) {
+    while (tail.chunks.length > 1 && tail.kept - tail.chunks[0]!.length >= end.tailBytes) {
       tail.kept -= tail.chunks.shift()!.length
       tail.dropped = true
     }

@@ -30,6 +30,8 @@ export const relayed: RelayDialect = {
   errorFrame,
   // message_start and ping come first; the output begins with the first block's delta
   holdsContent: (text) => text.includes("content_block_delta"),
+  // message_delta (the usage) and message_stop: a few hundred bytes
+  tailBytes: 2048,
   onEnd: (provider) => (tail, fromStart) =>
     streamEnd(tail, fromStart) === "whole"
       ? undefined

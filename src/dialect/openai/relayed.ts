@@ -48,6 +48,8 @@ const output = /"(?:content|reasoning_content|reasoning)"\s*:\s*"[^"]|"tool_call
 export const relayed: RelayDialect = {
   echoModel,
   holdsContent: (text) => output.test(text),
+  // the chunk with the finish reason, the usage chunk and [DONE]: a few hundred bytes
+  tailBytes: 2048,
   errorFrame,
   onEnd: (provider) => (tail, fromStart) => {
     const end = streamEnd(tail, fromStart)

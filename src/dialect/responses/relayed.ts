@@ -115,6 +115,8 @@ export const relayed: RelayDialect = {
   echoModel,
   // response.created and in_progress come first; the output begins with a delta (text, arguments, reasoning)
   holdsContent: (text) => /\.delta\b/.test(text),
+  // response.completed echoes the whole Response: its usage sits near its end, but after the output and tools
+  tailBytes: 8192,
   errorFrame: (error) => failedFrame(error),
   onEnd: (provider) => (tail, fromStart) => {
     if (streamEnd(tail, fromStart) === "whole") return undefined
