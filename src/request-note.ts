@@ -3,7 +3,8 @@
  * routes fill it (caller, provider, model), the Upstream counts its attempts, the answer its first
  * output and its usage. The boundary makes one per request and provides it (`CurrentRequest`) to
  * the request and to its streamed body, so layers that never see the HTTP request can add to it.
- * Never a token, a key or a body.
+ * Never a token, a key or a body. It also carries what every Provider call of the request waits for
+ * first: its admission under the limits (`awaitAdmission`).
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
