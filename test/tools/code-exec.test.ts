@@ -45,6 +45,7 @@ describe("code_exec", () => {
       expect(filler.error).toContain("workspace quota")
     }).pipe(Effect.scoped))
 
+  // six Python programs, each in an interpreter that takes seconds to start on a busy machine
   it.live("runs Python with its standard library in the shared workspace", () =>
     Effect.gen(function*() {
       const ws = yield* makeWorkspace(1024 * 1024)
@@ -68,7 +69,7 @@ describe("code_exec", () => {
       const both = yield* Effect.all([1, 2].map((n) => codeExec(ws, { language: "python", code: `print(${n})` }, limits)), { concurrency: 2 })
       expect(both.map((r) => r.output)).toEqual(["1\n", "2\n"])
       expect(pythonReserve()).toBe(2)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 60_000)
 
   it.live("contains Python escapes: no JavaScript host, no network, no host files or processes, bounded memory and time", () =>
     Effect.gen(function*() {
