@@ -112,6 +112,24 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
     expect(upstream.requests).toHaveLength(2)
   })
 
+  it("with Redis frozen past the check's timeout each replica does what its policy says, without waiting for Redis", async () => {
+    upstream.script({ answer: { text: ["ok"] } })
+    redis.pause()
+    try {
+      const started = Date.now()
+      const [allowed, denied] = await Promise.all([
+        client(one).chat.completions.create({ model: "outage/claude-test", messages: [{ role: "user", content: "hi" }] }).withResponse(),
+        ask(two, "outage/claude-test").catch((e) => e)
+      ])
+      expect(Date.now() - started).toBeLessThan(1500)
+      expect(allowed.data.choices[0]!.message.content).toBe("ok")
+      expect(allowed.response.headers.get("x-ratelimit-limit-requests")).toBeNull()
+      expect(denied).toMatchObject({ status: 503 })
+    } finally {
+      redis.resume()
+    }
+  })
+
   it("a client gone while Redis checks its request gets its reserved tokens given back once the check answers", async () => {
     upstream.script({ answer: { text: ["ok"] } })
     await inOneWindow()
