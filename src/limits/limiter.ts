@@ -246,6 +246,9 @@ export const makeLimiter = (options: {
         const current = yield* CurrentRequest
         const result = yield* Effect.option(counters.charge(at, charged.map((c) => c.counter), slots.map((s) => s.slot)))
         if (Option.isNone(result)) {
+          // a check that timed out may still run once Redis answers: its slots are let go after it (on the
+          // same connection), or they would hold for a lease; its counts stay (the request was let through or not)
+          if (slots.length > 0) void run(counters.settle(at, { adjust: [], release: slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder })) }).pipe(Effect.ignore))
           yield* Metric.update(storeFailed, 1)
           if (options.onStoreFailure === "allow") return unlimited
           return yield* gatewayError("overloaded", "the limits that apply to this request cannot be checked now; try again", { retryAfter: 1 })

@@ -44,8 +44,18 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
         tpm: anthropic(url, { tokensPerMinute: 40 }),
         gated: anthropic(url, { requestsPerMinute: 2 }),
         abandoned: anthropic(url, { tokensPerMinute: 1000 }),
+        single: anthropic(url, {}),
         outage: anthropic(url, { requestsPerMinute: 1000 })
       }),
+      // one request at a time to `single`: a slot a check left behind would refuse the next
+      manifests: {
+        "policies.yaml": JSON.stringify({
+          apiVersion: "gateway.orka.ai/v1alpha1",
+          kind: "ClientPolicy",
+          metadata: { name: "one-at-a-time" },
+          spec: { subjects: [{ user: "alice" }], providers: ["single"], limits: { concurrentRequests: 1 } }
+        })
+      },
       config: { limitsWindow: windowMs },
       // this replica keeps the default store-failure policy, allow; the other denies
       flags: ["--limits-window", String(windowMs / 1000), "--limits-on-store-failure", "deny"]
@@ -128,6 +138,21 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
     } finally {
       redis.resume()
     }
+  })
+
+  it("a check that timed out and reached Redis later leaves no concurrency slot behind", async () => {
+    upstream.script({ answer: { text: ["ok"] } })
+    redis.pause()
+    try {
+      // past the check's timeout: served without limits (this replica's policy, allow)
+      expect((await ask(one, "single/claude-test")).choices[0]!.message.content).toBe("ok")
+    } finally {
+      redis.resume()
+    }
+    await settled()
+    // the check ran in Redis once it thawed; had it kept its slot, this would be refused for a lease
+    expect((await ask(two, "single/claude-test")).choices[0]!.message.content).toBe("ok")
+    expect((await ask(one, "single/claude-test")).choices[0]!.message.content).toBe("ok")
   })
 
   it("a client gone while Redis checks its request gets its reserved tokens given back once the check answers", async () => {

@@ -47,19 +47,21 @@ export interface Replicas {
 
 /**
  * The Deployment's two replicas sharing one real Redis: a gateway in this process and another in its
- * own, over the same manifests (`scriptedProviders` on one scripted upstream, and `providers`),
+ * own, over the same manifests (`scriptedProviders` on one scripted upstream, `providers`, and `manifests`),
  * tokens and Redis, both with `claude` for bare models, tools off and no retries. `config` and
  * `flags` add the same settings to each, as a config and as flags.
  */
 export const startReplicas = async (options: {
   readonly providers?: (upstreamURL: string) => Record<string, Record<string, unknown>>
+  /** more manifest files (ClientPolicies), by file name */
+  readonly manifests?: Record<string, string>
   readonly config?: Partial<GatewayConfigShape>
   readonly flags?: ReadonlyArray<string>
 } = {}): Promise<Replicas> => {
   const redis = await startRedis()
   const upstream = await startScriptedUpstream()
   const one = await startGateway({
-    manifests: scriptedProviders(upstream.url, options.providers?.(upstream.url) ?? {}),
+    manifests: { ...scriptedProviders(upstream.url, options.providers?.(upstream.url) ?? {}), ...options.manifests },
     config: { chatProvider: "claude", toolsDefault: "disabled", upstreamRetries: 0, redisUrl: redis.url, ...options.config }
   })
   const two = await startGatewayProcess(one, [
