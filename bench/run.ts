@@ -11,7 +11,7 @@ import { cpus, release, totalmem } from "node:os"
 import { startGateway } from "./gateway.ts"
 import type { Result, Scenario } from "./load.ts"
 import { type Portkey, portkeyVersion, startPortkey } from "./portkey.ts"
-import { type Child, firstLine, startChild } from "./processes.ts"
+import { type Child, firstLine, machineSpeed, startChild } from "./processes.ts"
 import { type Bench, findings, held, latency, limits, memoryAndColdStart, noisy, outside, type Report, saturated, streaming, throughput, toolLoop, tracing } from "./scenarios.ts"
 
 const quick = process.argv.includes("--quick")
@@ -21,6 +21,9 @@ const here = (file: string) => new URL(file, import.meta.url).pathname
 const began = performance.now()
 const elapsed = () => `${((performance.now() - began) / 1000).toFixed(1)} s`
 const say = (text: string) => process.stderr.write(`[bench ${elapsed()}] ${text}\n`)
+// before anything else runs: how fast the machine is at the start (and again at the end)
+const speedAtStart = machineSpeed()
+say(`machine speed: best ${speedAtStart.bestMs.toFixed(0)} ms, median ${speedAtStart.medianMs.toFixed(0)} ms (bench/processes.ts machineSpeed)`)
 
 // ---- participants -----------------------------------------------------------------------------
 
@@ -145,6 +148,8 @@ const git = (() => {
 const fdLimit = /Max open files\s+(\d+)/.exec(existsSync(`/proc/${loader.pid}/limits`) ? readFileSync(`/proc/${loader.pid}/limits`, "utf8") : "")?.[1] ?? "?"
 const optional = (file: string) => (existsSync(here(file)) ? readFileSync(here(file), "utf8").trim() : undefined)
 const seconds = ((performance.now() - began) / 1000).toFixed(0)
+const speedAtEnd = machineSpeed()
+const speed = (s: ReturnType<typeof machineSpeed>) => `best ${s.bestMs.toFixed(0)} ms, median ${s.medianMs.toFixed(0)} ms`
 
 const portkey = proxies.portkey
 const portkeyLine = typeof portkey === "string"
@@ -159,6 +164,9 @@ const portkeyLine = typeof portkey === "string"
 const method = [
   `- Machine: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}; Node ${process.version}.`,
   `- Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; code: ${git}; \`npm run bench${quick ? " -- --quick" : ""}\`, ${seconds} s.`,
+  `- Machine speed: a fixed piece of CPU work (\`machineSpeed\` in bench/processes.ts: 20,000 JSON round trips of a 4 KB request, five`,
+  `  times, in the bench's own process) took ${speed(speedAtStart)} at the start, and ${speed(speedAtEnd)} at the end. Compare runs`,
+  "  of different hours only beside this: the same machine has run it 335–541 ms from one try to the next.",
   "- Every participant is its own process on loopback, sharing the machine's cores: the fake upstream (`bench/upstream.ts`,",
   "  precomputed Anthropic and OpenAI bodies and SSE frames), the load generator (`bench/load.ts`, node:http keep-alive Agent, one",
   `  socket per worker, open-files limit ${fdLimit}), the bare proxy (\`bench/bare-proxy.ts\`, node:http piping bytes: the floor for`,
