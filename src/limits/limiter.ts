@@ -26,7 +26,7 @@ import { labelled, metrics } from "../metrics.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
 import { CurrentRequest, type CurrentRequestShape } from "../request-note.ts"
 import { type Charge, type Counter, LimitCounters, type LimitCountersShape, type Slot } from "../store/limit-counters.ts"
-import { estimateTokens, indexPolicies, type LimitName, limitText, periodOf, type PolicyIndex, type Rule, rulesFor } from "./rules.ts"
+import { estimateTokens, indexPolicies, limitText, makeRuleCache, type PolicyIndex, type Rule } from "./rules.ts"
 
 export interface LimitedChat {
   readonly identity: Identity
@@ -145,38 +145,7 @@ export const makeLimiter = (options: {
       )
     }
 
-    // A Provider's and a caller's rules, made once per policy index (both are the registry's and the
-    // auth cache's own objects), and each rule's key in its current period: the same strings request
-    // after request, which the counters look up without hashing them again.
-    let rulesIndex: PolicyIndex | undefined
-    let rulesMade = new WeakMap<ResolvedProvider, WeakMap<Identity, ReadonlyArray<Rule>>>()
-    const rulesOf = (provider: ResolvedProvider, identity: Identity) => {
-      const index = options.policies()
-      if (index !== rulesIndex) {
-        rulesIndex = index
-        rulesMade = new WeakMap()
-      }
-      let byCaller = rulesMade.get(provider)
-      if (byCaller === undefined) rulesMade.set(provider, byCaller = new WeakMap())
-      let rules = byCaller.get(identity)
-      if (rules === undefined) byCaller.set(identity, rules = rulesFor(provider, identity, index))
-      return rules
-    }
-    const periods = new WeakMap<Rule, { readonly key: string; readonly startsAt: number; readonly resetAt: number }>()
-    const counterOf = (rule: Rule, name: Exclude<LimitName, "concurrent_requests">, at: number) => {
-      const known = periods.get(rule)
-      if (known !== undefined && at >= known.startsAt && at < known.resetAt) return known
-      const { resetAt, stamp, startsAt } = periodOf(name, at, windowMs)
-      const period = { key: `orka:limit:${rule.key}:${stamp}`, startsAt, resetAt }
-      periods.set(rule, period)
-      return period
-    }
-    const slotKeys = new WeakMap<Rule, string>()
-    const slotKeyOf = (rule: Rule) => {
-      let key = slotKeys.get(rule)
-      if (key === undefined) slotKeys.set(rule, key = `orka:limit:${rule.key}`)
-      return key
-    }
+    const { counterOf, rulesOf, slotKeyOf } = makeRuleCache(options.policies, windowMs)
 
     /** The counters and slots a request charges: per-minute windows and budgets by their period, slots under a lease. */
     const chargesOf = (rules: ReadonlyArray<Rule>, at: number, estimate: number) => {

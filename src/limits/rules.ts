@@ -214,3 +214,44 @@ export const estimateTokens = (bodyChars: number, body: Readonly<Record<string, 
   return Math.ceil((bodyChars - characters) / 4) + images * tokensPerImage +
     Math.min(requestedOutput(body) ?? unstatedOutput, outputCap ?? Number.POSITIVE_INFINITY)
 }
+
+/**
+ * A Provider's and a caller's rules, made once per policy index (both are the registry's and the
+ * auth cache's own objects), and each rule's keys, its counter's once per period: the same strings
+ * request after request, which the counters look up without hashing them again.
+ */
+export const makeRuleCache = (policies: () => PolicyIndex, windowMs: number) => {
+  let rulesIndex: PolicyIndex | undefined
+  let made = new WeakMap<ResolvedProvider, WeakMap<Identity, ReadonlyArray<Rule>>>()
+  const periods = new WeakMap<Rule, { readonly key: string; readonly startsAt: number; readonly resetAt: number }>()
+  const slotKeys = new WeakMap<Rule, string>()
+  return {
+    rulesOf: (provider: ResolvedProvider, identity: Identity): ReadonlyArray<Rule> => {
+      const index = policies()
+      if (index !== rulesIndex) {
+        rulesIndex = index
+        made = new WeakMap()
+      }
+      let byCaller = made.get(provider)
+      if (byCaller === undefined) made.set(provider, byCaller = new WeakMap())
+      let rules = byCaller.get(identity)
+      if (rules === undefined) byCaller.set(identity, rules = rulesFor(provider, identity, index))
+      return rules
+    },
+    /** a counted rule's key and period end at `at` */
+    counterOf: (rule: Rule, name: Exclude<LimitName, "concurrent_requests">, at: number) => {
+      const known = periods.get(rule)
+      if (known !== undefined && at >= known.startsAt && at < known.resetAt) return known
+      const { resetAt, stamp, startsAt } = periodOf(name, at, windowMs)
+      const period = { key: `orka:limit:${rule.key}:${stamp}`, startsAt, resetAt }
+      periods.set(rule, period)
+      return period
+    },
+    /** a concurrency rule's slot set */
+    slotKeyOf: (rule: Rule): string => {
+      let key = slotKeys.get(rule)
+      if (key === undefined) slotKeys.set(rule, key = `orka:limit:${rule.key}`)
+      return key
+    }
+  }
+}

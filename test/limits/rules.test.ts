@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest"
 import type { Identity } from "../../src/auth/auth.ts"
 import type { ValidPolicy } from "../../src/kube/client-policy.ts"
-import { estimateTokens, indexPolicies, periodOf, policiesFor, policyApplies, rulesFor, subjectMatches } from "../../src/limits/rules.ts"
+import { estimateTokens, indexPolicies, makeRuleCache, periodOf, policiesFor, policyApplies, rulesFor, subjectMatches } from "../../src/limits/rules.ts"
 import type { ResolvedProvider } from "../../src/providers/provider.ts"
 
 const sa = (namespace: string, name: string): Identity => ({ user: `system:serviceaccount:${namespace}:${name}`, uid: "u", groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`] })
@@ -90,6 +90,30 @@ describe("periods", () => {
     expect(periodOf("tokens_per_day", at, 60_000)).toEqual({ stamp: "d2026-12-31", startsAt: Date.UTC(2026, 11, 31), resetAt: Date.UTC(2027, 0, 1) })
     expect(periodOf("tokens_per_month", at, 60_000)).toEqual({ stamp: "m2026-12", startsAt: Date.UTC(2026, 11, 1), resetAt: Date.UTC(2027, 0, 1) })
     expect(periodOf("tokens_per_day", Date.UTC(2027, 0, 1), 60_000).stamp).toBe("d2027-1-1")
+  })
+})
+
+describe("the rule cache", () => {
+  it("gives a caller's rules and a rule's keys once, and new ones when the policies or the period change", () => {
+    const caller: Identity = { user: "alice", uid: "1", groups: [] }
+    const claude = provider("claude", { requestsPerMinute: 5 })
+    let index = indexPolicies([])
+    const cache = makeRuleCache(() => index, 60_000)
+    const rules = cache.rulesOf(claude, caller)
+    expect(cache.rulesOf(claude, caller)).toBe(rules)
+    const at = Date.UTC(2026, 11, 3, 10, 0, 30)
+    const counter = cache.counterOf(rules[0]!, "requests_per_minute", at)
+    expect(cache.counterOf(rules[0]!, "requests_per_minute", at + 29_000)).toBe(counter)
+    const next = cache.counterOf(rules[0]!, "requests_per_minute", at + 30_000)
+    expect(next.key).not.toBe(counter.key)
+    expect(next.resetAt).toBe(Date.UTC(2026, 11, 3, 10, 2))
+    // a clock set back finds the earlier period again
+    expect(cache.counterOf(rules[0]!, "requests_per_minute", at).key).toBe(counter.key)
+    index = indexPolicies([{ name: "p", namespace: "orka", spec: { subjects: [{ user: "alice" }], limits: { concurrentRequests: 2 }, scope: "caller" } } as ValidPolicy])
+    const changed = cache.rulesOf(claude, caller)
+    expect(changed).not.toBe(rules)
+    expect(changed.map((r) => r.name)).toEqual(["requests_per_minute", "concurrent_requests"])
+    expect(cache.slotKeyOf(changed[1]!)).toBe("orka:limit:policy:orka/p:user:alice:concurrent_requests")
   })
 })
 
