@@ -25,7 +25,7 @@ import { KubeClient, makeRejectionLog, rebuildOnChange } from "../kube/client.ts
 import { labelled, metrics } from "../metrics.ts"
 import { outputCap, type ResolvedProvider } from "../providers/provider.ts"
 import { CurrentRequest, type CurrentRequestShape } from "../request-note.ts"
-import { type Charge, type Counter, LimitCounters, type LimitCountersShape, type Slot } from "../store/limit-counters.ts"
+import { type Charge, type Counter, LimitCounters, type LimitCountersShape, type Settlement, type Slot } from "../store/limit-counters.ts"
 import { estimateTokens, indexPolicies, limitText, makeRuleCache, type PolicyIndex, type Rule } from "./rules.ts"
 
 export interface LimitedChat {
@@ -146,6 +146,10 @@ export const makeLimiter = (options: {
     }
 
     const { counterOf, rulesOf, slotKeyOf } = makeRuleCache(options.policies, windowMs)
+    /** A settlement sent without waiting for it: one lost costs only the counts' accuracy. */
+    const send = (at: number, settlement: Settlement) => void run(counters.settle(at, settlement).pipe(Effect.ignore))
+    /** The holders a request's slots are to be freed of. */
+    const releaseOf = (slots: ReadonlyArray<{ slot: Slot }>) => slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder }))
 
     /** The counters and slots a request charges: per-minute windows and budgets by their period, slots under a lease. */
     const chargesOf = (rules: ReadonlyArray<Rule>, at: number, estimate: number) => {
@@ -170,14 +174,14 @@ export const makeLimiter = (options: {
       const tokenKeys = keys((rule) => rule.name !== "requests_per_minute")
       const providerRequestKeys = keys((rule) => rule.name === "requests_per_minute" && rule.source === "provider")
       const callerRequestKeys = keys((rule) => rule.name === "requests_per_minute" && rule.source === "policy")
-      const release = slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder }))
+      const release = releaseOf(slots)
       const holder = slots[0]?.slot.holder
       if (holder !== undefined) held.set(holder, slots.map(({ slot }) => slot))
       const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) => {
         if (holder !== undefined) held.delete(holder)
         const at = now()
         // sent once the answer's last write is out: before it, its round trip delays that answer (and the next request's check)
-        setImmediate(() => void run(counters.settle(at, { adjust, release }).pipe(Effect.ignore)))
+        setImmediate(() => send(at, { adjust, release }))
       }
       // the calls made so far were to Providers tried before this one
       const callsBefore = current?.note.attempts ?? 0
@@ -217,7 +221,7 @@ export const makeLimiter = (options: {
         if (Option.isNone(result)) {
           // a check that timed out may still run once Redis answers: its slots are let go after it (on the
           // same connection), or they would hold for a lease; its counts stay (the request was let through or not)
-          if (slots.length > 0) void run(counters.settle(at, { adjust: [], release: slots.map(({ slot }) => ({ key: slot.key, holder: slot.holder })) }).pipe(Effect.ignore))
+          if (slots.length > 0) send(at, { adjust: [], release: releaseOf(slots) })
           yield* Metric.update(storeFailed, 1)
           if (options.onStoreFailure === "allow") return unlimited
           return yield* gatewayError("overloaded", "the limits that apply to this request cannot be checked now; try again", { retryAfter: 1 })
