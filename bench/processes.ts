@@ -199,8 +199,8 @@ export const watch = (pids: Record<string, number>) => {
 
 /**
  * How fast this machine runs a fixed piece of work now: 20,000 JSON round trips of a 4 KB chat
- * request in this process, five times (ms: the best and the median). The same code ran 335–541 ms
- * from one try to the next on an idle 2-core VM: an hour's runs compare only with this beside them.
+ * request in this process, five times (ms: the best and the median). On an idle 2-core VM its time
+ * moved by half from one try to the next: an hour's runs compare only with this beside them.
  */
 export const machineSpeed = (): { readonly bestMs: number; readonly medianMs: number } => {
   const request = {

@@ -79,11 +79,12 @@ async function drive() {
     limited: limits !== undefined,
     under: [process.execPath, ...nodeFlags, here("profile.ts"), "--sampling-gateway", out, cpu ? "cpu" : "heap"]
   })
+  const provider = passThrough ? "gpt" : "claude"
   const target = {
     port: gateway.port,
     path: "/openai/v1/chat/completions",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-orka-tools": tools ? "enabled" : "disabled" },
-    body: JSON.stringify({ model: `${passThrough ? "gpt" : "claude"}${limits === undefined ? "" : "-limited"}/${passThrough ? "gpt" : "claude"}-test`, messages: [{ role: "user", content: "hello" }], max_tokens: 50, ...(stream ? { stream: true } : {}) }),
+    body: JSON.stringify({ model: `${provider}${limits === undefined ? "" : "-limited"}/${provider}-test`, messages: [{ role: "user", content: "hello" }], max_tokens: 50, ...(stream ? { stream: true } : {}) }),
     stream
   }
   try {

@@ -166,7 +166,7 @@ const method = [
   `- Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; code: ${git}; \`npm run bench${quick ? " -- --quick" : ""}\`, ${seconds} s.`,
   `- Machine speed: a fixed piece of CPU work (\`machineSpeed\` in bench/processes.ts: 20,000 JSON round trips of a 4 KB request, five`,
   `  times, in the bench's own process) took ${speed(speedAtStart)} at the start, and ${speed(speedAtEnd)} at the end. Compare runs`,
-  "  of different hours only beside this: the same machine has run it 335–541 ms from one try to the next.",
+  "  of different hours only beside this: the same machine has run it in 280–541 ms from one try to the next.",
   "- Every participant is its own process on loopback, sharing the machine's cores: the fake upstream (`bench/upstream.ts`,",
   "  precomputed Anthropic and OpenAI bodies and SSE frames), the load generator (`bench/load.ts`, node:http keep-alive Agent, one",
   `  socket per worker, open-files limit ${fdLimit}), the bare proxy (\`bench/bare-proxy.ts\`, node:http piping bytes: the floor for`,
