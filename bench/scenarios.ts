@@ -4,7 +4,8 @@
  * around its measured run only (warm-ups are separate runs).
  */
 import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
+import { once } from "node:events"
+import { type AddressInfo, connect } from "node:net"
 import { type Gateway, startGateway, token } from "./gateway.ts"
 import type { Result, Scenario, Target } from "./load.ts"
 import type { Portkey } from "./portkey.ts"
@@ -526,21 +527,29 @@ export const tracing = async (b: Bench, r: Report) => {
 
 // ---- I: limits, in memory and in Redis --------------------------------------------------------------
 
-/** p50 ms of a Redis PING's round trip, one at a time: what one check costs at least on this machine. */
+/** p50 ms of a Redis PING's round trip on a bare socket, one at a time: what one check costs at least on this machine. */
 const pingRoundTrip = async (url: string, n: number) => {
-  const { Redis } = await import("ioredis")
-  const client = new Redis(url)
+  const { hostname, port } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  socket.setNoDelay(true)
+  await once(socket, "connect")
+  let answered: () => void = () => {}
+  socket.on("data", () => answered())
+  const ping = () => new Promise<void>((resolve) => {
+    answered = resolve
+    socket.write("PING\r\n")
+  })
   try {
-    for (let i = 0; i < 100; i++) await client.ping()
+    for (let i = 0; i < 100; i++) await ping()
     const times: Array<number> = []
     for (let i = 0; i < n; i++) {
       const started = performance.now()
-      await client.ping()
+      await ping()
       times.push(performance.now() - started)
     }
     return times.sort((a, b) => a - b)[Math.floor(n / 2)]!
   } finally {
-    client.disconnect()
+    socket.destroy()
   }
 }
 

@@ -5,7 +5,7 @@
  * at idle: no type stripping, and only the code that is used, without its comments.
  *   node scripts/build.ts [--out-dir DIR]
  * Kept out of the bundle: what loads files of its own at run time (Pyodide, the QuickJS wasm
- * variant) and ioredis (loaded only with --redis-url), all resolved from node_modules.
+ * variant), resolved from node_modules.
  */
 import { rmSync } from "node:fs"
 import { resolve } from "node:path"
@@ -25,7 +25,7 @@ await build({
     "code-exec-python-worker": "src/tools/code-exec-python-worker.ts"
   },
   platform: "node",
-  external: ["pyodide", "@jitl/quickjs-wasmfile-release-sync", "quickjs-emscripten-core", "ioredis"],
+  external: ["pyodide", "@jitl/quickjs-wasmfile-release-sync", "quickjs-emscripten-core"],
   logLevel: "warn",
   output: { dir, format: "esm", minify: true, entryFileNames: "[name].js", chunkFileNames: "[name]-[hash].js" }
 })

@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import { existsSync, readFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { parseCidr } from "./cidr.ts"
+import { redisTargetOf } from "./redis-url.ts"
 
 type Kind = "string" | "int" | "seconds" | "enum" | "bool" | "cidrs"
 
@@ -275,7 +276,7 @@ export const settings = {
     flag: "--redis-url",
     env: "ORKA_REDIS_URL",
     kind: "string",
-    description: "Redis for state shared by every replica (`redis://[:password@]host:port[/db]`, `rediss://` for TLS): the Responses API's stored responses. Without it, they are kept in this process's memory."
+    description: "Redis for state shared by every replica (`redis://[[user]:password@]host:port[/db]`, `rediss://` for TLS): the Responses API's stored responses and the limit counters. Without it, both are kept in this process's memory."
   },
   responseStoreTtl: {
     flag: "--response-store-ttl",
@@ -477,6 +478,13 @@ export const parseConfig = (
   if (config.toolMaxIterations < 1) throw new ConfigError({ message: "--tool-max-iterations must be at least 1" })
   if (config.limitsWindow < 1000) throw new ConfigError({ message: "--limits-window must be at least 1 second" })
   if (config.codeExecConcurrency < 1) throw new ConfigError({ message: "--code-exec-concurrency must be at least 1" })
+  if (config.redisUrl !== undefined) {
+    try {
+      redisTargetOf(config.redisUrl)
+    } catch (e) {
+      throw new ConfigError({ message: (e as Error).message })
+    }
+  }
   return config
 }
 

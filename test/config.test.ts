@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { ConfigError, parseConfig } from "../src/config.ts"
+import { redisTargetOf } from "../src/redis-url.ts"
 
 describe("parseConfig", () => {
   it("applies defaults", () => {
@@ -52,5 +53,16 @@ describe("parseConfig", () => {
     expect(() => parseConfig(["--web-search-backend", "searxng"], {})).toThrow("needs --web-search-url")
     expect(() => parseConfig(["--tools-default", "sometimes"], {})).toThrow("expected one of enabled, disabled")
     expect(() => parseConfig(["--tool-max-iterations", "0"], {})).toThrow("at least 1")
+  })
+
+  it("reads a Redis URL's parts, and rejects one it cannot use without echoing its password", () => {
+    expect(redisTargetOf("rediss://orka:p%40ss@redis.example:6380/2")).toEqual({ host: "redis.example", port: 6380, tls: true, username: "orka", password: "p@ss", db: 2 })
+    expect(redisTargetOf("redis://:secret@[::1]")).toEqual({ host: "::1", port: 6379, tls: false, username: undefined, password: "secret", db: 0 })
+    expect(() => parseConfig(["--redis-url", "http://:hunter2@redis:6379"], {})).toThrow("must start with redis:// or rediss://")
+    expect(() => parseConfig([], { ORKA_REDIS_URL: "redis://:hunter2@redis:6379/zero" })).toThrow(`database must be a number, got "zero"`)
+    expect(() => parseConfig(["--redis-url", "redis:hunter2"], {})).toThrow("names no host")
+    for (const url of ["http://:hunter2@redis:6379", "redis://:hunter2@redis:6379/zero", "not a url hunter2"]) {
+      expect(() => parseConfig(["--redis-url", url], {})).toThrow(expect.objectContaining({ message: expect.not.stringContaining("hunter2") }))
+    }
   })
 })

@@ -9,6 +9,7 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { connectRedis } from "./redis-client.ts"
+import type { Reply } from "./resp.ts"
 import { type Charge, CountersUnavailable, type LimitCountersShape } from "./limit-counters.ts"
 
 /**
@@ -81,27 +82,21 @@ end
 return 0
 `
 
-type Scripted = {
-  readonly orkaLimitCharge: (keys: number, ...args: ReadonlyArray<string | number>) => Promise<ReadonlyArray<number>>
-  readonly orkaLimitSettle: (keys: number, ...args: ReadonlyArray<string | number>) => Promise<number>
-  readonly orkaLimitRenew: (keys: number, ...args: ReadonlyArray<string | number>) => Promise<number>
-}
-
 const reasonOf = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
+
+const isNumbers = (reply: Reply): reply is ReadonlyArray<number> => Array.isArray(reply) && reply.every((n) => typeof n === "number")
 
 export const makeRedisCounters = (url: string, commandTimeout: number): Effect.Effect<LimitCountersShape, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { call, client } = yield* connectRedis({
+    const { script } = yield* connectRedis({
       url,
       commandTimeout,
       down: "the limit counters (Redis) are unavailable: --limits-on-store-failure decides until they are back",
       back: "the limit counters (Redis) are available again"
     })
-    // sent once per connection, then called by its digest (EVALSHA)
-    client.defineCommand("orkaLimitCharge", { lua: chargeScript })
-    client.defineCommand("orkaLimitSettle", { lua: settleScript })
-    client.defineCommand("orkaLimitRenew", { lua: renewScript })
-    const scripted = client as unknown as Scripted
+    const charge = script(chargeScript)
+    const settle = script(settleScript)
+    const renew = script(renewScript)
     const unavailable = (e: unknown) => new CountersUnavailable({ reason: reasonOf(e) })
 
     return {
@@ -113,25 +108,25 @@ export const makeRedisCounters = (url: string, commandTimeout: number): Effect.E
           ...counters.flatMap((c) => [c.limit, c.cost, c.resetAt]),
           ...slots.flatMap((s) => [s.limit, s.holder, s.leaseUntil])
         ]
-        return call(() => scripted.orkaLimitCharge(keys.length, ...keys, ...args)).pipe(
+        return charge(keys, args).pipe(
           Effect.mapError(unavailable),
-          Effect.map((out): Charge => ({
-            admitted: out[0] === 1,
-            used: out.slice(1, 1 + counters.length),
-            held: out.slice(1 + counters.length)
-          }))
+          Effect.flatMap((out) =>
+            isNumbers(out)
+              ? Effect.succeed<Charge>({ admitted: out[0] === 1, used: out.slice(1, 1 + counters.length), held: out.slice(1 + counters.length) })
+              : Effect.fail(new CountersUnavailable({ reason: "the charge script answered with something other than numbers" }))
+          )
         )
       },
       settle: (_now, { adjust, release }) => {
         if (adjust.length === 0 && release.length === 0) return Effect.void
         const keys = [...adjust.map((a) => a.key), ...release.map((r) => r.key)]
         const args = [adjust.length, ...adjust.map((a) => a.delta), ...release.map((r) => r.holder)]
-        return call(() => scripted.orkaLimitSettle(keys.length, ...keys, ...args)).pipe(Effect.mapError(unavailable), Effect.asVoid)
+        return settle(keys, args).pipe(Effect.mapError(unavailable), Effect.asVoid)
       },
       renew: (now, slots) => {
         if (slots.length === 0) return Effect.void
         const args = [now, ...slots.flatMap((s) => [s.holder, s.leaseUntil])]
-        return call(() => scripted.orkaLimitRenew(slots.length, ...slots.map((s) => s.key), ...args)).pipe(Effect.mapError(unavailable), Effect.asVoid)
+        return renew(slots.map((s) => s.key), args).pipe(Effect.mapError(unavailable), Effect.asVoid)
       },
       where: "redis"
     } satisfies LimitCountersShape

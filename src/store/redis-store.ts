@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { GatewayError } from "../errors.ts"
 import { connectRedis } from "./redis-client.ts"
+import { type Command, type Reply, ReplyError } from "./resp.ts"
 import { findItem, type Item, itemsOf, jsonBytes, logTooLarge, ownerDigest, type ResponseStoreShape, type StoreLimits, type StoredResponse, storeUnavailable } from "./stored.ts"
 
 export interface RedisStoreOptions extends StoreLimits {
@@ -36,15 +37,31 @@ const parse = <A = StoredResponse>(json: string | null): A | undefined => {
   }
 }
 
+/** MULTI … EXEC: the commands applied together, or failed together. */
+const inTransaction = (commands: ReadonlyArray<Command>): ReadonlyArray<Command> => [["MULTI"], ...commands, ["EXEC"]]
+
+/** A transaction's replies: its EXEC's, or why it did not apply. */
+const applied = (replies: ReadonlyArray<Reply>): Effect.Effect<void, ReplyError> => {
+  const results = replies.at(-1)
+  if (!Array.isArray(results)) return Effect.fail(results instanceof ReplyError ? results : new ReplyError("the transaction was discarded"))
+  const failed = results.find((r) => r instanceof ReplyError)
+  return failed === undefined ? Effect.void : Effect.fail(failed)
+}
+
+const text = (reply: Reply): string | null => (typeof reply === "string" ? reply : null)
+
 export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<ResponseStoreShape, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { call: command, client } = yield* connectRedis({
+    const redis = yield* connectRedis({
       url: options.url,
       commandTimeout: options.commandTimeout ?? 1500,
       down: "the response store (Redis) is unavailable: requests that need it get 503 until it is back",
       back: "the response store (Redis) is available again"
     })
-    const call = <A>(run: () => Promise<A>): Effect.Effect<A, GatewayError> => Effect.mapError(command(run), storeUnavailable)
+    const get = (key: string) => Effect.map(redis.command(["GET", key]), text).pipe(Effect.mapError(storeUnavailable))
+    const transaction = (commands: ReadonlyArray<Command>) =>
+      Effect.flatMap(redis.send(inTransaction(commands)), applied).pipe(Effect.mapError(storeUnavailable))
+    const dropItems = redis.script(dropItemsScript)
 
     return {
       put: (owner, stored) => Effect.suspend(() => {
@@ -55,34 +72,32 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<Respon
         const ttl = Math.round(options.ttl)
         if (ttl <= 0) return Effect.void
         const digest = ownerDigest(owner)
-        return call(async () => {
-          const transaction = client.multi().set(responseKey(digest, id), json, "PX", ttl)
-          for (const [itemId] of itemsOf(stored)) transaction.set(itemKey(digest, itemId), id, "PX", ttl)
-          const results = await transaction.exec()
-          const error = results === null ? new Error("transaction discarded") : results.find(([e]) => e !== null)?.[0]
-          if (error !== undefined) throw error
-        })
+        return transaction([
+          ["SET", responseKey(digest, id), json, "PX", ttl],
+          ...itemsOf(stored).map(([itemId]): Command => ["SET", itemKey(digest, itemId), id, "PX", ttl])
+        ])
       }),
-      get: (owner, id) => call(() => client.get(responseKey(ownerDigest(owner), id))).pipe(Effect.map(parse)),
+      get: (owner, id) => get(responseKey(ownerDigest(owner), id)).pipe(Effect.map(parse)),
       remove: (owner, id) => {
         const digest = ownerDigest(owner)
-        return call(() => client.getdel(responseKey(digest, id))).pipe(
+        return redis.command(["GETDEL", responseKey(digest, id)]).pipe(
+          Effect.mapError(storeUnavailable),
           Effect.flatMap((json) => {
-            if (json === null) return Effect.succeed(false)
+            if (typeof json !== "string") return Effect.succeed(false)
             const stored = parse(json)
             const keys = stored === undefined ? [] : itemsOf(stored).map(([itemId]) => itemKey(digest, itemId))
             if (keys.length === 0) return Effect.succeed(true)
             // the response is gone already; item keys left behind by a failure here expire with it
-            return call(() => client.eval(dropItemsScript, keys.length, ...keys, id)).pipe(Effect.ignore, Effect.as(true))
+            return dropItems(keys, [id]).pipe(Effect.ignore, Effect.as(true))
           })
         )
       },
       item: (owner, itemId) => {
         const digest = ownerDigest(owner)
-        return call(() => client.get(itemKey(digest, itemId))).pipe(
-          Effect.flatMap((id) => id === null ? Effect.succeed(undefined) : call(() => client.get(responseKey(digest, id)))),
+        return get(itemKey(digest, itemId)).pipe(
+          Effect.flatMap((id) => id === null ? Effect.succeed(null) : get(responseKey(digest, id))),
           Effect.map((json) => {
-            const stored = json === undefined ? undefined : parse(json)
+            const stored = parse(json)
             return stored === undefined ? undefined : findItem(stored, itemId)
           })
         )
@@ -92,19 +107,16 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<Respon
         if (ttl <= 0 || clientCallIds.length === 0) return Effect.void
         const digest = ownerDigest(owner)
         const json = JSON.stringify(turn)
-        return call(() => {
-          const pipeline = client.multi()
-          for (const id of clientCallIds) pipeline.set(turnKey(digest, id), json, "PX", ttl)
-          return pipeline.exec()
-        }).pipe(Effect.asVoid)
+        return transaction(clientCallIds.map((id): Command => ["SET", turnKey(digest, id), json, "PX", ttl]))
       },
       keptTurns: (owner, clientCallIds) => {
         if (clientCallIds.length === 0) return Effect.succeed(new Map())
         const digest = ownerDigest(owner)
-        return call(() => client.mget(...clientCallIds.map((id) => turnKey(digest, id)))).pipe(
+        return redis.command(["MGET", ...clientCallIds.map((id) => turnKey(digest, id))]).pipe(
+          Effect.mapError(storeUnavailable),
           Effect.map((found) =>
-            new Map(found.flatMap((json, i) => {
-              const turn = parse<Item>(json)
+            new Map((Array.isArray(found) ? found : []).flatMap((json, i) => {
+              const turn = parse<Item>(text(json))
               return turn === undefined ? [] : [[clientCallIds[i]!, turn] as const]
             }))
           )

@@ -286,7 +286,7 @@ describe.skipIf(redisMissing !== undefined)("the Redis layer, shared and failing
         expectUnavailable(error)
         expect(ms).toBeLessThan(2000)
       }
-      yield* Effect.sleep(400) // several reconnect attempts, each an ioredis error event
+      yield* Effect.sleep(400) // several reconnect attempts, each a connection error
 
       yield* Effect.promise(() => guarded.start())
       const again = stored()

@@ -1,0 +1,156 @@
+/**
+ * The Redis connection against a real redis-server (skipped, loudly, without one): what the URL
+ * names (an ACL user, a database), scripts by digest that survive a SCRIPT FLUSH, replies kept in
+ * order past a timeout or a caller that left, and failures that come at once when the connection
+ * drops. Outages and their log lines are in the stores' own tests.
+ */
+import { Cause, Effect, Exit, Fiber, Logger, References, Scope } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { connectRedis, type RedisConnection, RedisUnavailable } from "../../src/store/redis-client.ts"
+import { ReplyError } from "../../src/store/resp.ts"
+import { type RealRedis, redisMissing, startRedis } from "../support/redis.ts"
+
+if (redisMissing !== undefined) {
+  console.warn(`\n*** SKIPPING the Redis connection's tests: ${redisMissing}. ***\n`)
+}
+
+const password = "conn-secret-31"
+
+const captureLogs = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make(({ cause, fiber, logLevel, message }) => {
+    lines.push(JSON.stringify({ level: logLevel, message, annotations: fiber.getRef(References.CurrentLogAnnotations), cause: Cause.pretty(cause) }))
+  })
+  return { lines, layer: Logger.layer([logger]) }
+}
+
+/** A connection in a scope that stays open until `close`. */
+const open = async (url: string, commandTimeout = 1000, logs = captureLogs()) => {
+  const scope = Effect.runSync(Scope.make())
+  const redis = await Effect.runPromise(
+    Scope.provide(connectRedis({ url, commandTimeout, down: "test redis down", back: "test redis back" }), scope).pipe(Effect.provide(logs.layer))
+  )
+  return { redis, logs, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+const failure = async <A, E>(effect: Effect.Effect<A, E>) => {
+  const started = performance.now()
+  const exit = await Effect.runPromise(Effect.exit(effect))
+  return { error: Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined, ms: performance.now() - started }
+}
+
+describe.skipIf(redisMissing !== undefined)("the Redis connection", () => {
+  let server: RealRedis
+  let admin: RedisConnection
+  let closeAdmin: () => Promise<void>
+  beforeAll(async () => {
+    server = await startRedis({ password })
+    ;({ redis: admin, close: closeAdmin } = await open(server.url))
+  })
+  afterAll(async () => {
+    await closeAdmin?.()
+    await server?.close()
+  })
+  const at = (path: string, credentials = `:${password}`) => server.url.replace(/\/\/.*@/, `//${credentials}@`) + path
+
+  it("serves the commands sent while it first connects, in order, errors among them", async () => {
+    const { redis, close } = await open(server.url)
+    try {
+      const replies = await run(redis.send([["SET", "conn:order", "1"], ["INCR", "conn:order"], ["HGET", "conn:order", "x"], ["GET", "conn:order"]]))
+      expect(replies.slice(0, 2)).toEqual(["OK", 2])
+      expect(replies[2]).toBeInstanceOf(ReplyError)
+      expect(String(replies[2])).toContain("WRONGTYPE")
+      expect(replies[3]).toBe("2")
+      expect((await failure(redis.command(["HGET", "conn:order", "x"]))).error).toBeInstanceOf(ReplyError)
+    } finally {
+      await close()
+    }
+  })
+
+  it("logs in as the URL's ACL user and uses its database", async () => {
+    await run(admin.command(["ACL", "SETUSER", "orka-conn", "on", ">user-secret-5", "~*", "+@all"]))
+    const { redis, close } = await open(at("/3", "orka-conn:user-secret-5"))
+    try {
+      expect(await run(redis.command(["ACL", "WHOAMI"]))).toBe("orka-conn")
+      await run(redis.command(["SET", "conn:db", "three"]))
+      expect(await run(admin.command(["GET", "conn:db"]))).toBeNull()
+      await run(admin.send([["SELECT", 3]]))
+      expect(await run(admin.command(["GET", "conn:db"]))).toBe("three")
+    } finally {
+      await run(admin.send([["SELECT", 0]]))
+      await close()
+    }
+  })
+
+  it("refused credentials: commands fail at once, the log says why once, never the password", async () => {
+    const { redis, logs, close } = await open(at("", ":wrong-pass-77"))
+    try {
+      await new Promise((r) => setTimeout(r, 400)) // several attempts
+      const { error, ms } = await failure(redis.command(["PING"]))
+      expect(error).toBeInstanceOf(RedisUnavailable)
+      expect(String(error)).toContain("WRONGPASS")
+      expect(ms).toBeLessThan(50)
+    } finally {
+      await close()
+    }
+    expect(logs.lines.filter((l) => l.includes("test redis down"))).toHaveLength(1)
+    expect(logs.lines.join("\n")).toContain("WRONGPASS")
+    expect(logs.lines.join("\n")).not.toContain("wrong-pass-77")
+  })
+
+  it("calls a script by its digest, and sends it again when the server lost it", async () => {
+    const incr = admin.script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    expect(await run(incr(["conn:script"], [2]))).toBe(2)
+    await run(admin.command(["SCRIPT", "FLUSH"]))
+    expect(await run(incr(["conn:script"], [3]))).toBe(5)
+    const failing = admin.script("return redis.error_reply('NOPE not today')")
+    expect(String((await failure(failing([], []))).error)).toContain("NOPE not today")
+  })
+
+  it("a reply that comes after its command timed out is dropped: the next command gets its own", async () => {
+    const { redis, close } = await open(server.url, 200)
+    try {
+      await run(redis.command(["SET", "conn:late", "before"]))
+      server.pause()
+      const late = await failure(redis.command(["SET", "conn:late", "after"])).finally(() => server.resume())
+      expect(late.error).toBeInstanceOf(RedisUnavailable)
+      expect(late.ms).toBeGreaterThanOrEqual(190)
+      // the SET still ran once the server thawed; its "OK" is not taken for the GET's answer
+      expect(await run(redis.command(["GET", "conn:late"]))).toBe("after")
+    } finally {
+      await close()
+    }
+  })
+
+  it("a caller that left does not take the next command's reply", async () => {
+    server.pause()
+    const waiting = Effect.runFork(admin.command(["SET", "conn:left", "x"]))
+    await run(Fiber.interrupt(waiting)).finally(() => server.resume())
+    expect(await run(admin.command(["GET", "conn:left"]))).toBe("x")
+    expect(await run(admin.command(["PING"]))).toBe("PONG")
+  })
+
+  it("a command waiting when the connection drops fails then, not at its timeout, and the connection comes back", async () => {
+    const { redis, close } = await open(server.url, 5000)
+    try {
+      await run(redis.command(["PING"]))
+      server.pause()
+      const pending = failure(redis.command(["PING"]))
+      await new Promise((r) => setTimeout(r, 50))
+      await server.stop()
+      const { error, ms } = await pending
+      expect(error).toBeInstanceOf(RedisUnavailable)
+      expect(ms).toBeLessThan(1000)
+      await server.start()
+      const deadline = Date.now() + 5000
+      while ((await failure(redis.command(["PING"]))).error !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(await run(redis.command(["PING"]))).toBe("PONG")
+    } finally {
+      await close()
+    }
+    // the admin connection of the other tests reconnects too
+    const deadline = Date.now() + 5000
+    while ((await failure(admin.command(["PING"]))).error !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  })
+})
