@@ -180,8 +180,10 @@ export const makeLimiter = (options: {
       const settle = (adjust: ReadonlyArray<{ key: string; delta: number }>) => {
         if (holder !== undefined) held.delete(holder)
         const at = now()
-        // sent once the answer's last write is out: before it, its round trip delays that answer (and the next request's check)
-        setImmediate(() => send(at, { adjust, release }))
+        // a slot is let go before the answer's last write, so the caller's next request finds it free on
+        // any replica; counts alone wait until that write is out, as their command would delay it
+        if (release.length > 0) send(at, { adjust, release })
+        else setImmediate(() => send(at, { adjust, release }))
       }
       // the calls made so far were to Providers tried before this one
       const callsBefore = current?.note.attempts ?? 0

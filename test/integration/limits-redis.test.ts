@@ -140,6 +140,19 @@ describe.skipIf(redisMissing !== undefined)("limits shared by two gateway proces
     }
   })
 
+  it("a caller asking one request at a time is never refused by a one-at-a-time limit, whichever replica serves", async () => {
+    upstream.script({ answer: { text: ["ok"] } })
+    for (let round = 0; round < 25; round++) {
+      // a slot is let go before the answer's last byte: the next request, on the other replica, finds it free
+      expect((await ask(round % 2 === 0 ? one : two, "single/claude-test")).choices[0]!.message.content).toBe("ok")
+      const stream = await client(round % 2 === 0 ? two : one).chat.completions.create({ model: "single/claude-test", stream: true, messages: [{ role: "user", content: "hi" }] })
+      let text = ""
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
+      expect(text).toBe("ok")
+    }
+    expect(upstream.requests).toHaveLength(50)
+  })
+
   it("a check that timed out and reached Redis later leaves no concurrency slot behind", async () => {
     upstream.script({ answer: { text: ["ok"] } })
     redis.pause()
