@@ -18,21 +18,32 @@ export interface GatewayProcess {
   readonly child: ChildProcess
   readonly url: string
   readonly openaiURL: string
+  /** what it has written so far (its log lines), stdout and stderr */
+  readonly output: () => string
 }
 
-export const startGatewayProcess = async (gateway: RunningGateway, flags: ReadonlyArray<string>): Promise<GatewayProcess> => {
+/** `env` adds to this process's environment (an undefined value removes a variable); `flags` may set `--log-level` (default error). */
+export const startGatewayProcess = async (
+  gateway: RunningGateway,
+  flags: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>> = {}
+): Promise<GatewayProcess> => {
   const port = await freePort()
   const child = spawn(process.execPath, [
     "bin/orka-gateway.js", "serve", "--manifests", join(gateway.dir, "manifests"), "--token-auth-file", join(gateway.dir, "tokens.csv"),
-    ...flags, "--host", "127.0.0.1", "--port", String(port), "--log-level", "error"
-  ], { cwd: root, stdio: "ignore" })
+    "--log-level", "error", ...flags, "--host", "127.0.0.1", "--port", String(port)
+  ], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
+  let output = ""
+  const keep = (chunk: Buffer) => void (output += chunk.toString())
+  child.stdout?.on("data", keep)
+  child.stderr?.on("data", keep)
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 15_000
   while ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
     if (Date.now() > deadline) throw new Error("the second gateway process did not become ready")
     await new Promise((r) => setTimeout(r, 50))
   }
-  return { child, url, openaiURL: `${url}/openai/v1` }
+  return { child, url, openaiURL: `${url}/openai/v1`, output: () => output }
 }
 
 export interface Replicas {
