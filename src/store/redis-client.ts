@@ -7,7 +7,8 @@
  * SELECT from the URL, TLS for `rediss://`, then a PING) and reconnects by itself. A request never
  * waits on a Redis that is away: while disconnected, commands fail at once (but those sent during
  * the first attempt wait for it); on a live connection, they time out after `commandTimeout`, and a
- * reply that comes later is read and dropped, so the next ones stay in order. The log says when an
+ * reply that comes later is read and dropped, so the next ones stay in order; a connection whose
+ * oldest command has gone unanswered for `deadAfter` is closed and made anew. The log says when an
  * outage starts and when it ends, once each, naming the server without its credentials.
  */
 import { createHash } from "node:crypto"
@@ -27,6 +28,12 @@ export interface RedisConnectionOptions {
   readonly url: string
   /** milliseconds a command may take before it fails */
   readonly commandTimeout: number
+  /**
+   * milliseconds a command may go unanswered before the connection is taken for dead and made anew
+   * (default 5 s, at least four timeouts): a Redis gone without closing it (a failed-over host, a
+   * dropped network) would otherwise hold every command to its timeout until TCP gives up
+   */
+  readonly deadAfter?: number
   /** the warning logged when an outage starts, and the line when it ends */
   readonly down: string
   readonly back: string
@@ -104,28 +111,40 @@ export const connectRedis = (options: RedisConnectionOptions): Effect.Effect<Red
     let closing = false
     let reconnect: ReturnType<typeof setTimeout> | undefined
 
+    const deadAfter = options.deadAfter ?? Math.max(5000, 4 * options.commandTimeout)
     // one timer per connection: commands share one timeout, so they expire in the order they were sent
     let expiry: ReturnType<typeof setTimeout> | undefined
+    let expiryAt = Infinity
     const expire = () => {
       expiry = undefined
+      expiryAt = Infinity
       const link = current
       if (link === undefined) return
       const now = Date.now()
+      // the oldest command, answered or not by its timeout, is the first whose reply is awaited
+      const oldest = link.queue[0]
+      const deadAt = oldest === undefined || oldest.deadline === Infinity ? Infinity : oldest.deadline - options.commandTimeout + deadAfter
+      if (deadAt <= now) return void link.socket.destroy(new Error(`Redis gave no reply for ${deadAfter} ms`))
       for (const pending of link.queue) {
         if (pending.done === undefined || pending.deadline === Infinity) continue
-        if (pending.deadline > now) return armExpiry(pending.deadline - now)
+        if (pending.deadline > now) return armExpiry(Math.min(pending.deadline, deadAt))
         settle(pending, new RedisUnavailable(`Redis did not answer within ${options.commandTimeout} ms`))
       }
+      if (deadAt !== Infinity) armExpiry(deadAt)
     }
-    const armExpiry = (ms: number) => {
-      expiry ??= setTimeout(expire, ms).unref()
+    /** the timer fires at the earliest time asked for (ms since the epoch) */
+    const armExpiry = (at: number) => {
+      if (expiry !== undefined && expiryAt <= at) return
+      clearTimeout(expiry)
+      expiryAt = at
+      expiry = setTimeout(expire, Math.max(0, at - Date.now())).unref()
     }
 
     const enqueue = (link: Link, commands: ReadonlyArray<Command>, deadline: number, done: Pending["done"]): Pending => {
       const pending: Pending = { count: commands.length, replies: [], deadline, done }
       link.queue.push(pending)
       link.socket.write(encodeCommands(commands))
-      if (deadline !== Infinity) armExpiry(deadline - Date.now())
+      if (deadline !== Infinity) armExpiry(deadline)
       return pending
     }
 

@@ -131,6 +131,43 @@ describe.skipIf(redisMissing !== undefined)("the Redis connection", () => {
     expect(await run(admin.command(["PING"]))).toBe("PONG")
   })
 
+  it("a connection that stays silent is taken for dead: commands then fail at once, until Redis answers again", async () => {
+    // a server of its own: frozen, it keeps its socket open and answers nothing, as a host gone without a word
+    const silent = await startRedis()
+    const logs = captureLogs()
+    const scope = Effect.runSync(Scope.make())
+    const redis = await Effect.runPromise(
+      Scope.provide(connectRedis({ url: silent.url, commandTimeout: 50, deadAfter: 300, down: "test redis down", back: "test redis back" }), scope).pipe(Effect.provide(logs.layer))
+    )
+    try {
+      await run(redis.command(["PING"]))
+      silent.pause()
+      const timedOut = await failure(redis.command(["PING"]))
+      expect(String(timedOut.error)).toContain("did not answer within 50 ms")
+      // before the connection is given up, each command waits for its own timeout, no longer
+      const next = await failure(redis.command(["PING"]))
+      expect(next.ms).toBeGreaterThanOrEqual(45)
+      expect(next.ms).toBeLessThan(200)
+      await new Promise((r) => setTimeout(r, 300))
+      const atOnce = await failure(redis.command(["PING"]))
+      expect(atOnce.error).toBeInstanceOf(RedisUnavailable)
+      expect(String(atOnce.error)).toContain("no reply for 300 ms")
+      expect(atOnce.ms).toBeLessThan(20)
+      silent.resume()
+      const deadline = Date.now() + 5000
+      while ((await failure(redis.command(["PING"]))).error !== undefined) {
+        expect(Date.now()).toBeLessThan(deadline)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      expect(logs.lines.filter((line) => line.includes("test redis down"))).toHaveLength(1)
+      expect(logs.lines.filter((line) => line.includes("test redis back"))).toHaveLength(1)
+    } finally {
+      silent.resume()
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await silent.close()
+    }
+  })
+
   it("a command waiting when the connection drops fails then, not at its timeout, and the connection comes back", async () => {
     const { redis, close } = await open(server.url, 5000)
     try {
