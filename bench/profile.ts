@@ -3,12 +3,12 @@
  * allocations with V8's sampling heap profiler, keeping objects that were collected too (what a
  * heap snapshot or `--heap-prof` cannot show), over requests sent by the load generator. With
  * `--cpu`, what its main thread spends per request instead (V8's CPU profiler, a sample every 100 µs).
- *   node bench/profile.ts [--cpu] [--tools] [--stream] [--pass-through] [--limits=memory|redis] [--requests=4000] [--concurrency=64] [--top=25]
+ *   node bench/profile.ts [--cpu] [--tools] [--stream] [--pass-through] [--anthropic-client] [--limits=memory|redis] [--requests=4000] [--concurrency=64] [--top=25]
  * Prints KB allocated (or µs of CPU) per request, by package and by function, and with `--cpu` the
  * gateway's own functions inclusive of what they call. The gateway runs from the sources (function
  * names kept), as one of the bench's (`startGateway`), tools off unless `--tools`; an OpenAI request
- * to an Anthropic Provider (to an OpenAI one with `--pass-through`), answered whole (as 50 events
- * with `--stream`); with `--limits`, to the Provider's twin under every kind of limit, counted in
+ * to an Anthropic Provider (to an OpenAI one with `--pass-through`; an Anthropic request to an OpenAI
+ * Provider with `--anthropic-client`), answered whole (as 50 events with `--stream`); with `--limits`, to the Provider's twin under every kind of limit, counted in
  * memory or in a Redis on loopback (bench/gateway.ts `limited`). A run moves by a
  * few percent (CPU: by much more on a busy machine): compare changes function by function, by several runs.
  */
@@ -57,6 +57,7 @@ async function drive() {
   const tools = process.argv.includes("--tools")
   const stream = process.argv.includes("--stream")
   const passThrough = process.argv.includes("--pass-through")
+  const anthropicClient = process.argv.includes("--anthropic-client")
   const cpu = process.argv.includes("--cpu")
   const concurrency = Number(argument("concurrency") ?? 64)
   const limits = argument("limits")
@@ -79,10 +80,10 @@ async function drive() {
     limited: limits !== undefined,
     under: [process.execPath, ...nodeFlags, here("profile.ts"), "--sampling-gateway", out, cpu ? "cpu" : "heap"]
   })
-  const provider = passThrough ? "gpt" : "claude"
+  const provider = passThrough !== anthropicClient ? "gpt" : "claude"
   const target = {
     port: gateway.port,
-    path: "/openai/v1/chat/completions",
+    path: anthropicClient ? "/anthropic/v1/messages" : "/openai/v1/chat/completions",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-orka-tools": tools ? "enabled" : "disabled" },
     body: JSON.stringify({ model: `${provider}${limits === undefined ? "" : "-limited"}/${provider}-test`, messages: [{ role: "user", content: "hello" }], max_tokens: 50, ...(stream ? { stream: true } : {}) }),
     stream
@@ -94,7 +95,8 @@ async function drive() {
     process.kill(gateway.child.pid, "SIGUSR2")
     for (let waited = 0; !existsSync(out) && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100))
     const profile = JSON.parse(readFileSync(out, "utf8"))
-    const what = `OpenAI → ${passThrough ? "OpenAI" : "Anthropic"}, ${stream ? "a stream of 50 events" : "whole answer"}, tools ${tools ? "on" : "off"}, ${limits === undefined ? "no limits" : `limits in ${limits}`}, ${concurrency} concurrent: ${run.ok} requests (${run.failures} failed)`
+    const dialects = (client: string, other: string) => `${client} → ${passThrough ? client : other}`
+    const what = `${anthropicClient ? dialects("Anthropic", "OpenAI") : dialects("OpenAI", "Anthropic")}, ${stream ? "a stream of 50 events" : "whole answer"}, tools ${tools ? "on" : "off"}, ${limits === undefined ? "no limits" : `limits in ${limits}`}, ${concurrency} concurrent: ${run.ok} requests (${run.failures} failed)`
     if (cpu) reportCpu(profile as CpuProfile, run.ok, what, top)
     else report(profile.head as ProfileNode, run.ok, what, top)
   } finally {
