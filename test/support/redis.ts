@@ -72,12 +72,22 @@ const answersPing = (port: number, password: string | undefined, ca: string | un
     })
   })
 
+/** What `make` returns; should it throw, `dir` is removed first. */
+const removingDirOnFailure = <A>(dir: string, make: () => A): A => {
+  try {
+    return make()
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true })
+    throw e
+  }
+}
+
 export const startRedis = async (options: { readonly password?: string; readonly tls?: boolean } = {}): Promise<RealRedis> => {
   const dir = mkdtempSync(join(tmpdir(), "orka-redis-"))
   const port = await freePort()
   const password = options.password
   // made once: a restarted server (`start`) keeps the certificate its clients already trust
-  const certificates = options.tls === true ? makeCertificates(dir) : undefined
+  const certificates = options.tls === true ? removingDirOnFailure(dir, () => makeCertificates(dir)) : undefined
   const ca = certificates === undefined ? undefined : readFileSync(certificates.ca, "utf8")
   let server: ChildProcess | undefined
   let output = ""
@@ -116,7 +126,11 @@ export const startRedis = async (options: { readonly password?: string; readonly
     })
 
   process.once("exit", () => server?.kill("SIGKILL"))
-  await start()
+  // a server that never came up leaves nothing behind
+  await start().catch((e: unknown) => {
+    rmSync(dir, { recursive: true, force: true })
+    throw e
+  })
   const credentials = password === undefined ? "" : `:${encodeURIComponent(password)}@`
   return {
     // by name with TLS: the name the certificate is checked against, as in production
