@@ -53,45 +53,66 @@ export interface EventDecoding<A, B> {
   readonly ends: (event: A, decoded: ReadonlyArray<B>) => boolean
   /** what follows once it is over (or once the events ran out): more IR events, or why the answer is not whole */
   readonly atEnd: () => Result.Result<ReadonlyArray<B>, GatewayError>
+  /** whether a decoded event is the answer's output (not its opening): the first one leaves without waiting for the rest of its chunk */
+  readonly isOutput: (decoded: B) => boolean
 }
+
+/** An IR stream event that is the model's output: text, thinking or a tool call. */
+export const isModelOutput = (event: StreamEvent): boolean => event.type !== "start" && event.type !== "finish"
 
 /**
  * A provider's events decoded a chunk at a time, in one stage: the events that arrived together stay
- * one chunk, and so leave in one write. A failure ends the stream after what was decoded before it.
+ * one chunk, and so leave in one write, but for the answer's first output, which leaves with what came
+ * before it while the rest of its chunk waits for the next pull (a provider that sends its answer in
+ * one burst would otherwise hold the first token until the whole burst is translated). A failure ends
+ * the stream after what was decoded before it.
  */
-export const decodeEvents = <A, B>(events: Stream.Stream<A, GatewayError>, { atEnd, decode, ends }: EventDecoding<A, B>): Stream.Stream<B, GatewayError> =>
+export const decodeEvents = <A, B>(events: Stream.Stream<A, GatewayError>, { atEnd, decode, ends, isOutput }: EventDecoding<A, B>): Stream.Stream<B, GatewayError> =>
   Stream.transformPull(events, (pull) =>
     Effect.sync(() => {
       let over = false
       let failure: GatewayError | undefined
+      let outputSeen = false
+      /** what is left of a chunk cut after the first output */
+      let rest: ReadonlyArray<A> | undefined
       const end = (out: Array<B>) => {
         over = true
         const last = atEnd()
         if (Result.isFailure(last)) failure = last.failure
         else out.push(...last.success)
       }
+      const decodeChunk = (chunk: ReadonlyArray<A>, out: Array<B>) => {
+        for (let i = 0; i < chunk.length; i++) {
+          const event = chunk[i]!
+          const decoded = decode(event)
+          if (Result.isFailure(decoded)) {
+            failure = decoded.failure
+            return
+          }
+          out.push(...decoded.success)
+          if (ends(event, decoded.success)) return end(out)
+          if (!outputSeen && decoded.success.some(isOutput)) {
+            outputSeen = true
+            if (i + 1 < chunk.length) return void (rest = chunk.slice(i + 1))
+          }
+        }
+      }
+      const sent = (out: Array<B>) => (Arr.isArrayNonEmpty(out) ? Effect.succeed(out) : next)
       const next: Pull.Pull<Arr.NonEmptyReadonlyArray<B>, GatewayError> = Effect.suspend(() => {
         if (failure !== undefined) return Effect.fail(failure)
         if (over) return Cause.done()
+        const out: Array<B> = []
+        if (rest !== undefined) {
+          const chunk = rest
+          rest = undefined
+          decodeChunk(chunk, out)
+          return sent(out)
+        }
         return Effect.flatMap(Pull.catchDone(pull, () => Effect.succeed(undefined)), (chunk) => {
-          const out: Array<B> = []
           if (chunk === undefined) end(out)
-          else {
-            for (const event of chunk) {
-              const decoded = decode(event)
-              if (Result.isFailure(decoded)) {
-                failure = decoded.failure
-                break
-              }
-              out.push(...decoded.success)
-              if (ends(event, decoded.success)) {
-                end(out)
-                break
-              }
-            }
-          }
+          else decodeChunk(chunk, out)
           // nothing to send yet: the failure, the end, or the next chunk
-          return Arr.isArrayNonEmpty(out) ? Effect.succeed(out) : next
+          return sent(out)
         })
       })
       return next

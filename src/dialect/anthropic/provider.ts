@@ -12,7 +12,7 @@ import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "..
 import type { Conversation, Part, ToolDefinition } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
 import { maybe } from "../decoding.ts"
-import { decodeEvents, eventData, type ProviderCodec } from "../wire.ts"
+import { decodeEvents, eventData, isModelOutput, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, toolInput, usageOf } from "./vocabulary.ts"
 
 type Json = Record<string, unknown>
@@ -288,6 +288,7 @@ const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, Gateway
     return decodeEvents(events, {
       decode: (event) => decodeEvent(provider, state, event),
       ends: (_, decoded) => decoded.some((e) => e.type === "finish"),
+      isOutput: isModelOutput,
       atEnd: () => (state.finished ? Result.succeed([]) : Result.fail(endedEarly(provider)))
     })
   })

@@ -13,7 +13,7 @@ import type { Conversation, ImagePart, Part, ToolDefinition } from "../../ir/con
 import { textOf } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
 import { maybe } from "../decoding.ts"
-import { decodeEvents, eventData, type ProviderCodec } from "../wire.ts"
+import { decodeEvents, eventData, isModelOutput, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, usageOf } from "./vocabulary.ts"
 
 type Json = Record<string, unknown>
@@ -228,6 +228,7 @@ const decodeStream = (provider: string, events: Stream.Stream<Sse.Event, Gateway
     return decodeEvents(events, {
       decode: (event) => decodeChunk(provider, state, event),
       ends: (event) => event.data === "[DONE]",
+      isOutput: isModelOutput,
       // Some compatible servers omit [DONE]; a finish_reason is enough to know the answer is whole.
       atEnd: (): Result.Result<ReadonlyArray<StreamEvent>, GatewayError> =>
         state.reason === undefined ? Result.fail(endedEarly(provider)) : Result.succeed([{ type: "finish", reason: state.reason, usage: state.usage }])
