@@ -8,7 +8,8 @@
  * waits on a Redis that is away: while disconnected, commands fail at once (but those sent during
  * the first attempt wait for it); on a live connection, they time out after `commandTimeout`, and a
  * reply that comes later is read and dropped, so the next ones stay in order; a connection whose
- * oldest command has gone unanswered for `deadAfter` is closed and made anew. The log says when an
+ * oldest command has gone unanswered for `deadAfter` is closed and made anew, and so is one on which
+ * Redis refuses a write as a read-only replica (a failover). The log says when an
  * outage starts and when it ends, once each, naming the server without its credentials.
  */
 import { createHash } from "node:crypto"
@@ -76,6 +77,9 @@ interface Link {
   /** the handshake answered: commands may be sent */
   ready: boolean
 }
+
+const readOnly = "Redis answered as a read-only replica"
+const isReadOnly = (reply: Reply) => reply instanceof ReplyError && reply.message.startsWith("READONLY")
 
 const settle = (pending: Pending, result: ReadonlyArray<Reply> | RedisUnavailable) => {
   const done = pending.done
@@ -155,6 +159,8 @@ export const connectRedis = (options: RedisConnectionOptions): Effect.Effect<Red
       if (pending.replies.length < pending.count) return
       link.queue.shift()
       settle(pending, pending.replies)
+      // a primary made a replica by a failover that kept its connections: its name may lead to the new primary now
+      if (pending.replies.some(isReadOnly)) link.socket.destroy(new Error(readOnly))
     }
 
     const open = () => {
@@ -202,11 +208,11 @@ export const connectRedis = (options: RedisConnectionOptions): Effect.Effect<Red
           lastError = refused
           return void socket.destroy()
         }
+        // back once a command is answered: a replica answers a PING too
         link.ready = true
         firstAttempt = false
         attempts = 0
         lastError = undefined
-        cameBack()
       })
     }
 
@@ -236,7 +242,9 @@ export const connectRedis = (options: RedisConnectionOptions): Effect.Effect<Red
 
     const send = (commands: ReadonlyArray<Command>): Effect.Effect<ReadonlyArray<Reply>, RedisUnavailable> =>
       Effect.callback<ReadonlyArray<Reply>, RedisUnavailable>((resume) => {
-        const pending = submit(commands, (result) => {
+        const pending = submit(commands, (answer) => {
+          // a replica cannot serve what the gateway asks of Redis: unavailable, as when it is away
+          const result = answer instanceof RedisUnavailable || !answer.some(isReadOnly) ? answer : new RedisUnavailable(readOnly)
           if (result instanceof RedisUnavailable) {
             failed(result)
             resume(Effect.fail(result))

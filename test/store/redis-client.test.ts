@@ -8,6 +8,7 @@ import { Cause, Effect, Exit, Fiber, Logger, References, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connectRedis, type RedisConnection, RedisUnavailable } from "../../src/store/redis-client.ts"
 import { ReplyError } from "../../src/store/resp.ts"
+import { freePort } from "../support/host.ts"
 import { type RealRedis, redisMissing, startRedis } from "../support/redis.ts"
 
 if (redisMissing !== undefined) {
@@ -165,6 +166,39 @@ describe.skipIf(redisMissing !== undefined)("the Redis connection", () => {
       silent.resume()
       await Effect.runPromise(Scope.close(scope, Exit.void))
       await silent.close()
+    }
+  })
+
+  it("a server made a read-only replica (a failover) is unavailable, and its connection is made anew until it is a primary again", async () => {
+    const failedOver = await startRedis()
+    const { redis: adminOfIt, close: closeAdminOfIt } = await open(failedOver.url)
+    const logs = captureLogs()
+    const { redis, close } = await open(failedOver.url, 1000, logs)
+    try {
+      await run(redis.command(["SET", "conn:role", "primary"]))
+      const before = await run(redis.command(["CLIENT", "ID"]))
+      // a replica of a primary that is not there: it refuses every write
+      await run(adminOfIt.command(["REPLICAOF", "127.0.0.1", String(await freePort())]))
+      for (let i = 0; i < 3; i++) {
+        const refused = await failure(redis.command(["SET", "conn:role", "replica"]))
+        expect(refused.error).toBeInstanceOf(RedisUnavailable)
+        expect(String(refused.error)).toContain("read-only replica")
+        await new Promise((r) => setTimeout(r, 150))
+      }
+      await run(adminOfIt.command(["REPLICAOF", "NO", "ONE"]))
+      const deadline = Date.now() + 3000
+      while ((await failure(redis.command(["SET", "conn:role", "primary again"]))).error !== undefined) {
+        expect(Date.now()).toBeLessThan(deadline)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      expect(await run(redis.command(["CLIENT", "ID"]))).not.toBe(before)
+      // reconnected three times meanwhile, to a server that answered PING: one outage all the same
+      expect(logs.lines.filter((line) => line.includes("test redis down"))).toHaveLength(1)
+      expect(logs.lines.filter((line) => line.includes("test redis back"))).toHaveLength(1)
+    } finally {
+      await close()
+      await closeAdminOfIt()
+      await failedOver.close()
     }
   })
 
