@@ -81,7 +81,7 @@ export const decodeEvents = <A, B>(events: Stream.Stream<A, GatewayError>, { atE
         if (Result.isFailure(last)) failure = last.failure
         else out.push(...last.success)
       }
-      const decodeChunk = (chunk: ReadonlyArray<A>, out: Array<B>) => {
+      const decodeInto = (chunk: ReadonlyArray<A>, out: Array<B>) => {
         for (let i = 0; i < chunk.length; i++) {
           const event = chunk[i]!
           const decoded = decode(event)
@@ -105,12 +105,12 @@ export const decodeEvents = <A, B>(events: Stream.Stream<A, GatewayError>, { atE
         if (rest !== undefined) {
           const chunk = rest
           rest = undefined
-          decodeChunk(chunk, out)
+          decodeInto(chunk, out)
           return sent(out)
         }
         return Effect.flatMap(Pull.catchDone(pull, () => Effect.succeed(undefined)), (chunk) => {
           if (chunk === undefined) end(out)
-          else decodeChunk(chunk, out)
+          else decodeInto(chunk, out)
           // nothing to send yet: the failure, the end, or the next chunk
           return sent(out)
         })
