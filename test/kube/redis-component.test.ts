@@ -28,12 +28,12 @@ describe.skipIf(kubectlMissing !== undefined)("k8s/components/redis", () => {
     expect(gateway.spec.replicas).toBe(2)
   })
 
-  it("runs Redis hardened, without persistence, its memory capped", () => {
+  it("runs Redis hardened, without persistence, its memory capped, keeping the keys in use when full", () => {
     const redis = built().find((o) => o.kind === "Deployment" && o.metadata.name === "orka-redis")
     const container = redis.spec.template.spec.containers[0]
     expect(redis.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true })
     expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } })
-    expect(container.args).toEqual(expect.arrayContaining(["--appendonly", "no", "--maxmemory-policy", "volatile-ttl"]))
+    expect(container.args).toEqual(expect.arrayContaining(["--appendonly", "no", "--maxmemory-policy", "volatile-lru"]))
     expect(container.resources.limits.memory).toBeDefined()
   })
 })
