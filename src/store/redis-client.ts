@@ -158,9 +158,11 @@ export const connectRedis = (options: RedisConnectionOptions): Effect.Effect<Red
       pending.replies.push(reply)
       if (pending.replies.length < pending.count) return
       link.queue.shift()
-      settle(pending, pending.replies)
-      // a primary made a replica by a failover that kept its connections: its name may lead to the new primary now
-      if (pending.replies.some(isReadOnly)) link.socket.destroy(new Error(readOnly))
+      // a primary made a replica by a failover that kept its connections cannot serve what the gateway asks:
+      // unavailable, as when it is away, and connected anew, since its name may lead to the new primary now
+      if (!pending.replies.some(isReadOnly)) return settle(pending, pending.replies)
+      settle(pending, new RedisUnavailable(readOnly))
+      link.socket.destroy(new Error(readOnly))
     }
 
     const open = () => {
@@ -243,14 +245,12 @@ export const connectRedis = (options: RedisConnectionOptions): Effect.Effect<Red
     const send = (commands: ReadonlyArray<Command>): Effect.Effect<ReadonlyArray<Reply>, RedisUnavailable> =>
       Effect.callback<ReadonlyArray<Reply>, RedisUnavailable>((resume) => {
         const pending = submit(commands, (answer) => {
-          // a replica cannot serve what the gateway asks of Redis: unavailable, as when it is away
-          const result = answer instanceof RedisUnavailable || !answer.some(isReadOnly) ? answer : new RedisUnavailable(readOnly)
-          if (result instanceof RedisUnavailable) {
-            failed(result)
-            resume(Effect.fail(result))
+          if (answer instanceof RedisUnavailable) {
+            failed(answer)
+            resume(Effect.fail(answer))
           } else {
             cameBack()
-            resume(Effect.succeed(result))
+            resume(Effect.succeed(answer))
           }
         })
         // a caller that left: its replies are still read, in their turn, and dropped
