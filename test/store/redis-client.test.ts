@@ -26,11 +26,10 @@ const captureLogs = () => {
 }
 
 /** A connection in a scope that stays open until `close`. */
-const open = async (url: string, commandTimeout = 1000, logs = captureLogs()) => {
+const open = async (url: string, commandTimeout = 1000, logs = captureLogs(), deadAfter?: number) => {
   const scope = Effect.runSync(Scope.make())
-  const redis = await Effect.runPromise(
-    Scope.provide(connectRedis({ url, commandTimeout, down: "test redis down", back: "test redis back" }), scope).pipe(Effect.provide(logs.layer))
-  )
+  const options = { url, commandTimeout, ...(deadAfter === undefined ? {} : { deadAfter }), down: "test redis down", back: "test redis back" }
+  const redis = await Effect.runPromise(Scope.provide(connectRedis(options), scope).pipe(Effect.provide(logs.layer)))
   return { redis, logs, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
@@ -135,11 +134,7 @@ describe.skipIf(redisMissing !== undefined)("the Redis connection", () => {
   it("a connection that stays silent is taken for dead: commands then fail at once, until Redis answers again", async () => {
     // a server of its own: frozen, it keeps its socket open and answers nothing, as a host gone without a word
     const silent = await startRedis()
-    const logs = captureLogs()
-    const scope = Effect.runSync(Scope.make())
-    const redis = await Effect.runPromise(
-      Scope.provide(connectRedis({ url: silent.url, commandTimeout: 50, deadAfter: 300, down: "test redis down", back: "test redis back" }), scope).pipe(Effect.provide(logs.layer))
-    )
+    const { redis, logs, close } = await open(silent.url, 50, captureLogs(), 300)
     try {
       await run(redis.command(["PING"]))
       silent.pause()
@@ -164,7 +159,7 @@ describe.skipIf(redisMissing !== undefined)("the Redis connection", () => {
       expect(logs.lines.filter((line) => line.includes("test redis back"))).toHaveLength(1)
     } finally {
       silent.resume()
-      await Effect.runPromise(Scope.close(scope, Exit.void))
+      await close()
       await silent.close()
     }
   })
