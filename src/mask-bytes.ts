@@ -76,19 +76,43 @@ const openPrefix = (m: ByteMask, data: Uint8Array): number => {
   return longest
 }
 
+/** Masks a stream's chunks in turn: what of each goes out now, and what was held back once it is over. */
+export interface ChunkMasker {
+  /** the chunk masked, without the bytes that may begin a secret (undefined when nothing is left to send) */
+  readonly chunk: (chunk: Uint8Array) => Uint8Array | undefined
+  /** what was held back, once the stream is over: it ended without becoming a secret */
+  readonly end: () => Uint8Array | undefined
+}
+
+export const chunkMasker = (m: ByteMask): ChunkMasker => {
+  let held: Uint8Array | undefined
+  return {
+    chunk: (chunk) => {
+      const data = maskChunk(m, held === undefined ? chunk : Buffer.concat([held, chunk]))
+      const keep = openPrefix(m, data)
+      held = keep === 0 ? undefined : data.subarray(data.length - keep)
+      const out = keep === 0 ? data : data.subarray(0, data.length - keep)
+      return out.length === 0 ? undefined : out
+    },
+    end: () => {
+      const rest = held
+      held = undefined
+      return rest
+    }
+  }
+}
+
 export const maskStream = <E, R>(m: ByteMask, stream: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> => {
   if (m.secrets.length === 0) return stream
-  const none = new Uint8Array(0)
   return stream.pipe(
-    // the state is what was held back from the last chunk
-    Stream.mapAccum((): Uint8Array => none, (held, chunk) => {
-      const data = maskChunk(m, held.length === 0 ? chunk : Buffer.concat([held, chunk]))
-      const keep = openPrefix(m, data)
-      const out = keep === 0 ? data : data.subarray(0, data.length - keep)
-      return [keep === 0 ? none : data.subarray(data.length - keep), out.length === 0 ? [] : [out]]
+    Stream.mapAccum(() => chunkMasker(m), (masker, chunk) => {
+      const out = masker.chunk(chunk)
+      return [masker, out === undefined ? [] : [out]]
     }, {
-      // what was held ended the stream without becoming a secret
-      onHalt: (held) => (held.length === 0 ? [] : [held])
+      onHalt: (masker) => {
+        const rest = masker.end()
+        return rest === undefined ? [] : [rest]
+      }
     })
   )
 }

@@ -25,7 +25,7 @@ import { type ToolFilter, ToolLoop } from "../tools/service.ts"
 import { type AdmittedChat, ownerOf } from "./admit.ts"
 import { modelSeen, observeWhole, relayWatch } from "./observe.ts"
 import { wholeBody } from "./respond.ts"
-import { relay } from "./sse.ts"
+import { relay } from "./relay-body.ts"
 import { eventRewriter } from "./sse-rewrite.ts"
 
 /** Which server-side tools run: none, all that the caller may use, or only these (of those). */

@@ -28,6 +28,7 @@ import { labelled, metrics } from "../metrics.ts"
 import { CurrentRequest, type RequestNote } from "../request-note.ts"
 import { attachNote, noteFailure, writeAccessLog } from "./access-log.ts"
 import { inContextOf } from "./in-context.ts"
+import { RelayBody } from "./relay-body.ts"
 import { makeRequestMetrics } from "./request-metrics.ts"
 import { noRoute } from "./fallback.ts"
 import type { ClientDialect } from "../dialect/wire.ts"
@@ -130,17 +131,33 @@ const serve = <E, R>(
     const withId = HttpServerResponse.setHeader(response, "x-request-id", requestId)
     const bytes = withCallerSecrets(byteMaskOnce(redactor.forms()), secrets)
     const body = response.body
+    /** counted in the streams gauge until the returned function is called */
+    const streamStarted = () => {
+      const streaming = streamsInFlight({ orka_dialect: dialectName(path) })
+      streaming.modifyUnsafe(1, context)
+      return () => streaming.modifyUnsafe(-1, context)
+    }
+    if (body._tag === "Raw" && body.body instanceof RelayBody) {
+      // a relay of Node streams (http/relay-body.ts): masked as it goes, over when it says so
+      const streamEnded = streamStarted()
+      const run = Effect.runForkWith(context)
+      body.body.maskWith(bytes)
+      body.body.whenOver((outcome) => {
+        streamEnded()
+        run(write(response.status, outcome))
+      })
+      return withId
+    }
     if (body._tag !== "Stream") {
       yield* write(response.status, "completed")
       return body._tag === "Uint8Array" ? HttpServerResponse.setBody(withId, HttpBody.uint8Array(maskChunk(bytes, body.body), body.contentType)) : withId
     }
-    const streaming = streamsInFlight({ orka_dialect: dialectName(path) })
-    streaming.modifyUnsafe(1, context)
+    const streamEnded = streamStarted()
     return HttpServerResponse.setBody(
       withId,
       HttpBody.stream(
         maskStream(bytes, body.stream).pipe(
-          Stream.onExit((exit) => Effect.andThen(Effect.sync(() => streaming.modifyUnsafe(-1, context)), write(response.status, outcomeOf(exit)))),
+          Stream.onExit((exit) => Effect.andThen(Effect.sync(streamEnded), write(response.status, outcomeOf(exit)))),
           // what the request's own fiber had, for every pull of the stream
           inContextOf((context) =>
             context.pipe(

@@ -9,7 +9,7 @@ import type { RelayDialect } from "../dialect/relay.ts"
 import { modelIn, usageIn } from "../dialect/usage-scan.ts"
 import type { AnswerEvent, Completion, Usage } from "../ir/response.ts"
 import type { CurrentRequestShape } from "../request-note.ts"
-import type { RelayWatch } from "./sse.ts"
+import type { RelayWatch } from "./relay-body.ts"
 
 const noteUsage = (current: CurrentRequestShape, usage: Usage) => {
   current.note.input_tokens = Math.max(current.note.input_tokens ?? 0, usage.inputTokens)

@@ -27,8 +27,10 @@ export interface PoolResponse {
   readonly status: number
   /** lower-case names; a repeated header's values joined with ", " */
   readonly headers: Readonly<Record<string, string>>
-  /** the body as it arrives (read it once, whole or as a stream) */
+  /** the body as it arrives (read it once: whole, as a stream, or as `node`) */
   readonly stream: Stream.Stream<Uint8Array, HttpFailure>
+  /** the body as undici's Node stream, for a relay of Node streams (`releaseBody` once it is left) */
+  readonly node: Readable
   /** the body read whole */
   readonly whole: Effect.Effect<Buffer, HttpFailure>
 }
@@ -44,7 +46,7 @@ export interface HttpPool {
   readonly post: (url: string, headers: Readonly<Record<string, string>>, body: string) => Effect.Effect<PoolResponse, HttpFailure>
 }
 
-const failureOf = (error: unknown): HttpFailure => {
+export const failureOf = (error: unknown): HttpFailure => {
   const code = (error as { code?: unknown; cause?: { code?: unknown } } | undefined)?.code
   if (code === "UND_ERR_HEADERS_TIMEOUT") return new HttpFailure("headers_timeout", "no response headers in time")
   if (code === "UND_ERR_BODY_TIMEOUT") return new HttpFailure("body_timeout", "the body went silent")
@@ -79,7 +81,7 @@ const drainMs = 100
  * on its way) is read to the end, which keeps the connection for the next request; one left midway
  * (the client went away) is dropped shortly after, which aborts the provider's generation.
  */
-const release = (body: Readable): void => {
+export const releaseBody = (body: Readable): void => {
   if (body.readableEnded || body.destroyed) return
   const timer = setTimeout(() => body.destroy(), drainMs)
   timer.unref()
@@ -94,8 +96,9 @@ const responseOf = (data: Dispatcher.ResponseData): PoolResponse => {
     status: data.statusCode,
     headers: headersOf(data.headers),
     stream: NodeStream.fromReadable({ evaluate: () => body, onError: failureOf, closeOnDone: false }).pipe(
-      Stream.ensuring(Effect.sync(() => release(body)))
+      Stream.ensuring(Effect.sync(() => releaseBody(body)))
     ),
+    node: body,
     whole: readWhole(body)
   }
 }

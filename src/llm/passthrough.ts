@@ -6,15 +6,14 @@
  * by the relay), or a whole, complete JSON document that is not an error envelope.
  */
 import * as Effect from "effect/Effect"
-import type * as Stream from "effect/Stream"
 import type { GatewayError } from "../errors.ts"
-import type { UpstreamCall, UpstreamShape } from "./upstream.ts"
+import type { NodeBody, UpstreamCall, UpstreamShape } from "./upstream.ts"
 
 export type PassthroughCall = Omit<UpstreamCall, "expect">
 
-/** A streamed answer's bytes, as the provider sends them. */
-export const forwardStream = (upstream: UpstreamShape, call: PassthroughCall): Effect.Effect<Stream.Stream<Uint8Array, GatewayError>, GatewayError> =>
-  Effect.map(upstream.send({ ...call, expect: "sse" }), (response) => upstream.body(call.provider, response))
+/** A streamed answer's body, as the provider sends it. */
+export const forwardStream = (upstream: UpstreamShape, call: PassthroughCall): Effect.Effect<NodeBody, GatewayError> =>
+  Effect.map(upstream.send({ ...call, expect: "sse" }), (response) => upstream.nodeBody(call.provider, response))
 
 export interface WholeBody {
   readonly contentType: string

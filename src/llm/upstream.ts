@@ -21,7 +21,8 @@ import { ProviderHealth } from "../providers/health.ts"
 import { CallerSecrets, headerSecrets, Redactor } from "../redact.ts"
 import { awaitAdmission, CurrentRequest } from "../request-note.ts"
 import { annotateUpstreamStatus, traceHeaders, upstreamAttemptSpan } from "../tracing.ts"
-import { type HttpFailure, makeHttpPool, type PoolResponse } from "./http-pool.ts"
+import type { Readable } from "node:stream"
+import { failureOf, type HttpFailure, makeHttpPool, type PoolResponse, releaseBody } from "./http-pool.ts"
 
 export interface UpstreamCall {
   /** the Provider's name, used in error messages */
@@ -37,6 +38,15 @@ export interface UpstreamCall {
   readonly model?: string | undefined
 }
 
+/** A response body as a Node stream, with what its failures mean to a client and how to let it go. */
+export interface NodeBody {
+  readonly readable: Readable
+  /** an `error` event of `readable`, as the client should hear of it */
+  readonly failure: (error: unknown) => GatewayError
+  /** once left: a body near its end is read to it (keeping the connection), any other dropped */
+  readonly release: () => void
+}
+
 /** A whole JSON answer: its bytes as the provider sent them, and what they parse to. */
 export interface WholeAnswer {
   readonly bytes: Uint8Array
@@ -48,6 +58,8 @@ export interface UpstreamShape {
   readonly send: (call: UpstreamCall) => Effect.Effect<PoolResponse, GatewayError>
   /** The response body as bytes, failing with a timeout error after `--stream-idle-timeout` of silence. */
   readonly body: (provider: string, response: PoolResponse) => Stream.Stream<Uint8Array, GatewayError>
+  /** `body` as a Node stream, for a relay of Node streams (same idle limit). */
+  readonly nodeBody: (provider: string, response: PoolResponse) => NodeBody
   /** The response body as SSE events (same idle limit). */
   readonly events: (provider: string, response: PoolResponse) => Stream.Stream<Sse.Event, GatewayError>
   /**
@@ -229,6 +241,12 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
 
     const body = (provider: string, response: PoolResponse) => Stream.mapError(response.stream, broke(provider))
 
+    const nodeBody = (provider: string, response: PoolResponse): NodeBody => ({
+      readable: response.node,
+      failure: (error) => broke(provider)(failureOf(error)),
+      release: () => releaseBody(response.node)
+    })
+
     const events = (provider: string, response: PoolResponse) =>
       body(provider, response).pipe(
         Stream.decodeText,
@@ -255,7 +273,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
     const json = (provider: string, response: PoolResponse) =>
       Effect.map(whole(provider, response), (answer) => answer.value)
 
-    return Upstream.of({ send, body, events, whole, json })
+    return Upstream.of({ send, body, nodeBody, events, whole, json })
   })
 
   /** Needs GatewayConfig, ProviderHealth and a Redactor; holds the connection pool. */

@@ -87,3 +87,51 @@ describe("a long Chat Completions stream relayed", () => {
     expect(text.slice(text.lastIndexOf("data: "))).toMatch(/^data: \{"error":\{[^\n]*ended before/)
   })
 })
+
+describe("a relayed stream and its client", () => {
+  const metric = async (name: string) => {
+    const line = (await (await fetch(`${gateway.url}/metrics`)).text()).split("\n").find((l) => l.startsWith(`${name}{`) && l.includes('orka_dialect="anthropic"'))
+    return Number(line?.split(" ").at(-1) ?? 0)
+  }
+
+  it("a client that leaves midway: the provider's answer is dropped, the request logged as the client's closing, no stream left open", async () => {
+    const aborted = upstream.aborted()
+    upstream.script({ answer: { text: Array.from({ length: 100 }, (_, i) => `w${i} `) }, chunkDelayMs: 20 })
+    const controller = new AbortController()
+    const res = await fetch(`${gateway.url}/anthropic/v1/messages`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { authorization: `Bearer ${demoToken}`, "content-type": "application/json", "x-request-id": "req-relay-left", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ ...anthropicAsk, stream: true })
+    })
+    const reader = res.body!.getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("event: message_start")
+    expect(await metric("orka_streams_in_flight")).toBe(1)
+    controller.abort()
+    const deadline = Date.now() + 3000
+    while (upstream.aborted() === aborted || stdout.lines("req-relay-left").find((l) => l["msg"] === "request") === undefined) {
+      expect(Date.now()).toBeLessThan(deadline)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(stdout.lines("req-relay-left").find((l) => l["msg"] === "request")).toMatchObject({ status: 200, outcome: "client_closed", input_tokens: 10 })
+    expect(await metric("orka_streams_in_flight")).toBe(0)
+  })
+
+  it("a client that reads slowly gets every byte of a long stream, the provider held back meanwhile", async () => {
+    const events = anthropicEvents({ text: Array.from({ length: 20_000 }, (_, i) => `word${i} `), inputTokens: 3, outputTokens: 20_001 })
+    upstream.script({ sse: events })
+    const res = await fetch(`${gateway.url}/anthropic/v1/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${demoToken}`, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ ...anthropicAsk, stream: true })
+    })
+    const reader = res.body!.getReader()
+    const chunks: Array<Uint8Array> = []
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      chunks.push(read.value)
+      // a pause now and then: the buffers between fill, and the relay waits for the client
+      if (chunks.length % 20 === 0) await new Promise((r) => setTimeout(r, 5))
+    }
+    expect(Buffer.concat(chunks).toString("utf8")).toBe(events.replace('"model":"claude-test"', '"model":"claude/claude-test"'))
+  })
+})

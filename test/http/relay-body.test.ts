@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest"
+import { Readable, Writable } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { relayed as anthropicRelay } from "../../src/dialect/anthropic/relayed.ts"
+import { gatewayError } from "../../src/errors.ts"
+import { RelayBody, type RelayOutcome } from "../../src/http/relay-body.ts"
+import { eventRewriter } from "../../src/http/sse-rewrite.ts"
+import { byteMask } from "../../src/mask-bytes.ts"
+
+const end = { onError: anthropicRelay.errorFrame, onEnd: anthropicRelay.onEnd("claude"), tailBytes: anthropicRelay.tailBytes }
+const event = (i: number) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"w${i} "}}\n\n`
+const whole = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-test\"}}\n\n" + event(0) +
+  "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":1}}\n\n" +
+  "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+
+/** A provider's body pushed by the test, and how often the relay let it go. */
+const source = (read: () => void = () => {}) => {
+  const readable = new Readable({ read })
+  const body = { readable, failure: () => gatewayError("upstream", "the connection to provider claude broke mid-response"), release: () => void body.released++, released: 0 }
+  return body
+}
+
+const relayOf = (body: ReturnType<typeof source>, options: { rewrite?: boolean; secrets?: Array<string>; anyEnd?: boolean } = {}) => {
+  const relay = new RelayBody(body, options.anyEnd === true ? { ...end, onEnd: () => undefined } : end, options.rewrite === true ? eventRewriter(anthropicRelay.echoModel("claude/claude-test")) : undefined, undefined)
+  if (options.secrets !== undefined) relay.maskWith(byteMask(options.secrets))
+  const outcomes: Array<RelayOutcome> = []
+  relay.whenOver((outcome) => outcomes.push(outcome))
+  return { relay, outcomes }
+}
+
+/** A client that writes down each write it gets. */
+const client = () => {
+  const writes: Array<Buffer> = []
+  const sink = new Writable({ write: (chunk: Buffer, _, done) => (writes.push(chunk), done()) })
+  return { sink, writes, text: () => Buffer.concat(writes).toString("utf8") }
+}
+
+const turn = () => new Promise((r) => setImmediate(r))
+
+describe("RelayBody", () => {
+  it("relays a whole stream with the client's model id, and is over once, completed, before its end is written", async () => {
+    const body = source()
+    const { relay, outcomes } = relayOf(body, { rewrite: true })
+    const to = client()
+    const overBeforeFinish: Array<boolean> = []
+    relay.whenOver(() => overBeforeFinish.push(!to.sink.writableFinished))
+    const done = pipeline(relay, to.sink)
+    body.readable.push(whole)
+    body.readable.push(null)
+    await done
+    expect(to.text()).toBe(whole.replace('"claude-test"', '"claude/claude-test"'))
+    expect(outcomes).toEqual(["completed"])
+    expect(overBeforeFinish).toEqual([true])
+    expect(body.released).toBe(0)
+  })
+
+  it("what the provider wrote in a burst, read together, leaves in one write", async () => {
+    const body = source()
+    const { relay } = relayOf(body, { rewrite: true })
+    const to = client()
+    const events = Array.from({ length: 50 }, (_, i) => event(i))
+    for (const e of events) body.readable.push(e)
+    const done = pipeline(relay, to.sink)
+    await turn()
+    expect(to.writes).toHaveLength(1)
+    expect(to.text()).toBe(events.join(""))
+    body.readable.push(null)
+    await done
+  })
+
+  it("a stream cut short ends with an error event; one that fails midway with the failure's, after the event it left open", async () => {
+    const cut = source()
+    const first = relayOf(cut)
+    const toCut = client()
+    const cutDone = pipeline(first.relay, toCut.sink)
+    cut.readable.push(whole.slice(0, whole.indexOf("event: message_stop")))
+    cut.readable.push(null)
+    await cutDone
+    expect(toCut.text().slice(toCut.text().lastIndexOf("event: "))).toMatch(/^event: error\ndata: \{"type":"error","error":\{[^\n]*ended before/)
+    expect(first.outcomes).toEqual(["completed"])
+
+    const broken = source()
+    const second = relayOf(broken)
+    const toBroken = client()
+    const brokenDone = pipeline(second.relay, toBroken.sink)
+    broken.readable.push(whole.slice(0, whole.indexOf("event: message_delta") + 10))
+    await turn()
+    broken.readable.destroy(new Error("socket hang up"))
+    await brokenDone
+    expect(toBroken.text()).toMatch(/\n\nevent: mes\n\nevent: error\ndata: \{"type":"error","error":\{[^\n]*broke mid-response[^\n]*\}\}\n\n$/)
+    expect(second.outcomes).toEqual(["completed"])
+  })
+
+  it("a provider that fails before the client reads anything: its error waits for the client, nothing is thrown", async () => {
+    const body = source()
+    const { relay } = relayOf(body)
+    body.readable.destroy(new Error("went silent"))
+    await turn()
+    const to = client()
+    await pipeline(relay, to.sink)
+    expect(to.text()).toMatch(/^event: error\n/)
+  })
+
+  it("a client that leaves: the provider's body is let go, and the stream is over as the client's closing", async () => {
+    const body = source()
+    const { relay, outcomes } = relayOf(body)
+    const to = client()
+    const done = pipeline(relay, to.sink).catch((e: unknown) => e)
+    body.readable.push(event(1))
+    await turn()
+    to.sink.destroy()
+    expect(await done).toBeInstanceOf(Error)
+    expect(outcomes).toEqual(["client_closed"])
+    expect(body.released).toBe(1)
+    body.readable.push(event(2)) // read by the release, not relayed
+    await turn()
+    expect(to.text()).toBe(event(1))
+  })
+
+  it("a client slower than its provider holds the provider back, then gets every byte in order", async () => {
+    const chunk = (i: number) => Buffer.from(`data: ${String(i).padStart(6, "0")}${"x".repeat(16_370)}\n\n`)
+    let made = 0
+    const body = source(() => {
+      if (made < 200) body.readable.push(chunk(made++))
+      else body.readable.push(null)
+    })
+    const { relay } = relayOf(body, { anyEnd: true })
+    // a client that takes nothing until told to
+    let go: () => void = () => {}
+    const started = new Promise<void>((r) => (go = r))
+    const got: Array<Buffer> = []
+    const sink = new Writable({
+      highWaterMark: 1,
+      write: (data: Buffer, _, done) => {
+        got.push(data)
+        void started.then(() => done())
+      }
+    })
+    const done = pipeline(relay, sink)
+    for (let i = 0; i < 20; i++) await turn()
+    // the client holds one write; the relay and the provider's body hold at most their buffers' worth
+    expect(made).toBeLessThan(20)
+    go()
+    await done
+    expect(made).toBe(200)
+    expect(Buffer.concat(got).equals(Buffer.concat(Array.from({ length: 200 }, (_, i) => chunk(i))))).toBe(true)
+  })
+
+  it("masks a secret split across the provider's chunks", async () => {
+    const body = source()
+    const { relay } = relayOf(body, { secrets: ["sk-ant-secret-1234"] })
+    const to = client()
+    const done = pipeline(relay, to.sink)
+    body.readable.push("data: {\"echo\":\"sk-ant-se")
+    await turn()
+    body.readable.push("cret-1234\"}\n\n")
+    body.readable.push(null)
+    await done
+    expect(to.text()).not.toContain("sk-ant")
+    expect(to.text()).not.toContain("secret-1234")
+  })
+})
