@@ -43,6 +43,30 @@ export interface RelayWatch {
 /** How a relayed stream was over: read to its end (an error event included), or left by its client. */
 export type RelayOutcome = "completed" | "client_closed"
 
+const LF = 10
+const CR = 13
+/** an event longer than this without its blank line passes as it comes */
+const longestHeldEvent = 1024 * 1024
+
+/** Where the line ending that ends at `end` starts (CRLF, LF or CR), or -1 when `end` follows no line ending. */
+const lineEndingBefore = (bytes: Uint8Array, end: number): number => {
+  const last = bytes[end - 1]
+  if (last === LF) return end >= 2 && bytes[end - 2] === CR ? end - 2 : end - 1
+  return last === CR ? end - 1 : -1
+}
+
+/**
+ * Where the last whole event in `bytes` ends (just after its blank line), 0 when none does: usually
+ * found at once, at the end. None ends at or before `after` (the bytes held before).
+ */
+const lastEventEnd = (bytes: Uint8Array, after: number): number => {
+  for (let end = bytes.length; end > after && end >= 2; end--) {
+    const start = lineEndingBefore(bytes, end)
+    if (start > 0 && lineEndingBefore(bytes, start) >= 0) return end
+  }
+  return 0
+}
+
 const textOf = (bytes: Uint8Array, encoding: "utf8" | "latin1") => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding)
 
 /** The relayed stream itself, as the response's body: the boundary masks it and hears when it is over. */
@@ -59,6 +83,8 @@ export class RelayBody extends Readable {
   private reading = false
   private finished = false
   private masker: ChunkMasker | undefined
+  /** the start of an event whose blank line has not come yet: a client cannot use half an event, nor be sent one cut short */
+  private partial: Uint8Array | undefined
   private readonly overListeners: Array<(outcome: RelayOutcome) => void> = []
   private readonly source: NodeBody
   private readonly end: RelayEnd
@@ -120,14 +146,29 @@ export class RelayBody extends Readable {
       const chunk = this.source.readable.read() as Buffer | null
       if (chunk === null) return
       const sent = this.rewrite === undefined ? chunk : this.rewrite.chunk(chunk)
-      if (sent !== undefined) this.send(this.keep(sent))
+      const whole = sent === undefined ? undefined : this.wholeEvents(sent)
+      if (whole !== undefined) this.send(this.keep(whole))
     }
+  }
+
+  /** The whole events of what came so far; the start of the next is held until its blank line comes. */
+  private wholeEvents(chunk: Uint8Array): Uint8Array | undefined {
+    const held = this.partial?.length ?? 0
+    const bytes = this.partial === undefined ? chunk : Buffer.concat([this.partial, chunk])
+    const end = lastEventEnd(bytes, held)
+    this.partial = undefined
+    if (end === bytes.length || bytes.length - end > longestHeldEvent) return bytes
+    this.partial = bytes.subarray(end)
+    return end === 0 ? undefined : bytes.subarray(0, end)
   }
 
   private readonly ended = (): void => {
     if (this.finished) return
+    // an unfinished last event goes too: some clients use it, and the dialect's end says whether it is whole
     const rest = this.rewrite?.end()
-    if (rest !== undefined) this.send(this.keep(rest))
+    const last = rest === undefined ? this.partial : this.partial === undefined ? rest : Buffer.concat([this.partial, rest])
+    this.partial = undefined
+    if (last !== undefined) this.send(this.keep(last))
     const extra = this.end.onEnd(Buffer.concat(this.tail).toString("utf8"), !this.dropped)
     if (extra !== undefined) this.send(Buffer.from(extra, "utf8"))
     this.close()
@@ -135,9 +176,9 @@ export class RelayBody extends Readable {
 
   private readonly failed = (error: unknown): void => {
     if (this.finished) return
-    // the failure as the stream's last event, after the last whole one: held-back bytes are not one,
-    // and an event the provider's bytes left open is closed first
+    // the failure as the stream's last event, after the last whole one: what is held back is not one
     this.rewrite?.end()
+    this.partial = undefined
     const frame = this.end.onError(this.source.failure(error))
     this.send(Buffer.from(this.endsEvent() ? frame : `\n\n${frame}`, "utf8"))
     this.close()

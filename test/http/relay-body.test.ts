@@ -68,7 +68,7 @@ describe("RelayBody", () => {
     await done
   })
 
-  it("a stream cut short ends with an error event; one that fails midway with the failure's, after the event it left open", async () => {
+  it("a stream cut short ends with an error event; one that fails midway with the failure's, after its last whole event", async () => {
     const cut = source()
     const first = relayOf(cut)
     const toCut = client()
@@ -83,12 +83,55 @@ describe("RelayBody", () => {
     const second = relayOf(broken)
     const toBroken = client()
     const brokenDone = pipeline(second.relay, toBroken.sink)
-    broken.readable.push(whole.slice(0, whole.indexOf("event: message_delta") + 10))
+    const cutAt = whole.indexOf("event: message_delta")
+    broken.readable.push(whole.slice(0, cutAt + 40))
     await turn()
     broken.readable.destroy(new Error("socket hang up"))
     await brokenDone
-    expect(toBroken.text()).toMatch(/\n\nevent: mes\n\nevent: error\ndata: \{"type":"error","error":\{[^\n]*broke mid-response[^\n]*\}\}\n\n$/)
+    // the half event never reached the client: it would read it as an event whose data is not JSON
+    expect(toBroken.text().slice(0, cutAt)).toBe(whole.slice(0, cutAt))
+    expect(toBroken.text().slice(cutAt)).toMatch(/^event: error\ndata: \{"type":"error","error":\{[^\n]*broke mid-response[^\n]*\}\}\n\n$/)
     expect(second.outcomes).toEqual(["completed"])
+  })
+
+  it("an event leaves once its blank line has come, whatever the line endings and however the bytes are cut", async () => {
+    for (const ending of ["\n", "\r\n", "\r"]) {
+      const events = [event(1), event(2), event(3)].map((e) => e.replaceAll("\n", ending)).join("")
+      for (const size of [1, 2, 3, 7, 40]) {
+        const body = source()
+        const { relay } = relayOf(body, { anyEnd: true })
+        const to = client()
+        const done = pipeline(relay, to.sink)
+        for (let at = 0; at < events.length; at += size) {
+          body.readable.push(events.slice(at, at + size))
+          await turn()
+          // what the client has is whole events, the last ending with its blank line (a CR may wait for an LF)
+          const text = to.text()
+          expect(events.startsWith(text)).toBe(true)
+          if (text !== "") expect(text.endsWith(ending + ending) || (ending === "\r\n" && text.endsWith("\r\n\r"))).toBe(true)
+        }
+        body.readable.push(null)
+        await done
+        expect(to.text()).toBe(events)
+      }
+    }
+  })
+
+  it("an event longer than a megabyte without its blank line passes as it comes", async () => {
+    const body = source()
+    const { relay } = relayOf(body, { anyEnd: true })
+    const to = client()
+    const done = pipeline(relay, to.sink)
+    const huge = `data: ${"x".repeat(1024 * 1024)}`
+    body.readable.push(huge.slice(0, 600_000))
+    await turn()
+    expect(to.text()).toBe("")
+    body.readable.push(huge.slice(600_000))
+    await turn()
+    expect(to.text()).toBe(huge)
+    body.readable.push("\n\n")
+    body.readable.push(null)
+    await done
   })
 
   it("a provider that fails before the client reads anything: its error waits for the client, nothing is thrown", async () => {

@@ -126,6 +126,28 @@ describe("a stream that fails midway", () => {
     })()).rejects.toThrow("broke mid-response")
   })
 
+  it("passed through, a reset inside an event: the half event never reaches the client, the SDK throws the error event's", async () => {
+    const whole = anthropicEvents({ text: ["Hel", "lo"] })
+    const start = whole.slice(0, whole.indexOf("event: content_block_stop"))
+    const cut = start + "event: content_block_delta\ndata: {\"type\":\"content_blo"
+    upstream.script({ sse: cut, then: "reset" })
+    const raw = await post("/anthropic/v1/messages", message("claude/claude-test", { stream: true }))
+    expect(raw.text.startsWith(echoed(start))).toBe(true)
+    expect(raw.text).not.toContain("content_blo\n")
+    expect(raw.text.slice(echoed(start).length)).toMatch(/^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"the connection to provider claude broke mid-response"/)
+
+    upstream.script({ sse: cut, then: "reset" })
+    const texts: Array<string> = []
+    const failure = await (async () => {
+      const stream = anthropic.messages.stream({ model: "claude/claude-test", max_tokens: 50, messages: [{ role: "user", content: "hi" }] })
+      stream.on("text", (text) => texts.push(text))
+      await stream.done()
+    })().catch((e: unknown) => e)
+    expect(texts.join("")).toBe("Hello")
+    expect(failure).toBeInstanceOf(Anthropic.APIError)
+    expect(String(failure)).toContain("broke mid-response")
+  })
+
   it("translated, a connection reset: the text that came, then one error event, no [DONE]", async () => {
     const whole = anthropicEvents({ text: ["Hel", "lo"] })
     upstream.script({ sse: whole.slice(0, whole.indexOf("event: content_block_stop")) + "event: content_block_delta\ndata: {\"ty", then: "reset" })
