@@ -1,7 +1,7 @@
 /**
- * A provider's event stream relayed to its client as Node streams relay bytes: each chunk the
- * provider's body gives is handed on as it comes, with no Effect stage per chunk, and backpressure is
- * the client socket's. What changes on the way is what `rewrite` changes of its events (the model
+ * A provider's event stream relayed to its client as Node streams relay bytes: the whole events of
+ * each chunk the provider's body gives are handed on as they come, with no Effect stage per chunk,
+ * and backpressure is the client socket's. What changes on the way is what `rewrite` changes of its events (the model
  * id) and the secrets the boundary masks (`maskWith`). Its last few KiB are kept (references to the
  * chunks, no copy) so that how it ended can be checked when it ends: a stream cut short must not
  * reach the client as a clean finish, and one that fails midway ends with the failure's event. With a
