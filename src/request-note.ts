@@ -41,6 +41,8 @@ export interface RequestNote {
   fallbacks?: number
   /** calls to the provider, retries included */
   attempts?: number
+  /** `unavailable`: the gateway's calls kept beside the client's could not be read (the store was away), and it went on without them */
+  kept_calls?: "unavailable"
   /** a failure's kind (`invalid_request`, `rate_limit`…), code and what it said, in short */
   error_type?: string
   code?: string

@@ -125,7 +125,13 @@ export const makeAnswers = Effect.gen(function*() {
         }))
         return restoreTurns(c, kept)
       }),
-      Effect.catch((e) => Effect.as(Effect.logWarning("the gateway's kept calls could not be read").pipe(Effect.annotateLogs({ error: e.message })), c))
+      // the store's own connection says once that it is away; each request says in its log line that it went on without them
+      Effect.catch(() =>
+        Effect.map(CurrentRequest, (current) => {
+          if (current !== undefined) current.note.kept_calls = "unavailable"
+          return c
+        })
+      )
     )
   }
 

@@ -25,7 +25,7 @@ describe.skipIf(redisMissing !== undefined)("two gateway processes sharing one R
   const client = (gateway: { readonly openaiURL: string }) => new OpenAI({ baseURL: gateway.openaiURL, apiKey: demoToken, maxRetries: 0 })
 
   beforeAll(async () => {
-    replicas = await startReplicas()
+    replicas = await startReplicas({ flags: ["--log-level", "info"] })
     ;({ one, redis, two, upstream } = replicas)
   })
   afterAll(() => replicas?.close())
@@ -62,9 +62,28 @@ describe.skipIf(redisMissing !== undefined)("two gateway processes sharing one R
       // a stored request is answered: only its continuation is lost
       const answered = await client(one).responses.create({ model: "claude/claude-test", input: "Answer anyway" })
       expect(answered.output_text).toBe("Kept.")
+      // a client's tool results, with the gateway's tools on: answered
+      for (let i = 0; i < 2; i++) {
+        const chat = await client(two).chat.completions.create({
+          model: "claude/claude-test",
+          messages: [
+            { role: "user", content: "look it up" },
+            { role: "assistant", content: null, tool_calls: [{ id: `call_${i}`, type: "function", function: { name: "lookup", arguments: "{}" } }] },
+            { role: "tool", tool_call_id: `call_${i}`, content: "42" }
+          ],
+          tools: [{ type: "function", function: { name: "lookup", parameters: { type: "object", properties: {} } } }]
+        }, { headers: { "x-orka-tools": "enabled" } })
+        expect(chat.choices[0]!.message.content).toBe("Kept.")
+      }
     } finally {
       await redis.start()
     }
+    // the calls the gateway keeps beside a client's cannot be read meanwhile: each request goes on without them and says so
+    // in its log line; that the store is away is said once
+    const replies = two.output().split("\n").filter((line) => line.includes("kept_calls"))
+    expect(replies).toHaveLength(2)
+    for (const line of replies) expect(JSON.parse(line)).toMatchObject({ msg: "request", status: 200, kept_calls: "unavailable" })
+    expect(two.output()).not.toContain("kept calls could not be read")
     const deadline = Date.now() + 5_000
     for (;;) {
       const made = await client(one).responses.create({ model: "claude/claude-test", input: "Again" }).catch(() => undefined)
