@@ -9,7 +9,7 @@
  * the request ends.
  */
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import { Readable } from "node:stream"
+import { Readable, type Writable } from "node:stream"
 import type { GatewayError } from "../errors.ts"
 import type { NodeBody } from "../llm/upstream.ts"
 import { type ByteMask, chunkMasker, type ChunkMasker } from "../mask-bytes.ts"
@@ -85,6 +85,9 @@ export class RelayBody extends Readable {
   private masker: ChunkMasker | undefined
   /** the start of an event whose blank line has not come yet: a client cannot use half an event, nor be sent one cut short */
   private partial: Uint8Array | undefined
+  /** the client's connection, once piped to a response */
+  private socket: Writable | undefined
+  private corked = false
   private readonly overListeners: Array<(outcome: RelayOutcome) => void> = []
   private readonly source: NodeBody
   private readonly end: RelayEnd
@@ -118,6 +121,31 @@ export class RelayBody extends Readable {
     this.overListeners.push(listener)
   }
 
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    this.socket = (destination as { readonly socket?: Writable | null }).socket ?? undefined
+    return super.pipe(destination, options)
+  }
+
+  /**
+   * The client's connection corked until this turn's ticks are done: what one read hands on leaves
+   * in one write, together with the response's end when the provider's body ended with it (the pipe
+   * ends the response a tick later, and that uncorks it). Each write to a socket is a system call,
+   * dear next to a chunk's relay. The socket, not the response: a response corked while it ends
+   * writes its last chunk after its terminator.
+   */
+  private corkForThisTurn(): void {
+    if (this.corked || this.socket === undefined) return
+    this.corked = true
+    this.socket.cork()
+    queueMicrotask(this.uncork)
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false
+    // once the response ended, its end has uncorked the socket already: this does nothing
+    if ((this.socket?.writableCorked ?? 0) > 0) this.socket!.uncork()
+  }
+
   override _read(): void {
     this.wanted = true
     if (!this.reading) {
@@ -142,6 +170,7 @@ export class RelayBody extends Readable {
    * one chunk (a burst of events the provider wrote one by one, read together), and leaves in one write.
    */
   private readonly relay = (): void => {
+    this.corkForThisTurn()
     while (this.wanted && !this.finished) {
       const chunk = this.source.readable.read() as Buffer | null
       if (chunk === null) return
@@ -207,6 +236,7 @@ export class RelayBody extends Readable {
   }
 
   private close(): void {
+    this.corkForThisTurn()
     this.finished = true
     const rest = this.masker?.end()
     if (rest !== undefined) this.push(rest)

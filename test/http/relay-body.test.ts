@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest"
+import { createServer, get } from "node:http"
+import type { AddressInfo, Socket } from "node:net"
 import { Readable, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { relayed as anthropicRelay } from "../../src/dialect/anthropic/relayed.ts"
@@ -201,5 +203,45 @@ describe("RelayBody", () => {
     await done
     expect(to.text()).not.toContain("sk-ant")
     expect(to.text()).not.toContain("secret-1234")
+  })
+
+  it("over HTTP: a read's bytes leave in one write, with the response's end when the provider ended with them", async () => {
+    /** the system calls' worth of writes the server's socket made, and what the client got */
+    const serve = (feed: (body: ReturnType<typeof source>) => void) =>
+      new Promise<{ writes: number; text: string }>((resolve) => {
+        let writes = 0
+        const server = createServer((req, res) => {
+          // what the socket hands the kernel, a batch at a time (Writable's implementer methods)
+          const socket = req.socket as Socket & { _write: Function; _writev: Function }
+          const [write, writev] = [socket._write, socket._writev]
+          socket._write = function(...args: Array<unknown>) { writes++; return write.apply(this, args) }
+          socket._writev = function(...args: Array<unknown>) { writes++; return writev.apply(this, args) }
+          res.writeHead(200, { "content-type": "text/event-stream" })
+          const body = source()
+          void pipeline(relayOf(body, { anyEnd: true }).relay, res)
+          feed(body)
+        })
+        server.listen(0, "127.0.0.1", () => {
+          get({ port: (server.address() as AddressInfo).port, host: "127.0.0.1" }, (res) => {
+            let text = ""
+            res.on("data", (d: Buffer) => (text += d.toString()))
+            res.on("end", () => server.close(() => resolve({ writes, text })))
+          })
+        })
+      })
+    const events = [event(1), event(2), event(3)]
+    const atOnce = await serve((body) => {
+      for (const e of events) body.readable.push(e)
+      body.readable.push(null)
+    })
+    expect(atOnce.text).toBe(events.join(""))
+    expect(atOnce.writes).toBe(1)
+    // a body that ends a turn later: its last bytes have left by then, and the end goes on its own
+    const later = await serve((body) => {
+      for (const e of events) body.readable.push(e)
+      setTimeout(() => body.readable.push(null), 20)
+    })
+    expect(later.text).toBe(events.join(""))
+    expect(later.writes).toBe(2)
   })
 })
