@@ -90,16 +90,21 @@ export const releaseBody = (body: Readable): void => {
   body.resume()
 }
 
+// the body's readers are made when one is asked for: a response is read one way only, and kept while it is
 const responseOf = (data: Dispatcher.ResponseData): PoolResponse => {
   const body = data.body as unknown as Readable
   return {
     status: data.statusCode,
     headers: headersOf(data.headers),
-    stream: NodeStream.fromReadable({ evaluate: () => body, onError: failureOf, closeOnDone: false }).pipe(
-      Stream.ensuring(Effect.sync(() => releaseBody(body)))
-    ),
+    get stream() {
+      return NodeStream.fromReadable({ evaluate: () => body, onError: failureOf, closeOnDone: false }).pipe(
+        Stream.ensuring(Effect.sync(() => releaseBody(body)))
+      )
+    },
     node: body,
-    whole: readWhole(body)
+    get whole() {
+      return readWhole(body)
+    }
   }
 }
 

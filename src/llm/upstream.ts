@@ -241,10 +241,10 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
 
     const body = (provider: string, response: PoolResponse) => Stream.mapError(response.stream, broke(provider))
 
-    const nodeBody = (provider: string, response: PoolResponse): NodeBody => ({
-      readable: response.node,
+    const nodeBody = (provider: string, { node }: PoolResponse): NodeBody => ({
+      readable: node,
       failure: (error) => broke(provider)(failureOf(error)),
-      release: () => releaseBody(response.node)
+      release: () => releaseBody(node)
     })
 
     const events = (provider: string, response: PoolResponse) =>
