@@ -1,12 +1,12 @@
 /**
  * A provider's event stream relayed to its client as Node streams relay bytes: the whole events of
  * each chunk the provider's body gives are handed on as they come, with no Effect stage per chunk,
- * and backpressure is the client socket's. What changes on the way is what `rewrite` changes of its events (the model
- * id) and the secrets the boundary masks (`maskWith`). Its last few KiB are kept (references to the
- * chunks, no copy) so that how it ended can be checked when it ends: a stream cut short must not
- * reach the client as a clean finish, and one that fails midway ends with the failure's event. With a
- * `watch`, its chunks are looked at until the first that holds output, and its ends are read once
- * the request ends.
+ * and backpressure is the client socket's. What changes on the way is what `rewrite` changes of its
+ * events (the model id) and the secrets the boundary masks (`maskWith`). Its last few KiB are kept
+ * (references to the chunks, no copy) so that how it ended can be checked when it ends: a stream cut
+ * short must not reach the client as a clean finish, and one that fails midway ends with the
+ * failure's event. With a `watch`, its chunks are looked at until the first that holds output, and
+ * its ends are read once the request ends.
  */
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { Readable, type Writable } from "node:stream"
@@ -127,8 +127,8 @@ export class RelayBody extends Readable {
   }
 
   /**
-   * The client's connection corked until this turn's ticks are done: what one read hands on leaves
-   * in one write, together with the response's end when the provider's body ended with it (the pipe
+   * The client's connection corked until this turn's ticks are done: what a turn sends leaves in one
+   * write, together with the response's end when the provider's body ended with it (the pipe
    * ends the response a tick later, and that uncorks it). Each write to a socket is a system call,
    * dear next to a chunk's relay. The socket, not the response: a response corked while it ends
    * writes its last chunk after its terminator.
@@ -170,7 +170,6 @@ export class RelayBody extends Readable {
    * one chunk (a burst of events the provider wrote one by one, read together), and leaves in one write.
    */
   private readonly relay = (): void => {
-    this.corkForThisTurn()
     while (this.wanted && !this.finished) {
       const chunk = this.source.readable.read() as Buffer | null
       if (chunk === null) return
@@ -230,6 +229,7 @@ export class RelayBody extends Readable {
   }
 
   private send(chunk: Uint8Array): void {
+    this.corkForThisTurn()
     const out = this.masker === undefined ? chunk : this.masker.chunk(chunk)
     // the client reads slower than the provider writes: the provider waits until `_read`
     if (out !== undefined && !this.push(out)) this.wanted = false
