@@ -33,14 +33,21 @@ export interface ProviderCodec<Options> {
   readonly decodeStream: (provider: string, events: Stream.Stream<Sse.Event, GatewayError>) => Stream.Stream<StreamEvent, GatewayError>
 }
 
-/** The data of an SSE event decoded with `schema`, or undefined when it is not JSON of that shape. */
-export const eventData = <S extends Schema.Top>(decode: (u: unknown) => Result.Result<S["Type"], unknown>, data: string): S["Type"] | undefined => {
-  let json: unknown
+/** What `eventJson` gives for data that is not JSON. */
+export const notJson: unique symbol = Symbol("not JSON")
+
+/** An SSE event's data parsed, or `notJson`. */
+export const eventJson = (data: string): unknown => {
   try {
-    json = JSON.parse(data)
+    return JSON.parse(data)
   } catch {
-    return undefined
+    return notJson
   }
+}
+
+/** The data of an SSE event decoded with `schema`, or undefined when it is not JSON of that shape. */
+export const eventData = <S extends Schema.Top>(decode: (u: unknown) => Result.Result<S["Type"], unknown>, data: string, json: unknown = eventJson(data)): S["Type"] | undefined => {
+  if (json === notJson) return undefined
   const decoded = decode(json)
   return Result.isSuccess(decoded) ? decoded.success : undefined
 }

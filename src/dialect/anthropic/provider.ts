@@ -12,7 +12,7 @@ import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "..
 import type { Conversation, Part, ToolDefinition } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
 import { maybe } from "../decoding.ts"
-import { decodeEvents, eventData, isModelOutput, type ProviderCodec } from "../wire.ts"
+import { decodeEvents, eventData, eventJson, isModelOutput, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, toolInput, usageOf } from "./vocabulary.ts"
 
 type Json = Record<string, unknown>
@@ -224,9 +224,24 @@ interface StreamState {
   finished: boolean
 }
 
+/**
+ * The text of a `text_delta`, most of a stream's events, read by hand: the fields it is read for,
+ * checked without the Schema's cost per event. Any other event, or one of another shape, is
+ * undefined (and decoded by the Schema).
+ */
+const textDelta = (json: unknown): string | undefined => {
+  if (typeof json !== "object" || json === null) return undefined
+  const { type, delta } = json as { readonly type?: unknown; readonly delta?: { readonly type?: unknown; readonly text?: unknown } | null }
+  if (type !== "content_block_delta" || typeof delta !== "object" || delta === null || delta.type !== "text_delta") return undefined
+  return typeof delta.text === "string" ? delta.text : undefined
+}
+
 /** One SSE event as IR events, or a failure for `event: error` and unreadable data. */
 const decodeEvent = (provider: string, state: StreamState, event: Sse.Event): Result.Result<ReadonlyArray<StreamEvent>, GatewayError> => {
-  const data = eventData<typeof Event>(decodeEventJson, event.data)
+  const json = eventJson(event.data)
+  const text = textDelta(json)
+  if (text !== undefined) return Result.succeed([{ type: "text", text }])
+  const data = eventData<typeof Event>(decodeEventJson, event.data, json)
   if (data === undefined) return Result.fail(malformedAnswer(provider))
   switch (data.type ?? event.event) {
     case "message_start": {

@@ -13,7 +13,7 @@ import type { Conversation, ImagePart, Part, ToolDefinition } from "../../ir/con
 import { textOf } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
 import { maybe } from "../decoding.ts"
-import { decodeEvents, eventData, isModelOutput, type ProviderCodec } from "../wire.ts"
+import { decodeEvents, eventData, eventJson, isModelOutput, type ProviderCodec } from "../wire.ts"
 import { finishReasonOf, usageOf } from "./vocabulary.ts"
 
 type Json = Record<string, unknown>
@@ -190,9 +190,31 @@ interface StreamState {
   usage: Usage
 }
 
+const isAbsent = (value: unknown) => value === undefined || value === null
+
+/**
+ * The text of a chunk that carries only text, most of a stream's chunks once it started, read by
+ * hand: the fields it is read for, checked without the Schema's cost per chunk. A chunk with
+ * anything else to read (a finish, usage, tool calls, reasoning, an error) is undefined (and decoded
+ * by the Schema).
+ */
+const textChunk = (json: unknown): string | undefined => {
+  if (typeof json !== "object" || json === null) return undefined
+  const { choices, usage, error } = json as { readonly choices?: unknown; readonly usage?: unknown; readonly error?: unknown }
+  if (!isAbsent(usage) || !isAbsent(error) || !Array.isArray(choices) || choices.length === 0) return undefined
+  const choice = choices[0] as { readonly delta?: unknown; readonly finish_reason?: unknown } | null
+  if (typeof choice !== "object" || choice === null || !isAbsent(choice.finish_reason)) return undefined
+  const delta = choice.delta as { readonly content?: unknown; readonly reasoning_content?: unknown; readonly tool_calls?: unknown } | null | undefined
+  if (typeof delta !== "object" || delta === null || !isAbsent(delta.reasoning_content) || !isAbsent(delta.tool_calls)) return undefined
+  return typeof delta.content === "string" ? delta.content : undefined
+}
+
 const decodeChunk = (provider: string, state: StreamState, event: Sse.Event): Result.Result<ReadonlyArray<StreamEvent>, GatewayError> => {
   if (event.data === "[DONE]") return Result.succeed([])
-  const chunk = eventData<typeof Answer>(decodeAnswerJson, event.data)
+  const json = eventJson(event.data)
+  const text = state.started ? textChunk(json) : undefined
+  if (text !== undefined) return Result.succeed(text === "" ? [] : [{ type: "text", text }])
+  const chunk = eventData<typeof Answer>(decodeAnswerJson, event.data, json)
   if (chunk === undefined) return Result.fail(malformedAnswer(provider))
   if (chunk.error !== undefined && chunk.error !== null) return Result.fail(chunkError(provider, chunk.error))
   const out: Array<StreamEvent> = []
