@@ -28,6 +28,9 @@ const keepAlive = ": keep-alive\n\n"
 
 interface State {
   readonly id: string
+  /** a text chunk's JSON up to its text, and after it: most chunks are text, and only their text changes */
+  readonly textBefore: string
+  readonly textAfter: string
 }
 
 const frame = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
@@ -48,17 +51,24 @@ export const encodeStream = (events: Stream.Stream<AnswerEvent, GatewayError>, m
   const unfinished = Stream.suspend(() =>
     finished ? Stream.empty : Stream.succeed(errorFrame(endedEarly()))
   )
+  /** `frame(chunk(id, { content: text }))`, its JSON around the text written once (nothing after the text is the client's) */
+  const textFrame = (id: string): State => {
+    const empty = frame(chunk(id, { content: "" }))
+    const at = empty.lastIndexOf(`"content":""`) + `"content":`.length
+    return { id, textBefore: empty.slice(0, at), textAfter: empty.slice(at + 2) }
+  }
+
   return events.pipe(
     Stream.mapAccum(
-      (): State => ({ id: "" }),
+      (): State => textFrame(""),
       (state, event): readonly [State, ReadonlyArray<string>] => {
         switch (event.type) {
           case "start": {
             const id = completionId(event.id)
-            return [{ ...state, id }, [frame(chunk(id, { role: "assistant", content: "" }))]]
+            return [textFrame(id), [frame(chunk(id, { role: "assistant", content: "" }))]]
           }
           case "text":
-            return [state, event.text === "" ? [] : [frame(chunk(state.id, { content: event.text }))]]
+            return [state, event.text === "" ? [] : [state.textBefore + JSON.stringify(event.text) + state.textAfter]]
           case "thinking":
             // Chat Completions has no place for reasoning text; it is not sent.
             return [state, []]

@@ -51,6 +51,27 @@ const script: Array<StreamEvent> = [
 ]
 
 describe("encodeStream", () => {
+  it("writes a text chunk as JSON.stringify would, whatever the text and the client's model id hold", async () => {
+    const texts = ["plain", "quote \" and \\ back", "line\nbreak", "ünï ✓ 𝄞", "\"content\":\"\"", "\u0000\u001f"]
+    for (const model of ["anthropic/claude", "odd \"content\":\"\" model"]) {
+      for (const includeUsage of [false, true]) {
+        const events: Array<StreamEvent> = [{ type: "start", id: "msg_9", model: "claude" }, ...texts.map((text) => ({ type: "text" as const, text }))]
+        const out = await Effect.runPromise(Stream.runCollect(encodeStream(Stream.fromIterable(events), { ...meta, model, includeUsage })))
+        const expected = texts.map((text) =>
+          `data: ${JSON.stringify({
+            id: "chatcmpl-msg_9",
+            object: "chat.completion.chunk",
+            created: meta.created,
+            model,
+            choices: [{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }],
+            ...(includeUsage ? { usage: null } : {})
+          })}\n\n`
+        )
+        expect(out.slice(1, 1 + texts.length)).toEqual(expected)
+      }
+    }
+  })
+
   it("frames chunks exactly, with usage only when asked", async () => {
     const out = await frames(Stream.fromIterable(script), true)
     const chunks = out.slice(0, -1).map((f) => JSON.parse(f.slice("data: ".length)) as { choices: Array<{ delta: unknown; finish_reason: unknown }>; usage: unknown })
