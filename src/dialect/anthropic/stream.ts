@@ -218,7 +218,11 @@ class Encoder {
   }
 }
 
-const deltaFrame = (index: number, delta: Delta) => sseFrame("content_block_delta", { type: "content_block_delta", index, delta })
+const deltaFrame = (index: number, delta: Delta) =>
+  delta.type === "text_delta"
+    // most of a stream's frames, as `sseFrame` writes them: only the text needs stringifying
+    ? `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":${JSON.stringify(delta.text)}}}\n\n`
+    : sseFrame("content_block_delta", { type: "content_block_delta", index, delta })
 
 type Input =
   | { readonly _tag: "event"; readonly event: AnswerEvent }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import { sseFrame } from "../../../src/dialect/anthropic/sse.ts"
 import { encodeStream } from "../../../src/dialect/anthropic/stream.ts"
 import { gatewayError } from "../../../src/errors.ts"
 import type { AnswerEvent, StreamEvent } from "../../../src/ir/response.ts"
@@ -20,6 +21,14 @@ const ping = { event: "ping", data: { type: "ping" } }
 const messageStop = { event: "message_stop", data: { type: "message_stop" } }
 
 describe("encodeStream", () => {
+  it.effect("writes a text delta as sseFrame would, whatever its text holds", () =>
+    Effect.gen(function*() {
+      const texts = ["plain", "quote \" and \\ back", "line\nbreak", "ünï ✓ 𝄞", "\u0000\u001f", "\"text\":\"\""]
+      const frames = yield* Stream.runCollect(encodeStream(Stream.fromIterable<AnswerEvent>([start, ...texts.map((text) => ({ type: "text" as const, text }))]), { model: "m" }))
+      const deltas = frames.filter((f) => f.startsWith("event: content_block_delta"))
+      expect(deltas).toEqual(texts.map((text) => sseFrame("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } })))
+    }))
+
   it.effect("sends server-side tool progress between blocks (it ends the text run before it), and pings while tools run", () =>
     Effect.gen(function*() {
       const call = { type: "tool_call", id: "call_1", name: "web_fetch", arguments: "{\"url\":\"https://example.com\"}" } as const
