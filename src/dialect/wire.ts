@@ -45,8 +45,8 @@ export const eventJson = (data: string): unknown => {
   }
 }
 
-/** The data of an SSE event decoded with `schema`, or undefined when it is not JSON of that shape. */
-export const eventData = <S extends Schema.Top>(decode: (u: unknown) => Result.Result<S["Type"], unknown>, data: string, json: unknown = eventJson(data)): S["Type"] | undefined => {
+/** An SSE event's data (as `eventJson` parsed it) decoded with `schema`, or undefined when it is not JSON of that shape. */
+export const eventData = <S extends Schema.Top>(decode: (u: unknown) => Result.Result<S["Type"], unknown>, json: unknown): S["Type"] | undefined => {
   if (json === notJson) return undefined
   const decoded = decode(json)
   return Result.isSuccess(decoded) ? decoded.success : undefined

@@ -56,9 +56,7 @@ export interface WholeAnswer {
 export interface UpstreamShape {
   /** Resolves with a 2xx response once its headers arrive; its body is not read. */
   readonly send: (call: UpstreamCall) => Effect.Effect<PoolResponse, GatewayError>
-  /** The response body as bytes, failing with a timeout error after `--stream-idle-timeout` of silence. */
-  readonly body: (provider: string, response: PoolResponse) => Stream.Stream<Uint8Array, GatewayError>
-  /** `body` as a Node stream, for a relay of Node streams (same idle limit). */
+  /** The response body as a Node stream, for a relay of Node streams: it fails after `--stream-idle-timeout` of silence. */
   readonly nodeBody: (provider: string, response: PoolResponse) => NodeBody
   /** The response body as SSE events (same idle limit). */
   readonly events: (provider: string, response: PoolResponse) => Stream.Stream<Sse.Event, GatewayError>
@@ -273,7 +271,7 @@ export class Upstream extends Context.Service<Upstream, UpstreamShape>()("orka/U
     const json = (provider: string, response: PoolResponse) =>
       Effect.map(whole(provider, response), (answer) => answer.value)
 
-    return Upstream.of({ send, body, nodeBody, events, whole, json })
+    return Upstream.of({ send, nodeBody, events, whole, json })
   })
 
   /** Needs GatewayConfig, ProviderHealth and a Redactor; holds the connection pool. */

@@ -241,7 +241,7 @@ const decodeEvent = (provider: string, state: StreamState, event: Sse.Event): Re
   const json = eventJson(event.data)
   const text = textDelta(json)
   if (text !== undefined) return Result.succeed([{ type: "text", text }])
-  const data = eventData<typeof Event>(decodeEventJson, event.data, json)
+  const data = eventData<typeof Event>(decodeEventJson, json)
   if (data === undefined) return Result.fail(malformedAnswer(provider))
   switch (data.type ?? event.event) {
     case "message_start": {

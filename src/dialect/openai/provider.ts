@@ -214,7 +214,7 @@ const decodeChunk = (provider: string, state: StreamState, event: Sse.Event): Re
   const json = eventJson(event.data)
   const text = state.started ? textChunk(json) : undefined
   if (text !== undefined) return Result.succeed(text === "" ? [] : [{ type: "text", text }])
-  const chunk = eventData<typeof Answer>(decodeAnswerJson, event.data, json)
+  const chunk = eventData<typeof Answer>(decodeAnswerJson, json)
   if (chunk === undefined) return Result.fail(malformedAnswer(provider))
   if (chunk.error !== undefined && chunk.error !== null) return Result.fail(chunkError(provider, chunk.error))
   const out: Array<StreamEvent> = []
