@@ -14,7 +14,7 @@ import type { GatewayError } from "../errors.ts"
 import type { NodeBody } from "../llm/upstream.ts"
 import { type ByteMask, chunkMasker, type ChunkMasker } from "../mask-bytes.ts"
 import { sseOptions } from "./sse.ts"
-import type { ChunkRewriter } from "./sse-rewrite.ts"
+import { type ChunkRewriter, longestHeldEvent } from "./sse-rewrite.ts"
 
 export interface RelayEnd {
   /** the last event for a stream that failed midway, in the client's dialect */
@@ -45,8 +45,6 @@ export type RelayOutcome = "completed" | "client_closed"
 
 const LF = 10
 const CR = 13
-/** an event longer than this without its blank line passes as it comes */
-const longestHeldEvent = 1024 * 1024
 
 /** Where the line ending that ends at `end` starts (CRLF, LF or CR), or -1 when `end` follows no line ending. */
 const lineEndingBefore = (bytes: Uint8Array, end: number): number => {

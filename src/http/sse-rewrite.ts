@@ -9,7 +9,8 @@
  */
 import type { EventRewrite } from "../dialect/relay.ts"
 
-const giveUpBytes = 1024 * 1024
+/** the longest start of an event held for its blank line: a longer one passes as it comes */
+export const longestHeldEvent = 1024 * 1024
 
 /**
  * The ends of the events in `text`, in order (just after each blank line), -1 after the last. Each
@@ -59,7 +60,7 @@ export const eventRewriter = (rewrite: EventRewrite, firstText?: (text: string) 
         at = end
         done = rewrite.firstOnly
       }
-      if (done || text.length - at > giveUpBytes) {
+      if (done || text.length - at > longestHeldEvent) {
         done = true
         out += text.slice(at)
         pending = ""
