@@ -148,15 +148,15 @@ export class RelayBody extends Readable {
     this.wanted = true
     if (!this.reading) {
       this.reading = true
-      this.source.readable.on("readable", this.relay)
+      this.source.readable.on("readable", this.readAvailable)
     }
-    this.relay()
+    this.readAvailable()
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.finished) {
       this.finished = true
-      this.source.readable.off("readable", this.relay)
+      this.source.readable.off("readable", this.readAvailable)
       this.source.release()
       this.over("client_closed")
     }
@@ -167,7 +167,7 @@ export class RelayBody extends Readable {
    * What the provider's body holds, read while the client wants more: all that is buffered comes as
    * one chunk (a burst of events the provider wrote one by one, read together), and leaves in one write.
    */
-  private readonly relay = (): void => {
+  private readonly readAvailable = (): void => {
     while (this.wanted && !this.finished) {
       const chunk = this.source.readable.read() as Buffer | null
       if (chunk === null) return
