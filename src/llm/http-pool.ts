@@ -9,7 +9,7 @@ import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Readable } from "node:stream"
+import { Readable } from "node:stream"
 import { Agent, type Dispatcher } from "undici"
 
 /** Why a request or its body failed: a time limit, or what the connection said (a code such as ECONNREFUSED). */
@@ -54,24 +54,15 @@ export const failureOf = (error: unknown): HttpFailure => {
   return new HttpFailure("transport", typeof cause === "string" ? cause : typeof code === "string" ? code : "connection failed")
 }
 
-const headersOf = (raw: Dispatcher.ResponseData["headers"]): Record<string, string> => {
+const headersOf = (raw: Dispatcher.DispatchController["rawHeaders"] | Readonly<Record<string, string | Array<string> | undefined>>): Record<string, string> => {
   const headers: Record<string, string> = {}
-  for (const name in raw) {
-    const value = raw[name]
+  const parsed = raw as Readonly<Record<string, string | Array<string> | undefined>>
+  for (const name in parsed) {
+    const value = parsed[name]
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value
   }
   return headers
 }
-
-/** The body whole; an interruption destroys it. */
-const readWhole = (body: Readable): Effect.Effect<Buffer, HttpFailure> =>
-  Effect.callback<Buffer, HttpFailure>((resume) => {
-    const chunks: Array<Buffer> = []
-    body.on("data", (chunk: Buffer) => chunks.push(chunk))
-    body.once("end", () => resume(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
-    body.once("error", (error) => resume(Effect.fail(failureOf(error))))
-    return Effect.sync(() => body.destroy())
-  })
 
 /** How long a body left before its end may take to get there before it is dropped. */
 const drainMs = 100
@@ -90,20 +81,136 @@ export const releaseBody = (body: Readable): void => {
   body.resume()
 }
 
-// the body's readers are made when one is asked for: a response is read one way only, and kept while it is
-const responseOf = (data: Dispatcher.ResponseData): PoolResponse => {
-  const body = data.body as unknown as Readable
-  return {
-    status: data.statusCode,
-    headers: headersOf(data.headers),
-    get stream() {
-      return NodeStream.fromReadable({ evaluate: () => body, onError: failureOf, closeOnDone: false }).pipe(
-        Stream.ensuring(Effect.sync(() => releaseBody(body)))
-      )
-    },
-    node: body,
-    get whole() {
-      return readWhole(body)
+/** What a body holds before its reader is chosen; past it the provider's connection waits. */
+const heldBeforeRead = 64 * 1024
+
+/** The body as a Node stream: the provider's connection pauses while the reader is full. */
+class BodyStream extends Readable {
+  readonly exchange: Exchange
+  constructor(exchange: Exchange) {
+    super()
+    this.exchange = exchange
+  }
+  override _read(): void {
+    this.exchange.controller?.resume()
+  }
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.exchange.abort()
+    callback(error)
+  }
+}
+
+/**
+ * One request to a provider, as undici's dispatch handler: the answer's headers resume the caller,
+ * and its body is kept until it is read one way (whole, or as a Node stream). A whole answer is
+ * collected as it comes, without a stream or a promise in between.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | undefined
+  ended = false
+  private started: ((result: Effect.Effect<PoolResponse, HttpFailure>) => void) | undefined
+  private interrupted = false
+  private chunks: Array<Buffer> = []
+  private held = 0
+  private error: Error | undefined
+  private reader: BodyStream | undefined
+  private whole: ((result: Effect.Effect<Buffer, HttpFailure>) => void) | undefined
+
+  constructor(started: (result: Effect.Effect<PoolResponse, HttpFailure>) => void) {
+    this.started = started
+  }
+
+  /** The provider's request dropped, if it is still under way. */
+  abort(): void {
+    if (this.ended || this.error !== undefined) return
+    this.interrupted = true
+    this.controller?.abort(new Error("the request was left"))
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    // interrupted while it waited for a connection
+    if (this.interrupted) controller.abort(new Error("the request was left"))
+  }
+
+  onResponseStart(_: Dispatcher.DispatchController, status: number, headers: Record<string, string | Array<string> | undefined>): void {
+    const resume = this.started!
+    this.started = undefined
+    resume(Effect.succeed(this.response(status, headersOf(headers))))
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.reader !== undefined) {
+      if (!this.reader.push(chunk)) controller.pause()
+      return
+    }
+    this.chunks.push(chunk)
+    this.held += chunk.length
+    if (this.whole === undefined && this.held >= heldBeforeRead) controller.pause()
+  }
+
+  onResponseEnd(): void {
+    this.ended = true
+    if (this.reader !== undefined) this.reader.push(null)
+    else if (this.whole !== undefined) this.whole(Effect.succeed(this.joined()))
+  }
+
+  onResponseError(_: Dispatcher.DispatchController, error: Error): void {
+    if (this.started !== undefined) {
+      const resume = this.started
+      this.started = undefined
+      return resume(Effect.fail(failureOf(error)))
+    }
+    this.error = error
+    if (this.reader !== undefined) this.reader.destroy(error)
+    else if (this.whole !== undefined) this.whole(Effect.fail(failureOf(error)))
+  }
+
+  private joined(): Buffer {
+    const chunks = this.chunks
+    this.chunks = []
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+  }
+
+  private readWhole(): Effect.Effect<Buffer, HttpFailure> {
+    return Effect.callback<Buffer, HttpFailure>((resume) => {
+      if (this.error !== undefined) return resume(Effect.fail(failureOf(this.error)))
+      if (this.ended) return resume(Effect.succeed(this.joined()))
+      this.whole = resume
+      this.controller?.resume()
+      return Effect.sync(() => this.abort())
+    })
+  }
+
+  private readable(): BodyStream {
+    if (this.reader !== undefined) return this.reader
+    const reader = new BodyStream(this)
+    this.reader = reader
+    for (const chunk of this.chunks) reader.push(chunk)
+    this.chunks = []
+    if (this.error !== undefined) reader.destroy(this.error)
+    else if (this.ended) reader.push(null)
+    return reader
+  }
+
+  // the body's readers are made when one is asked for: a response is read one way only
+  private response(status: number, headers: Record<string, string>): PoolResponse {
+    const exchange = this
+    return {
+      status,
+      headers,
+      get stream() {
+        const body = exchange.readable()
+        return NodeStream.fromReadable({ evaluate: () => body, onError: failureOf, closeOnDone: false }).pipe(
+          Stream.ensuring(Effect.sync(() => releaseBody(body)))
+        )
+      },
+      get node() {
+        return exchange.readable()
+      },
+      get whole() {
+        return exchange.readWhole()
+      }
     }
   }
 }
@@ -118,13 +225,10 @@ export const makeHttpPool = (limits: PoolLimits): Effect.Effect<HttpPool, never,
     (agent): HttpPool => ({
       post: (url, headers, body) =>
         Effect.callback<PoolResponse, HttpFailure>((resume) => {
-          const controller = new AbortController()
+          const exchange = new Exchange(resume)
           const { origin, pathname, search } = new URL(url)
-          agent.request({ origin, path: pathname + search, method: "POST", headers, body, signal: controller.signal }).then(
-            (data) => resume(Effect.succeed(responseOf(data))),
-            (error) => resume(Effect.fail(failureOf(error)))
-          )
-          return Effect.sync(() => controller.abort())
+          agent.dispatch({ origin, path: pathname + search, method: "POST", headers, body }, exchange)
+          return Effect.sync(() => exchange.abort())
         })
     })
   )

@@ -34,6 +34,23 @@ const provider = (events: number, gapMs: number) =>
 
 const text = (chunk: Uint8Array) => Buffer.from(chunk).toString()
 
+/** A provider answering every request with `body` after `delayMs`, telling each request it saw closed before its answer. */
+const answering = (body: Buffer, delayMs = 0) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      new Promise<{ server: Server; url: string; abandoned: () => number }>((resolve) => {
+        let abandoned = 0
+        const server = createServer((req, res) => {
+          req.resume()
+          res.on("close", () => void (res.writableFinished || abandoned++))
+          setTimeout(() => res.destroyed || res.end(body), delayMs)
+        })
+        server.listen(0, "127.0.0.1", () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, abandoned: () => abandoned }))
+      })
+    ),
+    ({ server }) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  )
+
 describe("HttpPool", () => {
   it.live("a stream left after its last event keeps its connection for the next request", () =>
     Effect.gen(function*() {
@@ -66,5 +83,40 @@ describe("HttpPool", () => {
       const response = yield* pool.post(up.url, {}, "{}")
       const failure = yield* Effect.flip(Stream.runDrain(response.stream))
       expect(failure.reason).toBe("body_timeout")
+    }).pipe(Effect.scoped))
+
+  it.live("a whole body is read intact, small or larger than what is held before a reader comes", () =>
+    Effect.gen(function*() {
+      const large = Buffer.alloc(1024 * 1024, "abcdefgh")
+      const up = yield* answering(large)
+      const pool = yield* makeHttpPool({ headersTimeout: 2000, bodyTimeout: 2000 })
+      const whole = yield* Effect.flatMap(pool.post(up.url, {}, "{}"), (response) => response.whole)
+      expect(whole.equals(large)).toBe(true)
+      // read late: the body waited, paused, and arrives whole as a stream
+      const response = yield* pool.post(up.url, {}, "{}")
+      yield* Effect.sleep(100)
+      const chunks = yield* Stream.runCollect(response.stream)
+      expect(Buffer.concat(chunks).equals(large)).toBe(true)
+    }).pipe(Effect.scoped))
+
+  it.live("a provider that cannot be reached fails with the connection's code", () =>
+    Effect.gen(function*() {
+      const pool = yield* makeHttpPool({ headersTimeout: 2000, bodyTimeout: 2000 })
+      const failure = yield* Effect.flip(pool.post("http://127.0.0.1:1/v1", {}, "{}"))
+      expect([failure.reason, failure.detail]).toEqual(["transport", "ECONNREFUSED"])
+    }).pipe(Effect.scoped))
+
+  it.live("a request interrupted before its answer, or while its body is read, is dropped at the provider", () =>
+    Effect.gen(function*() {
+      const up = yield* answering(Buffer.from("{}"), 300)
+      const pool = yield* makeHttpPool({ headersTimeout: 2000, bodyTimeout: 2000 })
+      yield* Effect.timeoutOption(pool.post(up.url, {}, "{}"), 50)
+      yield* Effect.sleep(100)
+      expect(up.abandoned()).toBe(1)
+      const streaming = yield* provider(1000, 50)
+      const response = yield* pool.post(streaming.url, {}, "{}")
+      yield* Effect.timeoutOption(response.whole, 100)
+      yield* Effect.sleep(100)
+      expect(streaming.closed()).toBe(1)
     }).pipe(Effect.scoped))
 })
