@@ -149,7 +149,10 @@ const serve = <E, R>(
       return withId
     }
     if (body._tag !== "Stream") {
-      yield* write(response.status, "completed")
+      // the log line, the metrics and the settlement once the answer is out: the client does not wait
+      // for them, and the next request on any connection is read in a later turn than this one
+      const run = Effect.runForkWith(context)
+      setImmediate(() => run(write(response.status, "completed")))
       return body._tag === "Uint8Array" ? HttpServerResponse.setBody(withId, HttpBody.uint8Array(maskChunk(bytes, body.body), body.contentType)) : withId
     }
     const streamEnded = streamStarted()
