@@ -39,7 +39,7 @@ const loggedPathChars = 512
 
 export const writeAccessLog = (
   request: HttpServerRequest.HttpServerRequest,
-  entry: { readonly requestId: string; readonly started: number; readonly status: number; readonly outcome: string }
+  entry: { readonly requestId: string; readonly durationMs: number; readonly status: number; readonly outcome: string }
 ) => {
   const note = notes.get(request.source as object)
   // a stream that told the client of a failure midway failed, whatever its status
@@ -50,7 +50,7 @@ export const writeAccessLog = (
     method: request.method,
     path: (request.url.split("?")[0] ?? request.url).slice(0, loggedPathChars),
     status: entry.status,
-    duration_ms: Math.round(performance.now() - entry.started),
+    duration_ms: Math.round(entry.durationMs),
     outcome,
     ...note
   }))

@@ -92,18 +92,28 @@ const serve = <E, R>(
     activity.begin()
     const context = yield* Effect.context<never>()
     inFlight?.modifyUnsafe(1, context)
-    // the request is over when its log line is written, however it ended
-    const write = (status: number, outcome: string) =>
-      Effect.sync(() => {
+    /**
+     * The request is over: the hooks read what the note still needs and let its limits go at once
+     * (a concurrency slot is free before the client sees the answer's end), then the log line and
+     * the metrics follow in the next turn, once the answer's last bytes are out: the client does not
+     * wait for them, and the next request on any connection is read in a later turn than this one.
+     */
+    const run = Effect.runForkWith(context)
+    const ended = (status: number, outcome: string): void => {
+      const durationMs = performance.now() - started
+      try {
         for (const read of current.atEnd) read()
         for (const settle of current.afterEnd) settle()
-      }).pipe(
-        // the line is made once the hooks have added to the note
-        Effect.andThen(() => writeAccessLog(request, { requestId, started, status, outcome })),
-        Effect.andThen(record(note, performance.now() - started, outcome)),
-        Effect.ensuring(Effect.sync(activity.end)),
-        Effect.ensuring(Effect.sync(() => inFlight?.modifyUnsafe(-1, context)))
-      )
+      } finally {
+        setImmediate(() =>
+          run(writeAccessLog(request, { requestId, durationMs, status, outcome }).pipe(
+            Effect.andThen(record(note, durationMs, outcome)),
+            Effect.ensuring(Effect.sync(activity.end)),
+            Effect.ensuring(Effect.sync(() => inFlight?.modifyUnsafe(-1, context)))
+          ))
+        )
+      }
+    }
 
     const answer = (error: GatewayError) => {
       const shown = present(error)
@@ -126,7 +136,7 @@ const serve = <E, R>(
       Effect.catchCause(envelope),
       // every line the request logs says which request it was
       Effect.annotateLogs({ request_id: requestId }),
-      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : write(499, outcomeOf(exit)))
+      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => ended(499, outcomeOf(exit))))
     )
     const withId = HttpServerResponse.setHeader(response, "x-request-id", requestId)
     const bytes = withCallerSecrets(byteMaskOnce(redactor.forms()), secrets)
@@ -140,19 +150,15 @@ const serve = <E, R>(
     if (body._tag === "Raw" && body.body instanceof RelayBody) {
       // a relay of Node streams (http/relay-body.ts): masked as it goes, over when it says so
       const streamEnded = streamStarted()
-      const run = Effect.runForkWith(context)
       body.body.maskWith(bytes)
       body.body.whenOver((outcome) => {
         streamEnded()
-        run(write(response.status, outcome))
+        ended(response.status, outcome)
       })
       return withId
     }
     if (body._tag !== "Stream") {
-      // the log line, the metrics and the settlement once the answer is out: the client does not wait
-      // for them, and the next request on any connection is read in a later turn than this one
-      const run = Effect.runForkWith(context)
-      setImmediate(() => run(write(response.status, "completed")))
+      ended(response.status, "completed")
       return body._tag === "Uint8Array" ? HttpServerResponse.setBody(withId, HttpBody.uint8Array(maskChunk(bytes, body.body), body.contentType)) : withId
     }
     const streamEnded = streamStarted()
@@ -160,7 +166,10 @@ const serve = <E, R>(
       withId,
       HttpBody.stream(
         maskStream(bytes, body.stream).pipe(
-          Stream.onExit((exit) => Effect.andThen(Effect.sync(streamEnded), write(response.status, outcomeOf(exit)))),
+          Stream.onExit((exit) => Effect.sync(() => {
+            streamEnded()
+            ended(response.status, outcomeOf(exit))
+          })),
           // what the request's own fiber had, for every pull of the stream
           inContextOf((context) =>
             context.pipe(

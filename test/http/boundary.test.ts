@@ -92,7 +92,8 @@ describe("the request boundary", () => {
       const midStream = logged.find((l) => JSON.stringify(l.message).includes("mid-stream"))
       expect(midStream?.annotations).toMatchObject({ request_id: "req-s1" })
       expect(midStream?.secrets).toContain("caller-token-0001")
-      // the access log line, written once the stream ended, has what the stream noted
+      // the access log line, written in the turn after the stream ended, has what the stream noted
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
       const access = logged.find((l) => l.annotations["request_id"] === "req-s1" && l.annotations["provider"] !== undefined)
       expect(access?.annotations["provider"]).toBe("noted")
     }))
