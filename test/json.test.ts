@@ -3,10 +3,16 @@ import { nestedDeeperThan, readJson, stringifyWithMember, textOnce } from "../sr
 
 describe("reading JSON with a depth bound", () => {
   it("counts objects and arrays, not brackets inside strings", () => {
-    expect(nestedDeeperThan(`{"a":[{"b":[]}]}`, 4)).toBe(false)
-    expect(nestedDeeperThan(`{"a":[{"b":[]}]}`, 3)).toBe(true)
-    expect(nestedDeeperThan(`{"a":"[[[[[[[[\\"[[[["}`, 1)).toBe(false)
-    expect(readJson("[".repeat(100_000) + "]".repeat(100_000), 64)).toMatchObject({ ok: false, problem: "depth" })
+    expect(nestedDeeperThan(JSON.parse(`{"a":[{"b":[]}]}`), 4)).toBe(false)
+    expect(nestedDeeperThan(JSON.parse(`{"a":[{"b":[]}]}`), 3)).toBe(true)
+    expect(nestedDeeperThan(JSON.parse(`{"x":1,"a":[1,{"b":2},[{"c":[[]]}]]}`), 5)).toBe(true)
+    expect(nestedDeeperThan(JSON.parse(`{"a":"[[[[[[[[\\"[[[["}`), 1)).toBe(false)
+    expect(nestedDeeperThan("text", 0)).toBe(false)
+    expect(readJson(`{"a":[{"b":[]}]}`, 4)).toEqual({ ok: true, value: { a: [{ b: [] }] } })
+    // parsed without recursing, then refused before anything walks it
+    expect(readJson("[".repeat(1_000_000) + "]".repeat(1_000_000), 64)).toMatchObject({ ok: false, problem: "depth" })
+    expect(readJson(`{"a":`.repeat(100_000) + "1" + "}".repeat(100_000), 100_000)).toMatchObject({ ok: true })
+    expect(readJson(`{"a":`.repeat(100_000) + "1" + "}".repeat(100_000), 99_999)).toMatchObject({ ok: false, problem: "depth" })
   })
 
   it("says what is wrong without quoting the text", () => {
