@@ -1,8 +1,9 @@
 /**
  * The gateway's HTTP client for providers: undici's Agent, which keeps a pool of keep-alive
- * connections per origin. Its own timers keep both time limits (the response headers within
- * `--upstream-timeout`, and no silence in a body longer than `--stream-idle-timeout`), so no timer
- * is set per request or reset per chunk. An interrupted request is aborted; a body read to its end,
+ * connections per origin, and a dispatch handler of the gateway's own that takes each answer.
+ * Undici's timers keep both time limits (the response headers within `--upstream-timeout`, and no
+ * silence in a body longer than `--stream-idle-timeout`), so no timer is set per request or reset
+ * per chunk. An interrupted request is aborted; a body read to its end,
  * or left just before it, leaves its connection to the pool.
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
@@ -54,12 +55,13 @@ export const failureOf = (error: unknown): HttpFailure => {
   return new HttpFailure("transport", typeof cause === "string" ? cause : typeof code === "string" ? code : "connection failed")
 }
 
-const headersOf = (raw: Dispatcher.DispatchController["rawHeaders"] | Readonly<Record<string, string | Array<string> | undefined>>): Record<string, string> => {
+type ParsedHeaders = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+const headersOf = (parsed: ParsedHeaders): Record<string, string> => {
   const headers: Record<string, string> = {}
-  const parsed = raw as Readonly<Record<string, string | Array<string> | undefined>>
   for (const name in parsed) {
     const value = parsed[name]
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value
+    if (value !== undefined) headers[name] = typeof value === "string" ? value : value.join(", ")
   }
   return headers
 }
@@ -114,7 +116,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private held = 0
   private error: Error | undefined
   private reader: BodyStream | undefined
-  private whole: ((result: Effect.Effect<Buffer, HttpFailure>) => void) | undefined
+  private wholeWanted: ((result: Effect.Effect<Buffer, HttpFailure>) => void) | undefined
 
   constructor(started: (result: Effect.Effect<PoolResponse, HttpFailure>) => void) {
     this.started = started
@@ -133,7 +135,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.interrupted) controller.abort(new Error("the request was left"))
   }
 
-  onResponseStart(_: Dispatcher.DispatchController, status: number, headers: Record<string, string | Array<string> | undefined>): void {
+  onResponseStart(_: Dispatcher.DispatchController, status: number, headers: ParsedHeaders): void {
     const resume = this.started!
     this.started = undefined
     resume(Effect.succeed(this.response(status, headersOf(headers))))
@@ -146,13 +148,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.chunks.push(chunk)
     this.held += chunk.length
-    if (this.whole === undefined && this.held >= heldBeforeRead) controller.pause()
+    if (this.wholeWanted === undefined && this.held >= heldBeforeRead) controller.pause()
   }
 
   onResponseEnd(): void {
     this.ended = true
     if (this.reader !== undefined) this.reader.push(null)
-    else if (this.whole !== undefined) this.whole(Effect.succeed(this.joined()))
+    else if (this.wholeWanted !== undefined) this.wholeWanted(Effect.succeed(this.joined()))
   }
 
   onResponseError(_: Dispatcher.DispatchController, error: Error): void {
@@ -163,7 +165,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.error = error
     if (this.reader !== undefined) this.reader.destroy(error)
-    else if (this.whole !== undefined) this.whole(Effect.fail(failureOf(error)))
+    else if (this.wholeWanted !== undefined) this.wholeWanted(Effect.fail(failureOf(error)))
   }
 
   private joined(): Buffer {
@@ -176,7 +178,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     return Effect.callback<Buffer, HttpFailure>((resume) => {
       if (this.error !== undefined) return resume(Effect.fail(failureOf(this.error)))
       if (this.ended) return resume(Effect.succeed(this.joined()))
-      this.whole = resume
+      this.wholeWanted = resume
       this.controller?.resume()
       return Effect.sync(() => this.abort())
     })
