@@ -33,7 +33,7 @@ type Typed = Readonly<Record<string, unknown>> & { readonly type: unknown }
 
 const requestFields = {
   model: Schema.String.check(Schema.isMinLength(1, { message: "is required (e.g. \"provider/model\")" })),
-  messages: Schema.Array(open({ role: Schema.Unknown })).check(Schema.isMinLength(1, { message: "expected a non-empty array of messages" })),
+  messages: Schema.Array(Schema.Unknown).check(Schema.isMinLength(1, { message: "expected a non-empty array of messages" })),
   stream: maybe(Schema.Boolean),
   stream_options: maybe(open({ include_usage: maybe(Schema.Boolean) })),
   tools: maybe(Schema.Array(open({ type: Schema.Unknown }))),
@@ -55,16 +55,16 @@ type ChatRequest = typeof ChatRequest.Type
 /** Fields the IR models; everything else is an extension. */
 const modeled = new Set(Object.keys(requestFields))
 
-const WithContent = open({ content: Schema.optionalKey(Content) })
+const WithContent = Schema.Struct({ content: Schema.optionalKey(Content) })
 const FunctionCall = open({ name: Schema.String, arguments: Schema.optionalKey(maybe(Schema.String)) })
 const ToolCall = open({ id: Schema.String, function: FunctionCall })
-const AssistantMessage = open({
+const AssistantMessage = Schema.Struct({
   content: Schema.optionalKey(Content),
   tool_calls: maybe(Schema.Array(ToolCall)),
   function_call: maybe(FunctionCall)
 })
-const ToolMessage = open({ tool_call_id: Schema.String, content: Schema.optionalKey(Content) })
-const TextPartJson = open({ text: Schema.String })
+const ToolMessage = Schema.Struct({ tool_call_id: Schema.String, content: Schema.optionalKey(Content) })
+const TextPartJson = Schema.Struct({ text: Schema.String })
 const ImageUrl = open({ image_url: Schema.Union([Schema.String, open({ url: Schema.String, detail: Schema.optionalKey(Schema.String) })]) })
 const FunctionDefinition = open({
   name: Schema.String,
@@ -141,7 +141,8 @@ const decodeMessages = (request: ChatRequest, untranslated: Untranslated) => Res
   }
   for (const [i, message] of request.messages.entries()) {
     const at = ["messages", i]
-    switch (message.role) {
+    if (!isJsonObject(message)) return yield* Result.fail(invalidAt(at, [], "Expected object"))
+    switch (message["role"]) {
       case "system":
       case "developer": {
         // before the conversation starts: the system prompt; after, an instruction at its place
