@@ -7,7 +7,9 @@
  * (`messages.2.content.0.text`) instead of "none of 20 union members matched", and a block type this
  * code does not know yet is not an error at all: it still reaches Anthropic providers untouched.
  *
- * Every object keeps its unknown keys (`cache_control`, `citations`, fields newer than this code).
+ * The envelope keeps every object's unknown keys (`cache_control`, `citations`, fields newer than this
+ * code); a block's own shape is a plain Struct of the fields read from it (an open Struct with a rest
+ * record takes Effect's slow path, and the block itself is still at hand).
  */
 import * as Schema from "effect/Schema"
 import { maybe, open } from "../decoding.ts"
@@ -21,6 +23,7 @@ export type Content = typeof Content.Type
 
 const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
 
+/** A system prompt's text block, kept whole (its `cache_control` goes to the IR). */
 export const TextBlock = open({ type: Schema.Literal("text"), text: Schema.String })
 
 export const MessageParam = open({
@@ -72,19 +75,21 @@ export const modeledFields: ReadonlySet<string> = new Set([
 
 // The shapes of the blocks the IR can carry, checked after dispatching on `type`.
 
-export const ImageBlock = open({ source: Typed })
-export const Base64Source = open({ media_type: Schema.String, data: Schema.String })
-export const UrlSource = open({ url: Schema.String })
-export const DocumentBlock = open({ source: Typed, title: maybe(Schema.String) })
-export const TextSource = open({ data: Schema.String, media_type: Schema.optionalKey(Schema.String) })
-export const ToolUseBlock = open({ id: Schema.String, name: Schema.String, input: JsonObject })
-export const ToolResultBlock = open({
+export const TextFields = Schema.Struct({ text: Schema.String })
+
+export const ImageBlock = Schema.Struct({ source: Typed })
+export const Base64Source = Schema.Struct({ media_type: Schema.String, data: Schema.String })
+export const UrlSource = Schema.Struct({ url: Schema.String })
+export const DocumentBlock = Schema.Struct({ source: Typed, title: maybe(Schema.String) })
+export const TextSource = Schema.Struct({ data: Schema.String, media_type: Schema.optionalKey(Schema.String) })
+export const ToolUseBlock = Schema.Struct({ id: Schema.String, name: Schema.String, input: JsonObject })
+export const ToolResultBlock = Schema.Struct({
   tool_use_id: Schema.String,
   content: Schema.optionalKey(Content),
   is_error: Schema.optionalKey(Schema.Boolean)
 })
-export const ThinkingBlock = open({ thinking: Schema.String, signature: Schema.optionalKey(Schema.String) })
-export const CustomTool = open({
+export const ThinkingBlock = Schema.Struct({ thinking: Schema.String, signature: Schema.optionalKey(Schema.String) })
+export const CustomTool = Schema.Struct({
   name: Schema.String,
   description: Schema.optionalKey(Schema.String),
   input_schema: JsonObject

@@ -32,7 +32,7 @@ import {
   ImageBlock,
   MessagesRequest,
   modeledFields,
-  TextBlock,
+  TextFields,
   TextSource,
   ThinkingBlock,
   ToolResultBlock,
@@ -105,7 +105,7 @@ const decodeBlock = (block: Typed, at: Path, untranslated: Untranslated): Result
 const decodeBlockPart = (block: Typed, at: Path, untranslated: Untranslated): Result.Result<Part | undefined, GatewayError> => {
   switch (block.type) {
     case "text":
-      return Result.map(decodeAt(TextBlock, at, block), ({ text }) => ({ type: "text", text }))
+      return Result.map(decodeAt(TextFields, at, block), ({ text }) => ({ type: "text", text }))
     case "image":
       return decodeImage(block, at, untranslated)
     case "document":
