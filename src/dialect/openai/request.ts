@@ -1,8 +1,9 @@
 /**
  * Decodes an OpenAI Chat Completions request into the neutral conversation, with Effect Schemas in
- * two layers as the Anthropic decoder does: the envelope first, then each message by its role and
- * each part by its type, so a bad request fails naming the field at fault
- * (`messages.2.content.0.text`) and every object keeps its unknown keys.
+ * two layers as the Anthropic decoder does: the envelope first (keeping its unknown keys), then each
+ * message by its role and each part by its type, so a bad request fails naming the field at fault
+ * (`messages.2.content.0.text`). A message's or part's own shape is a plain Struct of the fields read
+ * from it: an open Struct with a rest record takes Effect's slow path, and the object is at hand.
  *
  * Leading `system`/`developer` messages become the system prompt, later ones system turns at their
  * place; `tool` messages become tool results inside a user turn (consecutive ones merged, and a
@@ -56,8 +57,8 @@ type ChatRequest = typeof ChatRequest.Type
 const modeled = new Set(Object.keys(requestFields))
 
 const WithContent = Schema.Struct({ content: Schema.optionalKey(Content) })
-const FunctionCall = open({ name: Schema.String, arguments: Schema.optionalKey(maybe(Schema.String)) })
-const ToolCall = open({ id: Schema.String, function: FunctionCall })
+const FunctionCall = Schema.Struct({ name: Schema.String, arguments: Schema.optionalKey(maybe(Schema.String)) })
+const ToolCall = Schema.Struct({ id: Schema.String, function: FunctionCall })
 const AssistantMessage = Schema.Struct({
   content: Schema.optionalKey(Content),
   tool_calls: maybe(Schema.Array(ToolCall)),
@@ -65,15 +66,15 @@ const AssistantMessage = Schema.Struct({
 })
 const ToolMessage = Schema.Struct({ tool_call_id: Schema.String, content: Schema.optionalKey(Content) })
 const TextPartJson = Schema.Struct({ text: Schema.String })
-const ImageUrl = open({ image_url: Schema.Union([Schema.String, open({ url: Schema.String, detail: Schema.optionalKey(Schema.String) })]) })
-const FunctionDefinition = open({
+const ImageUrl = Schema.Struct({ image_url: Schema.Union([Schema.String, Schema.Struct({ url: Schema.String, detail: Schema.optionalKey(Schema.String) })]) })
+const FunctionDefinition = Schema.Struct({
   name: Schema.String,
   description: Schema.optionalKey(Schema.String),
   parameters: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
   strict: maybe(Schema.Boolean)
 })
-const FunctionTool = open({ function: FunctionDefinition })
-const NamedChoice = open({ function: Schema.optionalKey(open({ name: Schema.String })), name: Schema.optionalKey(Schema.String) })
+const FunctionTool = Schema.Struct({ function: FunctionDefinition })
+const NamedChoice = Schema.Struct({ function: Schema.optionalKey(Schema.Struct({ name: Schema.String })), name: Schema.optionalKey(Schema.String) })
 
 const decodeAt = makeDecodeAt(SchemaIssue.makeFormatterStandardSchemaV1())
 

@@ -112,6 +112,9 @@ describe("decodeChatRequest", () => {
       .toMatchObject({ param: "messages.0.tool_calls.0.function.arguments" })
     expect(error({ model: "m", messages: [user("x")], temperature: "hot" })).toMatchObject({ param: "temperature" })
     expect(error([1, 2]).message).toContain("JSON object")
+    // a message must be an object, and one without a role is told the roles there are
+    for (const message of ["hi", null, []]) expect(error({ model: "m", messages: [message] })).toMatchObject({ param: "messages.0", message: "messages.0: Expected object" })
+    expect(error({ model: "m", messages: [{ content: "x" }] })).toMatchObject({ param: "messages.0.role", message: expect.stringContaining('expected "system"') })
   })
 
   it("lists what the IR cannot carry instead of failing: such a request can still be passed through", () => {
