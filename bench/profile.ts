@@ -3,7 +3,7 @@
  * allocations with V8's sampling heap profiler, keeping objects that were collected too (what a
  * heap snapshot or `--heap-prof` cannot show), over requests sent by the load generator. With
  * `--cpu`, what its main thread spends per request instead (V8's CPU profiler, a sample every 100 µs).
- *   node bench/profile.ts [--cpu] [--tools] [--stream] [--pass-through] [--anthropic-client] [--limits=memory|redis] [--requests=4000] [--concurrency=64] [--top=25]
+ *   node bench/profile.ts [--cpu] [--tools] [--stream] [--pass-through] [--anthropic-client] [--large] [--limits=memory|redis] [--requests=4000] [--concurrency=64] [--top=25]
  * Prints KB allocated (or µs of CPU) per request, by package and by function, and with `--cpu` the
  * gateway's own functions inclusive of what they call. The gateway runs from the sources (function
  * names kept), as one of the bench's (`startGateway`), tools off unless `--tools`; an OpenAI request
@@ -51,6 +51,7 @@ async function drive() {
   const { nodeFlags } = await import("../src/memory.ts")
   const { startGateway, token } = await import("./gateway.ts")
   const { firstLine, startChild } = await import("./processes.ts")
+  const { anthropicConversation, openaiConversation } = await import("./conversations.ts")
   const argument = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
   const requests = Number(argument("requests") ?? 4000)
   const top = Number(argument("top") ?? 25)
@@ -58,6 +59,7 @@ async function drive() {
   const stream = process.argv.includes("--stream")
   const passThrough = process.argv.includes("--pass-through")
   const anthropicClient = process.argv.includes("--anthropic-client")
+  const large = process.argv.includes("--large")
   const cpu = process.argv.includes("--cpu")
   const concurrency = Number(argument("concurrency") ?? 64)
   const limits = argument("limits")
@@ -81,11 +83,14 @@ async function drive() {
     under: [process.execPath, ...nodeFlags, here("profile.ts"), "--sampling-gateway", out, cpu ? "cpu" : "heap"]
   })
   const provider = passThrough !== anthropicClient ? "gpt" : "claude"
+  const model = `${provider}${limits === undefined ? "" : "-limited"}/${provider}-test`
   const target = {
     port: gateway.port,
     path: anthropicClient ? "/anthropic/v1/messages" : "/openai/v1/chat/completions",
     headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-orka-tools": tools ? "enabled" : "disabled" },
-    body: JSON.stringify({ model: `${provider}${limits === undefined ? "" : "-limited"}/${provider}-test`, messages: [{ role: "user", content: "hello" }], max_tokens: 50, ...(stream ? { stream: true } : {}) }),
+    body: JSON.stringify(large
+      ? (anthropicClient ? anthropicConversation : openaiConversation)(model, stream)
+      : { model, messages: [{ role: "user", content: "hello" }], max_tokens: 50, ...(stream ? { stream: true } : {}) }),
     stream
   }
   try {
@@ -96,7 +101,7 @@ async function drive() {
     for (let waited = 0; !existsSync(out) && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100))
     const profile = JSON.parse(readFileSync(out, "utf8"))
     const dialects = (client: string, other: string) => `${client} → ${passThrough ? client : other}`
-    const what = `${anthropicClient ? dialects("Anthropic", "OpenAI") : dialects("OpenAI", "Anthropic")}, ${stream ? "a stream of 50 events" : "whole answer"}, tools ${tools ? "on" : "off"}, ${limits === undefined ? "no limits" : `limits in ${limits}`}, ${concurrency} concurrent: ${run.ok} requests (${run.failures} failed)`
+    const what = `${anthropicClient ? dialects("Anthropic", "OpenAI") : dialects("OpenAI", "Anthropic")}, ${large ? "a 40 KB conversation, " : ""}${stream ? "a stream of 50 events" : "whole answer"}, tools ${tools ? "on" : "off"}, ${limits === undefined ? "no limits" : `limits in ${limits}`}, ${concurrency} concurrent: ${run.ok} requests (${run.failures} failed)`
     if (cpu) reportCpu(profile as CpuProfile, run.ok, what, top)
     else report(profile.head as ProfileNode, run.ok, what, top)
   } finally {

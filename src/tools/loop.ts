@@ -94,8 +94,53 @@ export const messagesBytes = (messages: Conversation["messages"]): number => {
   return total
 }
 
-/** Replaces the oldest tool results until the conversation fits; returns it unchanged when it does. */
+/**
+ * At most the bytes of `value`'s JSON, found without writing it: each character of a string or key
+ * counted as its longest form (`\u001f`, six bytes), each number as its longest. Walked without
+ * recursion (a model's tool arguments nest as deep as it likes).
+ */
+export const jsonBytesAtMost = (value: unknown): number => {
+  let total = 0
+  const pending: Array<unknown> = [value]
+  while (pending.length > 0) {
+    const item = pending.pop()
+    if (typeof item === "string") total += 6 * item.length + 2
+    else if (typeof item !== "object" || item === null) total += 24
+    else if (Array.isArray(item)) {
+      total += item.length + 2
+      for (let i = 0; i < item.length; i++) pending.push(item[i])
+    } else {
+      for (const key in item) {
+        total += 6 * key.length + 4
+        pending.push((item as Record<string, unknown>)[key])
+      }
+      total += 2
+    }
+  }
+  return total
+}
+
+/** Each message's bound (jsonBytesAtMost), found once. */
+const messageBound = new WeakMap<object, number>()
+
+/** At most the bytes of the messages as one JSON array: what most conversations are measured by, far below any limit. */
+const messagesBytesAtMost = (messages: Conversation["messages"]): number => {
+  let total = messages.length + 1
+  for (const message of messages) {
+    let bound = messageBound.get(message)
+    if (bound === undefined) messageBound.set(message, bound = jsonBytesAtMost(message))
+    total += bound
+  }
+  return total
+}
+
+/**
+ * Replaces the oldest tool results until the conversation fits; returns it unchanged when it does.
+ * A conversation whose bound fits is not written out to be measured (a 40 KB one: JSON of 60
+ * messages, a hundred µs and more).
+ */
 export const fitConversation = (c: Conversation, maxBytes: number): Conversation => {
+  if (messagesBytesAtMost(c.messages) <= maxBytes) return c
   const size = (x: Conversation) => messagesBytes(x.messages)
   if (size(c) <= maxBytes) return c
   const messages = [...c.messages]

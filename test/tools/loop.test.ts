@@ -4,7 +4,7 @@ import { gatewayError } from "../../src/errors.ts"
 import type { Conversation, ToolCallPart } from "../../src/ir/conversation.ts"
 import type { AnswerEvent, StreamEvent } from "../../src/ir/response.ts"
 import { foldCompletion } from "../../src/ir/collect.ts"
-import { afterTurn, askingToStop, fitConversation, type KeepTurn, loopLimits, messagesBytes, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
+import { afterTurn, askingToStop, fitConversation, jsonBytesAtMost, type KeepTurn, loopLimits, messagesBytes, type Model, runToolLoop, type ServerTools, withResults } from "../../src/tools/loop.ts"
 import { runToolLoopWhole, type WholeModel } from "../../src/tools/whole-loop.ts"
 import { testConfig } from "../support/config.ts"
 
@@ -130,6 +130,33 @@ describe("the tool loop", () => {
     // a message measured before is not measured again: a change to it in place would not be seen
     ;(messages[0]!.content[0] as { text: string }).text = "a much longer text than before"
     expect(messagesBytes(messages)).not.toBe(Buffer.byteLength(JSON.stringify(messages)))
+  })
+
+  it("bounds a value's JSON bytes from above without writing it, however its strings escape", () => {
+    const values: Array<unknown> = [
+      "", "plain", "\u0000\u001f\n\"\\", "héllo ✓ 😀", 0, -1.2345678901234567e-300, true, null, [], {}, [[[]]],
+      { a: 1, "k\u0001y": ["x", { b: null, c: [1, "\n"] }] },
+      { role: "user", content: [{ type: "text", text: "\u0007".repeat(50) }] },
+      { skipped: undefined, kept: 1 }
+    ]
+    for (const value of values) expect(jsonBytesAtMost(value)).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(value)))
+    // and is not so loose that ordinary text looks several times its size
+    const text = { role: "user", content: [{ type: "text", text: "ordinary text ".repeat(100) }] }
+    expect(jsonBytesAtMost(text)).toBeLessThan(7 * Buffer.byteLength(JSON.stringify(text)))
+    // deep nesting is walked, not recursed into
+    let deep: unknown = "x"
+    for (let i = 0; i < 100_000; i++) deep = [deep]
+    expect(jsonBytesAtMost(deep)).toBeGreaterThan(200_000)
+  })
+
+  it("a conversation whose bound fits is kept whole; one near the limit is measured exactly", () => {
+    const text = "x".repeat(1000)
+    const c = conversation({ messages: [{ role: "user", content: [{ type: "tool_result", callId: "c1", content: [{ type: "text", text }] }] }] })
+    const exact = messagesBytes(c.messages)
+    expect(fitConversation(c, 10 * exact)).toBe(c)
+    // between its exact size and its bound: measured, and kept, as it fits
+    expect(fitConversation(c, exact)).toBe(c)
+    expect(JSON.stringify(fitConversation(c, exact - 1).messages)).toContain("[removed")
   })
 
   it("drops the oldest tool results first to keep within the size limit", () => {
