@@ -26,16 +26,22 @@ import type {
 } from "../../ir/conversation.ts"
 import {
   Base64Source,
+  blocksAt,
   type Content,
   CustomTool,
   DocumentBlock,
   ImageBlock,
+  type MessageParam,
   MessagesRequest,
+  messagesAt,
+  type Misfit,
   modeledFields,
   TextFields,
   TextSource,
   ThinkingBlock,
+  type ToolHead,
   ToolResultBlock,
+  toolsAt,
   ToolUseBlock,
   type Typed,
   UrlSource
@@ -48,6 +54,9 @@ const decodeAt = makeDecodeAt(SchemaIssue.makeFormatterStandardSchemaV1({
   // Anthropic's wording for an absent field, which clients and people recognize
   leafHook: (issue) => (issue._tag === "MissingKey" ? "Field required" : SchemaIssue.defaultLeafHook(issue))
 }))
+
+/** A fault the hand checks of request-schema.ts found, as decodeAt reports one. */
+const misfitError = ({ at, message }: Misfit): GatewayError => invalidAt(at, [], message)
 
 const decodeImage = (block: Typed, at: Path, untranslated: Untranslated) => Result.gen(function*() {
   const { source } = yield* decodeAt(ImageBlock, at, block)
@@ -78,19 +87,26 @@ const decodeDocument = (block: Typed, at: Path, untranslated: Untranslated) => R
 })
 
 /** Tool results carry text and images; other blocks inside them are noted. */
-const decodeToolResult = (block: Typed, at: Path, untranslated: Untranslated) => Result.gen(function*() {
-  const { content, is_error, tool_use_id } = yield* decodeAt(ToolResultBlock, at, block)
-  const parts = content === undefined ? [] : yield* decodeContent(content, [...at, "content"], untranslated)
-  const carried = parts.filter((part): part is TextPart | ImagePart => part.type === "text" || part.type === "image")
-  parts.filter((part) => part.type !== "text" && part.type !== "image").forEach((part) =>
-    untranslated.note([...at, "content"], `a ${part.type} inside a tool_result`))
-  return {
-    type: "tool_result",
-    callId: tool_use_id,
-    content: carried,
-    ...(is_error === undefined ? {} : { isError: is_error })
-  } satisfies Part
-})
+const decodeToolResult = (block: Typed, at: Path, untranslated: Untranslated): Result.Result<Part, GatewayError> => {
+  const decoded = decodeAt(ToolResultBlock, at, block)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  const { content, is_error, tool_use_id } = decoded.success
+  const contentAt = [...at, "content"]
+  const misfit = content === undefined || typeof content === "string" ? undefined : blocksAt(content, contentAt)
+  if (misfit !== undefined) return Result.fail(misfitError(misfit))
+  const parts = content === undefined ? Result.succeed([]) : decodeContent(content as Content, contentAt, untranslated)
+  return Result.map(parts, (parts) => {
+    const carried = parts.filter((part): part is TextPart | ImagePart => part.type === "text" || part.type === "image")
+    parts.filter((part) => part.type !== "text" && part.type !== "image").forEach((part) =>
+      untranslated.note(contentAt, `a ${part.type} inside a tool_result`))
+    return {
+      type: "tool_result",
+      callId: tool_use_id,
+      content: carried,
+      ...(is_error === undefined ? {} : { isError: is_error })
+    } satisfies Part
+  })
+}
 
 /** The block's `cache_control`, carried on its part for Anthropic providers. */
 const cacheOf = (block: Readonly<Record<string, unknown>>): { cacheControl?: CacheControl } => {
@@ -99,8 +115,9 @@ const cacheOf = (block: Readonly<Record<string, unknown>>): { cacheControl?: Cac
 }
 
 const decodeBlock = (block: Typed, at: Path, untranslated: Untranslated): Result.Result<Part | undefined, GatewayError> =>
-  Result.map(decodeBlockPart(block, at, untranslated), (part) =>
-    part === undefined || part.type === "thinking" ? part : { ...part, ...cacheOf(block) })
+  block["cache_control"] === undefined
+    ? decodeBlockPart(block, at, untranslated)
+    : Result.map(decodeBlockPart(block, at, untranslated), (part) => part === undefined || part.type === "thinking" ? part : { ...part, ...cacheOf(block) })
 
 const decodeBlockPart = (block: Typed, at: Path, untranslated: Untranslated): Result.Result<Part | undefined, GatewayError> => {
   switch (block.type) {
@@ -131,31 +148,37 @@ const decodeBlockPart = (block: Typed, at: Path, untranslated: Untranslated): Re
   }
 }
 
-const decodeContent = (content: Content, at: Path, untranslated: Untranslated): Result.Result<Array<Part>, GatewayError> =>
-  typeof content === "string"
-    ? Result.succeed([{ type: "text", text: content }])
-    : Result.map(
-      Result.all(content.map((block, i) => decodeBlock(block, [...at, i], untranslated))),
-      (parts) => parts.filter((part) => part !== undefined)
-    )
+const decodeContent = (content: Content, at: Path, untranslated: Untranslated): Result.Result<Array<Part>, GatewayError> => {
+  if (typeof content === "string") return Result.succeed([{ type: "text", text: content }])
+  const parts: Array<Part> = []
+  for (let i = 0; i < content.length; i++) {
+    const part = decodeBlock(content[i]!, [...at, i], untranslated)
+    if (Result.isFailure(part)) return Result.fail(part.failure)
+    if (part.success !== undefined) parts.push(part.success)
+  }
+  return Result.succeed(parts)
+}
 
-const decodeMessages = (request: MessagesRequest, untranslated: Untranslated) => Result.gen(function*() {
+const decodeMessages = (request: MessagesRequest, untranslated: Untranslated): Result.Result<Array<Message>, GatewayError> => {
   const messages: Array<Message> = []
-  for (const [i, message] of request.messages.entries()) {
+  // checked by messagesAt
+  for (const [i, message] of (request.messages as ReadonlyArray<MessageParam>).entries()) {
     const at = ["messages", i]
-    const decoded = yield* decodeContent(message.content, [...at, "content"], untranslated)
+    const decoded = decodeContent(message.content, [...at, "content"], untranslated)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
     // a system turn holds instructions: its text
-    const content = message.role === "system" ? decoded.filter((p) => p.type === "text" || untranslated.note(at, `a ${p.type} in a system message`)) : decoded
+    const content = message.role === "system" ? decoded.success.filter((p) => p.type === "text" || untranslated.note(at, `a ${p.type} in a system message`)) : decoded.success
     // A turn whose every block was left out would be an empty message, which providers reject.
     if (content.length === 0 && message.content.length > 0) untranslated.note(at, `${message.role} message (nothing left in it)`)
     else messages.push({ role: message.role, content })
   }
-  return messages
-})
+  return Result.succeed(messages)
+}
 
 const decodeTools = (request: MessagesRequest, untranslated: Untranslated) => Result.gen(function*() {
   const tools: Array<ToolDefinition> = []
-  for (const [i, tool] of (request.tools ?? []).entries()) {
+  // checked by toolsAt
+  for (const [i, tool] of ((request.tools ?? []) as ReadonlyArray<ToolHead>).entries()) {
     const at = ["tools", i]
     if (tool.type === undefined || tool.type === null || tool.type === "custom") {
       const { description, input_schema, name } = yield* decodeAt(CustomTool, at, tool)
@@ -201,9 +224,26 @@ const unmodeledFields = (request: MessagesRequest): Record<string, unknown> =>
       !modeledFields.has(key) || (key === "metadata" && !metadataIsModeled(request.metadata)))
   )
 
+/** The envelope's fields before `messages`, and before `tools`: a fault there is the first in field order. */
+const beforeMessages = new Set<string | undefined>([undefined, "model", "max_tokens", "messages"])
+const beforeToolHeads = new Set<string | undefined>(["system", "stream", "temperature", "top_p", "stop_sequences", "tools"])
+
+/**
+ * The envelope, and its messages' and tools' heads checked by hand: the fault reported is the first in
+ * the envelope's field order, as when one Schema checked them all.
+ */
+const envelopeOf = (body: unknown): Result.Result<MessagesRequest, GatewayError> => {
+  const envelope = decodeAt(MessagesRequest, [], body)
+  const failedAt = Result.isFailure(envelope) ? envelope.failure.param?.split(".")[0] : "nowhere"
+  if (beforeMessages.has(failedAt)) return envelope
+  const { messages, tools } = body as { readonly messages: ReadonlyArray<unknown>; readonly tools?: ReadonlyArray<unknown> }
+  const misfit = messagesAt(messages) ?? (beforeToolHeads.has(failedAt) || tools === undefined ? undefined : toolsAt(tools))
+  return misfit === undefined ? envelope : Result.fail(misfitError(misfit))
+}
+
 /** The request in IR; `model` is the model id the resolved Provider is sent. */
 export const decodeMessagesRequest = (body: unknown, model: string) => Result.gen(function*() {
-  const request = yield* decodeAt(MessagesRequest, [], body)
+  const request = yield* envelopeOf(body)
   const untranslated = new Untranslated()
   const messages = yield* decodeMessages(request, untranslated)
   const tools = yield* decodeTools(request, untranslated)

@@ -346,7 +346,31 @@ describe("decodeMessagesRequest: validation", () => {
       param: "stop_sequences",
       message: "stop_sequences: Expected array"
     },
-    { name: "temperature not a number", body: { ...withUser("hi"), temperature: "0.5" }, param: "temperature", message: "temperature: Expected number" }
+    { name: "temperature not a number", body: { ...withUser("hi"), temperature: "0.5" }, param: "temperature", message: "temperature: Expected number" },
+    { name: "a message that is no object", body: { ...minimal, messages: [["user", "hi"]] }, param: "messages.0", message: "messages.0: Expected object" },
+    { name: "content neither text nor blocks", body: withUser(42), param: "messages.0.content", message: "messages.0.content: Expected string | array" },
+    { name: "a block that is no object", body: withUser(["hi"]), param: "messages.0.content.0", message: "messages.0.content.0: Expected object" },
+    { name: "a block's type not a string", body: withUser([{ type: 1 }]), param: "messages.0.content.0.type", message: "messages.0.content.0.type: Expected string" },
+    {
+      name: "a block without type inside a tool_result",
+      body: withUser([{ type: "tool_result", tool_use_id: "t", content: [{ text: "x" }] }]),
+      param: "messages.0.content.0.content.0.type",
+      message: "messages.0.content.0.content.0.type: Field required"
+    },
+    { name: "a tool that is no object", body: { ...withUser("hi"), tools: ["Bash"] }, param: "tools.0", message: "tools.0: Expected object" },
+    { name: "a tool's type not a string", body: { ...withUser("hi"), tools: [{ type: 3 }] }, param: "tools.0.type", message: "tools.0.type: Expected string | null" },
+    // the first fault in the envelope's field order: model, max_tokens, messages (and their blocks), system…, tools, tool_choice, metadata
+    { name: "a bad model before a bad message", body: { ...withUser([{}]), model: 5 }, param: "model", message: "model: Expected string" },
+    { name: "a bad message before a bad stream", body: { ...withUser([{ type: 1 }]), stream: "yes" }, param: "messages.0.content.0.type", message: "messages.0.content.0.type: Expected string" },
+    { name: "a bad stream before a bad tool", body: { ...withUser("hi"), stream: "yes", tools: [1] }, param: "stream", message: "stream: Expected boolean" },
+    { name: "a bad tool before a bad tool_choice", body: { ...withUser("hi"), tools: [1], tool_choice: "auto" }, param: "tools.0", message: "tools.0: Expected object" },
+    { name: "a bad tool before bad metadata", body: { ...withUser("hi"), tools: [{ type: 1 }], metadata: 1 }, param: "tools.0.type", message: "tools.0.type: Expected string | null" },
+    {
+      name: "the envelope before any block's own shape",
+      body: { ...withUser([{ type: "text" }]), stream: "yes" },
+      param: "stream",
+      message: "stream: Expected boolean"
+    }
   ]
 
   for (const { body, message, name, param } of cases) {
