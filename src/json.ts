@@ -73,3 +73,76 @@ export const stringifyWithMember = (object: Record<string, unknown>, name: strin
   const text = JSON.stringify(object)
   return `${text.slice(0, -1)}${text.length > 2 ? "," : ""}${JSON.stringify(name)}:${valueText}}`
 }
+
+/** Where the string that starts at `open` (its opening quote) ends: the index of its closing quote. */
+const stringEnd = (text: string, open: number): number => {
+  let at = open
+  for (;;) {
+    at = text.indexOf("\"", at + 1)
+    let backslashes = 0
+    while (text.charCodeAt(at - 1 - backslashes) === 92) backslashes++
+    if (backslashes % 2 === 0) return at
+  }
+}
+
+const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9
+
+/** Where the value that starts at `start` ends (the index after it), in valid JSON. */
+const valueEnd = (text: string, start: number): number => {
+  const first = text.charCodeAt(start)
+  if (first === 34) return stringEnd(text, start) + 1
+  if (first !== 123 && first !== 91) {
+    let at = start
+    while (at < text.length) {
+      const c = text.charCodeAt(at)
+      if (c === 44 || c === 125 || c === 93 || isSpace(c)) break
+      at++
+    }
+    return at
+  }
+  let depth = 0
+  for (let at = start; at < text.length; at++) {
+    const c = text.charCodeAt(at)
+    if (c === 34) at = stringEnd(text, at)
+    else if (c === 123 || c === 91) depth++
+    else if ((c === 125 || c === 93) && --depth === 0) return at + 1
+  }
+  return text.length
+}
+
+/**
+ * Where the string value of the top-level member `key` is in `text`, which JSON.parse has read (so
+ * it is valid): `[start, end)` with its quotes. Undefined when there is no such member or several,
+ * its value is no string, or a top-level key is written with escapes (JSON.parse could then read a
+ * member this reading does not see). Strings are skipped with `indexOf`, so a body that is mostly
+ * text costs by its structure, not its length.
+ */
+export const topLevelStringAt = (text: string, key: string): { readonly start: number; readonly end: number } | undefined => {
+  let at = 0
+  const skipSpace = () => {
+    while (isSpace(text.charCodeAt(at))) at++
+  }
+  skipSpace()
+  if (text.charCodeAt(at) !== 123) return undefined
+  at++
+  let found: { start: number; end: number } | undefined
+  for (;;) {
+    skipSpace()
+    if (text.charCodeAt(at) === 125) return found
+    const keyEnd = stringEnd(text, at)
+    const name = text.slice(at + 1, keyEnd)
+    if (name.includes("\\")) return undefined
+    at = keyEnd + 1
+    skipSpace()
+    at++ // the colon
+    skipSpace()
+    const end = valueEnd(text, at)
+    if (name === key) {
+      if (found !== undefined || text.charCodeAt(at) !== 34) return undefined
+      found = { start: at, end }
+    }
+    at = end
+    skipSpace()
+    if (text.charCodeAt(at) === 44) at++
+  }
+}

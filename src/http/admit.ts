@@ -32,6 +32,8 @@ export interface AdmittedCaller {
   readonly request: HttpServerRequest.HttpServerRequest
   /** the client's JSON body */
   readonly body: Readonly<Record<string, unknown>>
+  /** the body as the client wrote it */
+  readonly bodyText: string
   /** the body's length in characters */
   readonly bodyChars: number
   /** the model as the client asked for it (`provider/model`, or bare): every answer echoes it */
@@ -123,8 +125,8 @@ export const makeAdmission = Effect.gen(function*() {
       noteFailure(request, error)
       return error
     }
-    const { chars: bodyChars, value } = body
-    return { request, body: value as Record<string, unknown>, bodyChars, requested, stream, toolsHeader: header, progress, identity, callerSecrets, mask, present }
+    const { chars: bodyChars, text: bodyText, value } = body
+    return { request, body: value as Record<string, unknown>, bodyText, bodyChars, requested, stream, toolsHeader: header, progress, identity, callerSecrets, mask, present }
   })
 
   /**

@@ -60,7 +60,7 @@ export const makeAnswers = Effect.gen(function*() {
       const call = {
         provider: chat.provider.name,
         ...target,
-        body: withModel(chat.body, chat.model, outputCap(chat.provider, chat.model)),
+        body: withModel(chat.body, chat.bodyText, chat.model, outputCap(chat.provider, chat.model)),
         providerType: chat.provider.type,
         model: chat.model
       }

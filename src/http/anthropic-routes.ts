@@ -45,12 +45,12 @@ export const AnthropicRoutes = HttpRouter.use(Effect.fn(function*(router) {
   })
 
   const countTokens = Effect.gen(function*() {
-    const { body, model, provider, request } = yield* admitChat
+    const { body, bodyText, model, provider, request } = yield* admitChat
     if (provider.type === "anthropic") {
       return wholeBody(yield* forwardWhole(upstream, {
         provider: provider.name,
         ...anthropicTarget(provider, "/v1/messages/count_tokens", clientHeaders(request)),
-        body: withModel(body, model)
+        body: withModel(body, bodyText, model)
       }))
     }
     // Other providers have no such endpoint: say plainly that this is an estimate. count_tokens takes

@@ -49,11 +49,11 @@ const readDeclared = (incoming: IncomingMessage): Effect.Effect<Uint8Array, Gate
     return Effect.sync(stop)
   })
 
-/** The body's JSON value, and its length in characters (what a token estimate starts from). */
+/** The body's JSON value, its text, and its length in characters (what a token estimate starts from). */
 export const readJsonBody = (
   limit: number,
   maxDepth: number
-): Effect.Effect<{ readonly value: unknown; readonly chars: number }, GatewayError, HttpServerRequest.HttpServerRequest> =>
+): Effect.Effect<{ readonly value: unknown; readonly text: string; readonly chars: number }, GatewayError, HttpServerRequest.HttpServerRequest> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const declared = Number(request.headers["content-length"])
@@ -71,7 +71,7 @@ export const readJsonBody = (
     const text = decoder.decode(bytes)
     if (text.trim() === "") return yield* invalidRequest("the request body is empty: expected a JSON object")
     const read = readJson(text, maxDepth)
-    if (read.ok) return { value: read.value, chars: text.length }
+    if (read.ok) return { value: read.value, text, chars: text.length }
     return yield* invalidRequest(read.problem === "depth"
       ? `the request body is ${read.message} (the limit is --max-json-depth)`
       : `the request body is not valid JSON: ${read.message}`)

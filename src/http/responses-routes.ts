@@ -123,7 +123,7 @@ export const ResponsesRoutes = HttpRouter.use(Effect.fn(function*(router) {
     const chat = yield* admitChat
     if (chat.provider.responsesAPI) {
       const target = responsesTarget(chat.provider)
-      return wholeBody(yield* forwardWhole(upstream, { provider: chat.provider.name, ...target, url: `${target.url}/input_tokens`, body: withModel(chat.body, chat.model) }))
+      return wholeBody(yield* forwardWhole(upstream, { provider: chat.provider.name, ...target, url: `${target.url}/input_tokens`, body: withModel(chat.body, chat.bodyText, chat.model) }))
     }
     // no such endpoint elsewhere: an estimate, said to be one
     const prepared = yield* prepare(chat, false)

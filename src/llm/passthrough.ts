@@ -7,6 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { GatewayError } from "../errors.ts"
+import { topLevelStringAt } from "../json.ts"
 import type { NodeBody, UpstreamCall, UpstreamShape } from "./upstream.ts"
 
 export type PassthroughCall = Omit<UpstreamCall, "expect">
@@ -37,11 +38,17 @@ export const forwardWhole = (upstream: UpstreamShape, call: PassthroughCall): Ef
 /** Output-token fields a request may carry (OpenAI has two, Anthropic one). */
 const outputFields = ["max_tokens", "max_completion_tokens"] as const
 
-/** The client's JSON body with `model` replaced and its output-token fields lowered to `cap`, as upstream request text. */
-export const withModel = (body: Readonly<Record<string, unknown>>, model: string, cap?: number): string => {
-  const capped = cap === undefined ? {} : Object.fromEntries(outputFields.flatMap((field) => {
+/**
+ * The client's JSON body with `model` replaced and its output-token fields lowered to `cap`, as upstream
+ * request text: the client's own text with only the model's string swapped when nothing else changes
+ * (a 40 KB conversation written out again costs a hundred µs), else the body written out again.
+ */
+export const withModel = (body: Readonly<Record<string, unknown>>, text: string, model: string, cap?: number): string => {
+  const capped = cap === undefined ? [] : outputFields.flatMap((field) => {
     const asked = body[field]
-    return typeof asked === "number" && asked > cap ? [[field, cap]] : []
-  }))
-  return JSON.stringify({ ...body, model, ...capped })
+    return typeof asked === "number" && asked > cap ? [[field, cap] as const] : []
+  })
+  const at = capped.length === 0 ? topLevelStringAt(text, "model") : undefined
+  if (at !== undefined) return `${text.slice(0, at.start)}${JSON.stringify(model)}${text.slice(at.end)}`
+  return JSON.stringify({ ...body, model, ...Object.fromEntries(capped) })
 }

@@ -67,12 +67,12 @@ describe("readJsonBody", () => {
     const cut = bytes.indexOf(Buffer.from("✓")) + 1
     const answer = await post([bytes.subarray(0, cut), bytes.subarray(cut)], { "content-type": "application/json", "content-length": String(bytes.length) })
     expect(answer.status).toBe(200)
-    expect(JSON.parse(answer.body)).toEqual({ value: JSON.parse(text), chars: text.length })
+    expect(JSON.parse(answer.body)).toEqual({ value: JSON.parse(text), text, chars: text.length })
   })
 
   it("reads a chunked body, and refuses one past the limit as too large", async () => {
     const small = await post(["{\"a\":", "1}"], { "content-type": "application/json", "transfer-encoding": "chunked" })
-    expect(small).toMatchObject({ status: 200, body: "{\"value\":{\"a\":1},\"chars\":7}" })
+    expect(small).toMatchObject({ status: 200, body: JSON.stringify({ value: { a: 1 }, text: "{\"a\":1}", chars: 7 }) })
     const big = await post([`{"a":"${"x".repeat(limit)}`, "\"}"], { "content-type": "application/json", "transfer-encoding": "chunked" })
     expect(big.status).toBe(400)
     expect(big.body).toContain("larger than the limit")
@@ -80,7 +80,7 @@ describe("readJsonBody", () => {
 
   it("answers a client that waits for 100 Continue before it sends the body", async () => {
     const answer = await post(["{\"b\":2}"], { "content-type": "application/json", "content-length": "7", expect: "100-continue" })
-    expect(answer).toMatchObject({ status: 200, body: "{\"value\":{\"b\":2},\"chars\":7}" })
+    expect(answer).toMatchObject({ status: 200, body: JSON.stringify({ value: { b: 2 }, text: "{\"b\":2}", chars: 7 }) })
   })
 
   it("a declared length past the limit is refused before it is read", async () => {
