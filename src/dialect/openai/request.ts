@@ -94,26 +94,32 @@ const decodeImage = (part: Typed, at: Path) => Result.gen(function*() {
 const decodeContent = (value: Content | undefined, at: Path, allowImages: boolean, untranslated: Untranslated): Result.Result<Array<TextPart | ImagePart>, GatewayError> => {
   if (value === undefined || value === null) return Result.succeed([])
   if (typeof value === "string") return Result.succeed(value === "" ? [] : [{ type: "text", text: value }])
-  return Result.map(
-    Result.all(value.map((part, i): Result.Result<Array<TextPart | ImagePart>, GatewayError> => {
-      const partAt = [...at, i]
-      switch (part.type) {
-        case "text":
-          return Result.map(decodeAt(TextPartJson, partAt, part), ({ text }) => [{ type: "text", text }])
-        case "image_url":
-          return allowImages
-            ? Result.map(decodeImage(part, partAt), (image) => [image])
-            : Result.fail(invalidAt([...partAt, "type"], [], "images are only allowed in user messages"))
-        case "refusal":
-          return Result.succeed([])
-        default:
-          // input_audio, file, and types newer than this code: the provider of the client's dialect judges them
-          untranslated.note([...partAt, "type"], `content part of type ${JSON.stringify(part.type)} (OpenAI only)`)
-          return Result.succeed([])
+  const parts: Array<TextPart | ImagePart> = []
+  for (let i = 0; i < value.length; i++) {
+    const part = value[i]!
+    const partAt = [...at, i]
+    switch (part.type) {
+      case "text": {
+        const text = decodeAt(TextPartJson, partAt, part)
+        if (Result.isFailure(text)) return Result.fail(text.failure)
+        parts.push({ type: "text", text: text.success.text })
+        break
       }
-    })),
-    (parts) => parts.flat()
-  )
+      case "image_url": {
+        if (!allowImages) return Result.fail(invalidAt([...partAt, "type"], [], "images are only allowed in user messages"))
+        const image = decodeImage(part, partAt)
+        if (Result.isFailure(image)) return Result.fail(image.failure)
+        parts.push(image.success)
+        break
+      }
+      case "refusal":
+        break
+      default:
+        // input_audio, file, and types newer than this code: the provider of the client's dialect judges them
+        untranslated.note([...partAt, "type"], `content part of type ${JSON.stringify(part.type)} (OpenAI only)`)
+    }
+  }
+  return Result.succeed(parts)
 }
 
 const toolCallPart = (call: typeof FunctionCall.Type, id: string, at: Path): Result.Result<Part, GatewayError> => {
@@ -126,11 +132,23 @@ const toolCallPart = (call: typeof FunctionCall.Type, id: string, at: Path): Res
   return Result.succeed({ type: "tool_call", id, name: call.name, arguments: args })
 }
 
-const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> => parts.flatMap((p) => (p.type === "text" ? [p] : []))
+const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> => parts.filter((p): p is TextPart => p.type === "text")
 
 const roles = ["system", "developer", "user", "assistant", "tool", "function"].map((r) => JSON.stringify(r)).join(" | ")
 
-const decodeMessages = (request: ChatRequest, untranslated: Untranslated) => Result.gen(function*() {
+/** A message's content as parts, after its own shape was decoded (`shape`): the first failure of either. */
+const contentOf = <A extends { readonly content?: Content | undefined }>(
+  shape: Result.Result<A, GatewayError>,
+  at: Path,
+  allowImages: boolean,
+  untranslated: Untranslated
+): Result.Result<{ readonly message: A; readonly parts: Array<TextPart | ImagePart> }, GatewayError> => {
+  if (Result.isFailure(shape)) return Result.fail(shape.failure)
+  const parts = decodeContent(shape.success.content, [...at, "content"], allowImages, untranslated)
+  return Result.isFailure(parts) ? Result.fail(parts.failure) : Result.succeed({ message: shape.success, parts: parts.success })
+}
+
+const decodeMessages = (request: ChatRequest, untranslated: Untranslated): Result.Result<{ system: Array<TextPart>; messages: Array<Message> }, GatewayError> => {
   const system: Array<TextPart> = []
   const out: Array<{ role: Message["role"]; content: Array<Part> }> = []
   // Consecutive same-role turns merge, which keeps user/assistant alternation and puts tool results
@@ -142,50 +160,65 @@ const decodeMessages = (request: ChatRequest, untranslated: Untranslated) => Res
   }
   for (const [i, message] of request.messages.entries()) {
     const at = ["messages", i]
-    if (!isJsonObject(message)) return yield* Result.fail(invalidAt(at, [], "Expected object"))
+    if (!isJsonObject(message)) return Result.fail(invalidAt(at, [], "Expected object"))
     switch (message["role"]) {
       case "system":
       case "developer": {
         // before the conversation starts: the system prompt; after, an instruction at its place
-        const { content } = yield* decodeAt(WithContent, at, message)
-        const text = textOnly(yield* decodeContent(content, [...at, "content"], false, untranslated))
+        const decoded = contentOf(decodeAt(WithContent, at, message), at, false, untranslated)
+        if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+        const text = textOnly(decoded.success.parts)
         if (out.length === 0) system.push(...text)
         else if (text.length > 0) push("system", text)
         break
       }
       case "user": {
-        const { content } = yield* decodeAt(WithContent, at, message)
-        const parts = yield* decodeContent(content, [...at, "content"], true, untranslated)
+        const decoded = contentOf(decodeAt(WithContent, at, message), at, true, untranslated)
+        if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+        const { message: { content }, parts } = decoded.success
         // a turn whose every part was left out would be an empty message, which providers reject
         if (parts.length === 0 && Array.isArray(content) && content.length > 0) untranslated.note(at, "user message (nothing left in it)")
         else push("user", parts)
         break
       }
       case "assistant": {
-        const { content, function_call, tool_calls } = yield* decodeAt(AssistantMessage, at, message)
-        const parts: Array<Part> = yield* decodeContent(content, [...at, "content"], false, untranslated)
-        for (const [j, call] of (tool_calls ?? []).entries()) parts.push(yield* toolCallPart(call.function, call.id, [...at, "tool_calls", j, "function"]))
-        if (function_call !== undefined && function_call !== null) parts.push(yield* toolCallPart(function_call, `call_${i}`, [...at, "function_call"]))
-        push("assistant", parts)
+        const decoded = contentOf(decodeAt(AssistantMessage, at, message), at, false, untranslated)
+        if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+        const { message: { function_call, tool_calls }, parts } = decoded.success
+        const turn: Array<Part> = parts
+        const calls = tool_calls ?? []
+        for (let j = 0; j < calls.length; j++) {
+          const call = toolCallPart(calls[j]!.function, calls[j]!.id, [...at, "tool_calls", j, "function"])
+          if (Result.isFailure(call)) return Result.fail(call.failure)
+          turn.push(call.success)
+        }
+        if (function_call !== undefined && function_call !== null) {
+          const call = toolCallPart(function_call, `call_${i}`, [...at, "function_call"])
+          if (Result.isFailure(call)) return Result.fail(call.failure)
+          turn.push(call.success)
+        }
+        push("assistant", turn)
         break
       }
       case "tool": {
-        const { content, tool_call_id } = yield* decodeAt(ToolMessage, at, message)
-        push("user", [{ type: "tool_result", callId: tool_call_id, content: textOnly(yield* decodeContent(content, [...at, "content"], false, untranslated)) }])
+        const decoded = contentOf(decodeAt(ToolMessage, at, message), at, false, untranslated)
+        if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+        push("user", [{ type: "tool_result", callId: decoded.success.message.tool_call_id, content: textOnly(decoded.success.parts) }])
         break
       }
       case "function": {
         // the legacy form answers the call of the assistant message just before
-        const { content } = yield* decodeAt(WithContent, at, message)
-        push("user", [{ type: "tool_result", callId: `call_${i - 1}`, content: textOnly(yield* decodeContent(content, [...at, "content"], false, untranslated)) }])
+        const decoded = contentOf(decodeAt(WithContent, at, message), at, false, untranslated)
+        if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+        push("user", [{ type: "tool_result", callId: `call_${i - 1}`, content: textOnly(decoded.success.parts) }])
         break
       }
       default:
-        return yield* Result.fail(invalidAt([...at, "role"], [], `expected ${roles}`))
+        return Result.fail(invalidAt([...at, "role"], [], `expected ${roles}`))
     }
   }
-  return { system, messages: out as Array<Message> }
-})
+  return Result.succeed({ system, messages: out as Array<Message> })
+}
 
 const definition = (fn: typeof FunctionDefinition.Type): ToolDefinition => ({
   name: fn.name,
@@ -194,16 +227,25 @@ const definition = (fn: typeof FunctionDefinition.Type): ToolDefinition => ({
   ...(typeof fn.strict === "boolean" ? { strict: fn.strict } : {})
 })
 
-const decodeTools = (request: ChatRequest, untranslated: Untranslated) => Result.gen(function*() {
+const decodeTools = (request: ChatRequest, untranslated: Untranslated): Result.Result<Array<ToolDefinition>, GatewayError> => {
   const tools: Array<ToolDefinition> = []
   for (const [i, tool] of (request.tools ?? []).entries()) {
     // custom (freeform) tools, and types newer than this code, are the provider's to judge
-    if (tool.type !== "function") untranslated.note(["tools", i, "type"], `tool of type ${JSON.stringify(tool.type)} (OpenAI only)`)
-    else tools.push(definition((yield* decodeAt(FunctionTool, ["tools", i], tool)).function))
+    if (tool.type !== "function") {
+      untranslated.note(["tools", i, "type"], `tool of type ${JSON.stringify(tool.type)} (OpenAI only)`)
+      continue
+    }
+    const decoded = decodeAt(FunctionTool, ["tools", i], tool)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    tools.push(definition(decoded.success.function))
   }
-  for (const [i, fn] of (request.functions ?? []).entries()) tools.push(definition(yield* decodeAt(FunctionDefinition, ["functions", i], fn)))
-  return tools
-})
+  for (const [i, fn] of (request.functions ?? []).entries()) {
+    const decoded = decodeAt(FunctionDefinition, ["functions", i], fn)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+    tools.push(definition(decoded.success))
+  }
+  return Result.succeed(tools)
+}
 
 const decodeToolChoice = (request: ChatRequest): Result.Result<ToolChoice | undefined, GatewayError> => {
   const choice = request.tool_choice ?? request.function_call
