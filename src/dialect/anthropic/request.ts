@@ -175,21 +175,23 @@ const decodeMessages = (request: MessagesRequest, untranslated: Untranslated): R
   return Result.succeed(messages)
 }
 
-const decodeTools = (request: MessagesRequest, untranslated: Untranslated) => Result.gen(function*() {
+const decodeTools = (request: MessagesRequest, untranslated: Untranslated): Result.Result<Array<ToolDefinition>, GatewayError> => {
   const tools: Array<ToolDefinition> = []
   // checked by toolsAt
   for (const [i, tool] of ((request.tools ?? []) as ReadonlyArray<ToolHead>).entries()) {
     const at = ["tools", i]
     if (tool.type === undefined || tool.type === null || tool.type === "custom") {
-      const { description, input_schema, name } = yield* decodeAt(CustomTool, at, tool)
+      const decoded = decodeAt(CustomTool, at, tool)
+      if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+      const { description, input_schema, name } = decoded.success
       tools.push({ name, parameters: input_schema, ...(description === undefined ? {} : { description }), ...cacheOf(tool) })
     } else {
       const name = typeof tool["name"] === "string" ? `"${tool["name"]}" ` : ""
       untranslated.note(at, `server tool ${name}(${tool.type}; runs only on Anthropic)`)
     }
   }
-  return tools
-})
+  return Result.succeed(tools)
+}
 
 const decodeToolChoice = (request: MessagesRequest): Result.Result<ToolChoice | undefined, GatewayError> => {
   const choice = request.tool_choice
