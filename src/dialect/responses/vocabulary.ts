@@ -2,7 +2,7 @@
  * The Responses API's own vocabulary, shared by its request decoder and its answer encoders: what a
  * decoded request carries for the encoders (`ResponsesExtra`), item ids, statuses and usage.
  */
-import { randomBytes } from "node:crypto"
+import { randomFillSync } from "node:crypto"
 import type { FinishReason, Usage } from "../../ir/response.ts"
 
 /** Hosted tools (`{type: "web_search"}`, `{type: "code_interpreter"}`) and the gateway tool serving each. */
@@ -39,8 +39,20 @@ export const namespaced = ({ name, namespace }: NamespacedName): string => `${na
 /** A freeform tool's call, as a function call: one string argument. */
 export const freeformArgument = "input"
 
+// drawn from the system's random source 256 ids at a time: a draw costs a few µs, and a Codex
+// conversation's input is a hundred items that each get an id
+const idBytes = Buffer.alloc(24 * 256)
+let idBytesUsed = idBytes.length
+
 /** An id of the Responses API's shape: `prefix_` and 48 hex digits (`resp_…`, `msg_…`, `fc_…`, `rs_…`). */
-export const itemId = (prefix: string): string => `${prefix}_${randomBytes(24).toString("hex")}`
+export const itemId = (prefix: string): string => {
+  if (idBytesUsed === idBytes.length) {
+    randomFillSync(idBytes)
+    idBytesUsed = 0
+  }
+  const id = idBytes.toString("hex", idBytesUsed, idBytesUsed += 24)
+  return `${prefix}_${id}`
+}
 
 /**
  * Anthropic's signed thinking, carried in a reasoning item's `encrypted_content` behind this marker:
