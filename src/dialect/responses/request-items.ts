@@ -14,30 +14,49 @@ import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import type { GatewayError } from "../../errors.ts"
 import type { ImagePart, Message, Part, TextPart } from "../../ir/conversation.ts"
-import { invalidAt, makeDecodeAt, maybe, open, type Path, type Untranslated } from "../decoding.ts"
+import { isJsonObject } from "../../json.ts"
+import { invalidAt, makeDecodeAt, maybe, type Path, type Untranslated } from "../decoding.ts"
 import { anthropicSignature, freeformArgument, itemId, namespaced } from "./vocabulary.ts"
 
 export type Item = Readonly<Record<string, unknown>>
 
-/** Any input item, before dispatching on its type. */
-export const ItemJson = open({ type: Schema.optionalKey(Schema.Unknown) })
+/**
+ * Where an input item is not an object, in the Schema's words, if one is not. Items and content
+ * parts are checked by hand and kept as they came; an item's own shape is a plain Struct of the
+ * fields read from it (an open Struct copies every key on Effect's slow path, and a Codex
+ * conversation is a hundred items).
+ */
+export const itemsMisfit = (items: ReadonlyArray<unknown>, at: Path): GatewayError | undefined => {
+  for (let i = 0; i < items.length; i++) if (!isJsonObject(items[i])) return invalidAt([...at, i], [], "Expected object")
+  return undefined
+}
 
-const PartJson = open({ type: Schema.Unknown })
-const Content = Schema.Union([Schema.String, Schema.Array(PartJson)])
-type Content = typeof Content.Type
+/** Each content part an object with a `type`, or the first that is not. */
+const partsMisfit = (parts: ReadonlyArray<unknown>, at: Path): GatewayError | undefined => {
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]
+    if (!isJsonObject(part)) return invalidAt([...at, i], [], "Expected object")
+    if (!("type" in part)) return invalidAt([...at, i, "type"], [], "Missing key")
+  }
+  return undefined
+}
 
-const MessageItem = open({ role: Schema.Unknown, content: Content })
-const TextJson = open({ text: Schema.String })
-const ImageJson = open({ image_url: maybe(Schema.String), file_id: maybe(Schema.String), detail: maybe(Schema.String) })
-const FunctionCallItem = open({ call_id: Schema.String, name: Schema.String, arguments: Schema.String, namespace: maybe(Schema.String) })
-const CustomToolCallItem = open({ call_id: Schema.String, name: Schema.String, input: Schema.String, namespace: maybe(Schema.String) })
+/** A message's content or a call's output, before its parts are checked (`partsMisfit`). */
+const ContentJson = Schema.Union([Schema.String, Schema.Array(Schema.Unknown)])
+type Content = string | ReadonlyArray<Item & { readonly type: unknown }>
+
+const MessageItem = Schema.Struct({ role: Schema.Unknown, content: ContentJson })
+const TextJson = Schema.Struct({ text: Schema.String })
+const ImageJson = Schema.Struct({ image_url: maybe(Schema.String), file_id: maybe(Schema.String), detail: maybe(Schema.String) })
+const FunctionCallItem = Schema.Struct({ call_id: Schema.String, name: Schema.String, arguments: Schema.String, namespace: maybe(Schema.String) })
+const CustomToolCallItem = Schema.Struct({ call_id: Schema.String, name: Schema.String, input: Schema.String, namespace: maybe(Schema.String) })
 
 /** A call's tool by the name the model knows it by: namespaced when it is in a namespace. */
 const calledName = (call: { readonly name: string; readonly namespace?: string | null | undefined }): string =>
   typeof call.namespace === "string" && call.namespace !== "" ? namespaced({ namespace: call.namespace, name: call.name }) : call.name
-const CallOutputItem = open({ call_id: Schema.String, output: Content })
-const ReasoningItem = open({ summary: Schema.Array(open({ text: Schema.String })), encrypted_content: maybe(Schema.String) })
-const ReferenceItem = open({ id: Schema.String })
+const CallOutputItem = Schema.Struct({ call_id: Schema.String, output: ContentJson })
+const ReasoningItem = Schema.Struct({ summary: Schema.Array(Schema.Struct({ text: Schema.String })), encrypted_content: maybe(Schema.String) })
+const ReferenceItem = Schema.Struct({ id: Schema.String })
 
 const decodeAt = makeDecodeAt(SchemaIssue.makeFormatterStandardSchemaV1())
 
@@ -87,32 +106,39 @@ const decodeImage = (part: Item, at: Path, untranslated: Untranslated) => Result
 })
 
 /** `content` (or a tool's `output`) as parts: a string or an array of typed parts. */
-const decodeContent = (value: Content, at: Path, allowImages: boolean, untranslated: Untranslated): Result.Result<Array<TextPart | ImagePart>, GatewayError> => {
+const decodeContent = (value: string | ReadonlyArray<unknown>, at: Path, allowImages: boolean, untranslated: Untranslated): Result.Result<Array<TextPart | ImagePart>, GatewayError> => {
   if (typeof value === "string") return Result.succeed(value === "" ? [] : [{ type: "text", text: value }])
-  return Result.map(
-    Result.all(value.map((part, i): Result.Result<ReadonlyArray<TextPart | ImagePart>, GatewayError> => {
-      const partAt = [...at, i]
-      switch (part.type) {
-        case "input_text":
-        case "output_text":
-          return Result.map(decodeAt(TextJson, partAt, part), ({ text }) => [{ type: "text", text }])
-        case "input_image":
-          return allowImages
-            ? decodeImage(part, partAt, untranslated)
-            : Result.fail(invalidAt([...partAt, "type"], [], "images are only allowed in user messages and tool outputs"))
-        case "refusal":
-          return Result.succeed([])
-        default:
-          // input_file, input_audio, and types newer than this code: the provider of the client's dialect judges them
-          untranslated.note([...partAt, "type"], `content part of type ${JSON.stringify(part.type)} (OpenAI only)`)
-          return Result.succeed([])
+  const misfit = partsMisfit(value, at)
+  if (misfit !== undefined) return Result.fail(misfit)
+  const parts: Array<TextPart | ImagePart> = []
+  for (const [i, part] of (value as Exclude<Content, string>).entries()) {
+    const partAt = [...at, i]
+    switch (part.type) {
+      case "input_text":
+      case "output_text": {
+        const text = decodeAt(TextJson, partAt, part)
+        if (Result.isFailure(text)) return Result.fail(text.failure)
+        parts.push({ type: "text", text: text.success.text })
+        break
       }
-    })),
-    (parts) => parts.flat()
-  )
+      case "input_image": {
+        if (!allowImages) return Result.fail(invalidAt([...partAt, "type"], [], "images are only allowed in user messages and tool outputs"))
+        const images = decodeImage(part, partAt, untranslated)
+        if (Result.isFailure(images)) return Result.fail(images.failure)
+        parts.push(...images.success)
+        break
+      }
+      case "refusal":
+        break
+      default:
+        // input_file, input_audio, and types newer than this code: the provider of the client's dialect judges them
+        untranslated.note([...partAt, "type"], `content part of type ${JSON.stringify(part.type)} (OpenAI only)`)
+    }
+  }
+  return Result.succeed(parts)
 }
 
-const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> => parts.flatMap((p) => (p.type === "text" ? [p] : []))
+const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> => parts.filter((p): p is TextPart => p.type === "text")
 
 const roles = ["user", "assistant", "system", "developer"].map((r) => JSON.stringify(r)).join(" | ")
 
@@ -134,41 +160,47 @@ class Turns {
   }
 }
 
-const decodeMessage = (item: Item, at: Path, turns: Turns, untranslated: Untranslated) => Result.gen(function*() {
-  const { content, role } = yield* decodeAt(MessageItem, at, item)
+const decodeMessage = (item: Item, at: Path, turns: Turns, untranslated: Untranslated): Result.Result<void, GatewayError> => {
+  const decoded = decodeAt(MessageItem, at, item)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  const { content, role } = decoded.success
   const contentAt = [...at, "content"]
   switch (role) {
     case "system":
     case "developer":
-      return turns.instruct(textOnly(yield* decodeContent(content, contentAt, false, untranslated)))
-    case "user": {
-      const parts = yield* decodeContent(content, contentAt, true, untranslated)
-      // a turn whose every part was left out would be an empty message, which providers reject
-      if (parts.length === 0 && Array.isArray(content) && content.length > 0) untranslated.note(at, "user message (nothing left in it)")
-      return turns.push("user", parts)
-    }
+      return Result.map(decodeContent(content, contentAt, false, untranslated), (parts) => turns.instruct(textOnly(parts)))
+    case "user":
+      return Result.map(decodeContent(content, contentAt, true, untranslated), (parts) => {
+        // a turn whose every part was left out would be an empty message, which providers reject
+        if (parts.length === 0 && Array.isArray(content) && content.length > 0) untranslated.note(at, "user message (nothing left in it)")
+        turns.push("user", parts)
+      })
     case "assistant":
-      return turns.push("assistant", yield* decodeContent(content, contentAt, false, untranslated))
+      return Result.map(decodeContent(content, contentAt, false, untranslated), (parts) => turns.push("assistant", parts))
     default:
-      return yield* Result.fail(invalidAt([...at, "role"], [], `expected ${roles}`))
+      return Result.fail(invalidAt([...at, "role"], [], `expected ${roles}`))
   }
-})
+}
 
-const decodeFunctionCall = (item: Item, at: Path) => Result.gen(function*() {
-  const call = yield* decodeAt(FunctionCallItem, at, item)
+const decodeFunctionCall = (item: Item, at: Path): Result.Result<Part, GatewayError> => {
+  const decoded = decodeAt(FunctionCallItem, at, item)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  const call = decoded.success
   const args = call.arguments === "" ? "{}" : call.arguments
   try {
     JSON.parse(args)
   } catch {
-    return yield* Result.fail(invalidAt([...at, "arguments"], [], "is not valid JSON"))
+    return Result.fail(invalidAt([...at, "arguments"], [], "is not valid JSON"))
   }
-  return { type: "tool_call", id: call.call_id, name: calledName(call), arguments: args } satisfies Part
-})
+  return Result.succeed({ type: "tool_call", id: call.call_id, name: calledName(call), arguments: args })
+}
 
-const decodeCallOutput = (item: Item, at: Path, untranslated: Untranslated) => Result.gen(function*() {
-  const { call_id, output } = yield* decodeAt(CallOutputItem, at, item)
-  return { type: "tool_result", callId: call_id, content: yield* decodeContent(output, [...at, "output"], true, untranslated) } satisfies Part
-})
+const decodeCallOutput = (item: Item, at: Path, untranslated: Untranslated): Result.Result<Part, GatewayError> => {
+  const decoded = decodeAt(CallOutputItem, at, item)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  const { call_id, output } = decoded.success
+  return Result.map(decodeContent(output, [...at, "output"], true, untranslated), (content) => ({ type: "tool_result", callId: call_id, content }))
+}
 
 /** Thinking the gateway wrote for an Anthropic provider: one summary part per thinking block, so the text is exact. */
 const decodeReasoning = (item: Item, at: Path, turns: Turns, untranslated: Untranslated) => Result.gen(function*() {
@@ -215,27 +247,27 @@ export interface DecodedInput {
 }
 
 /** The items in IR, an `item_reference` replaced by the item it names in `references`. */
-export const decodeInput = (items: ReadonlyArray<Located>, references: ReadonlyMap<string, Item>, untranslated: Untranslated) =>
-  Result.gen(function*() {
-    const turns = new Turns()
-    const input: Array<Item> = []
-    for (const { at, item: sent } of items) {
-      let item = sent
-      let kind = kindOf(sent)
-      if (kind === "item_reference") {
-        const { id } = yield* decodeAt(ReferenceItem, at, sent)
-        const named = references.get(id)
-        if (named === undefined || kindOf(named) === "item_reference") {
-          untranslated.note(at, "item_reference to an item this gateway did not store (its provider may have it)", true)
-          input.push(sent)
-          continue
-        }
-        item = named
-        kind = kindOf(named)
+export const decodeInput = (items: ReadonlyArray<Located>, references: ReadonlyMap<string, Item>, untranslated: Untranslated): Result.Result<DecodedInput, GatewayError> => {
+  const turns = new Turns()
+  const input: Array<Item> = []
+  for (const { at, item: sent } of items) {
+    let item = sent
+    let kind = kindOf(sent)
+    if (kind === "item_reference") {
+      const reference = decodeAt(ReferenceItem, at, sent)
+      if (Result.isFailure(reference)) return Result.fail(reference.failure)
+      const named = references.get(reference.success.id)
+      if (named === undefined || kindOf(named) === "item_reference") {
+        untranslated.note(at, "item_reference to an item this gateway did not store (its provider may have it)", true)
+        input.push(sent)
+        continue
       }
-      input.push(kept(item, kind))
-      yield* decodeItem(item, kind, at, turns, untranslated)
+      item = named
+      kind = kindOf(named)
     }
-    const decoded: DecodedInput = { system: turns.system, messages: turns.messages, input }
-    return decoded
-  })
+    input.push(kept(item, kind))
+    const decoded = decodeItem(item, kind, at, turns, untranslated)
+    if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  }
+  return Result.succeed({ system: turns.system, messages: turns.messages, input })
+}

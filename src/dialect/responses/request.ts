@@ -20,7 +20,7 @@ import type { Conversation, TextPart } from "../../ir/conversation.ts"
 import { isJsonObject } from "../../json.ts"
 import { invalidAt, makeDecodeAt, maybe, open, Untranslated } from "../decoding.ts"
 import type { DecodedRequest } from "../wire.ts"
-import { decodeInput, ItemJson, kindOf, type Located } from "./request-items.ts"
+import { decodeInput, type Item, itemsMisfit, kindOf, type Located } from "./request-items.ts"
 import { decodeToolChoice, decodeTools } from "./request-tools.ts"
 import type { ResponsesExtra } from "./vocabulary.ts"
 
@@ -36,7 +36,8 @@ const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
 
 const requestFields = {
   model: Schema.String.check(Schema.isMinLength(1, { message: "is required (e.g. \"provider/model\")" })),
-  input: maybe(Schema.Union([Schema.String, Schema.Array(ItemJson)])),
+  // its items checked by hand (`itemsMisfit`), kept as they came
+  input: maybe(Schema.Union([Schema.String, Schema.Array(Schema.Unknown)])),
   instructions: maybe(Schema.String),
   tools: maybe(Schema.Array(open({ type: Schema.Unknown }))),
   tool_choice: Schema.optionalKey(Schema.Unknown),
@@ -137,7 +138,18 @@ const itemsOf = (request: ResponsesRequest, prepared: ResponsesPrepared | undefi
   if (typeof input === "string") {
     return Result.succeed([...history, { at: ["input"], item: { type: "message", role: "user", content: [{ type: "input_text", text: input }] } }])
   }
-  return Result.succeed([...history, ...input.map((item, i): Located => ({ at: ["input", i], item }))])
+  return Result.succeed([...history, ...(input as ReadonlyArray<Item>).map((item, i): Located => ({ at: ["input", i], item }))])
+}
+
+/** The envelope's fields up to `input`: a fault there is found before one in an input item. */
+const beforeItems = new Set<string | undefined>([undefined, "model", "input"])
+
+/** The envelope, its input items checked in their place in its field order (after `model` and `input` itself). */
+const envelopeOf = (body: Readonly<Record<string, unknown>>): Result.Result<ResponsesRequest, GatewayError> => {
+  const envelope = decodeAt(ResponsesRequest, [], body)
+  if (Result.isFailure(envelope) && beforeItems.has(envelope.failure.param?.split(".")[0])) return envelope
+  const misfit = Array.isArray(body.input) ? itemsMisfit(body.input, ["input"]) : undefined
+  return misfit === undefined ? envelope : Result.fail(misfit)
 }
 
 /** The request in IR; `model` is the model id the resolved Provider is sent. */
@@ -148,7 +160,7 @@ export const decodeResponsesRequest = (
 ): Result.Result<DecodedRequest<ResponsesExtra>, GatewayError> =>
   Result.gen(function*() {
     if (!isJsonObject(body)) return yield* Result.fail(invalidRequest("the request body must be a JSON object"))
-    const request = yield* decodeAt(ResponsesRequest, [], body)
+    const request = yield* envelopeOf(body)
     const untranslated = new Untranslated()
     if (typeof request.previous_response_id === "string" && request.previous_response_id !== "" && prepared === undefined) {
       untranslated.note(["previous_response_id"], "a response this gateway did not store (its provider may have it)", true)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Result } from "effect"
 import { decodeResponsesRequest, referencesOf, type ResponsesPrepared } from "../../../src/dialect/responses/request.ts"
-import { anthropicSignature, freeformArgument } from "../../../src/dialect/responses/vocabulary.ts"
+import { anthropicSignature, freeformArgument, itemId } from "../../../src/dialect/responses/vocabulary.ts"
 
 const decode = (body: Record<string, unknown>, prepared?: ResponsesPrepared) => decodeResponsesRequest({ model: "m", ...body }, "upstream-model", prepared)
 const ok = (body: Record<string, unknown>, prepared?: ResponsesPrepared) => Result.getOrThrow(decode(body, prepared))
@@ -422,6 +422,17 @@ describe("decodeResponsesRequest: failures", () => {
     expect(error({ model: "m", input: "x", stream: "yes" })).toMatchObject({ param: "stream" })
     expect(error({ model: "m", input: "x", store: 1 })).toMatchObject({ param: "store" })
   })
+
+  it("words an item or a part that is not one as the Schemas do, and reports the first fault in field order", () => {
+    expect(error({ model: "m", input: [7] })).toMatchObject({ param: "input.0", message: "input.0: Expected object" })
+    expect(error({ model: "m", input: [{ role: "user", content: [7] }] })).toMatchObject({ param: "input.0.content.0", message: "input.0.content.0: Expected object" })
+    expect(error({ model: "m", input: [{ role: "user", content: [{ text: "x" }] }] })).toMatchObject({ message: "input.0.content.0.type: Missing key" })
+    expect(error({ model: "m", input: [{ type: "function_call_output", call_id: "c", output: [{}] }] })).toMatchObject({ message: "input.0.output.0.type: Missing key" })
+    // model, then input and its items, then the other fields; an item's own shape after the whole envelope
+    expect(error({ model: 5, input: [7] })).toMatchObject({ param: "model" })
+    expect(error({ model: "m", input: [7], temperature: "hot" })).toMatchObject({ param: "input.0" })
+    expect(error({ model: "m", input: [{ role: "user", content: [7] }], temperature: "hot" })).toMatchObject({ param: "temperature" })
+  })
 })
 
 describe("decodeResponsesRequest: echo", () => {
@@ -489,5 +500,13 @@ describe("referencesOf", () => {
       .toEqual({ previous: "resp_1", items: ["a", "b"] })
     expect(referencesOf({ input: "x", previous_response_id: "" })).toEqual({ items: [] })
     expect(referencesOf({})).toEqual({ items: [] })
+  })
+})
+
+describe("itemId", () => {
+  it("gives ids of the API's shape, none twice, across the batches its random bytes are drawn in", () => {
+    const ids = Array.from({ length: 1000 }, () => itemId("fc"))
+    for (const id of ids) expect(id).toMatch(/^fc_[0-9a-f]{48}$/)
+    expect(new Set(ids).size).toBe(ids.length)
   })
 })
