@@ -11,9 +11,10 @@ import type * as Sse from "effect/encoding/Sse"
 import { endedEarly, type GatewayError, gatewayError, malformedAnswer } from "../../errors.ts"
 import type { Conversation, Part, ToolDefinition } from "../../ir/conversation.ts"
 import type { Completion, FinishReason, StreamEvent, Usage } from "../../ir/response.ts"
+import { isJsonObject } from "../../json.ts"
 import { maybe } from "../decoding.ts"
 import { decodeEvents, eventData, eventJson, isModelOutput, type ProviderCodec } from "../wire.ts"
-import { finishReasonOf, toolInput, usageOf } from "./vocabulary.ts"
+import { finishReasonOf, toolCallOf, toolInput, usageOf } from "./vocabulary.ts"
 
 type Json = Record<string, unknown>
 
@@ -34,7 +35,7 @@ const blockOf = (part: Part): Array<Json> => {
           : { type: "url", url: part.source.url }
       }]
     case "tool_call":
-      return [{ type: "tool_use", id: part.id, name: part.name, input: toolInput(part.arguments) }]
+      return [{ type: "tool_use", id: part.id, name: part.name, input: toolInput(part) }]
     case "tool_result":
       return [{
         type: "tool_result",
@@ -177,7 +178,10 @@ const decodeEventJson = Schema.decodeUnknownResult(Event)
 
 const answerPart = (b: typeof AnswerBlock.Type): Array<Part> => {
   if (b.type === "text" && b.text !== undefined) return [{ type: "text", text: b.text }]
-  if (b.type === "tool_use") return [{ type: "tool_call", id: b.id ?? "", name: b.name ?? "", arguments: JSON.stringify(b.input ?? {}) }]
+  if (b.type === "tool_use") {
+    const { id = "", input, name = "" } = b
+    return [isJsonObject(input) ? toolCallOf(id, name, input) : { type: "tool_call", id, name, arguments: JSON.stringify(input ?? {}) }]
+  }
   if (b.type === "thinking" && b.thinking !== undefined) {
     return [{ type: "thinking", text: b.thinking, ...(b.signature === undefined ? {} : { signature: b.signature }) }]
   }

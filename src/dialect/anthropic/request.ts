@@ -46,6 +46,7 @@ import {
   type Typed,
   UrlSource
 } from "./request-schema.ts"
+import { toolCallOf } from "./vocabulary.ts"
 
 /** The Anthropic encoders need nothing more of the request than the conversation. */
 export type AnthropicExtra = Record<never, never>
@@ -128,12 +129,7 @@ const decodeBlockPart = (block: Typed, at: Path, untranslated: Untranslated): Re
     case "document":
       return decodeDocument(block, at, untranslated)
     case "tool_use":
-      return Result.map(decodeAt(ToolUseBlock, at, block), ({ id, input, name }) => ({
-        type: "tool_call",
-        id,
-        name,
-        arguments: JSON.stringify(input)
-      }))
+      return Result.map(decodeAt(ToolUseBlock, at, block), ({ id, input, name }) => toolCallOf(id, name, input))
     case "tool_result":
       return decodeToolResult(block, at, untranslated)
     case "thinking":

@@ -11,7 +11,7 @@ const contentBlock = (part: Part): ReadonlyArray<object> => {
     case "text":
       return part.text === "" ? [] : [{ type: "text", text: part.text }]
     case "tool_call":
-      return [{ type: "tool_use", id: part.id, name: part.name, input: toolInput(part.arguments) }]
+      return [{ type: "tool_use", id: part.id, name: part.name, input: toolInput(part) }]
     case "thinking":
       return [{ type: "thinking", thinking: part.text, signature: part.signature ?? "" }]
     case "image":

@@ -3,6 +3,7 @@
  * ids. The client side (answers to Anthropic clients) and the provider side (requests to and answers
  * from Anthropic providers) share these, so each is said once.
  */
+import type { ToolCallPart } from "../../ir/conversation.ts"
 import type { FinishReason, Usage } from "../../ir/response.ts"
 import { parseJsonObject } from "../../json.ts"
 
@@ -51,11 +52,22 @@ export const usageJson = (usage: Usage) => ({
   ...(usage.cacheWriteTokens === undefined ? {} : { cache_creation_input_tokens: usage.cacheWriteTokens })
 })
 
+// the `input` objects a tool call's part was made from (an Anthropic request's or answer's), by that part:
+// written again to Anthropic as they came instead of parsed back from the part's arguments text
+const inputs = new WeakMap<ToolCallPart, Readonly<Record<string, unknown>>>()
+
+/** A tool call part made from Anthropic's `input` object, which is kept to be sent again as it is. */
+export const toolCallOf = (id: string, name: string, input: Readonly<Record<string, unknown>>): ToolCallPart => {
+  const part: ToolCallPart = { type: "tool_call", id, name, arguments: JSON.stringify(input) }
+  inputs.set(part, input)
+  return part
+}
+
 /**
- * A tool call's arguments as the object Anthropic's `input` must be; anything unparsable (arguments
- * a model cut short) is `{}`, the only valid object to replay.
+ * A tool call's arguments as the object Anthropic's `input` must be: the object it was made from, or its
+ * arguments parsed; anything unparsable (arguments a model cut short) is `{}`, the only valid object to replay.
  */
-export const toolInput = (args: string): Record<string, unknown> => parseJsonObject(args) ?? {}
+export const toolInput = (part: ToolCallPart): Readonly<Record<string, unknown>> => inputs.get(part) ?? parseJsonObject(part.arguments) ?? {}
 
 /** Anthropic ids start with `msg_`; other providers' ids are kept behind that prefix. */
 export const messageId = (id: string): string =>

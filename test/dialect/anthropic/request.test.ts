@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { decodeMessagesRequest } from "../../../src/dialect/anthropic/request.ts"
+import { toolInput } from "../../../src/dialect/anthropic/vocabulary.ts"
 import type { DecodedRequest } from "../../../src/dialect/wire.ts"
 import { claudeCodeRequest, pngBase64, schemas, sdkRequest } from "./payloads.ts"
 
@@ -381,4 +382,18 @@ describe("decodeMessagesRequest: validation", () => {
         expect(error.param).toBe(param)
       }))
   }
+})
+
+describe("a tool call's input", () => {
+  it("goes back to Anthropic as the object it was read as; a part made anew is read from its arguments", () => {
+    const input = { command: "ls -la", options: { all: true } }
+    const decoded = Result.getOrThrow(decodeMessagesRequest({ ...minimal, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "Bash", input }] }] }, "m"))
+    const part = decoded.conversation.messages[0]!.content[0]!
+    if (part.type !== "tool_call") throw new Error("expected a tool call")
+    expect(JSON.parse(part.arguments)).toEqual(input)
+    expect(toolInput(part)).toEqual(input)
+    expect(toolInput(part)).toBe(toolInput(part))
+    expect(toolInput({ ...part, arguments: "{\"command\":\"pwd\"}" })).toEqual({ command: "pwd" })
+    expect(toolInput({ ...part, arguments: "{\"cut" })).toEqual({})
+  })
 })
