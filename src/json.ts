@@ -74,11 +74,12 @@ export const stringifyWithMember = (object: Record<string, unknown>, name: strin
   return `${text.slice(0, -1)}${text.length > 2 ? "," : ""}${JSON.stringify(name)}:${valueText}}`
 }
 
-/** Where the string that starts at `open` (its opening quote) ends: the index of its closing quote. */
+/** Where the string that starts at `open` (its opening quote) ends: the index of its closing quote (-1: none). */
 const stringEnd = (text: string, open: number): number => {
   let at = open
   for (;;) {
     at = text.indexOf("\"", at + 1)
+    if (at === -1) return -1
     let backslashes = 0
     while (text.charCodeAt(at - 1 - backslashes) === 92) backslashes++
     if (backslashes % 2 === 0) return at
@@ -90,7 +91,10 @@ const isSpace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9
 /** Where the value that starts at `start` ends (the index after it), in valid JSON. */
 const valueEnd = (text: string, start: number): number => {
   const first = text.charCodeAt(start)
-  if (first === 34) return stringEnd(text, start) + 1
+  if (first === 34) {
+    const end = stringEnd(text, start)
+    return end === -1 ? text.length : end + 1
+  }
   if (first !== 123 && first !== 91) {
     let at = start
     while (at < text.length) {
@@ -103,8 +107,10 @@ const valueEnd = (text: string, start: number): number => {
   let depth = 0
   for (let at = start; at < text.length; at++) {
     const c = text.charCodeAt(at)
-    if (c === 34) at = stringEnd(text, at)
-    else if (c === 123 || c === 91) depth++
+    if (c === 34) {
+      at = stringEnd(text, at)
+      if (at === -1) return text.length
+    } else if (c === 123 || c === 91) depth++
     else if ((c === 125 || c === 93) && --depth === 0) return at + 1
   }
   return text.length
@@ -129,12 +135,16 @@ export const topLevelStringAt = (text: string, key: string): { readonly start: n
   for (;;) {
     skipSpace()
     if (text.charCodeAt(at) === 125) return found
+    // not JSON after all (it is meant to have been parsed): nothing found, rather than a wrong place
+    if (text.charCodeAt(at) !== 34) return undefined
     const keyEnd = stringEnd(text, at)
+    if (keyEnd === -1) return undefined
     const name = text.slice(at + 1, keyEnd)
     if (name.includes("\\")) return undefined
     at = keyEnd + 1
     skipSpace()
-    at++ // the colon
+    if (text.charCodeAt(at) !== 58) return undefined
+    at++
     skipSpace()
     const end = valueEnd(text, at)
     if (name === key) {
@@ -143,6 +153,8 @@ export const topLevelStringAt = (text: string, key: string): { readonly start: n
     }
     at = end
     skipSpace()
-    if (text.charCodeAt(at) === 44) at++
+    const next = text.charCodeAt(at)
+    if (next === 44) at++
+    else if (next !== 125) return undefined
   }
 }

@@ -57,6 +57,12 @@ describe("a top-level string member found in JSON text", () => {
     }
   })
 
+  it("ends, finding nothing, on text that is not JSON after all", () => {
+    for (const text of [`{"model":"a`, `{"model"`, `{"a":[1,{"b":"x`, `{"a" "model"}`, `{"a":1 "model":"b"}`, `{`, ``, `{"a":"\\`, `{"x":{"y":[`, `{"model":"a",`]) {
+      expect(topLevelStringAt(text, "model")).toBeUndefined()
+    }
+  })
+
   it("swapped, the text reads as the body with only the model changed, for bodies of every shape", () => {
     let seed = 7
     const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n
