@@ -12,14 +12,19 @@ const skipSpace = (text: string, i: number): number => {
   return i
 }
 
-/** The index just after the string that starts (with its quote) at `i`, or -1 when it does not end. */
+/**
+ * The index just after the string that starts (with its quote) at `i`, or -1 when it does not end.
+ * Found with `indexOf`: a long text costs by its quotes, not its characters.
+ */
 const stringEnd = (text: string, i: number): number => {
-  for (let j = i + 1; j < text.length; j++) {
-    const c = text.charCodeAt(j)
-    if (c === 92) j++
-    else if (c === 34) return j + 1
+  let j = i
+  for (;;) {
+    j = text.indexOf("\"", j + 1)
+    if (j === -1) return -1
+    let backslashes = 0
+    while (text.charCodeAt(j - 1 - backslashes) === 92) backslashes++
+    if (backslashes % 2 === 0) return j + 1
   }
-  return -1
 }
 
 /** The index just after the value that starts at `i`, or -1 when it does not end. */
@@ -49,25 +54,57 @@ const valueEnd = (text: string, i: number): number => {
 
 const keyOf = (raw: string): string => (raw.includes("\\") ? (JSON.parse(raw) as string) : raw.slice(1, -1))
 
-/** Where the value at `path` is in the object that starts at `i`: [start, end), or undefined. */
-const locate = (text: string, i: number, path: ReadonlyArray<string>): readonly [number, number] | undefined => {
-  if (text.charCodeAt(i) !== 123) return undefined
+/**
+ * Each member of the object that starts at `i`, in order, until `visit` says to stop: true when the
+ * object was read to its end or stopped, false when the text is not such an object.
+ */
+const eachMember = (text: string, i: number, visit: (key: string, start: number, end: number) => boolean): boolean => {
+  if (text.charCodeAt(i) !== 123) return false
   let j = skipSpace(text, i + 1)
   while (j < text.length && text.charCodeAt(j) !== 125) {
-    if (text.charCodeAt(j) !== 34) return undefined
+    if (text.charCodeAt(j) !== 34) return false
     const keyEnd = stringEnd(text, j)
-    if (keyEnd < 0) return undefined
+    if (keyEnd < 0) return false
     const key = keyOf(text.slice(j, keyEnd))
     j = skipSpace(text, keyEnd)
-    if (text.charCodeAt(j) !== 58) return undefined
+    if (text.charCodeAt(j) !== 58) return false
     const start = skipSpace(text, j + 1)
     const end = valueEnd(text, start)
-    if (end < 0) return undefined
-    if (key === path[0]) return path.length === 1 ? [start, end] : locate(text, start, path.slice(1))
+    if (end < 0) return false
+    if (visit(key, start, end)) return true
     j = skipSpace(text, end)
     if (text.charCodeAt(j) === 44) j = skipSpace(text, j + 1)
+    else if (text.charCodeAt(j) !== 125) return false
   }
-  return undefined
+  return j < text.length
+}
+
+/** Where the value at `path` is in the object that starts at `i`: [start, end), or undefined. */
+const locate = (text: string, i: number, path: ReadonlyArray<string>): readonly [number, number] | undefined => {
+  let found: readonly [number, number] | undefined
+  eachMember(text, i, (key, start, end) => {
+    if (key !== path[0]) return false
+    found = path.length === 1 ? [start, end] : locate(text, start, path.slice(1))
+    return true
+  })
+  return found
+}
+
+/**
+ * Where the string of the top-level member `key` is in a JSON object's text, quotes included, when the
+ * object has that member once and reads to its end: JSON.parse reads the last of several, so a text
+ * with several is not one to change in place.
+ */
+export const soleStringFieldAt = (json: string, key: string): readonly [number, number] | undefined => {
+  let found: readonly [number, number] | undefined
+  let twice = false
+  const whole = eachMember(json, skipSpace(json, 0), (name, start, end) => {
+    if (name !== key) return false
+    twice = found !== undefined
+    found = [start, end]
+    return twice
+  })
+  return !whole || twice || found === undefined || json.charCodeAt(found[0]) !== 34 ? undefined : found
 }
 
 /** Where the string at `path` is, quotes included, from the first `{` on: [start, end), or undefined. */

@@ -7,7 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { GatewayError } from "../errors.ts"
-import { topLevelStringAt } from "../json.ts"
+import { soleStringFieldAt } from "../dialect/json-field.ts"
 import type { NodeBody, UpstreamCall, UpstreamShape } from "./upstream.ts"
 
 export type PassthroughCall = Omit<UpstreamCall, "expect">
@@ -48,7 +48,7 @@ export const withModel = (body: Readonly<Record<string, unknown>>, text: string,
     const asked = body[field]
     return typeof asked === "number" && asked > cap ? [[field, cap] as const] : []
   })
-  const at = capped.length === 0 ? topLevelStringAt(text, "model") : undefined
-  if (at !== undefined) return `${text.slice(0, at.start)}${JSON.stringify(model)}${text.slice(at.end)}`
+  const at = capped.length === 0 ? soleStringFieldAt(text, "model") : undefined
+  if (at !== undefined) return `${text.slice(0, at[0])}${JSON.stringify(model)}${text.slice(at[1])}`
   return JSON.stringify({ ...body, model, ...Object.fromEntries(capped) })
 }
