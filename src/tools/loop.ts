@@ -79,20 +79,26 @@ const relaxChoice = (c: Conversation): Conversation =>
 export const toolsSentence = (names: ReadonlyArray<string>) =>
   `The tools ${names.join(", ")} run on the gateway: call them when they help, and their results come back to you.`
 
-/** Each message's JSON size in bytes, measured once: a loop sends the same messages again with more after them. */
-const messageBytes = new WeakMap<object, number>()
-
-/** The bytes of the messages as one JSON array: the sum of each one's and the commas and brackets between them. */
-export const messagesBytes = (messages: Conversation["messages"]): number => {
-  // `[` and `]`, and a comma between two
-  let total = messages.length === 0 ? 2 : messages.length + 1
-  for (const message of messages) {
-    let bytes = messageBytes.get(message)
-    if (bytes === undefined) messageBytes.set(message, bytes = Buffer.byteLength(JSON.stringify(message)))
-    total += bytes
+/**
+ * The messages as one JSON array measured by `measure`: the sum of each message's, found once per
+ * message (a loop sends the same messages again with more after them), and the brackets and commas.
+ */
+const measuredOnce = (measure: (message: object) => number) => {
+  const sizes = new WeakMap<object, number>()
+  return (messages: Conversation["messages"]): number => {
+    // `[` and `]`, and a comma between two
+    let total = messages.length === 0 ? 2 : messages.length + 1
+    for (const message of messages) {
+      let size = sizes.get(message)
+      if (size === undefined) sizes.set(message, size = measure(message))
+      total += size
+    }
+    return total
   }
-  return total
 }
+
+/** The bytes of the messages as one JSON array. */
+export const messagesBytes = measuredOnce((message) => Buffer.byteLength(JSON.stringify(message)))
 
 /**
  * At most the bytes of `value`'s JSON, found without writing it: each character of a string or key
@@ -120,19 +126,8 @@ export const jsonBytesAtMost = (value: unknown): number => {
   return total
 }
 
-/** Each message's bound (jsonBytesAtMost), found once. */
-const messageBound = new WeakMap<object, number>()
-
 /** At most the bytes of the messages as one JSON array: what most conversations are measured by, far below any limit. */
-const messagesBytesAtMost = (messages: Conversation["messages"]): number => {
-  let total = messages.length + 1
-  for (const message of messages) {
-    let bound = messageBound.get(message)
-    if (bound === undefined) messageBound.set(message, bound = jsonBytesAtMost(message))
-    total += bound
-  }
-  return total
-}
+const messagesBytesAtMost = measuredOnce(jsonBytesAtMost)
 
 /**
  * Replaces the oldest tool results until the conversation fits; returns it unchanged when it does.
