@@ -13,6 +13,7 @@
  * this code); a block's own shape is a plain Struct of the fields read from it.
  */
 import * as Schema from "effect/Schema"
+import { isJsonObject } from "../../json.ts"
 import { maybe, open } from "../decoding.ts"
 
 /** An image's or a document's source, before dispatching on its type. */
@@ -70,14 +71,11 @@ export interface Misfit {
   readonly message: string
 }
 
-const isObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
 /** `content`'s blocks as objects with a string `type`, or where one is not. */
 export const blocksAt = (content: ReadonlyArray<unknown>, at: ReadonlyArray<string | number>): Misfit | undefined => {
   for (let i = 0; i < content.length; i++) {
     const block = content[i]
-    if (!isObject(block)) return { at: [...at, i], message: "Expected object" }
+    if (!isJsonObject(block)) return { at: [...at, i], message: "Expected object" }
     if (!("type" in block)) return { at: [...at, i, "type"], message: "Field required" }
     if (typeof block["type"] !== "string") return { at: [...at, i, "type"], message: "Expected string" }
   }
@@ -88,7 +86,7 @@ export const blocksAt = (content: ReadonlyArray<unknown>, at: ReadonlyArray<stri
 export const messagesAt = (messages: ReadonlyArray<unknown>): Misfit | undefined => {
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i]
-    if (!isObject(message)) return { at: ["messages", i], message: "Expected object" }
+    if (!isJsonObject(message)) return { at: ["messages", i], message: "Expected object" }
     if (!("role" in message)) return { at: ["messages", i, "role"], message: "Field required" }
     if (!(roles as ReadonlyArray<unknown>).includes(message["role"])) return { at: ["messages", i, "role"], message: `Expected ${roles.map((r) => `"${r}"`).join(" | ")}` }
     if (!("content" in message)) return { at: ["messages", i, "content"], message: "Field required" }
@@ -105,7 +103,7 @@ export const messagesAt = (messages: ReadonlyArray<unknown>): Misfit | undefined
 export const toolsAt = (tools: ReadonlyArray<unknown>): Misfit | undefined => {
   for (let i = 0; i < tools.length; i++) {
     const tool = tools[i]
-    if (!isObject(tool)) return { at: ["tools", i], message: "Expected object" }
+    if (!isJsonObject(tool)) return { at: ["tools", i], message: "Expected object" }
     const type = tool["type"]
     if (type !== undefined && type !== null && typeof type !== "string") return { at: ["tools", i, "type"], message: "Expected string | null" }
   }
