@@ -6,6 +6,7 @@
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { type GatewayError, invalidRequest } from "../errors.ts"
+import type { ImagePart, TextPart } from "../ir/conversation.ts"
 import { firstIssue, type IssueFormatter } from "../schema-text.ts"
 import type { Untranslatable } from "./wire.ts"
 
@@ -42,3 +43,6 @@ export class Untranslated {
     return undefined
   }
 }
+
+/** The text of decoded content, its images left out: what a system turn or a tool result carries. */
+export const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> => parts.filter((p): p is TextPart => p.type === "text")

@@ -18,7 +18,7 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import { type GatewayError, invalidRequest } from "../../errors.ts"
 import { isJsonObject } from "../../json.ts"
 import type { Conversation, ImagePart, Message, Part, TextPart, ToolChoice, ToolDefinition } from "../../ir/conversation.ts"
-import { invalidAt, makeDecodeAt, maybe, open, type Path, Untranslated } from "../decoding.ts"
+import { invalidAt, makeDecodeAt, maybe, open, type Path, textOnly, Untranslated } from "../decoding.ts"
 import type { DecodedRequest } from "../wire.ts"
 
 /** What only the OpenAI encoders need of the request. */
@@ -131,8 +131,6 @@ const toolCallPart = (call: typeof FunctionCall.Type, id: string, at: Path): Res
   }
   return Result.succeed({ type: "tool_call", id, name: call.name, arguments: args })
 }
-
-const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> => parts.filter((p): p is TextPart => p.type === "text")
 
 const roles = ["system", "developer", "user", "assistant", "tool", "function"].map((r) => JSON.stringify(r)).join(" | ")
 

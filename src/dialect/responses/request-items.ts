@@ -15,7 +15,7 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import type { GatewayError } from "../../errors.ts"
 import type { ImagePart, Message, Part, TextPart } from "../../ir/conversation.ts"
 import { isJsonObject } from "../../json.ts"
-import { invalidAt, makeDecodeAt, maybe, type Path, type Untranslated } from "../decoding.ts"
+import { invalidAt, makeDecodeAt, maybe, type Path, textOnly, type Untranslated } from "../decoding.ts"
 import { anthropicSignature, freeformArgument, itemId, namespaced } from "./vocabulary.ts"
 
 export type Item = Readonly<Record<string, unknown>>
@@ -137,8 +137,6 @@ const decodeContent = (value: string | ReadonlyArray<unknown>, at: Path, allowIm
   }
   return Result.succeed(parts)
 }
-
-const textOnly = (parts: ReadonlyArray<TextPart | ImagePart>): Array<TextPart> => parts.filter((p): p is TextPart => p.type === "text")
 
 const roles = ["user", "assistant", "system", "developer"].map((r) => JSON.stringify(r)).join(" | ")
 
