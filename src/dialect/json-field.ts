@@ -113,14 +113,21 @@ export const stringFieldAt = (json: string, path: ReadonlyArray<string>): readon
   return at === undefined || json.charCodeAt(at[0]) !== 34 ? undefined : at
 }
 
-/**
- * `json` with the string at `path` replaced by `value`, from the first `{` on (so an SSE event's
- * `data: ` prefix may come before it); undefined when there is no such string field.
- */
-export const replaceStringField = (json: string, path: ReadonlyArray<string>, value: string): string | undefined => {
-  const at = stringFieldAt(json, path)
+/** `json` with the string at `at` replaced by `value` (itself when it is that already), or undefined. */
+const replacedAt = (json: string, at: readonly [number, number] | undefined, value: string): string | undefined => {
   if (at === undefined) return undefined
   const [start, end] = at
   const replacement = JSON.stringify(value)
   return json.slice(start, end) === replacement ? json : json.slice(0, start) + replacement + json.slice(end)
 }
+
+/**
+ * `json` with the string at `path` replaced by `value`, from the first `{` on (so an SSE event's
+ * `data: ` prefix may come before it); undefined when there is no such string field.
+ */
+export const replaceStringField = (json: string, path: ReadonlyArray<string>, value: string): string | undefined =>
+  replacedAt(json, stringFieldAt(json, path), value)
+
+/** `json` with the string of its sole top-level member `key` replaced by `value` (`soleStringFieldAt`), or undefined. */
+export const replaceSoleStringField = (json: string, key: string, value: string): string | undefined =>
+  replacedAt(json, soleStringFieldAt(json, key), value)

@@ -7,7 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { GatewayError } from "../errors.ts"
-import { soleStringFieldAt } from "../dialect/json-field.ts"
+import { replaceSoleStringField } from "../dialect/json-field.ts"
 import type { NodeBody, UpstreamCall, UpstreamShape } from "./upstream.ts"
 
 export type PassthroughCall = Omit<UpstreamCall, "expect">
@@ -48,7 +48,6 @@ export const withModel = (body: Readonly<Record<string, unknown>>, text: string,
     const asked = body[field]
     return typeof asked === "number" && asked > cap ? [[field, cap] as const] : []
   })
-  const at = capped.length === 0 ? soleStringFieldAt(text, "model") : undefined
-  if (at !== undefined) return `${text.slice(0, at[0])}${JSON.stringify(model)}${text.slice(at[1])}`
-  return JSON.stringify({ ...body, model, ...Object.fromEntries(capped) })
+  return (capped.length === 0 ? replaceSoleStringField(text, "model", model) : undefined) ??
+    JSON.stringify({ ...body, model, ...Object.fromEntries(capped) })
 }
